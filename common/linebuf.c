@@ -1,0 +1,158 @@
+#include "linebuf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void linebuf_init(struct linebuf *lb, size_t max)
+{
+    lb->data = NULL;
+    lb->len = 0;
+    lb->cap = 0;
+    lb->max = max;
+    lb->paused = 0;
+}
+
+void linebuf_close(struct linebuf *lb)
+{
+    free(lb->data);
+    linebuf_init(lb, lb->max);
+}
+
+size_t linebuf_pending(const struct linebuf *lb)
+{
+    return lb->len;
+}
+
+/* Replaces the kept bytes with [p, p + n), which may point into them. */
+static int keep(struct linebuf *lb, const char *p, size_t n)
+{
+    if (n == 0) {
+        free(lb->data);
+        lb->data = NULL;
+        lb->len = 0;
+        lb->cap = 0;
+        return 0;
+    }
+    if (lb->data != NULL && p >= lb->data && p < lb->data + lb->len) {
+        memmove(lb->data, p, n);
+        lb->len = n;
+        return 0;
+    }
+    if (n > lb->cap) {
+        char *d = realloc(lb->data, n);
+        if (d == NULL)
+            return LINEBUF_ENOMEM;
+        lb->data = d;
+        lb->cap = n;
+    }
+    memcpy(lb->data, p, n);
+    lb->len = n;
+    return 0;
+}
+
+static int emit(const char *line, size_t len, linebuf_line_cb *cb, void *arg)
+{
+    if (len > 0 && line[len - 1] == '\r')
+        len--;
+    return cb(arg, line, len);
+}
+
+/* Hands out complete lines from [p, p + n); keeps the rest. */
+static int frame(struct linebuf *lb, const char *p, size_t n,
+                 linebuf_line_cb *cb, void *arg)
+{
+    const char *end = p + n;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (nl == NULL)
+            break;
+        size_t len = (size_t)(nl - p);
+        /* The limit excludes the terminator, "\r\n" included. */
+        if (len > lb->max + (len > 0 && p[len - 1] == '\r'))
+            return LINEBUF_ETOOLONG;
+        int stop = emit(p, len, cb, arg);
+        p = nl + 1;
+        if (stop) {
+            lb->paused = 1;
+            int rc = keep(lb, p, (size_t)(end - p));
+            return rc != 0 ? rc : 1;
+        }
+    }
+    /* An unterminated tail may still get its "\r\n": allow one byte. */
+    if ((size_t)(end - p) > lb->max + 1)
+        return LINEBUF_ETOOLONG;
+    return keep(lb, p, (size_t)(end - p));
+}
+
+int linebuf_feed(struct linebuf *lb, const char *data, size_t n,
+                 linebuf_line_cb *cb, void *arg)
+{
+    if (lb->len == 0)
+        return frame(lb, data, n, cb, arg);
+    /* Complete the kept line with the bytes up to the first newline, then
+     * frame the rest straight from the caller's bytes. */
+    const char *nl = memchr(data, '\n', n);
+    size_t head = nl != NULL ? (size_t)(nl - data) + 1 : n;
+    if (lb->len + head > lb->max + 2)
+        return LINEBUF_ETOOLONG;
+    if (lb->len + head > lb->cap) {
+        char *d = realloc(lb->data, lb->len + head);
+        if (d == NULL)
+            return LINEBUF_ENOMEM;
+        lb->data = d;
+        lb->cap = lb->len + head;
+    }
+    memcpy(lb->data + lb->len, data, head);
+    lb->len += head;
+    if (nl == NULL)
+        return lb->len > lb->max + 1 ? LINEBUF_ETOOLONG : 0;
+    size_t len = lb->len - 1;
+    if (len > lb->max + (len > 0 && lb->data[len - 1] == '\r'))
+        return LINEBUF_ETOOLONG;
+    /* The callback may not touch lb, so the kept bytes stay valid. */
+    int stop = emit(lb->data, len, cb, arg);
+    lb->len = 0;
+    if (stop) {
+        lb->paused = 1;
+        int rc = keep(lb, data + head, n - head);
+        return rc != 0 ? rc : 1;
+    }
+    return frame(lb, data + head, n - head, cb, arg);
+}
+
+int linebuf_resume(struct linebuf *lb, linebuf_line_cb *cb, void *arg)
+{
+    lb->paused = 0;
+    if (lb->len == 0)
+        return 0;
+    return frame(lb, lb->data, lb->len, cb, arg);
+}
+
+int linebuf_finish(struct linebuf *lb, linebuf_line_cb *cb, void *arg)
+{
+    if (lb->len == 0)
+        return 0;
+    size_t len = lb->len;
+    if (len > lb->max + (lb->data[len - 1] == '\r'))
+        return LINEBUF_ETOOLONG;
+    int stop = emit(lb->data, len, cb, arg);
+    free(lb->data);
+    lb->data = NULL;
+    lb->len = 0;
+    lb->cap = 0;
+    return stop ? 1 : 0;
+}
+
+const char *linebuf_strerror(int err)
+{
+    switch (err) {
+    case 0:
+        return "success";
+    case LINEBUF_ETOOLONG:
+        return "line too long";
+    case LINEBUF_ENOMEM:
+        return "out of memory";
+    default:
+        return "unknown error";
+    }
+}

@@ -1,0 +1,220 @@
+#include "strparse.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Scans DIGITS[.DIGITS] from p; returns the length or 0 if none. */
+static size_t scan_decimal(const char *p, size_t len, size_t *int_len)
+{
+    size_t i = 0;
+    while (i < len && is_digit(p[i]))
+        i++;
+    if (i == 0)
+        return 0;
+    *int_len = i;
+    if (i < len && p[i] == '.') {
+        size_t j = i + 1;
+        while (j < len && is_digit(p[j]))
+            j++;
+        if (j == i + 1)
+            return 0; /* "12." has no fraction digits */
+        i = j;
+    }
+    return i;
+}
+
+int strparse_uint(const char *p, size_t len, uint64_t max, uint64_t *out)
+{
+    if (len == 0)
+        return STRPARSE_EEMPTY;
+    uint64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (!is_digit(p[i]))
+            return STRPARSE_ESYNTAX;
+        unsigned d = (unsigned)(p[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return STRPARSE_ERANGE;
+        v = v * 10 + d;
+    }
+    if (v > max)
+        return STRPARSE_ERANGE;
+    *out = v;
+    return 0;
+}
+
+int strparse_fixed(const char *p, size_t len, unsigned frac_digits,
+                   uint64_t *out, int *inexact)
+{
+    if (len == 0)
+        return STRPARSE_EEMPTY;
+    if (frac_digits > 9)
+        return STRPARSE_ERANGE;
+    size_t int_len = 0;
+    if (scan_decimal(p, len, &int_len) != len)
+        return STRPARSE_ESYNTAX;
+    uint64_t scale = 1;
+    for (unsigned i = 0; i < frac_digits; i++)
+        scale *= 10;
+    uint64_t whole;
+    int rc = strparse_uint(p, int_len, UINT64_MAX / scale, &whole);
+    if (rc != 0)
+        return rc;
+    uint64_t frac = 0;
+    int cut = 0;
+    const char *f = p + int_len + 1;
+    size_t flen = int_len < len ? len - int_len - 1 : 0;
+    for (unsigned i = 0; i < frac_digits; i++)
+        frac = frac * 10 + (i < flen ? (uint64_t)(f[i] - '0') : 0);
+    for (size_t i = frac_digits; i < flen; i++)
+        if (f[i] != '0')
+            cut = 1;
+    *out = whole * scale + frac;
+    if (inexact != NULL)
+        *inexact = cut;
+    return 0;
+}
+
+int strparse_time(const char *p, size_t len, uint64_t *sec, uint32_t *nsec)
+{
+    if (len == 0)
+        return STRPARSE_EEMPTY;
+    size_t int_len = 0;
+    if (scan_decimal(p, len, &int_len) != len)
+        return STRPARSE_ESYNTAX;
+    int rc = strparse_uint(p, int_len, UINT64_MAX, sec);
+    if (rc != 0)
+        return rc;
+    uint32_t ns = 0;
+    const char *f = p + int_len + 1;
+    size_t flen = int_len < len ? len - int_len - 1 : 0;
+    for (size_t i = 0; i < 9; i++)
+        ns = ns * 10 + (i < flen ? (uint32_t)(f[i] - '0') : 0);
+    *nsec = ns;
+    return 0;
+}
+
+/* Parses one signed coordinate [+-]DIGITS[.DIGITS] at the start of p and
+ * checks |value| <= limit exactly (on the digits, not on a double). Returns
+ * the length consumed or a negative error. */
+static long parse_coord(const char *p, size_t len, unsigned limit,
+                        double *val)
+{
+    if (len == 0)
+        return STRPARSE_EEMPTY;
+    if (p[0] != '+' && p[0] != '-')
+        return STRPARSE_ESYNTAX;
+    size_t int_len = 0;
+    size_t n = scan_decimal(p + 1, len - 1, &int_len);
+    if (n == 0)
+        return STRPARSE_ESYNTAX;
+    /* Integer part, saturating: a value past the limit is out of range
+     * however many digits it has. */
+    uint64_t whole = 0;
+    for (size_t i = 0; i < int_len; i++) {
+        whole = whole * 10 + (uint64_t)(p[1 + i] - '0');
+        if (whole > limit)
+            return STRPARSE_ERANGE;
+    }
+    int frac_nonzero = 0;
+    for (size_t i = int_len + 1; i < n; i++)
+        if (p[1 + i] != '0')
+            frac_nonzero = 1;
+    if (whole == limit && frac_nonzero)
+        return STRPARSE_ERANGE;
+    /* The double is for distance maths only; the text is what is echoed.
+     * Leading zeros and digits past the 20th fraction digit change nothing
+     * a double can hold, so a bounded copy is enough for strtod. */
+    char tmp[48];
+    size_t t = 0;
+    tmp[t++] = p[0];
+    size_t start = 0;
+    while (start + 1 < int_len && p[1 + start] == '0')
+        start++;
+    for (size_t i = start; i < n && t < sizeof tmp - 1; i++)
+        tmp[t++] = p[1 + i];
+    tmp[t] = '\0';
+    *val = strtod(tmp, NULL);
+    return (long)(n + 1);
+}
+
+int strparse_coords(const char *p, size_t len, double *lat, double *lng,
+                    size_t *lng_off)
+{
+    if (len == 0)
+        return STRPARSE_EEMPTY;
+    long a = parse_coord(p, len, 90, lat);
+    if (a < 0)
+        return (int)a;
+    size_t off = (size_t)a;
+    long b = parse_coord(p + off, len - off, 180, lng);
+    if (b < 0)
+        return b == STRPARSE_EEMPTY ? STRPARSE_ESYNTAX : (int)b;
+    if (off + (size_t)b != len)
+        return STRPARSE_ESYNTAX;
+    *lng_off = off;
+    return 0;
+}
+
+int strparse_hostport(const char *p, size_t len, char *host, size_t hostcap,
+                      uint16_t *port)
+{
+    if (len == 0)
+        return STRPARSE_EEMPTY;
+    const char *h;
+    size_t hlen;
+    const char *rest;
+    if (p[0] == '[') {
+        const char *close = memchr(p, ']', len);
+        if (close == NULL || close + 1 >= p + len || close[1] != ':')
+            return STRPARSE_ESYNTAX;
+        h = p + 1;
+        hlen = (size_t)(close - h);
+        rest = close + 2;
+    } else {
+        const char *colon = NULL;
+        for (size_t i = 0; i < len; i++)
+            if (p[i] == ':') {
+                if (colon != NULL)
+                    return STRPARSE_ESYNTAX; /* bare IPv6 needs brackets */
+                colon = p + i;
+            }
+        if (colon == NULL)
+            return STRPARSE_ESYNTAX;
+        h = p;
+        hlen = (size_t)(colon - p);
+        rest = colon + 1;
+    }
+    if (hlen == 0 || hlen >= hostcap || memchr(h, '\0', hlen) != NULL)
+        return STRPARSE_ESYNTAX;
+    uint64_t v;
+    int rc = strparse_uint(rest, (size_t)(p + len - rest), 65535, &v);
+    if (rc != 0)
+        return rc == STRPARSE_EEMPTY ? STRPARSE_ESYNTAX : rc;
+    if (v == 0)
+        return STRPARSE_ERANGE;
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    *port = (uint16_t)v;
+    return 0;
+}
+
+const char *strparse_strerror(int err)
+{
+    switch (err) {
+    case 0:
+        return "success";
+    case STRPARSE_EEMPTY:
+        return "empty value";
+    case STRPARSE_ESYNTAX:
+        return "malformed value";
+    case STRPARSE_ERANGE:
+        return "value out of range";
+    default:
+        return "unknown error";
+    }
+}

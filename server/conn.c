@@ -1,0 +1,455 @@
+#include "conn.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+struct conn_slot {
+    struct conn_slot *next;
+    int done;
+    struct dynbuf data;
+};
+
+struct write_req {
+    uv_write_t req;
+    struct conn *c;
+    char *data; /* owned until on_write */
+};
+
+void conn_pool_init(struct conn_pool *pool, uv_loop_t *loop, size_t max_line,
+                    size_t max_output)
+{
+    memset(pool, 0, sizeof *pool);
+    pool->loop = loop;
+    pool->max_line = max_line;
+    pool->max_output = max_output;
+}
+
+size_t conn_pending(const struct conn *c)
+{
+    return c->out.len + c->write_len + c->queued;
+}
+
+static void mark_dirty(struct conn *c)
+{
+    if (c->dirty || c->closing)
+        return;
+    c->dirty = 1;
+    conn_ref(c);
+    c->dirty_next = c->pool->dirty;
+    c->pool->dirty = c;
+}
+
+static void mark_resume(struct conn *c)
+{
+    if (c->on_resume || c->closing || !c->paused)
+        return;
+    c->on_resume = 1;
+    conn_ref(c);
+    c->resume_next = c->pool->resume;
+    c->pool->resume = c;
+}
+
+static int must_pause(const struct conn *c)
+{
+    return c->closing || c->holds >= CONN_MAX_HOLDS ||
+           conn_pending(c) >= CONN_HIGH_WATER;
+}
+
+static void maybe_resume(struct conn *c)
+{
+    if (c->paused && !must_pause(c))
+        mark_resume(c);
+}
+
+struct conn *conn_new(struct conn_pool *pool, enum conn_kind kind)
+{
+    struct conn *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    if (uv_tcp_init(pool->loop, &c->tcp) != 0) {
+        free(c);
+        return NULL;
+    }
+    c->tcp.data = c;
+    c->pool = pool;
+    c->kind = kind;
+    c->id = ++pool->next_id;
+    c->refs = 1;
+    c->max_output = pool->max_output;
+    linebuf_init(&c->in, pool->max_line);
+    /* The limit applies to what waits in user space; one reply larger than
+     * it (a big WHATSAT) still goes out whole. */
+    dynbuf_init(&c->out, SIZE_MAX);
+    c->next = pool->all;
+    if (pool->all)
+        pool->all->prev = c;
+    pool->all = c;
+    pool->count++;
+    snprintf(c->addr, sizeof c->addr, "?");
+    return c;
+}
+
+void conn_ref(struct conn *c)
+{
+    c->refs++;
+}
+
+void conn_unref(struct conn *c)
+{
+    if (--c->refs > 0)
+        return;
+    while (c->head != NULL) {
+        struct conn_slot *s = c->head;
+        c->head = s->next;
+        dynbuf_free(&s->data);
+        free(s);
+    }
+    linebuf_close(&c->in);
+    dynbuf_free(&c->out);
+    free(c);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    struct conn *c = h->data;
+    /* One shared buffer: a read is framed before the next one starts, and
+     * only an incomplete line is copied out of it. */
+    buf->base = c->pool->read_buf;
+    buf->len = sizeof c->pool->read_buf;
+}
+
+static int on_linebuf_line(void *arg, const char *line, size_t len)
+{
+    struct conn *c = arg;
+    if (c->closing)
+        return 1;
+    int stop = c->on_line(c, line, len);
+    return stop || must_pause(c);
+}
+
+static void pause_reading(struct conn *c)
+{
+    c->paused = 1;
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+    }
+}
+
+/* After the last line: replies still go out, then the connection closes. */
+static void got_eof(struct conn *c)
+{
+    c->eof = 1;
+    int rc = linebuf_finish(&c->in, on_linebuf_line, c);
+    if (rc < 0)
+        conn_close(c, linebuf_strerror(rc));
+    else
+        mark_dirty(c);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct conn *c = s->data;
+    if (nread == 0 || c->closing)
+        return;
+    if (nread < 0) {
+        if (c->reading) {
+            uv_read_stop(s);
+            c->reading = 0;
+        }
+        if (nread == UV_EOF)
+            got_eof(c);
+        else
+            conn_close(c, uv_strerror((int)nread));
+        return;
+    }
+    conn_ref(c);
+    int rc = linebuf_feed(&c->in, buf->base, (size_t)nread, on_linebuf_line,
+                          c);
+    if (rc < 0) {
+        char why[96];
+        snprintf(why, sizeof why, "%s (limit %zu bytes)",
+                 linebuf_strerror(rc), c->pool->max_line);
+        conn_close(c, why);
+    } else if (rc == 1) {
+        pause_reading(c);
+        maybe_resume(c);
+    }
+    conn_unref(c);
+}
+
+int conn_start(struct conn *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+        char host[48] = "?";
+        int port = 0;
+        if (ss.ss_family == AF_INET6) {
+            const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+            uv_ip6_name(a, host, sizeof host);
+            port = ntohs(a->sin6_port);
+            snprintf(c->addr, sizeof c->addr, "[%s]:%d", host, port);
+        } else {
+            const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+            uv_ip4_name(a, host, sizeof host);
+            port = ntohs(a->sin_port);
+            snprintf(c->addr, sizeof c->addr, "%s:%d", host, port);
+        }
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    if (rc == 0)
+        c->reading = 1;
+    return rc;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    conn_unref(h->data);
+}
+
+void conn_close(struct conn *c, const char *reason)
+{
+    if (c->closing)
+        return;
+    c->closing = 1;
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+    }
+    if (c->on_close)
+        c->on_close(c, reason);
+    struct conn_pool *pool = c->pool;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        pool->all = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    pool->count--;
+    linebuf_close(&c->in);
+    dynbuf_free(&c->out);
+    uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+static void check_limit(struct conn *c)
+{
+    size_t max = c->max_output;
+    if (!c->closing && conn_pending(c) > max) {
+        char why[96];
+        snprintf(why, sizeof why,
+                 "output buffer over %zu bytes: the reader is too slow",
+                 max);
+        conn_close(c, why);
+    }
+}
+
+static struct conn_slot *new_slot(struct conn *c, int done)
+{
+    struct conn_slot *s = malloc(sizeof *s);
+    if (s == NULL)
+        return NULL;
+    s->next = NULL;
+    s->done = done;
+    dynbuf_init(&s->data, SIZE_MAX);
+    if (c->tail)
+        c->tail->next = s;
+    else
+        c->head = s;
+    c->tail = s;
+    return s;
+}
+
+void conn_write(struct conn *c, const char *data, size_t len)
+{
+    if (c->closing || len == 0)
+        return;
+    int rc;
+    if (c->head == NULL) {
+        rc = dynbuf_add(&c->out, data, len);
+    } else {
+        /* Behind a reply that waits: queue in order. */
+        struct conn_slot *s = c->tail->done ? c->tail : new_slot(c, 1);
+        rc = s ? dynbuf_add(&s->data, data, len) : DYNBUF_ENOMEM;
+        if (rc == 0)
+            c->queued += len;
+    }
+    if (rc != 0) {
+        conn_close(c, dynbuf_strerror(rc));
+        return;
+    }
+    mark_dirty(c);
+    check_limit(c);
+}
+
+struct conn_slot *conn_hold(struct conn *c)
+{
+    struct conn_slot *s = new_slot(c, 0);
+    if (s != NULL)
+        c->holds++;
+    return s;
+}
+
+void conn_slot_write(struct conn *c, struct conn_slot *s, const char *data,
+                     size_t len)
+{
+    if (c->closing)
+        return;
+    if (dynbuf_add(&s->data, data, len) != 0) {
+        conn_close(c, "out of memory");
+        return;
+    }
+    c->queued += len;
+    check_limit(c);
+}
+
+void conn_release(struct conn *c, struct conn_slot *s)
+{
+    s->done = 1;
+    c->holds--;
+    while (c->head != NULL && c->head->done) {
+        struct conn_slot *h = c->head;
+        c->head = h->next;
+        if (c->head == NULL)
+            c->tail = NULL;
+        c->queued -= h->data.len;
+        if (!c->closing && dynbuf_add(&c->out, h->data.data, h->data.len) != 0)
+            conn_close(c, "out of memory");
+        dynbuf_free(&h->data);
+        free(h);
+    }
+    if (c->closing)
+        return;
+    mark_dirty(c);
+    maybe_resume(c);
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+    struct write_req *w = (struct write_req *)req;
+    struct conn *c = w->c;
+    c->writing = 0;
+    c->write_len = 0;
+    free(w->data);
+    free(w);
+    if (status < 0) {
+        conn_close(c, uv_strerror(status));
+    } else if (!c->closing) {
+        mark_dirty(c);
+        maybe_resume(c);
+    }
+    conn_unref(c);
+}
+
+static void flush(struct conn *c)
+{
+    if (c->closing || c->writing)
+        return;
+    if (c->out.len > 0) {
+        uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+        int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        if (n == UV_EAGAIN || n == UV_ENOSYS)
+            n = 0;
+        if (n < 0) {
+            conn_close(c, uv_strerror(n));
+            return;
+        }
+        if ((size_t)n < c->out.len) {
+            /* The kernel took part: hand the rest to one uv_write, which
+             * owns the storage until on_write. */
+            struct write_req *w = malloc(sizeof *w);
+            if (w == NULL) {
+                conn_close(c, "out of memory");
+                return;
+            }
+            size_t len;
+            w->data = dynbuf_take(&c->out, &len);
+            w->c = c;
+            b = uv_buf_init(w->data + n, (unsigned)(len - (size_t)n));
+            int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1,
+                              on_write);
+            if (rc != 0) {
+                free(w->data);
+                free(w);
+                conn_close(c, uv_strerror(rc));
+                return;
+            }
+            conn_ref(c);
+            c->writing = 1;
+            c->write_len = len - (size_t)n;
+            return;
+        }
+        c->out.len = 0;
+        if (c->out.cap > 16384)
+            dynbuf_free(&c->out);
+    }
+    if (c->eof && c->head == NULL && !c->paused)
+        conn_close(c, "closed by the other end");
+}
+
+static void resume(struct conn *c)
+{
+    if (c->closing || !c->paused || must_pause(c))
+        return;
+    c->paused = 0;
+    int rc = linebuf_resume(&c->in, on_linebuf_line, c);
+    if (rc < 0) {
+        conn_close(c, linebuf_strerror(rc));
+    } else if (rc == 1) {
+        pause_reading(c);
+    } else if (!c->closing && !c->eof) {
+        rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+        if (rc != 0)
+            conn_close(c, uv_strerror(rc));
+        else
+            c->reading = 1;
+    }
+    mark_dirty(c);
+}
+
+void conn_pool_flush(struct conn_pool *pool)
+{
+    /* Resuming a reader runs its lines, which may dirty other connections;
+     * a flush may close one, whose owner may write elsewhere. Go on until
+     * nothing is left, so nothing waits for the next wake-up. */
+    while (pool->resume != NULL || pool->dirty != NULL) {
+        while (pool->resume != NULL) {
+            struct conn *c = pool->resume;
+            pool->resume = c->resume_next;
+            c->on_resume = 0;
+            resume(c);
+            conn_unref(c);
+        }
+        /* Peer links first: an update is on its way to the neighbours
+         * before the client that sent it reads its AT reply. */
+        struct conn *lists[2] = {NULL, NULL};
+        while (pool->dirty != NULL) {
+            struct conn *c = pool->dirty;
+            pool->dirty = c->dirty_next;
+            int k = c->kind == CONN_CLIENT;
+            c->dirty_next = lists[k];
+            lists[k] = c;
+        }
+        for (int k = 0; k < 2; k++) {
+            while (lists[k] != NULL) {
+                struct conn *c = lists[k];
+                lists[k] = c->dirty_next;
+                c->dirty = 0;
+                flush(c);
+                conn_unref(c);
+            }
+        }
+    }
+}
+
+void conn_pool_close_all(struct conn_pool *pool, const char *reason)
+{
+    while (pool->all != NULL)
+        conn_close(pool->all, reason);
+}

@@ -1,0 +1,118 @@
+/* conn: one TCP connection, client or peer.
+ *
+ * Reads go through linebuf to the owner's on_line callback. Replies are
+ * buffered and written once per loop iteration by conn_pool_flush(): one
+ * uv_try_write, then one uv_write for whatever the kernel did not take.
+ * Replies that must wait (a WHATSAT on the network) hold a slot, so every
+ * reply leaves in request order. A connection is refcounted: the socket
+ * holds one reference, and so does every piece of async work that points
+ * to it; it is freed only when the last one goes, after uv_close.
+ */
+#ifndef HERD_CONN_H
+#define HERD_CONN_H
+
+#include <stddef.h>
+
+#include <uv.h>
+
+#include "dynbuf.h"
+#include "linebuf.h"
+
+#define CONN_READ_BUF (64 * 1024)
+#define CONN_DEFAULT_MAX_OUTPUT (4 * 1024 * 1024)
+#define CONN_MAX_HOLDS 64 /* replies waiting on the network per client */
+#define CONN_HIGH_WATER (256 * 1024)
+
+enum conn_kind {
+    CONN_CLIENT,
+    CONN_PEER_IN,  /* a neighbour dialled us */
+    CONN_PEER_OUT  /* we dialled a neighbour */
+};
+
+struct conn;
+struct conn_slot;
+
+/* One line from the peer; the slice is valid during the call only. Return
+ * 0 to go on, 1 to stop reading for now. */
+typedef int conn_line_cb(struct conn *c, const char *line, size_t len);
+/* The connection is closing (called once, from conn_close). */
+typedef void conn_close_cb(struct conn *c, const char *reason);
+
+struct conn_pool {
+    uv_loop_t *loop;
+    struct conn *all; /* open connections */
+    struct conn *dirty;
+    struct conn *resume;
+    size_t count;
+    unsigned long next_id;
+    size_t max_line;
+    size_t max_output;
+    char read_buf[CONN_READ_BUF];
+};
+
+struct conn {
+    uv_tcp_t tcp;
+    struct conn_pool *pool;
+    enum conn_kind kind;
+    unsigned long id;
+    int refs;
+    unsigned closing : 1;
+    unsigned eof : 1;
+    unsigned writing : 1;
+    unsigned reading : 1;
+    unsigned dirty : 1;
+    unsigned paused : 1;
+    unsigned on_resume : 1;
+    struct linebuf in;
+    struct dynbuf out;
+    size_t write_len; /* bytes in the uv_write in flight */
+    struct conn_slot *head, *tail;
+    unsigned holds; /* slots still waiting */
+    size_t queued;  /* bytes in slots */
+    size_t max_output; /* close past this many bytes waiting */
+    conn_line_cb *on_line;
+    conn_close_cb *on_close;
+    void *data; /* the owner's */
+    struct conn *prev, *next;
+    struct conn *dirty_next, *resume_next;
+    char addr[64]; /* the other end, for logs */
+};
+
+void conn_pool_init(struct conn_pool *pool, uv_loop_t *loop, size_t max_line,
+                    size_t max_output);
+/* Resumes paused readers, then writes what is buffered: peer links first,
+ * then clients. Called once per loop iteration. */
+void conn_pool_flush(struct conn_pool *pool);
+/* Closes every connection. */
+void conn_pool_close_all(struct conn_pool *pool, const char *reason);
+
+/* A new connection with an initialized, unconnected handle (one reference,
+ * the socket's). NULL when memory runs out. */
+struct conn *conn_new(struct conn_pool *pool, enum conn_kind kind);
+/* Starts reading once the handle is connected. Returns 0 or a uv error. */
+int conn_start(struct conn *c);
+
+void conn_ref(struct conn *c);
+void conn_unref(struct conn *c);
+
+/* Queues bytes after every earlier reply. Over the output limit the
+ * connection is closed. */
+void conn_write(struct conn *c, const char *data, size_t len);
+
+/* Reserves the place of a reply that comes later. Returns NULL when memory
+ * runs out. */
+struct conn_slot *conn_hold(struct conn *c);
+/* Adds bytes to a held reply. */
+void conn_slot_write(struct conn *c, struct conn_slot *s, const char *data,
+                     size_t len);
+/* The held reply is complete: it leaves once every earlier one has. Safe on
+ * a closing connection (the bytes are dropped). */
+void conn_release(struct conn *c, struct conn_slot *s);
+
+/* Closes now (idempotent); the reason goes to the log. */
+void conn_close(struct conn *c, const char *reason);
+
+/* Bytes buffered and not yet taken by the kernel. */
+size_t conn_pending(const struct conn *c);
+
+#endif

@@ -1,0 +1,308 @@
+/* herd-server: one server of the herd. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "config.h"
+#include "exit_codes.h"
+#include "linebuf.h"
+#include "places.h"
+#include "server.h"
+#include "strparse.h"
+
+#define MAX_PEERS 256
+
+static const char usage_text[] =
+    "usage: herd-server NAME --listen HOST:PORT [options]\n"
+    "\n"
+    "One server of a herd: answers IAMAT and WHATSAT on its client port and\n"
+    "floods location updates to its neighbours over persistent links.\n"
+    "\n"
+    "  --listen HOST:PORT       client port (the line protocol)\n"
+    "  --peer-listen HOST:PORT  where neighbours link to this server\n"
+    "                           (default: client host, client port + 10000)\n"
+    "  --peer NAME=HOST:PORT    a neighbour and its peer address (repeat)\n"
+    "  --config FILE            herd.conf: takes this server's addresses,\n"
+    "                           neighbours and settings from the file;\n"
+    "                           options given here win\n"
+    "  --places PROVIDER        places provider (google)\n"
+    "  --places-url URL         provider endpoint (tests use a stand-in)\n"
+    "  --places-timeout MS      whole-request timeout (default 5000)\n"
+    "  --log-file FILE          log here (default: stderr, or\n"
+    "                           LOG_DIR/NAME.log with --config)\n"
+    "  --max-line BYTES         longest request line (default 8192)\n"
+    "  --max-output BYTES       output held per connection before a slow\n"
+    "                           reader is cut off (default 4194304)\n"
+    "  --ready-fd FD            write a newline to FD once listening\n"
+    "  --help                   this text\n"
+    "\n"
+    "The places API key comes from the environment variable HERD_PLACES_KEY.\n"
+    "Exit status: 0 after SIGTERM/SIGINT, 64 bad arguments, 78 unusable\n"
+    "configuration or address.\n";
+
+struct args {
+    struct server_options opt;
+    const char *config;
+    int has_listen, has_peer_listen;
+    struct server_peer_opt peers[MAX_PEERS];
+    size_t npeers;
+    uint64_t max_line, max_output;
+};
+
+__attribute__((format(printf, 1, 2))) static int
+usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "herd-server: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (see herd-server --help)\n");
+    va_end(ap);
+    return HERD_EXIT_USAGE;
+}
+
+static int parse_addr(struct config_addr *a, const char *s)
+{
+    return strparse_hostport(s, strlen(s), a->host, sizeof a->host,
+                             &a->port);
+}
+
+static int add_peer(struct args *a, const char *spec)
+{
+    const char *eq = strchr(spec, '=');
+    if (eq == NULL || !config_valid_name(spec, (size_t)(eq - spec)))
+        return usage_error("--peer wants NAME=HOST:PORT, not '%s'", spec);
+    if (a->npeers == MAX_PEERS)
+        return usage_error("too many --peer options (%s)", spec);
+    struct server_peer_opt *p = NULL;
+    for (size_t i = 0; i < a->npeers; i++)
+        if (strlen(a->peers[i].name) == (size_t)(eq - spec) &&
+            memcmp(a->peers[i].name, spec, (size_t)(eq - spec)) == 0)
+            p = &a->peers[i];
+    struct server_peer_opt tmp;
+    memset(&tmp, 0, sizeof tmp);
+    memcpy(tmp.name, spec, (size_t)(eq - spec));
+    if (parse_addr(&tmp.addr, eq + 1) != 0)
+        return usage_error("--peer: malformed address in '%s'", spec);
+    if (p == NULL)
+        p = &a->peers[a->npeers++];
+    *p = tmp;
+    return 0;
+}
+
+static int number(const char *opt, const char *s, uint64_t min, uint64_t max,
+                  uint64_t *out)
+{
+    if (strparse_uint(s, strlen(s), max, out) != 0 || *out < min) {
+        fprintf(stderr,
+                "herd-server: %s wants a number from %llu to %llu, not '%s'\n",
+                opt, (unsigned long long)min, (unsigned long long)max, s);
+        return HERD_EXIT_USAGE;
+    }
+    return 0;
+}
+
+static int parse_args(struct args *a, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            fputs(usage_text, stdout);
+            exit(0);
+        }
+        if (strncmp(arg, "--", 2) != 0) {
+            if (a->opt.name[0] != '\0')
+                return usage_error("unexpected argument '%s'", arg);
+            if (!config_valid_name(arg, strlen(arg)))
+                return usage_error("bad server name '%s' (1-63 characters "
+                                   "of A-Z a-z 0-9 _ . -)",
+                                   arg);
+            snprintf(a->opt.name, sizeof a->opt.name, "%s", arg);
+            continue;
+        }
+        /* --opt VALUE or --opt=VALUE */
+        char key[32];
+        const char *val = NULL;
+        const char *eq = strchr(arg, '=');
+        size_t klen = eq ? (size_t)(eq - arg) : strlen(arg);
+        if (klen >= sizeof key)
+            return usage_error("unknown option '%s'", arg);
+        memcpy(key, arg, klen);
+        key[klen] = '\0';
+        if (eq)
+            val = eq + 1;
+        else if (i + 1 < argc)
+            val = argv[++i];
+        else
+            return usage_error("%s needs a value", key);
+        int rc = 0;
+        uint64_t n;
+        if (strcmp(key, "--listen") == 0) {
+            if (parse_addr(&a->opt.listen, val) != 0)
+                return usage_error("--listen: malformed address '%s' (want "
+                                   "HOST:PORT)",
+                                   val);
+            a->has_listen = 1;
+        } else if (strcmp(key, "--peer-listen") == 0) {
+            if (parse_addr(&a->opt.peer_listen, val) != 0)
+                return usage_error("--peer-listen: malformed address '%s'",
+                                   val);
+            a->has_peer_listen = 1;
+        } else if (strcmp(key, "--peer") == 0) {
+            rc = add_peer(a, val);
+        } else if (strcmp(key, "--config") == 0) {
+            a->config = val;
+        } else if (strcmp(key, "--places") == 0) {
+            a->opt.places = val;
+        } else if (strcmp(key, "--places-url") == 0) {
+            a->opt.places_url = val;
+        } else if (strcmp(key, "--places-timeout") == 0) {
+            rc = number(key, val, 1, 600000, &n);
+            a->opt.places_timeout_ms = n;
+        } else if (strcmp(key, "--log-file") == 0) {
+            a->opt.log_file = val;
+        } else if (strcmp(key, "--max-line") == 0) {
+            rc = number(key, val, 64, 1 << 20, &a->max_line);
+        } else if (strcmp(key, "--max-output") == 0) {
+            rc = number(key, val, 4096, 1ULL << 32, &a->max_output);
+        } else if (strcmp(key, "--ready-fd") == 0) {
+            rc = number(key, val, 0, 1 << 20, &n);
+            a->opt.ready_fd = (int)n;
+        } else {
+            return usage_error("unknown option '%s'", arg);
+        }
+        if (rc != 0)
+            return rc;
+    }
+    if (a->opt.name[0] == '\0')
+        return usage_error("missing server NAME");
+    return 0;
+}
+
+/* Fills in what the command line left out from herd.conf. */
+static int apply_config(struct args *a, struct config *cfg,
+                        char *log_path, size_t log_cap)
+{
+    struct herd_error err = {0, ""};
+    if (config_load(cfg, a->config, &err) != 0) {
+        if (err.line > 0)
+            fprintf(stderr, "herd-server: %s:%d: %s\n", a->config, err.line,
+                    err.text);
+        else
+            fprintf(stderr, "herd-server: %s\n", err.text);
+        return HERD_EXIT_CONFIG;
+    }
+    long me = config_find(cfg, a->opt.name, strlen(a->opt.name));
+    if (me >= 0) {
+        const struct config_server *s = &cfg->servers[me];
+        if (!a->has_listen) {
+            a->opt.listen = s->listen;
+            a->has_listen = 1;
+        }
+        if (!a->has_peer_listen) {
+            a->opt.peer_listen = s->peer;
+            a->has_peer_listen = 1;
+        }
+        for (size_t i = 0; i < cfg->nlinks; i++) {
+            size_t other;
+            if (cfg->links[i].a == (size_t)me)
+                other = cfg->links[i].b;
+            else if (cfg->links[i].b == (size_t)me)
+                other = cfg->links[i].a;
+            else
+                continue;
+            int known = 0;
+            for (size_t j = 0; j < a->npeers; j++)
+                known |= strcmp(a->peers[j].name, cfg->servers[other].name) ==
+                         0;
+            if (known || a->npeers == MAX_PEERS)
+                continue;
+            struct server_peer_opt *p = &a->peers[a->npeers++];
+            snprintf(p->name, sizeof p->name, "%s", cfg->servers[other].name);
+            p->addr = cfg->servers[other].peer;
+        }
+    } else if (!a->has_listen) {
+        fprintf(stderr, "herd-server: %s: no server named '%s'\n", a->config,
+                a->opt.name);
+        return HERD_EXIT_CONFIG;
+    }
+    if (a->opt.places == NULL)
+        a->opt.places = cfg->places;
+    if (a->opt.places_url == NULL)
+        a->opt.places_url = cfg->places_url;
+    if (a->opt.places_timeout_ms == 0)
+        a->opt.places_timeout_ms = cfg->places_timeout_ms;
+    if (a->max_line == 0)
+        a->max_line = cfg->max_line;
+    if (a->max_output == 0)
+        a->max_output = cfg->max_output;
+    if (a->opt.log_file == NULL && cfg->log_dir != NULL) {
+        snprintf(log_path, log_cap, "%s/%s.log", cfg->log_dir, a->opt.name);
+        a->opt.log_file = log_path;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static struct args a;
+    a.opt.ready_fd = -1;
+    int rc = parse_args(&a, argc, argv);
+    if (rc != 0)
+        return rc;
+    struct config cfg;
+    config_init(&cfg);
+    char log_path[4200];
+    if (a.config != NULL) {
+        rc = apply_config(&a, &cfg, log_path, sizeof log_path);
+        if (rc != 0) {
+            config_free(&cfg);
+            return rc;
+        }
+    }
+    if (!a.has_listen) {
+        config_free(&cfg);
+        return usage_error("missing --listen HOST:PORT");
+    }
+    if (!a.has_peer_listen) {
+        if (a.opt.listen.port > 65535 - CONFIG_PEER_PORT_OFFSET) {
+            config_free(&cfg);
+            return usage_error("client port + 10000 is not a port: give "
+                               "--peer-listen");
+        }
+        a.opt.peer_listen = a.opt.listen;
+        a.opt.peer_listen.port =
+            (uint16_t)(a.opt.listen.port + CONFIG_PEER_PORT_OFFSET);
+    }
+    for (size_t i = 0; i < a.npeers; i++)
+        if (strcmp(a.peers[i].name, a.opt.name) == 0) {
+            config_free(&cfg);
+            return usage_error("server '%s' cannot be its own neighbour",
+                               a.opt.name);
+        }
+    a.opt.peers = a.peers;
+    a.opt.npeers = a.npeers;
+    a.opt.max_line = a.max_line ? a.max_line : LINEBUF_DEFAULT_MAX;
+    a.opt.max_output = a.max_output ? a.max_output : CONN_DEFAULT_MAX_OUTPUT;
+    if (a.opt.places == NULL)
+        a.opt.places = "google";
+    if (!places_provider_known(a.opt.places)) {
+        fprintf(stderr, "herd-server: unknown places provider '%s' (known: %s)\n",
+                a.opt.places, places_provider_names());
+        config_free(&cfg);
+        return HERD_EXIT_CONFIG;
+    }
+    a.opt.places_key = getenv("HERD_PLACES_KEY");
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "herd-server: cannot initialize libcurl\n");
+        config_free(&cfg);
+        return HERD_EXIT_OSERR;
+    }
+    rc = server_run(&a.opt);
+    curl_global_cleanup();
+    config_free(&cfg);
+    return rc;
+}

@@ -1,0 +1,65 @@
+/* peers: one persistent TCP link per neighbour, on the peer ports.
+ *
+ * Of the two ends of an edge, the one with the smaller name dials and the
+ * other accepts, so an edge has one link. A link starts with a handshake
+ *     HELLO herd/1 NAME EPOCH
+ * from each side; only a configured neighbour is accepted. Then both ends
+ * send every record they hold (a catch-up after a restart or partition) and
+ * flood newer records as AT lines. A dialer whose link is down retries with
+ * a capped backoff; a neighbour that is down costs nothing.
+ */
+#ifndef HERD_PEERS_H
+#define HERD_PEERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "config.h"
+
+#define PEERS_BACKOFF_FIRST_MS 50
+#define PEERS_BACKOFF_MAX_MS 1000
+#define PEERS_HANDSHAKE_TIMEOUT_MS 5000
+#define PEERS_MAX_OUTPUT (256u * 1024 * 1024)
+
+struct server;
+struct conn;
+struct record;
+
+struct peer {
+    struct server *srv;
+    char name[CONFIG_NAME_MAX + 1];
+    char addr_text[CONFIG_HOST_MAX + 8];
+    struct sockaddr_storage addr;
+    int dialer;           /* we dial this neighbour */
+    struct conn *link;    /* handshake done */
+    struct conn *pending; /* our dial, before the handshake completes */
+    uv_timer_t timer;     /* reconnect */
+    uint64_t backoff_ms;
+    uint64_t remote_epoch;
+    int down_logged; /* a failed dial was logged since the last success */
+    unsigned long sent, received;
+};
+
+struct peers {
+    struct peer *v;
+    size_t n;
+};
+
+/* Resolves every neighbour's address. Returns 0, or a herd_exit code with a
+ * message on stderr. */
+int peers_init(struct server *srv);
+/* Starts dialling. */
+void peers_start(struct server *srv);
+/* Closes links and timers. */
+void peers_close(struct server *srv);
+/* Takes a connection accepted on the peer port: it must say HELLO. */
+void peers_accept(struct server *srv, struct conn *c);
+/* Queues rec to every neighbour whose link is up, but `except`. */
+void peers_flood(struct server *srv, const struct record *rec,
+                 const struct peer *except);
+/* Number of links up. */
+size_t peers_up(const struct server *srv);
+
+#endif

@@ -1,0 +1,84 @@
+/* places: answers "what is near this point" through a provider.
+ *
+ * HTTP providers run on one libcurl multi handle driven by the server's
+ * libuv loop (one uv_poll_t per curl socket, one uv_timer_t for curl's
+ * timeouts): nothing here ever blocks. Every answer, good or bad, reaches
+ * the caller as a legacy Nearby Search shaped json_t (places_json.h).
+ */
+#ifndef HERD_PLACES_H
+#define HERD_PLACES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <uv.h>
+
+#define PLACES_DEFAULT_TIMEOUT_MS 5000
+#define PLACES_CONNECT_TIMEOUT_MS 2000
+#define PLACES_MAX_BODY (2 * 1024 * 1024)
+#define PLACES_MAX_INFLIGHT 64
+
+enum places_error {
+    PLACES_ENOMEM = -1601,
+    PLACES_EPROVIDER = -1602 /* unknown provider name */
+};
+
+struct places_query {
+    const char *lat; /* coordinates as the client wrote them, no '+' */
+    size_t lat_len;
+    const char *lng;
+    size_t lng_len;
+    double lat_deg, lng_deg;
+    uint64_t radius_mm;
+    uint32_t bound;
+};
+
+struct places_options {
+    const char *provider; /* "google" */
+    const char *url;      /* NULL: the provider's endpoint */
+    const char *key;      /* NULL: none (from HERD_PLACES_KEY) */
+    uint64_t timeout_ms;
+};
+
+/* Called once per started search with a borrowed answer (valid during the
+ * call), or with NULL when the search was cancelled by places_close(). */
+typedef void places_cb(void *arg, const json_t *answer);
+
+struct places_request;
+struct places_socket;
+
+struct places {
+    uv_loop_t *loop;
+    CURLM *multi;
+    uv_timer_t timer;
+    const struct places_provider *provider;
+    char *url;
+    char *key;
+    uint64_t timeout_ms;
+    struct places_request *active; /* doubly linked */
+    struct places_socket *sockets;  /* one uv_poll_t per curl socket */
+    struct places_request *wait_head, *wait_tail;
+    unsigned inflight;
+    unsigned max_inflight;
+    unsigned long requests; /* HTTP requests started, for the log */
+};
+
+/* Returns 0, PLACES_EPROVIDER or PLACES_ENOMEM. */
+int places_init(struct places *pl, uv_loop_t *loop,
+                const struct places_options *opt);
+/* Cancels every search (callbacks get NULL) and closes the handles. */
+void places_close(struct places *pl);
+
+/* Starts a search. Returns 0 (cb will be called later, never from inside
+ * this call), or 1 with *now set to an answer the caller owns (cb will not
+ * be called), or PLACES_ENOMEM (cb will not be called). */
+int places_search(struct places *pl, const struct places_query *q,
+                  places_cb *cb, void *arg, json_t **now);
+
+/* Names the providers this build knows, for --help. */
+const char *places_provider_names(void);
+int places_provider_known(const char *name);
+
+#endif

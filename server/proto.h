@@ -1,0 +1,82 @@
+/* proto: the client and peer line protocol, pure.
+ *
+ * proto_parse() turns one line (no terminator) into a struct proto_command
+ * whose text fields are slices into that line: it does no I/O and no
+ * allocation. Formatting writes into a caller's buffer. See protocol.md for
+ * the grammar; every rule there is enforced here.
+ */
+#ifndef HERD_PROTO_H
+#define HERD_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROTO_MAX_FIELDS 6
+/* Radius limit in km and result bound limit (protocol.md). */
+#define PROTO_RADIUS_MAX_KM 50
+#define PROTO_BOUND_MAX 20
+
+enum proto_kind {
+    PROTO_IAMAT,
+    PROTO_WHATSAT,
+    PROTO_AT,
+    PROTO_KIND_COUNT
+};
+
+enum proto_status {
+    PROTO_OK = 0,
+    PROTO_EBLANK = -1401,    /* empty or all whitespace: ignore */
+    PROTO_EUNKNOWN = -1402,  /* unknown command */
+    PROTO_EARITY = -1403,    /* wrong number of fields */
+    PROTO_ELOCATION = -1404, /* bad ISO 6709 location */
+    PROTO_ETIME = -1405,     /* bad client time */
+    PROTO_ERADIUS = -1406,   /* radius not a number or out of range */
+    PROTO_EBOUND = -1407,    /* bound not a number or out of range */
+    PROTO_ESERVER = -1408,   /* AT: bad server name */
+    PROTO_EDIFF = -1409      /* AT: bad time difference */
+};
+
+struct proto_slice {
+    const char *p;
+    size_t len;
+};
+
+struct proto_command {
+    enum proto_kind kind;
+    struct proto_slice client;   /* IAMAT, WHATSAT, AT */
+    struct proto_slice location; /* IAMAT, AT */
+    struct proto_slice time;     /* IAMAT, AT: the client's text */
+    struct proto_slice server;   /* AT */
+    struct proto_slice diff;     /* AT */
+    double lat, lng;             /* IAMAT, AT */
+    uint64_t sec;                /* IAMAT, AT: client time */
+    uint32_t nsec;
+    uint64_t radius_mm; /* WHATSAT: radius in millimetres (km x 10^6) */
+    uint32_t bound;     /* WHATSAT */
+};
+
+/* Parses one line. Returns PROTO_OK or a negative enum proto_status. */
+int proto_parse(const char *line, size_t len, struct proto_command *cmd);
+
+/* Name of a command kind ("IAMAT"...). */
+const char *proto_kind_name(enum proto_kind kind);
+
+/* Formats a signed time difference now - client with exactly nine
+ * fractional digits into out (NUL terminated); returns the length. */
+size_t proto_format_diff(char out[32], uint64_t now_sec, uint32_t now_nsec,
+                         uint64_t sec, uint32_t nsec);
+
+/* Writes "AT server diff client location time" (no newline) into buf.
+ * Returns the length, or 0 if it does not fit in cap. */
+size_t proto_format_at(char *buf, size_t cap, struct proto_slice server,
+                       struct proto_slice diff, const struct proto_command *c);
+
+/* Radius in metres as the provider wants it: "10000", "1234.5". */
+size_t proto_format_metres(char out[32], uint64_t radius_mm);
+
+/* Whether c is a field separator (space, tab, CR, FF, VT). */
+int proto_is_space(char c);
+
+const char *proto_strerror(int status);
+
+#endif

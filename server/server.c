@@ -1,0 +1,253 @@
+#include "server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "exit_codes.h"
+#include "log.h"
+
+int server_offer(struct server *srv, struct record *rec, struct peer *from,
+                 const struct record **cur)
+{
+    int rc = store_apply(&srv->store, rec, cur);
+    if (rc == STORE_CHANGED) {
+        srv->stats.records_applied++;
+        peers_flood(srv, rec, from);
+    } else {
+        srv->stats.records_stale += rc == STORE_STALE;
+        free(rec);
+    }
+    return rc;
+}
+
+static void on_client_close(struct conn *c, const char *reason)
+{
+    log_msg("conn %lu closed: %s", c->id, reason);
+}
+
+static void on_client_connection(uv_stream_t *listener, int status)
+{
+    struct server *srv = listener->data;
+    if (status < 0) {
+        log_msg("accept failed: %s", uv_strerror(status));
+        return;
+    }
+    struct conn *c = conn_new(&srv->pool, CONN_CLIENT);
+    if (c == NULL) {
+        log_msg("accept: out of memory");
+        return;
+    }
+    c->data = srv;
+    c->on_line = commands_client_line;
+    c->on_close = on_client_close;
+    int rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
+    if (rc == 0)
+        rc = conn_start(c);
+    if (rc != 0) {
+        conn_close(c, uv_strerror(rc));
+        return;
+    }
+    log_msg("conn %lu open from %s", c->id, c->addr);
+}
+
+static void on_peer_connection(uv_stream_t *listener, int status)
+{
+    struct server *srv = listener->data;
+    if (status < 0) {
+        log_msg("peer accept failed: %s", uv_strerror(status));
+        return;
+    }
+    struct conn *c = conn_new(&srv->pool, CONN_PEER_IN);
+    if (c == NULL) {
+        log_msg("peer accept: out of memory");
+        return;
+    }
+    peers_accept(srv, c);
+    int rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
+    if (rc == 0)
+        rc = conn_start(c);
+    if (rc != 0)
+        conn_close(c, uv_strerror(rc));
+}
+
+/* Runs once per loop iteration, before the loop sleeps: everything the
+ * iteration produced goes out in as few writes as possible. */
+static void on_flush(uv_prepare_t *h)
+{
+    struct server *srv = h->data;
+    conn_pool_flush(&srv->pool);
+    log_flush();
+}
+
+static void stop(struct server *srv, const char *why)
+{
+    if (srv->stopping)
+        return;
+    srv->stopping = 1;
+    log_msg("stopping (%s): %lu records held, %lu applied, %lu stale, "
+            "%lu flooded",
+            why, (unsigned long)srv->store.count, srv->stats.records_applied,
+            srv->stats.records_stale, srv->stats.flood_sent);
+    /* What is already queued still gets one chance to leave. */
+    conn_pool_flush(&srv->pool);
+    uv_close((uv_handle_t *)&srv->client_listener, NULL);
+    uv_close((uv_handle_t *)&srv->peer_listener, NULL);
+    places_close(&srv->places);
+    peers_close(srv);
+    conn_pool_close_all(&srv->pool, "server stopping");
+    conn_pool_flush(&srv->pool);
+    uv_close((uv_handle_t *)&srv->flush, NULL);
+    uv_close((uv_handle_t *)&srv->sigterm, NULL);
+    uv_close((uv_handle_t *)&srv->sigint, NULL);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    stop(h->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static int listen_on(struct server *srv, uv_tcp_t *t,
+                     const struct config_addr *a, uv_connection_cb cb,
+                     const char *what)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    int rc = uv_ip4_addr(a->host, a->port, (struct sockaddr_in *)&ss);
+    if (rc != 0)
+        rc = uv_ip6_addr(a->host, a->port, (struct sockaddr_in6 *)&ss);
+    if (rc != 0 && strcmp(a->host, "localhost") == 0)
+        rc = uv_ip4_addr("127.0.0.1", a->port, (struct sockaddr_in *)&ss);
+    if (rc != 0) {
+        fprintf(stderr, "herd-server: %s address %s:%u: not an IP address\n",
+                what, a->host, a->port);
+        return HERD_EXIT_CONFIG;
+    }
+    t->data = srv;
+    rc = uv_tcp_bind(t, (struct sockaddr *)&ss, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)t, 511, cb);
+    if (rc != 0) {
+        fprintf(stderr, "herd-server: cannot listen on %s address %s:%u: %s\n",
+                what, a->host, a->port, uv_strerror(rc));
+        return HERD_EXIT_CONFIG;
+    }
+    return 0;
+}
+
+static uint64_t random64(void)
+{
+    uint64_t v = 0;
+    if (uv_random(NULL, NULL, &v, sizeof v, 0, NULL) != 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        v = ((uint64_t)ts.tv_sec << 30) ^ (uint64_t)ts.tv_nsec ^
+            ((uint64_t)getpid() << 48);
+    }
+    return v;
+}
+
+static void signal_ready(int fd)
+{
+    if (fd < 0)
+        return;
+    ssize_t n;
+    do
+        n = write(fd, "\n", 1);
+    while (n < 0 && errno == EINTR);
+    close(fd);
+}
+
+int server_run(const struct server_options *opt)
+{
+    struct server srv;
+    memset(&srv, 0, sizeof srv);
+    srv.opt = opt;
+    int rc = log_open(opt->log_file);
+    if (rc != 0) {
+        fprintf(stderr, "herd-server: cannot open log file %s: %s\n",
+                opt->log_file, uv_strerror(rc));
+        return HERD_EXIT_CONFIG;
+    }
+    if (uv_loop_init(&srv.loop) != 0) {
+        fprintf(stderr, "herd-server: cannot create the event loop\n");
+        log_close();
+        return HERD_EXIT_OSERR;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    srv.epoch = random64();
+    store_init(&srv.store, random64(), random64());
+    conn_pool_init(&srv.pool, &srv.loop, opt->max_line, opt->max_output);
+    uv_tcp_init(&srv.loop, &srv.client_listener);
+    uv_tcp_init(&srv.loop, &srv.peer_listener);
+    uv_prepare_init(&srv.loop, &srv.flush);
+    srv.flush.data = &srv;
+    uv_signal_init(&srv.loop, &srv.sigterm);
+    uv_signal_init(&srv.loop, &srv.sigint);
+    srv.sigterm.data = srv.sigint.data = &srv;
+
+    struct places_options po = {opt->places, opt->places_url,
+                                opt->places_key, opt->places_timeout_ms};
+    int exit_code = HERD_EXIT_OK;
+    int places_ok = 0;
+    rc = places_init(&srv.places, &srv.loop, &po);
+    if (rc == PLACES_EPROVIDER) {
+        fprintf(stderr, "herd-server: unknown places provider '%s' (known: %s)\n",
+                opt->places, places_provider_names());
+        exit_code = HERD_EXIT_CONFIG;
+    } else if (rc != 0) {
+        fprintf(stderr, "herd-server: cannot set up places: out of memory\n");
+        exit_code = HERD_EXIT_OSERR;
+    } else {
+        places_ok = 1;
+        exit_code = peers_init(&srv);
+    }
+    if (exit_code == 0)
+        exit_code = listen_on(&srv, &srv.client_listener, &opt->listen,
+                              on_client_connection, "client");
+    if (exit_code == 0)
+        exit_code = listen_on(&srv, &srv.peer_listener, &opt->peer_listen,
+                              on_peer_connection, "peer");
+    if (exit_code == 0) {
+        uv_prepare_start(&srv.flush, on_flush);
+        uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
+        uv_signal_start(&srv.sigint, on_signal, SIGINT);
+        log_msg("%s listening: clients on %s:%u, neighbours on %s:%u, "
+                "%zu neighbour%s, places %s",
+                opt->name, opt->listen.host, opt->listen.port,
+                opt->peer_listen.host, opt->peer_listen.port, srv.peers.n,
+                srv.peers.n == 1 ? "" : "s", srv.places.provider ? opt->places
+                                                                 : "?");
+        peers_start(&srv);
+        log_flush();
+        signal_ready(opt->ready_fd);
+        uv_run(&srv.loop, UV_RUN_DEFAULT);
+    } else {
+        /* Could not start: tear down what was set up. */
+        srv.stopping = 1;
+        uv_close((uv_handle_t *)&srv.client_listener, NULL);
+        uv_close((uv_handle_t *)&srv.peer_listener, NULL);
+        uv_close((uv_handle_t *)&srv.flush, NULL);
+        uv_close((uv_handle_t *)&srv.sigterm, NULL);
+        uv_close((uv_handle_t *)&srv.sigint, NULL);
+        if (places_ok)
+            places_close(&srv.places);
+        for (size_t i = 0; i < srv.peers.n; i++)
+            uv_close((uv_handle_t *)&srv.peers.v[i].timer, NULL);
+        uv_run(&srv.loop, UV_RUN_DEFAULT);
+    }
+    store_close(&srv.store);
+    free(srv.peers.v);
+    if (uv_loop_close(&srv.loop) != 0) {
+        log_msg("internal error: handles left open at exit");
+        exit_code = exit_code ? exit_code : HERD_EXIT_SOFTWARE;
+    }
+    if (exit_code == 0)
+        log_msg("stopped");
+    log_close();
+    return exit_code;
+}

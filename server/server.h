@@ -1,0 +1,72 @@
+/* server: one herd-server process. Owns the loop and wires the modules:
+ * listeners, connections, store, peers, places, log. */
+#ifndef HERD_SERVER_H
+#define HERD_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "config.h"
+#include "conn.h"
+#include "peers.h"
+#include "places.h"
+#include "store.h"
+
+struct server_peer_opt {
+    char name[CONFIG_NAME_MAX + 1];
+    struct config_addr addr;
+};
+
+struct server_options {
+    char name[CONFIG_NAME_MAX + 1];
+    struct config_addr listen;
+    struct config_addr peer_listen;
+    struct server_peer_opt *peers;
+    size_t npeers;
+    const char *places;
+    const char *places_url;
+    const char *places_key; /* from the environment, never argv */
+    uint64_t places_timeout_ms;
+    const char *log_file; /* NULL: stderr */
+    size_t max_line;
+    size_t max_output;
+    int ready_fd; /* -1: none */
+};
+
+struct server_stats {
+    unsigned long records_applied; /* newer records stored */
+    unsigned long records_stale;
+    unsigned long flood_sent; /* AT lines queued to neighbours */
+};
+
+struct server {
+    uv_loop_t loop;
+    const struct server_options *opt;
+    uv_tcp_t client_listener;
+    uv_tcp_t peer_listener;
+    uv_prepare_t flush;
+    uv_signal_t sigterm;
+    uv_signal_t sigint;
+    struct conn_pool pool;
+    struct store store;
+    struct peers peers;
+    struct places places;
+    struct server_stats stats;
+    uint64_t epoch; /* random per start, so neighbours can tell restarts */
+    int stopping;
+};
+
+/* Runs a server until SIGTERM or SIGINT. Returns a herd_exit code; prints
+ * a one-line reason on stderr when it cannot start. */
+int server_run(const struct server_options *opt);
+
+/* Offers a record to the store; a newer one is flooded to every neighbour
+ * but `from` (NULL for a client's IAMAT). Takes ownership of rec. Returns
+ * STORE_CHANGED, STORE_STALE or STORE_ENOMEM; *cur is the record the store
+ * now holds for the client (borrowed, may be NULL on STORE_ENOMEM). */
+int server_offer(struct server *srv, struct record *rec, struct peer *from,
+                 const struct record **cur);
+
+#endif

@@ -1,0 +1,273 @@
+#include "store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct record *record_new(struct proto_slice server, struct proto_slice diff,
+                          const struct proto_command *c)
+{
+    size_t len = 3 + server.len + 1 + diff.len + 1 + c->client.len + 1 +
+                 c->location.len + 1 + c->time.len;
+    if (len > UINT32_MAX || server.len > UINT16_MAX)
+        return NULL;
+    struct record *r = malloc(sizeof *r + len);
+    if (r == NULL)
+        return NULL;
+    if (proto_format_at(r->line, len, server, diff, c) != len) {
+        free(r);
+        return NULL;
+    }
+    r->len = (uint32_t)len;
+    r->sec = c->sec;
+    r->nsec = c->nsec;
+    r->server_len = (uint16_t)server.len;
+    r->client_off = (uint32_t)(3 + server.len + 1 + diff.len + 1);
+    r->client_len = (uint32_t)c->client.len;
+    r->time_off = (uint32_t)(len - c->time.len);
+    r->time_len = (uint32_t)c->time.len;
+    return r;
+}
+
+struct proto_slice record_client(const struct record *r)
+{
+    struct proto_slice s = {r->line + r->client_off, r->client_len};
+    return s;
+}
+
+struct proto_slice record_location(const struct record *r)
+{
+    /* The location sits between the client id and the time. */
+    size_t start = r->client_off + r->client_len + 1;
+    struct proto_slice s = {r->line + start, r->time_off - 1 - start};
+    return s;
+}
+
+/* Fraction digits past the ninth, trailing zeros dropped: compared as text
+ * they order like the numbers they stand for. */
+static struct proto_slice time_tail(const struct record *r)
+{
+    const char *t = r->line + r->time_off;
+    const char *dot = memchr(t, '.', r->time_len);
+    struct proto_slice s = {t, 0};
+    if (dot == NULL)
+        return s;
+    size_t flen = r->time_len - (size_t)(dot + 1 - t);
+    if (flen <= 9)
+        return s;
+    s.p = dot + 10;
+    s.len = flen - 9;
+    while (s.len > 0 && s.p[s.len - 1] == '0')
+        s.len--;
+    return s;
+}
+
+static int compare_bytes(const char *a, size_t alen, const char *b,
+                         size_t blen)
+{
+    size_t n = alen < blen ? alen : blen;
+    int c = n > 0 ? memcmp(a, b, n) : 0;
+    if (c != 0)
+        return c;
+    return alen < blen ? -1 : alen > blen;
+}
+
+/* The time difference as the server wrote it: [+-]DIGITS.DIGITS{9}. */
+static struct proto_slice record_diff(const struct record *r)
+{
+    size_t start = 3 + (size_t)r->server_len + 1;
+    struct proto_slice s = {r->line + start, r->client_off - 1 - start};
+    return s;
+}
+
+/* Numeric order of two differences; both are well formed. */
+static int compare_diff(struct proto_slice a, struct proto_slice b)
+{
+    int na = a.p[0] == '-';
+    int nb = b.p[0] == '-';
+    if (na != nb)
+        return na ? -1 : 1;
+    /* Same sign: longer integer part is larger in magnitude, then the
+     * digits decide (the fraction always has nine). */
+    int mag = a.len != b.len ? (a.len < b.len ? -1 : 1)
+                             : compare_bytes(a.p + 1, a.len - 1, b.p + 1,
+                                             b.len - 1);
+    return na ? -mag : mag;
+}
+
+int record_compare(const struct record *a, const struct record *b)
+{
+    if (a->sec != b->sec)
+        return a->sec < b->sec ? -1 : 1;
+    if (a->nsec != b->nsec)
+        return a->nsec < b->nsec ? -1 : 1;
+    struct proto_slice ta = time_tail(a);
+    struct proto_slice tb = time_tail(b);
+    int c = compare_bytes(ta.p, ta.len, tb.p, tb.len);
+    if (c != 0)
+        return c;
+    c = compare_bytes(a->line + 3, a->server_len, b->line + 3, b->server_len);
+    if (c != 0)
+        return c;
+    /* Client id, location and time text. */
+    c = compare_bytes(a->line + a->client_off, a->len - a->client_off,
+                      b->line + b->client_off, b->len - b->client_off);
+    if (c != 0)
+        return c;
+    /* The same IAMAT received twice by one server: the first receipt (the
+     * smaller difference) is the one that stays, so a repeated IAMAT is
+     * answered with the AT line the client already saw. */
+    return -compare_diff(record_diff(a), record_diff(b));
+}
+
+/* SipHash-2-4: a keyed hash, so clients cannot pick ids that collide. */
+static uint64_t rotl(uint64_t x, int b)
+{
+    return (x << b) | (x >> (64 - b));
+}
+
+#define SIPROUND                                                               \
+    do {                                                                       \
+        v0 += v1;                                                              \
+        v1 = rotl(v1, 13);                                                     \
+        v1 ^= v0;                                                              \
+        v0 = rotl(v0, 32);                                                     \
+        v2 += v3;                                                              \
+        v3 = rotl(v3, 16);                                                     \
+        v3 ^= v2;                                                              \
+        v0 += v3;                                                              \
+        v3 = rotl(v3, 21);                                                     \
+        v3 ^= v0;                                                              \
+        v2 += v1;                                                              \
+        v1 = rotl(v1, 17);                                                     \
+        v1 ^= v2;                                                              \
+        v2 = rotl(v2, 32);                                                     \
+    } while (0)
+
+uint64_t store_siphash(uint64_t k0, uint64_t k1, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    uint64_t v0 = 0x736f6d6570736575ULL ^ k0;
+    uint64_t v1 = 0x646f72616e646f6dULL ^ k1;
+    uint64_t v2 = 0x6c7967656e657261ULL ^ k0;
+    uint64_t v3 = 0x7465646279746573ULL ^ k1;
+    uint64_t b = (uint64_t)len << 56;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t m = 0;
+        for (int j = 7; j >= 0; j--)
+            m = (m << 8) | p[i + (size_t)j];
+        v3 ^= m;
+        SIPROUND;
+        SIPROUND;
+        v0 ^= m;
+    }
+    for (size_t j = 0; i + j < len; j++)
+        b |= (uint64_t)p[i + j] << (8 * j);
+    v3 ^= b;
+    SIPROUND;
+    SIPROUND;
+    v0 ^= b;
+    v2 ^= 0xff;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+void store_init(struct store *s, uint64_t k0, uint64_t k1)
+{
+    s->slots = NULL;
+    s->cap = 0;
+    s->count = 0;
+    s->k0 = k0;
+    s->k1 = k1;
+}
+
+void store_close(struct store *s)
+{
+    for (size_t i = 0; i < s->cap; i++)
+        free(s->slots[i]);
+    free(s->slots);
+    s->slots = NULL;
+    s->cap = 0;
+    s->count = 0;
+}
+
+static size_t find_slot(const struct store *s, const char *client, size_t len)
+{
+    size_t mask = s->cap - 1;
+    size_t i = (size_t)store_siphash(s->k0, s->k1, client, len) & mask;
+    for (;;) {
+        const struct record *r = s->slots[i];
+        if (r == NULL || (r->client_len == len &&
+                          memcmp(r->line + r->client_off, client, len) == 0))
+            return i;
+        i = (i + 1) & mask;
+    }
+}
+
+static int grow(struct store *s)
+{
+    size_t cap = s->cap ? s->cap * 2 : 64;
+    struct record **old = s->slots;
+    size_t old_cap = s->cap;
+    s->slots = calloc(cap, sizeof *s->slots);
+    if (s->slots == NULL) {
+        s->slots = old;
+        return STORE_ENOMEM;
+    }
+    s->cap = cap;
+    for (size_t i = 0; i < old_cap; i++) {
+        struct record *r = old[i];
+        if (r != NULL)
+            s->slots[find_slot(s, r->line + r->client_off, r->client_len)] = r;
+    }
+    free(old);
+    return 0;
+}
+
+int store_apply(struct store *s, struct record *rec, const struct record **cur)
+{
+    *cur = NULL;
+    /* Keep the load under 3/4 so probes stay short. */
+    if ((s->count + 1) * 4 > s->cap * 3 && grow(s) != 0) {
+        *cur = s->cap ? store_get(s, rec->line + rec->client_off,
+                                  rec->client_len)
+                      : NULL;
+        return STORE_ENOMEM;
+    }
+    size_t i = find_slot(s, rec->line + rec->client_off, rec->client_len);
+    struct record *old = s->slots[i];
+    if (old != NULL && record_compare(rec, old) <= 0) {
+        *cur = old;
+        return STORE_STALE;
+    }
+    s->slots[i] = rec;
+    if (old == NULL)
+        s->count++;
+    free(old);
+    *cur = rec;
+    return STORE_CHANGED;
+}
+
+const struct record *store_get(const struct store *s, const char *client,
+                               size_t len)
+{
+    if (s->cap == 0)
+        return NULL;
+    return s->slots[find_slot(s, client, len)];
+}
+
+int store_foreach(const struct store *s,
+                  int (*fn)(void *arg, const struct record *r), void *arg)
+{
+    for (size_t i = 0; i < s->cap; i++) {
+        if (s->slots[i] == NULL)
+            continue;
+        int rc = fn(arg, s->slots[i]);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}

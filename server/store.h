@@ -1,0 +1,80 @@
+/* store: the newest location record of every client, pure.
+ *
+ * A record is one AT line ("AT server diff client location time") plus the
+ * parsed client time; everything a server sends about a client is derived
+ * from that line, never re-typed. Records are totally ordered
+ * (record_compare), so every server settles on the same record whatever
+ * order updates arrive in; applying a record that is not newer changes
+ * nothing, which is what ends a flood.
+ */
+#ifndef HERD_STORE_H
+#define HERD_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto.h"
+
+struct record {
+    uint64_t sec; /* client time */
+    uint32_t nsec;
+    uint32_t len;        /* of line */
+    uint32_t client_off; /* client id within line */
+    uint32_t client_len;
+    uint32_t time_off; /* client time text within line */
+    uint32_t time_len;
+    uint16_t server_len; /* server name starts at line + 3 */
+    char line[];         /* the AT line, no terminator, not NUL-terminated */
+};
+
+/* Builds the record "AT server diff client location time" from the client
+ * fields of c (an IAMAT or an AT command), single-spaced whatever spacing
+ * the input had. Returns a new record (free with free()) or NULL. */
+struct record *record_new(struct proto_slice server, struct proto_slice diff,
+                          const struct proto_command *c);
+
+/* <0, 0, >0 as a is older than, the same as, or newer than b: client time
+ * first (seconds, nanoseconds, then fraction digits past the ninth), then
+ * server name, then the client's fields as bytes, and last the smaller time
+ * difference (the earlier receipt) counts as newer. */
+int record_compare(const struct record *a, const struct record *b);
+
+struct proto_slice record_client(const struct record *r);
+struct proto_slice record_location(const struct record *r);
+
+enum store_result {
+    STORE_CHANGED = 1, /* the record is now the client's newest */
+    STORE_STALE = 0,   /* not newer: nothing changed */
+    STORE_ENOMEM = -1501
+};
+
+struct store {
+    struct record **slots; /* open addressing, linear probing */
+    size_t cap;            /* power of two, or 0 */
+    size_t count;
+    uint64_t k0, k1; /* SipHash key: random per process */
+};
+
+void store_init(struct store *s, uint64_t k0, uint64_t k1);
+/* Frees every record. */
+void store_close(struct store *s);
+
+/* Offers rec. On STORE_CHANGED the store owns rec (and has freed the older
+ * record). On STORE_STALE or STORE_ENOMEM the caller still owns rec; *cur is
+ * then the record that stays (NULL if none). */
+int store_apply(struct store *s, struct record *rec,
+                const struct record **cur);
+
+/* Borrowed; valid until the next store_apply or store_close. */
+const struct record *store_get(const struct store *s, const char *client,
+                               size_t len);
+
+/* Calls fn for every record, in no particular order, until it returns
+ * non-zero (which is returned). */
+int store_foreach(const struct store *s,
+                  int (*fn)(void *arg, const struct record *r), void *arg);
+
+uint64_t store_siphash(uint64_t k0, uint64_t k1, const void *data,
+                       size_t len);
+
+#endif
