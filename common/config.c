@@ -30,6 +30,7 @@ void config_free(struct config *cfg)
     free(cfg->run_dir);
     free(cfg->log_dir);
     free(cfg->data_dir);
+    free(cfg->server_bin);
     config_init(cfg);
 }
 
@@ -265,6 +266,7 @@ static int parse_line(struct config *cfg, const struct field *f, size_t n,
         {"run_dir", offsetof(struct config, run_dir), 1},
         {"log_dir", offsetof(struct config, log_dir), 1},
         {"data_dir", offsetof(struct config, data_dir), 1},
+        {"server_bin", offsetof(struct config, server_bin), 1},
     };
     static const struct {
         const char *key;
@@ -276,6 +278,19 @@ static int parse_line(struct config *cfg, const struct field *f, size_t n,
         {"max_line", offsetof(struct config, max_line), 64, 1 << 20},
         {"max_output", offsetof(struct config, max_output), 4096,
          1ULL << 32},
+        {"restart_first_ms", offsetof(struct config, restart_first_ms), 1,
+         3600000},
+        {"restart_max_ms", offsetof(struct config, restart_max_ms), 1,
+         3600000},
+        {"restart_stable_ms", offsetof(struct config, restart_stable_ms), 1,
+         86400000},
+        {"crash_limit", offsetof(struct config, crash_limit), 1, 1000},
+        {"crash_window_ms", offsetof(struct config, crash_window_ms), 1,
+         86400000},
+        {"stop_grace_ms", offsetof(struct config, stop_grace_ms), 1,
+         600000},
+        {"ready_timeout_ms", offsetof(struct config, ready_timeout_ms), 1,
+         600000},
     };
     for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
         if (!field_is(&f[0], strings[i].key))

@@ -9,6 +9,14 @@
  *   run_dir DIR | log_dir DIR | data_dir DIR
  *   max_line BYTES                    longest request line
  *   max_output BYTES                  output buffered per connection
+ *   server_bin PATH                   herd-server for the supervisor
+ *   restart_first_ms N                first restart delay (doubles)
+ *   restart_max_ms N                  restart delay cap
+ *   restart_stable_ms N               uptime that resets the delay
+ *   crash_limit N                     restarts within crash_window_ms
+ *   crash_window_ms N                 before a server is marked failed
+ *   stop_grace_ms N                   SIGTERM to SIGKILL
+ *   ready_timeout_ms N                spawn to ready, or it is killed
  *
  * The peer address defaults to the client host with the client port plus
  * 10000. Relative directories are taken from the file's own directory.
@@ -57,9 +65,17 @@ struct config {
     char *run_dir;
     char *log_dir;
     char *data_dir;
+    char *server_bin;
     uint64_t places_timeout_ms; /* 0: not set */
     uint64_t max_line;          /* 0: not set */
     uint64_t max_output;        /* 0: not set */
+    uint64_t restart_first_ms;  /* supervisor settings; 0: not set */
+    uint64_t restart_max_ms;
+    uint64_t restart_stable_ms;
+    uint64_t crash_limit;
+    uint64_t crash_window_ms;
+    uint64_t stop_grace_ms;
+    uint64_t ready_timeout_ms;
 };
 
 void config_init(struct config *cfg);

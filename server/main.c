@@ -37,6 +37,8 @@ static const char usage_text[] =
     "  --max-output BYTES       output held per connection before a slow\n"
     "                           reader is cut off (default 4194304)\n"
     "  --ready-fd FD            write a newline to FD once listening\n"
+    "  --lifeline-fd FD         stop when FD reaches end of file (the\n"
+    "                           supervisor holds its other end)\n"
     "  --help                   this text\n"
     "\n"
     "The places API key comes from the environment variable HERD_PLACES_KEY.\n"
@@ -171,6 +173,9 @@ static int parse_args(struct args *a, int argc, char **argv)
         } else if (strcmp(key, "--ready-fd") == 0) {
             rc = number(key, val, 0, 1 << 20, &n);
             a->opt.ready_fd = (int)n;
+        } else if (strcmp(key, "--lifeline-fd") == 0) {
+            rc = number(key, val, 0, 1 << 20, &n);
+            a->opt.lifeline_fd = (int)n;
         } else {
             return usage_error("unknown option '%s'", arg);
         }
@@ -250,6 +255,7 @@ int main(int argc, char **argv)
 {
     static struct args a;
     a.opt.ready_fd = -1;
+    a.opt.lifeline_fd = -1;
     int rc = parse_args(&a, argc, argv);
     if (rc != 0)
         return rc;

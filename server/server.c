@@ -104,11 +104,44 @@ static void stop(struct server *srv, const char *why)
     uv_close((uv_handle_t *)&srv->flush, NULL);
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
     uv_close((uv_handle_t *)&srv->sigint, NULL);
+    if (srv->has_lifeline)
+        uv_close((uv_handle_t *)&srv->lifeline, NULL);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
 {
     stop(h->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static void on_lifeline_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    static char sink[64];
+    (void)h;
+    (void)suggested;
+    *buf = uv_buf_init(sink, sizeof sink);
+}
+
+/* The supervisor holds the other end and never writes: EOF means it is
+ * gone, and a server must not outlive its supervisor. */
+static void on_lifeline_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    (void)buf;
+    if (nread < 0)
+        stop(s->data, "supervisor gone");
+}
+
+static int watch_lifeline(struct server *srv, int fd)
+{
+    int rc = uv_pipe_init(&srv->loop, &srv->lifeline, 0);
+    if (rc != 0)
+        return rc;
+    srv->has_lifeline = 1;
+    srv->lifeline.data = srv;
+    rc = uv_pipe_open(&srv->lifeline, fd);
+    if (rc == 0)
+        rc = uv_read_start((uv_stream_t *)&srv->lifeline, on_lifeline_alloc,
+                           on_lifeline_read);
+    return rc;
 }
 
 static int listen_on(struct server *srv, uv_tcp_t *t,
@@ -212,6 +245,12 @@ int server_run(const struct server_options *opt)
     if (exit_code == 0)
         exit_code = listen_on(&srv, &srv.peer_listener, &opt->peer_listen,
                               on_peer_connection, "peer");
+    if (exit_code == 0 && opt->lifeline_fd >= 0 &&
+        watch_lifeline(&srv, opt->lifeline_fd) != 0) {
+        fprintf(stderr, "herd-server: --lifeline-fd %d is not usable\n",
+                opt->lifeline_fd);
+        exit_code = HERD_EXIT_USAGE;
+    }
     if (exit_code == 0) {
         uv_prepare_start(&srv.flush, on_flush);
         uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
@@ -234,6 +273,8 @@ int server_run(const struct server_options *opt)
         uv_close((uv_handle_t *)&srv.flush, NULL);
         uv_close((uv_handle_t *)&srv.sigterm, NULL);
         uv_close((uv_handle_t *)&srv.sigint, NULL);
+        if (srv.has_lifeline)
+            uv_close((uv_handle_t *)&srv.lifeline, NULL);
         if (places_ok)
             places_close(&srv.places);
         for (size_t i = 0; i < srv.peers.n; i++)

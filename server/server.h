@@ -32,7 +32,8 @@ struct server_options {
     const char *log_file; /* NULL: stderr */
     size_t max_line;
     size_t max_output;
-    int ready_fd; /* -1: none */
+    int ready_fd;    /* -1: none */
+    int lifeline_fd; /* -1: none; EOF on it stops the server */
 };
 
 struct server_stats {
@@ -49,6 +50,8 @@ struct server {
     uv_prepare_t flush;
     uv_signal_t sigterm;
     uv_signal_t sigint;
+    uv_pipe_t lifeline;
+    int has_lifeline;
     struct conn_pool pool;
     struct store store;
     struct peers peers;

@@ -1,0 +1,480 @@
+#include "control.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "log.h"
+#include "strparse.h"
+
+enum wait_kind {
+    WAIT_NONE,
+    WAIT_UP,      /* each target up or failed */
+    WAIT_DOWN,    /* each target without a process */
+    WAIT_ALL_DOWN /* the whole herd down */
+};
+
+struct control_wait {
+    struct control *ctl;
+    uv_pipe_t pipe;
+    uv_timer_t timer;
+    char line[CONTROL_LINE_MAX];
+    size_t len;
+    enum wait_kind kind;
+    unsigned char *targets;
+    int replied;
+    struct control_wait *next;
+};
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    struct control_wait *w = h->data;
+    free(w->targets);
+    free(w);
+}
+
+static void on_pipe_closed(uv_handle_t *h)
+{
+    struct control_wait *w = h->data;
+    uv_close((uv_handle_t *)&w->timer, on_timer_closed);
+}
+
+static void unlink_wait(struct control_wait *w)
+{
+    struct control_wait **pp = &w->ctl->waits;
+    while (*pp != NULL && *pp != w)
+        pp = &(*pp)->next;
+    if (*pp == w)
+        *pp = w->next;
+}
+
+static void finish(struct control_wait *w)
+{
+    unlink_wait(w);
+    uv_timer_stop(&w->timer);
+    if (!uv_is_closing((uv_handle_t *)&w->pipe))
+        uv_close((uv_handle_t *)&w->pipe, on_pipe_closed);
+}
+
+struct reply_req {
+    uv_write_t req;
+    struct control_wait *w;
+    char *data;
+};
+
+static void on_written(uv_write_t *req, int status)
+{
+    (void)status;
+    struct reply_req *r = (struct reply_req *)req;
+    struct control_wait *w = r->w;
+    free(r->data);
+    free(r);
+    finish(w);
+}
+
+/* Sends "ok"/"error MESSAGE", then body, then closes. */
+static void reply(struct control_wait *w, const char *head,
+                  const struct dynbuf *body)
+{
+    if (w->replied)
+        return;
+    w->replied = 1;
+    uv_read_stop((uv_stream_t *)&w->pipe);
+    struct dynbuf out;
+    dynbuf_init(&out, SIZE_MAX);
+    int rc = dynbuf_printf(&out, "%s\n", head);
+    if (rc == 0 && body != NULL && body->len > 0)
+        rc = dynbuf_add(&out, body->data, body->len);
+    struct reply_req *r = rc == 0 ? malloc(sizeof *r) : NULL;
+    if (r == NULL) {
+        dynbuf_free(&out);
+        finish(w);
+        return;
+    }
+    size_t len;
+    r->w = w;
+    r->data = dynbuf_take(&out, &len);
+    uv_buf_t b = uv_buf_init(r->data, (unsigned)len);
+    if (uv_write(&r->req, (uv_stream_t *)&w->pipe, &b, 1, on_written) != 0) {
+        free(r->data);
+        free(r);
+        finish(w);
+    }
+}
+
+static void format_uptime(char *out, size_t cap, uint64_t ms)
+{
+    if (ms < 60000)
+        snprintf(out, cap, "%.1fs", (double)ms / 1000.0);
+    else if (ms < 3600000)
+        snprintf(out, cap, "%llum%02llus", (unsigned long long)(ms / 60000),
+                 (unsigned long long)(ms / 1000 % 60));
+    else
+        snprintf(out, cap, "%lluh%02llum",
+                 (unsigned long long)(ms / 3600000),
+                 (unsigned long long)(ms / 60000 % 60));
+}
+
+static int status_row(const struct child *c, struct dynbuf *out)
+{
+    char addr[300];
+    char pid[16] = "-";
+    char uptime[32] = "-";
+    snprintf(addr, sizeof addr, "%s:%u", c->cfg->listen.host,
+             c->cfg->listen.port);
+    if (c->pid > 0)
+        snprintf(pid, sizeof pid, "%d", c->pid);
+    if (c->state == SUPERVISE_UP)
+        format_uptime(uptime, sizeof uptime, supervise_now_ms() - c->up_ms);
+    return dynbuf_printf(out, "%-10s %-9s %-7s %-21s %-8s %-8u %-18s %s\n",
+                         c->cfg->name, supervise_state_name(c->state), pid,
+                         addr, uptime, c->restarts,
+                         c->last_exit[0] ? c->last_exit : "-", c->note);
+}
+
+static int status_header(struct dynbuf *out)
+{
+    return dynbuf_printf(out, "%-10s %-9s %-7s %-21s %-8s %-8s %-18s %s\n",
+                         "NAME", "STATE", "PID", "ADDRESS", "UPTIME",
+                         "RESTARTS", "LAST EXIT", "NOTE");
+}
+
+int control_status_text(struct supervise *sv, struct dynbuf *out)
+{
+    int rc = status_header(out);
+    for (size_t i = 0; i < sv->n && rc == 0; i++)
+        if (sv->children[i].managed)
+            rc = status_row(&sv->children[i], out);
+    return rc;
+}
+
+int control_status_json(struct supervise *sv, struct dynbuf *out)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < sv->n; i++) {
+        const struct child *c = &sv->children[i];
+        if (!c->managed)
+            continue;
+        char addr[300];
+        char peer[300];
+        snprintf(addr, sizeof addr, "%s:%u", c->cfg->listen.host,
+                 c->cfg->listen.port);
+        snprintf(peer, sizeof peer, "%s:%u", c->cfg->peer.host,
+                 c->cfg->peer.port);
+        json_t *o = json_pack(
+            "{s:s, s:s, s:o, s:s, s:s, s:o, s:I, s:o, s:s}", "name",
+            c->cfg->name, "state", supervise_state_name(c->state), "pid",
+            c->pid > 0 ? json_integer(c->pid) : json_null(), "address", addr,
+            "peer_address", peer, "uptime_ms",
+            c->state == SUPERVISE_UP
+                ? json_integer((json_int_t)(supervise_now_ms() - c->up_ms))
+                : json_null(),
+            "restarts", (json_int_t)c->restarts, "last_exit",
+            c->last_exit[0] ? json_string(c->last_exit) : json_null(), "note",
+            c->note);
+        json_array_append_new(arr, o);
+    }
+    json_t *root = json_pack("{s:i, s:o}", "supervisor_pid", (int)getpid(),
+                             "servers", arr);
+    char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    if (s == NULL)
+        return DYNBUF_ENOMEM;
+    int rc = dynbuf_printf(out, "%s\n", s);
+    free(s);
+    return rc;
+}
+
+static int target_done(const struct child *c, enum wait_kind kind)
+{
+    switch (kind) {
+    case WAIT_UP:
+        return c->state == SUPERVISE_UP || c->state == SUPERVISE_FAILED ||
+               (c->state == SUPERVISE_DOWN && !c->want_up &&
+                !c->restart_pending);
+    case WAIT_DOWN:
+        return !c->has_proc && c->state != SUPERVISE_STOPPING;
+    case WAIT_ALL_DOWN:
+    case WAIT_NONE:
+        break;
+    }
+    return 1;
+}
+
+/* Answers a waiting request if its condition holds (or if forced). */
+static void check_wait(struct control_wait *w, int timed_out)
+{
+    struct supervise *sv = w->ctl->sv;
+    int done = 1;
+    if (w->kind == WAIT_ALL_DOWN)
+        done = supervise_all_down(sv);
+    for (size_t i = 0; i < sv->n && done; i++)
+        if (w->targets[i] && !target_done(&sv->children[i], w->kind))
+            done = 0;
+    if (!done && !timed_out)
+        return;
+    struct dynbuf body;
+    dynbuf_init(&body, SIZE_MAX);
+    int failed = 0;
+    int rc = status_header(&body);
+    for (size_t i = 0; i < sv->n && rc == 0; i++) {
+        if (!w->targets[i])
+            continue;
+        rc = status_row(&sv->children[i], &body);
+        if (w->kind == WAIT_UP &&
+            sv->children[i].state != SUPERVISE_UP)
+            failed = 1;
+    }
+    const char *head = "ok";
+    if (!done)
+        head = "error timed out waiting; current state below";
+    else if (failed)
+        head = "error not every server came up; see NOTE and the logs";
+    reply(w, head, &body);
+    dynbuf_free(&body);
+}
+
+static void on_wait_timeout(uv_timer_t *t)
+{
+    check_wait(t->data, 1);
+}
+
+void control_changed(struct control *ctl)
+{
+    struct control_wait *w = ctl->waits;
+    while (w != NULL) {
+        struct control_wait *next = w->next;
+        check_wait(w, 0);
+        w = next;
+    }
+}
+
+__attribute__((format(printf, 2, 3))) static void
+error_reply(struct control_wait *w, const char *fmt, ...)
+{
+    char head[256];
+    char msg[240];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(head, sizeof head, "error %s", msg);
+    reply(w, head, NULL);
+}
+
+static int split_words(char *line, char **words, int max)
+{
+    int n = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(line, " \t\r", &save); t != NULL;
+         t = strtok_r(NULL, " \t\r", &save)) {
+        if (n == max)
+            return -1;
+        words[n++] = t;
+    }
+    return n;
+}
+
+static void execute(struct control_wait *w)
+{
+    struct control *ctl = w->ctl;
+    struct supervise *sv = ctl->sv;
+    char *words[64];
+    int n = split_words(w->line, words, 64);
+    if (n <= 0) {
+        error_reply(w, "%s", "empty or too long request");
+        return;
+    }
+    const char *cmd = words[0];
+    log_msg("control: %s%s%s", cmd, n > 1 ? " " : "", n > 1 ? words[1] : "");
+    if (strcmp(cmd, "status") == 0 || strcmp(cmd, "status-json") == 0) {
+        struct dynbuf body;
+        dynbuf_init(&body, SIZE_MAX);
+        int rc = cmd[6] ? control_status_json(sv, &body)
+                        : control_status_text(sv, &body);
+        reply(w, rc == 0 ? "ok" : "error out of memory", &body);
+        dynbuf_free(&body);
+        return;
+    }
+    if (strcmp(cmd, "shutdown") == 0) {
+        w->kind = WAIT_ALL_DOWN; /* armed before anything changes */
+        for (size_t i = 0; i < sv->n; i++)
+            w->targets[i] = sv->children[i].managed;
+        uv_timer_start(&w->timer, on_wait_timeout, CONTROL_WAIT_MS, 0);
+        if (ctl->on_shutdown)
+            ctl->on_shutdown(ctl);
+        check_wait(w, 0);
+        return;
+    }
+    int is_start = strcmp(cmd, "start") == 0;
+    int is_stop = strcmp(cmd, "stop") == 0;
+    int is_restart = strcmp(cmd, "restart") == 0;
+    int is_kill = strcmp(cmd, "kill") == 0;
+    if (!is_start && !is_stop && !is_restart && !is_kill) {
+        error_reply(w, "unknown request '%s'", cmd);
+        return;
+    }
+    if (n < 2) {
+        error_reply(w, "%s needs a server name", cmd);
+        return;
+    }
+    int last = n;
+    int signum = SIGKILL;
+    if (is_kill) {
+        uint64_t v;
+        if (n != 3 || strparse_uint(words[2], strlen(words[2]), 64, &v) != 0 ||
+            v == 0) {
+            error_reply(w, "%s", "kill takes NAME SIGNAL-NUMBER");
+            return;
+        }
+        signum = (int)v;
+        last = 2;
+    }
+    for (int i = 1; i < last; i++) {
+        struct child *c = supervise_find(sv, words[i]);
+        if (c == NULL) {
+            error_reply(w, "no server named '%s'", words[i]);
+            return;
+        }
+        if (!c->managed) {
+            error_reply(w, "%s is not run by this supervisor (--only)",
+                        words[i]);
+            return;
+        }
+        w->targets[c - sv->children] = 1;
+    }
+    if (is_kill) {
+        struct child *c = supervise_find(sv, words[1]);
+        int rc = supervise_kill(c, signum);
+        if (rc != 0) {
+            error_reply(w, "%s is not running", c->cfg->name);
+            return;
+        }
+        char head[128];
+        snprintf(head, sizeof head, "ok");
+        struct dynbuf body;
+        dynbuf_init(&body, SIZE_MAX);
+        int prc = dynbuf_printf(&body, "sent signal %d to %s (pid %d)\n",
+                                signum, c->cfg->name, c->pid);
+        reply(w, prc == 0 ? head : "error out of memory", &body);
+        dynbuf_free(&body);
+        return;
+    }
+    /* The wait is armed first: the state changes below re-check it. */
+    w->kind = is_stop ? WAIT_DOWN : WAIT_UP;
+    uv_timer_start(&w->timer, on_wait_timeout, CONTROL_WAIT_MS, 0);
+    for (size_t i = 0; i < sv->n && !w->replied; i++) {
+        if (!w->targets[i])
+            continue;
+        struct child *c = &sv->children[i];
+        if (is_start)
+            supervise_start(c);
+        else if (is_stop)
+            supervise_stop(c);
+        else
+            supervise_restart(c);
+    }
+    check_wait(w, 0);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    struct control_wait *w = h->data;
+    buf->base = w->line + w->len;
+    buf->len = sizeof w->line - 1 - w->len;
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    (void)buf;
+    struct control_wait *w = s->data;
+    if (nread == 0)
+        return;
+    if (nread > 0)
+        w->len += (size_t)nread;
+    char *nl = memchr(w->line, '\n', w->len);
+    if (nl != NULL || nread < 0 || w->len >= sizeof w->line - 1) {
+        if (nl != NULL)
+            *nl = '\0';
+        else
+            w->line[w->len] = '\0';
+        if (nl == NULL && nread > 0) {
+            error_reply(w, "%s", "request too long");
+            return;
+        }
+        if (w->len == 0 && nread < 0) {
+            finish(w);
+            return;
+        }
+        uv_read_stop(s);
+        execute(w);
+    }
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    struct control *ctl = listener->data;
+    if (status < 0)
+        return;
+    struct control_wait *w = calloc(1, sizeof *w);
+    unsigned char *t = calloc(ctl->sv->n ? ctl->sv->n : 1, 1);
+    if (w == NULL || t == NULL) {
+        free(w);
+        free(t);
+        return;
+    }
+    w->ctl = ctl;
+    w->targets = t;
+    uv_pipe_init(ctl->loop, &w->pipe, 0);
+    uv_timer_init(ctl->loop, &w->timer);
+    w->pipe.data = w->timer.data = w;
+    w->next = ctl->waits;
+    ctl->waits = w;
+    if (uv_accept(listener, (uv_stream_t *)&w->pipe) != 0 ||
+        uv_read_start((uv_stream_t *)&w->pipe, on_alloc, on_read) != 0)
+        finish(w);
+}
+
+int control_init(struct control *ctl, uv_loop_t *loop, struct supervise *sv,
+                 const char *path)
+{
+    memset(ctl, 0, sizeof *ctl);
+    ctl->loop = loop;
+    ctl->sv = sv;
+    if (strlen(path) >= sizeof ctl->path)
+        return UV_ENAMETOOLONG;
+    snprintf(ctl->path, sizeof ctl->path, "%s", path);
+    int rc = uv_pipe_init(loop, &ctl->listener, 0);
+    if (rc != 0)
+        return rc;
+    ctl->listening = 1;
+    ctl->listener.data = ctl;
+    rc = uv_pipe_bind(&ctl->listener, path);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&ctl->listener, 16, on_connection);
+    return rc;
+}
+
+void control_close(struct control *ctl)
+{
+    if (ctl->listening) {
+        uv_close((uv_handle_t *)&ctl->listener, NULL);
+        ctl->listening = 0;
+        unlink(ctl->path);
+    }
+    /* Answer whoever still waits; replies already on their way finish
+     * on their own (the loop runs until they are written). */
+    struct control_wait *w = ctl->waits;
+    while (w != NULL) {
+        struct control_wait *next = w->next;
+        if (!w->replied)
+            check_wait(w, 1);
+        w = next;
+    }
+}

@@ -1,0 +1,855 @@
+/* herd: starts, watches, restarts and stops the herd of herd.conf. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "config.h"
+#include "control.h"
+#include "dynbuf.h"
+#include "exit_codes.h"
+#include "log.h"
+#include "strparse.h"
+#include "supervise.h"
+
+#define REPORT_DEADLINE_MS 60000
+#define CLIENT_TIMEOUT_MS 90000
+
+static const char usage_text[] =
+    "usage: herd [-c FILE] COMMAND [ARGS]\n"
+    "\n"
+    "Runs the herd described by herd.conf (default ./herd.conf, or\n"
+    "$HERD_CONF): one herd-server per server entry, restarted when it dies.\n"
+    "\n"
+    "commands:\n"
+    "  start [--foreground] [--only NAME,...]\n"
+    "                      start the herd; returns once every server is up\n"
+    "                      (the supervisor stays in the background)\n"
+    "  start NAME...       start servers of the running herd\n"
+    "  stop                stop the whole herd and its supervisor\n"
+    "  stop NAME...        stop servers and keep them down\n"
+    "  restart NAME...     stop, then start servers\n"
+    "  kill NAME [SIGNAL]  send a signal (default KILL), as a crash would;\n"
+    "                      the server is restarted by the usual policy\n"
+    "  status [--json]     state, pid, address, uptime, restarts, last exit\n"
+    "  help [COMMAND]      this text, or a command's\n"
+    "\n"
+    "Exit status: 0 done, 1 failed, 64 bad usage, 78 bad herd.conf.\n";
+
+static const struct {
+    const char *name;
+    const char *text;
+} command_help[] = {
+    {"start",
+     "usage: herd start [--foreground] [--only NAME,...]\n"
+     "       herd start NAME...\n"
+     "\n"
+     "Without names: reads herd.conf, spawns one herd-server per server,\n"
+     "waits until each says it is listening, prints the status table and\n"
+     "returns, leaving the supervisor running. --foreground keeps it\n"
+     "attached (logs on stderr; Ctrl-C stops the herd). --only runs just\n"
+     "the named servers (one supervisor per machine of a spread herd).\n"
+     "With names: starts those servers of the running herd.\n"},
+    {"stop", "usage: herd stop [NAME...]\n"
+             "\n"
+             "Without names: SIGTERM to every server, SIGKILL after the grace\n"
+             "period, then the supervisor exits. With names: stops those\n"
+             "servers and keeps them down until 'herd start NAME'.\n"},
+    {"restart", "usage: herd restart NAME...\n"
+                "\n"
+                "Stops the servers, then starts them again.\n"},
+    {"kill", "usage: herd kill NAME [SIGNAL]\n"
+             "\n"
+             "Sends SIGNAL (a name like KILL, TERM, STOP, CONT, or a number;\n"
+             "default KILL) to the server. The supervisor treats the exit like\n"
+             "a crash and restarts it by its policy.\n"},
+    {"status", "usage: herd status [--json]\n"
+               "\n"
+               "Per server: name, state (starting, up, stopping, down,\n"
+               "failed), pid, address, uptime, restart count, last exit.\n"},
+};
+
+static const struct {
+    const char *name;
+    int num;
+} signals[] = {
+    {"KILL", SIGKILL}, {"TERM", SIGTERM}, {"INT", SIGINT},
+    {"HUP", SIGHUP},   {"STOP", SIGSTOP}, {"CONT", SIGCONT},
+    {"QUIT", SIGQUIT}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2},
+    {"SEGV", SIGSEGV}, {"ABRT", SIGABRT},
+};
+
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt,
+                                                             ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("herd: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs(" (see herd --help)\n", stderr);
+    va_end(ap);
+    return HERD_EXIT_USAGE;
+}
+
+static int print_help(const char *cmd)
+{
+    for (size_t i = 0; i < sizeof command_help / sizeof command_help[0]; i++)
+        if (cmd != NULL && strcmp(cmd, command_help[i].name) == 0) {
+            fputs(command_help[i].text, stdout);
+            return 0;
+        }
+    if (cmd != NULL)
+        return usage_error("no command '%s'", cmd);
+    fputs(usage_text, stdout);
+    return 0;
+}
+
+/* Everything a command needs to know about the herd. */
+struct herd {
+    struct config cfg;
+    char conf[PATH_MAX];
+    char run_dir[PATH_MAX];
+    char log_dir[PATH_MAX];
+    char data_dir[PATH_MAX];
+    char sock[PATH_MAX];
+    char pidfile[PATH_MAX];
+    char server_bin[PATH_MAX];
+};
+
+/* out = a "/" b; -1 when it does not fit. */
+static int join(char *out, size_t cap, const char *a, const char *b)
+{
+    size_t la = strlen(a);
+    size_t lb = strlen(b);
+    if (la + lb + 2 > cap)
+        return -1;
+    memcpy(out, a, la);
+    out[la] = '/';
+    memcpy(out + la + 1, b, lb + 1);
+    return 0;
+}
+
+static void dir_default(char *out, const char *set, const char *conf,
+                        const char *name)
+{
+    if (set != NULL) {
+        snprintf(out, PATH_MAX, "%s", set);
+        return;
+    }
+    const char *slash = strrchr(conf, '/');
+    snprintf(out, PATH_MAX, "%.*s/%s", (int)(slash - conf), conf, name);
+}
+
+static int load_herd(struct herd *h, const char *path)
+{
+    config_init(&h->cfg);
+    if (realpath(path, h->conf) == NULL) {
+        fprintf(stderr, "herd: cannot read %s: %s\n", path, strerror(errno));
+        return HERD_EXIT_CONFIG;
+    }
+    struct herd_error err = {0, ""};
+    if (config_load(&h->cfg, h->conf, &err) != 0) {
+        if (err.line > 0)
+            fprintf(stderr, "herd: %s:%d: %s\n", path, err.line, err.text);
+        else
+            fprintf(stderr, "herd: %s\n", err.text);
+        return HERD_EXIT_CONFIG;
+    }
+    if (h->cfg.nservers == 0) {
+        fprintf(stderr, "herd: %s: no servers\n", path);
+        return HERD_EXIT_CONFIG;
+    }
+    dir_default(h->run_dir, h->cfg.run_dir, h->conf, "run");
+    dir_default(h->log_dir, h->cfg.log_dir, h->conf, "log");
+    dir_default(h->data_dir, h->cfg.data_dir, h->conf, "data");
+    if (join(h->sock, sizeof h->sock, h->run_dir, "herd.sock") != 0 ||
+        join(h->pidfile, sizeof h->pidfile, h->run_dir, "herd.pid") != 0 ||
+        strlen(h->sock) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        fprintf(stderr,
+                "herd: control socket path %s is too long for a Unix socket: "
+                "use a shorter run_dir\n",
+                h->sock);
+        return HERD_EXIT_CONFIG;
+    }
+    return 0;
+}
+
+/* Connects to the running supervisor; -1 with errno when none answers. */
+static int connect_supervisor(const struct herd *h)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, h->sock, strlen(h->sock) + 1); /* length checked */
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+/* Sends one request; prints the body; returns an exit code. */
+static int request(const struct herd *h, const char *line)
+{
+    int fd = connect_supervisor(h);
+    if (fd < 0) {
+        fprintf(stderr, "herd: the herd of %s is not running (%s: %s)\n",
+                h->conf, h->sock, strerror(errno));
+        return HERD_EXIT_FAILURE;
+    }
+    size_t len = strlen(line);
+    const char *p = line;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            fprintf(stderr, "herd: cannot talk to the supervisor: %s\n",
+                    strerror(errno));
+            close(fd);
+            return HERD_EXIT_FAILURE;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    struct dynbuf in;
+    dynbuf_init(&in, 16 * 1024 * 1024);
+    struct pollfd pfd = {fd, POLLIN, 0};
+    for (;;) {
+        int r = poll(&pfd, 1, CLIENT_TIMEOUT_MS);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        char *space = dynbuf_reserve(&in, 4096);
+        if (space == NULL)
+            break;
+        ssize_t n = read(fd, space, 4096);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        in.len += (size_t)n;
+    }
+    close(fd);
+    const char *nl = in.data ? memchr(in.data, '\n', in.len) : NULL;
+    if (nl == NULL) {
+        fprintf(stderr, "herd: no answer from the supervisor\n");
+        dynbuf_free(&in);
+        return HERD_EXIT_FAILURE;
+    }
+    size_t head = (size_t)(nl - in.data);
+    int ok = head == 2 && memcmp(in.data, "ok", 2) == 0;
+    fwrite(nl + 1, 1, in.len - head - 1, stdout);
+    if (!ok) {
+        const char *msg = in.data;
+        size_t mlen = head;
+        if (head > 6 && memcmp(in.data, "error ", 6) == 0) {
+            msg += 6;
+            mlen -= 6;
+        }
+        fprintf(stderr, "herd: %.*s\n", (int)mlen, msg);
+    }
+    dynbuf_free(&in);
+    return ok ? 0 : HERD_EXIT_FAILURE;
+}
+
+static int mkdir_p(const char *path)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+static int find_server_bin(struct herd *h, const char *argv0)
+{
+    const char *env = getenv("HERD_SERVER_BIN");
+    if (h->cfg.server_bin != NULL) {
+        snprintf(h->server_bin, sizeof h->server_bin, "%s",
+                 h->cfg.server_bin);
+    } else if (env != NULL && env[0] != '\0') {
+        snprintf(h->server_bin, sizeof h->server_bin, "%s", env);
+    } else {
+        char exe[PATH_MAX];
+        size_t len = sizeof exe;
+        if (uv_exepath(exe, &len) != 0)
+            snprintf(exe, sizeof exe, "%s", argv0);
+        char *slash = strrchr(exe, '/');
+        if (slash != NULL)
+            *slash = '\0';
+        else
+            snprintf(exe, sizeof exe, ".");
+        /* Installed side by side, or in the build tree. */
+        if (join(h->server_bin, sizeof h->server_bin, exe, "herd-server") !=
+                0 ||
+            access(h->server_bin, X_OK) != 0)
+            join(h->server_bin, sizeof h->server_bin, exe,
+                 "../server/herd-server");
+    }
+    char real[PATH_MAX];
+    if (realpath(h->server_bin, real) == NULL || access(real, X_OK) != 0) {
+        fprintf(stderr,
+                "herd: cannot find an executable herd-server at %s (set "
+                "server_bin in herd.conf or HERD_SERVER_BIN)\n",
+                h->server_bin);
+        return HERD_EXIT_CONFIG;
+    }
+    snprintf(h->server_bin, sizeof h->server_bin, "%s", real);
+    return 0;
+}
+
+/* Whether pid runs `server_bin name` (so a recycled pid is left alone). */
+static int is_our_server(pid_t pid, const char *server_bin, const char *name)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    char buf[PATH_MAX + 128];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    size_t a0 = strlen(buf);
+    return strcmp(buf, server_bin) == 0 && (size_t)n > a0 + 1 &&
+           strcmp(buf + a0 + 1, name) == 0;
+}
+
+/* A supervisor killed with SIGKILL leaves its pid file (and its servers
+ * stop on their own when their lifeline closes). Make sure none of them
+ * still holds a port before starting anew. */
+static void reap_leftovers(const struct herd *h)
+{
+    FILE *fp = fopen(h->pidfile, "r");
+    if (fp == NULL)
+        return;
+    char name[CONFIG_NAME_MAX + 2];
+    int pid;
+    while (fscanf(fp, "%64s %d", name, &pid) == 2) {
+        if (pid <= 1 || strcmp(name, "supervisor") == 0 ||
+            !is_our_server(pid, h->server_bin, name))
+            continue;
+        fprintf(stderr, "herd: stopping %s (pid %d), left by a supervisor "
+                        "that did not exit cleanly\n",
+                name, pid);
+        kill(pid, SIGTERM);
+        for (int i = 0; i < 100 && kill(pid, 0) == 0; i++) {
+            struct timespec ts = {0, 50 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+            if (!is_our_server(pid, h->server_bin, name))
+                break;
+        }
+        if (is_our_server(pid, h->server_bin, name))
+            kill(pid, SIGKILL);
+    }
+    fclose(fp);
+}
+
+/* The running supervisor. */
+struct daemon {
+    struct herd *h;
+    uv_loop_t loop;
+    struct supervise sv;
+    struct control ctl;
+    uv_signal_t sigterm, sigint, sighup;
+    uv_timer_t report_timer;
+    int report_fd; /* -1 once reported */
+    int pid_fd;
+    int shutting_down;
+    int closed;
+};
+
+static void write_pidfile(struct daemon *d)
+{
+    struct dynbuf b;
+    dynbuf_init(&b, 1 << 20);
+    int rc = dynbuf_printf(&b, "supervisor %d\n", (int)getpid());
+    for (size_t i = 0; i < d->sv.n && rc == 0; i++)
+        if (d->sv.children[i].pid > 0)
+            rc = dynbuf_printf(&b, "%s %d\n", d->sv.children[i].cfg->name,
+                               d->sv.children[i].pid);
+    if (rc == 0 && ftruncate(d->pid_fd, 0) == 0 &&
+        pwrite(d->pid_fd, b.data, b.len, 0) != (ssize_t)b.len)
+        log_msg("cannot write %s", d->h->pidfile);
+    dynbuf_free(&b);
+}
+
+/* Tells `herd start` (waiting in the parent) how the start went. */
+static void report(struct daemon *d)
+{
+    if (d->report_fd < 0)
+        return;
+    int all_up = 1;
+    for (size_t i = 0; i < d->sv.n; i++)
+        if (d->sv.children[i].managed &&
+            d->sv.children[i].state != SUPERVISE_UP)
+            all_up = 0;
+    struct dynbuf b;
+    dynbuf_init(&b, SIZE_MAX);
+    int rc = dynbuf_printf(&b, "%d\n", all_up ? 0 : 1);
+    if (rc == 0)
+        rc = control_status_text(&d->sv, &b);
+    if (rc == 0 && !all_up)
+        rc = dynbuf_printf(&b, "not every server is up; logs are in %s\n",
+                           d->h->log_dir);
+    size_t off = 0;
+    while (rc == 0 && off < b.len) {
+        ssize_t n = write(d->report_fd, b.data + off, b.len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+    }
+    dynbuf_free(&b);
+    if (d->report_fd != STDOUT_FILENO)
+        close(d->report_fd);
+    else
+        fflush(stdout);
+    d->report_fd = -1;
+    uv_timer_stop(&d->report_timer);
+}
+
+static void on_report_timer(uv_timer_t *t)
+{
+    report(t->data);
+}
+
+static void close_everything(struct daemon *d)
+{
+    if (d->closed)
+        return;
+    d->closed = 1;
+    report(d);
+    control_close(&d->ctl);
+    supervise_close(&d->sv);
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+    uv_close((uv_handle_t *)&d->sighup, NULL);
+    uv_close((uv_handle_t *)&d->report_timer, NULL);
+    log_msg("supervisor exiting: every server has stopped");
+}
+
+static void on_change(struct supervise *sv, void *arg)
+{
+    (void)sv;
+    struct daemon *d = arg;
+    write_pidfile(d);
+    control_changed(&d->ctl);
+    if (!d->shutting_down && supervise_settled(&d->sv))
+        report(d);
+    if (d->shutting_down && supervise_all_down(&d->sv))
+        close_everything(d);
+}
+
+static void begin_shutdown(struct daemon *d, const char *why)
+{
+    if (d->shutting_down)
+        return;
+    d->shutting_down = 1;
+    log_msg("stopping the herd (%s)", why);
+    supervise_stop_all(&d->sv);
+    on_change(&d->sv, d);
+}
+
+static void on_shutdown_request(struct control *ctl)
+{
+    begin_shutdown(ctl->data, "herd stop");
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    struct daemon *d = s->data;
+    if (signum == SIGHUP)
+        return;
+    begin_shutdown(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/* Takes the pid file's lock: it is held for the supervisor's life, and the
+ * kernel drops it when the process dies however it dies, so a leftover
+ * file is never mistaken for a running herd. */
+static int lock_pidfile(struct daemon *d)
+{
+    d->pid_fd = open(d->h->pidfile, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (d->pid_fd < 0)
+        return -errno;
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    if (fcntl(d->pid_fd, F_SETLK, &fl) != 0) {
+        int e = errno;
+        close(d->pid_fd);
+        d->pid_fd = -1;
+        return -e;
+    }
+    return 0;
+}
+
+__attribute__((format(printf, 2, 3))) static int
+fail_report(int report_fd, const char *fmt, ...)
+{
+    char msg[512];
+    char line[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    int n = snprintf(line, sizeof line, "1\nherd: %s\n", msg);
+    if (report_fd >= 0 && write(report_fd, line, (size_t)n) < 0)
+        fprintf(stderr, "herd: %s\n", msg);
+    return HERD_EXIT_FAILURE;
+}
+
+static int run_supervisor(struct herd *h, const char *only, int report_fd,
+                          int foreground)
+{
+    static struct daemon d;
+    memset(&d, 0, sizeof d);
+    d.h = h;
+    d.report_fd = report_fd;
+    if (lock_pidfile(&d) != 0)
+        return fail_report(report_fd,
+                           "another supervisor holds %s: the herd is "
+                           "already running",
+                           h->pidfile);
+    char logpath[PATH_MAX + 16];
+    snprintf(logpath, sizeof logpath, "%s/herd.log", h->log_dir);
+    if (log_open(foreground ? NULL : logpath) != 0)
+        return fail_report(report_fd, "cannot open %s", logpath);
+    signal(SIGPIPE, SIG_IGN);
+    uv_loop_init(&d.loop);
+    char err[256] = "";
+    int rc = supervise_init(&d.sv, &d.loop, &h->cfg, h->conf, h->server_bin,
+                            only, err, sizeof err);
+    if (rc != 0) {
+        supervise_close(&d.sv);
+        uv_run(&d.loop, UV_RUN_DEFAULT);
+        supervise_free(&d.sv);
+        uv_loop_close(&d.loop);
+        log_close();
+        fail_report(report_fd, "%s", err);
+        return rc;
+    }
+    unlink(h->sock); /* stale: the lock says no supervisor owns it */
+    rc = control_init(&d.ctl, &d.loop, &d.sv, h->sock);
+    if (rc != 0) {
+        log_msg("cannot listen on %s: %s", h->sock, uv_strerror(rc));
+        fail_report(report_fd, "cannot listen on the control socket %s",
+                    h->sock);
+        control_close(&d.ctl);
+        supervise_close(&d.sv);
+        uv_run(&d.loop, UV_RUN_DEFAULT);
+        supervise_free(&d.sv);
+        uv_loop_close(&d.loop);
+        log_close();
+        return HERD_EXIT_FAILURE;
+    }
+    d.ctl.on_shutdown = on_shutdown_request;
+    d.ctl.data = &d;
+    uv_signal_init(&d.loop, &d.sigterm);
+    uv_signal_init(&d.loop, &d.sigint);
+    uv_signal_init(&d.loop, &d.sighup);
+    d.sigterm.data = d.sigint.data = d.sighup.data = &d;
+    uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&d.sigint, on_signal, SIGINT);
+    uv_signal_start(&d.sighup, on_signal, SIGHUP);
+    uv_timer_init(&d.loop, &d.report_timer);
+    d.report_timer.data = &d;
+    uv_timer_start(&d.report_timer, on_report_timer, REPORT_DEADLINE_MS, 0);
+    log_msg("supervisor %d starting the herd of %s (server %s)", (int)getpid(),
+            h->conf, h->server_bin);
+    if (!config_connected(&h->cfg))
+        log_msg("warning: the graph of %s is not connected: some servers "
+                "never hear of some updates",
+                h->conf);
+    d.sv.on_change = on_change;
+    d.sv.change_arg = &d;
+    write_pidfile(&d);
+    supervise_start_all(&d.sv);
+    log_flush();
+    /* The log is flushed by a prepare handle in the servers; here state
+     * changes are rare, so flush after each loop turn. */
+    while (uv_run(&d.loop, UV_RUN_ONCE) != 0)
+        log_flush();
+    supervise_free(&d.sv);
+    int leak = uv_loop_close(&d.loop);
+    if (leak != 0)
+        log_msg("internal error: handles left open at exit");
+    unlink(h->pidfile);
+    close(d.pid_fd);
+    log_close();
+    return leak != 0 ? HERD_EXIT_SOFTWARE : 0;
+}
+
+/* Forks the supervisor into the background and waits for its report. */
+static int start_background(struct herd *h, const char *only)
+{
+    int pfd[2];
+    if (pipe(pfd) != 0) {
+        fprintf(stderr, "herd: pipe: %s\n", strerror(errno));
+        return HERD_EXIT_OSERR;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "herd: fork: %s\n", strerror(errno));
+        return HERD_EXIT_OSERR;
+    }
+    if (pid == 0) {
+        close(pfd[0]);
+        setsid();
+        int null = open("/dev/null", O_RDWR);
+        char logpath[PATH_MAX + 16];
+        snprintf(logpath, sizeof logpath, "%s/herd.log", h->log_dir);
+        int errfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (null >= 0) {
+            dup2(null, STDIN_FILENO);
+            dup2(null, STDOUT_FILENO);
+            dup2(errfd >= 0 ? errfd : null, STDERR_FILENO);
+            if (null > STDERR_FILENO)
+                close(null);
+        }
+        if (errfd > STDERR_FILENO)
+            close(errfd);
+        fcntl(pfd[1], F_SETFD, FD_CLOEXEC);
+        _exit(run_supervisor(h, only, pfd[1], 0));
+    }
+    close(pfd[1]);
+    struct dynbuf in;
+    dynbuf_init(&in, 1 << 20);
+    for (;;) {
+        char *space = dynbuf_reserve(&in, 4096);
+        if (space == NULL)
+            break;
+        ssize_t n = read(pfd[0], space, 4096);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        in.len += (size_t)n;
+    }
+    close(pfd[0]);
+    const char *nl = in.data ? memchr(in.data, '\n', in.len) : NULL;
+    if (nl == NULL) {
+        int status = 0;
+        waitpid(pid, &status, WNOHANG);
+        fprintf(stderr, "herd: the supervisor died while starting; see %s/"
+                        "herd.log\n",
+                h->log_dir);
+        dynbuf_free(&in);
+        return HERD_EXIT_FAILURE;
+    }
+    int code = in.data[0] == '0' ? 0 : HERD_EXIT_FAILURE;
+    const char *body = nl + 1;
+    size_t blen = in.len - (size_t)(body - in.data);
+    fwrite(body, 1, blen, code == 0 ? stdout : stderr);
+    dynbuf_free(&in);
+    return code;
+}
+
+static int cmd_start_herd(struct herd *h, int argc, char **argv,
+                          const char *argv0)
+{
+    int foreground = 0;
+    const char *only = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--foreground") == 0 ||
+            strcmp(argv[i], "-f") == 0) {
+            foreground = 1;
+        } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+            only = argv[++i];
+        } else if (strncmp(argv[i], "--only=", 7) == 0) {
+            only = argv[i] + 7;
+        } else {
+            return usage_error("start: unexpected argument '%s'", argv[i]);
+        }
+    }
+    int fd = connect_supervisor(h);
+    if (fd >= 0) {
+        close(fd);
+        fprintf(stderr, "herd: the herd of %s is already running (%s)\n",
+                h->conf, h->sock);
+        return HERD_EXIT_FAILURE;
+    }
+    int rc = find_server_bin(h, argv0);
+    if (rc != 0)
+        return rc;
+    const char *dirs[] = {h->run_dir, h->log_dir, h->data_dir};
+    for (size_t i = 0; i < 3; i++)
+        if (mkdir_p(dirs[i]) != 0) {
+            fprintf(stderr, "herd: cannot create %s: %s\n", dirs[i],
+                    strerror(errno));
+            return HERD_EXIT_CONFIG;
+        }
+    if (!config_connected(&h->cfg))
+        fprintf(stderr, "herd: warning: the graph of %s is not connected: "
+                        "some servers never hear of some updates\n",
+                h->conf);
+    reap_leftovers(h);
+    if (foreground)
+        return run_supervisor(h, only, STDOUT_FILENO, 1);
+    return start_background(h, only);
+}
+
+static int names_request(struct herd *h, const char *verb, int argc,
+                         char **argv)
+{
+    struct dynbuf b;
+    dynbuf_init(&b, CONTROL_LINE_MAX - 1);
+    int rc = dynbuf_printf(&b, "%s", verb);
+    for (int i = 0; i < argc && rc == 0; i++) {
+        if (argv[i][0] == '-' || !config_valid_name(argv[i], strlen(argv[i]))) {
+            dynbuf_free(&b);
+            return usage_error("%s: '%s' is not a server name", verb,
+                               argv[i]);
+        }
+        rc = dynbuf_printf(&b, " %s", argv[i]);
+    }
+    if (rc == 0)
+        rc = dynbuf_printf(&b, "\n");
+    if (rc != 0) {
+        dynbuf_free(&b);
+        return usage_error("%s: too many names", verb);
+    }
+    rc = dynbuf_addc(&b, '\0');
+    int code = rc == 0 ? request(h, b.data) : HERD_EXIT_OSERR;
+    dynbuf_free(&b);
+    return code;
+}
+
+static int parse_signal(const char *s)
+{
+    const char *n = strncmp(s, "SIG", 3) == 0 ? s + 3 : s;
+    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++)
+        if (strcmp(n, signals[i].name) == 0)
+            return signals[i].num;
+    uint64_t v;
+    if (strparse_uint(s, strlen(s), 64, &v) == 0 && v > 0)
+        return (int)v;
+    return -1;
+}
+
+static int dispatch(struct herd *h, const char *cmd, int argc, char **argv,
+                    const char *argv0)
+{
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return print_help(cmd);
+    if (strcmp(cmd, "start") == 0) {
+        if (argc > 0 && argv[0][0] != '-')
+            return names_request(h, "start", argc, argv);
+        return cmd_start_herd(h, argc, argv, argv0);
+    }
+    if (strcmp(cmd, "stop") == 0) {
+        if (argc == 0)
+            return request(h, "shutdown\n");
+        return names_request(h, "stop", argc, argv);
+    }
+    if (strcmp(cmd, "restart") == 0) {
+        if (argc == 0)
+            return usage_error("restart needs server names");
+        return names_request(h, "restart", argc, argv);
+    }
+    if (strcmp(cmd, "status") == 0) {
+        if (argc == 1 && strcmp(argv[0], "--json") == 0)
+            return request(h, "status-json\n");
+        if (argc != 0)
+            return usage_error("status takes only --json");
+        return request(h, "status\n");
+    }
+    if (strcmp(cmd, "kill") == 0) {
+        if (argc < 1 || argc > 2)
+            return usage_error("kill takes NAME [SIGNAL]");
+        if (!config_valid_name(argv[0], strlen(argv[0])))
+            return usage_error("kill: '%s' is not a server name", argv[0]);
+        int sig = argc == 2 ? parse_signal(argv[1]) : SIGKILL;
+        if (sig < 0)
+            return usage_error("kill: unknown signal '%s'", argv[1]);
+        char line[128];
+        snprintf(line, sizeof line, "kill %s %d\n", argv[0], sig);
+        return request(h, line);
+    }
+    return usage_error("unknown command '%s'", cmd);
+}
+
+int main(int argc, char **argv)
+{
+    const char *conf = getenv("HERD_CONF");
+    if (conf == NULL || conf[0] == '\0')
+        conf = "herd.conf";
+    int i = 1;
+    /* Global options come before the command: -c FILE, --help. */
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return print_help(NULL);
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) &&
+            i + 1 < argc)
+            conf = argv[++i];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            conf = argv[i] + 9;
+        else
+            return usage_error("unknown option '%s'", argv[i]);
+    }
+    if (i >= argc)
+        return usage_error("missing command");
+    const char *cmd = argv[i++];
+    if (strcmp(cmd, "help") == 0)
+        return print_help(i < argc ? argv[i] : NULL);
+    /* -c may also follow the command. */
+    char **rest = argv + i;
+    int nrest = 0;
+    for (int j = i; j < argc; j++) {
+        if ((strcmp(argv[j], "-c") == 0 || strcmp(argv[j], "--config") == 0) &&
+            j + 1 < argc) {
+            conf = argv[++j];
+            continue;
+        }
+        rest[nrest++] = argv[j];
+    }
+    static struct herd h;
+    int known = 0;
+    const char *cmds[] = {"start", "stop", "restart", "status", "kill"};
+    for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
+        known |= strcmp(cmd, cmds[k]) == 0;
+    if (!known)
+        return usage_error("unknown command '%s'", cmd);
+    for (int j = 0; j < nrest; j++)
+        if (strcmp(rest[j], "--help") == 0 || strcmp(rest[j], "-h") == 0)
+            return print_help(cmd);
+    int rc = load_herd(&h, conf);
+    if (rc == 0)
+        rc = dispatch(&h, cmd, nrest, rest, argv[0]);
+    config_free(&h.cfg);
+    return rc;
+}

@@ -1,0 +1,105 @@
+/* supervise: the child table and each server's state machine.
+ *
+ *   down --start--> starting --ready--> up
+ *   starting/up --exit (unexpected)--> down, restart after a backoff delay,
+ *                                      or failed (crash loop, exit 64/78)
+ *   starting/up --stop--> stopping (SIGTERM, grace, SIGKILL) --exit--> down
+ *   failed --start--> starting            (an operator's start forgets the
+ *                                          crash history)
+ *
+ * Each server gets two pipes: fd 3, on which it writes a newline once it
+ * listens (readiness), and fd 4, which it reads until end of file (a
+ * lifeline: if the supervisor dies, every server sees EOF and stops, so no
+ * orphan is left behind).
+ */
+#ifndef HERD_SUPERVISE_H
+#define HERD_SUPERVISE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "backoff.h"
+#include "config.h"
+
+enum supervise_state {
+    SUPERVISE_DOWN,
+    SUPERVISE_STARTING,
+    SUPERVISE_UP,
+    SUPERVISE_STOPPING,
+    SUPERVISE_FAILED
+};
+
+struct supervise;
+
+struct child {
+    struct supervise *sv;
+    const struct config_server *cfg;
+    enum supervise_state state;
+    int managed; /* runs under this supervisor (--only) */
+    int want_up; /* the operator's intent */
+    uv_process_t proc;
+    int has_proc;
+    uv_pipe_t ready;
+    int has_ready;
+    uv_pipe_t lifeline;
+    int has_lifeline;
+    uv_timer_t timer; /* ready timeout, stop grace, or restart delay */
+    int restart_pending;
+    int closing;       /* handles of the last run still closing */
+    int spawn_pending; /* spawn once they are closed */
+    int pid;
+    uint64_t spawned_ms;
+    uint64_t up_ms;
+    unsigned restarts;
+    char last_exit[32]; /* "exit 1", "signal 9 (KILL)", "" */
+    char note[160];     /* why it is failed or down */
+    struct backoff backoff;
+};
+
+struct supervise {
+    uv_loop_t *loop;
+    const struct config *cfg;
+    char *config_path; /* absolute */
+    char *server_bin;
+    char *log_dir;
+    struct backoff_policy policy;
+    uint64_t grace_ms;
+    uint64_t ready_timeout_ms;
+    struct child *children;
+    size_t n;
+    /* Called after every state change. */
+    void (*on_change)(struct supervise *sv, void *arg);
+    void *change_arg;
+};
+
+/* only: comma-separated names, or NULL for every server. Returns 0 or a
+ * herd_exit code with a message in err. */
+int supervise_init(struct supervise *sv, uv_loop_t *loop,
+                   const struct config *cfg, const char *config_path,
+                   const char *server_bin, const char *only, char *err,
+                   size_t errlen);
+/* Closes every handle; call once every child is down. */
+void supervise_close(struct supervise *sv);
+/* Frees memory once the loop has run the close callbacks. */
+void supervise_free(struct supervise *sv);
+
+struct child *supervise_find(struct supervise *sv, const char *name);
+/* Operator requests; each returns 0 or a negative errno-style code. */
+int supervise_start(struct child *c);
+int supervise_stop(struct child *c);
+int supervise_restart(struct child *c);
+int supervise_kill(struct child *c, int signum);
+void supervise_start_all(struct supervise *sv);
+void supervise_stop_all(struct supervise *sv);
+
+/* No managed server has a process. */
+int supervise_all_down(const struct supervise *sv);
+/* No managed server is starting (each is up, down or failed). */
+int supervise_settled(const struct supervise *sv);
+
+const char *supervise_state_name(enum supervise_state s);
+uint64_t supervise_now_ms(void);
+
+#endif
