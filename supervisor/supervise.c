@@ -63,15 +63,15 @@ static char *strdup_or_null(const char *s)
 
 int supervise_init(struct supervise *sv, uv_loop_t *loop,
                    const struct config *cfg, const char *config_path,
-                   const char *server_bin, const char *only, char *err,
-                   size_t errlen)
+                   const char *server_bin, const char *log_dir,
+                   const char *only, char *err, size_t errlen)
 {
     memset(sv, 0, sizeof *sv);
     sv->loop = loop;
     sv->cfg = cfg;
     sv->config_path = strdup_or_null(config_path);
     sv->server_bin = strdup_or_null(server_bin);
-    sv->log_dir = strdup_or_null(cfg->log_dir ? cfg->log_dir : ".");
+    sv->log_dir = strdup_or_null(log_dir);
     backoff_policy_default(&sv->policy);
     if (cfg->restart_first_ms)
         sv->policy.first_ms = cfg->restart_first_ms;

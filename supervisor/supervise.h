@@ -78,8 +78,8 @@ struct supervise {
  * herd_exit code with a message in err. */
 int supervise_init(struct supervise *sv, uv_loop_t *loop,
                    const struct config *cfg, const char *config_path,
-                   const char *server_bin, const char *only, char *err,
-                   size_t errlen);
+                   const char *server_bin, const char *log_dir,
+                   const char *only, char *err, size_t errlen);
 /* Closes every handle; call once every child is down. */
 void supervise_close(struct supervise *sv);
 /* Frees memory once the loop has run the close callbacks. */
