@@ -31,6 +31,7 @@ void config_free(struct config *cfg)
     free(cfg->log_dir);
     free(cfg->data_dir);
     free(cfg->server_bin);
+    free(cfg->places_index);
     config_init(cfg);
 }
 
@@ -267,6 +268,7 @@ static int parse_line(struct config *cfg, const struct field *f, size_t n,
         {"log_dir", offsetof(struct config, log_dir), 1},
         {"data_dir", offsetof(struct config, data_dir), 1},
         {"server_bin", offsetof(struct config, server_bin), 1},
+        {"places_index", offsetof(struct config, places_index), 1},
     };
     static const struct {
         const char *key;
@@ -275,6 +277,12 @@ static int parse_line(struct config *cfg, const struct field *f, size_t n,
     } numbers[] = {
         {"places_timeout_ms", offsetof(struct config, places_timeout_ms), 1,
          600000},
+        {"places_cache_ttl_ms", offsetof(struct config, places_cache_ttl_ms),
+         1, 86400000},
+        {"places_cache_size", offsetof(struct config, places_cache_size), 1,
+         10000000},
+        {"places_max_inflight", offsetof(struct config, places_max_inflight),
+         1, 100000},
         {"max_line", offsetof(struct config, max_line), 64, 1 << 20},
         {"max_output", offsetof(struct config, max_output), 4096,
          1ULL << 32},

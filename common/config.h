@@ -3,9 +3,13 @@
  *   # comment                         blank lines are fine
  *   server NAME HOST:PORT [peer HOST:PORT]
  *   link NAME NAME                    undirected edge
- *   places PROVIDER                   google (offline and others later)
+ *   places PROVIDER                   offline, google, google-new, overpass
  *   places_url URL                    provider endpoint override
+ *   places_index FILE                 the offline index
  *   places_timeout_ms N               whole-request timeout for HTTP
+ *   places_cache_ttl_ms N             how long good answers are kept
+ *   places_cache_size N               how many answers are kept
+ *   places_max_inflight N             HTTP requests at once
  *   run_dir DIR | log_dir DIR | data_dir DIR
  *   max_line BYTES                    longest request line
  *   max_output BYTES                  output buffered per connection
@@ -66,7 +70,11 @@ struct config {
     char *log_dir;
     char *data_dir;
     char *server_bin;
+    char *places_index;
     uint64_t places_timeout_ms; /* 0: not set */
+    uint64_t places_cache_ttl_ms;
+    uint64_t places_cache_size;
+    uint64_t places_max_inflight;
     uint64_t max_line;          /* 0: not set */
     uint64_t max_output;        /* 0: not set */
     uint64_t restart_first_ms;  /* supervisor settings; 0: not set */

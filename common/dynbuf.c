@@ -73,13 +73,15 @@ int dynbuf_vprintf(struct dynbuf *b, const char *fmt, va_list ap)
         return dynbuf_add(b, small, (size_t)n);
     if ((size_t)n > b->max || b->len > b->max - (size_t)n)
         return DYNBUF_ETOOBIG;
-    /* vsnprintf writes a NUL after the text: reserve one byte more. */
-    char *p = dynbuf_reserve(b, (size_t)n + 1);
-    if (p == NULL)
+    /* vsnprintf writes a NUL after the text, which may not fit under the
+     * limit: format into a scratch buffer, then append. */
+    char *tmp = malloc((size_t)n + 1);
+    if (tmp == NULL)
         return DYNBUF_ENOMEM;
-    vsnprintf(p, (size_t)n + 1, fmt, ap);
-    b->len += (size_t)n;
-    return 0;
+    vsnprintf(tmp, (size_t)n + 1, fmt, ap);
+    int rc = dynbuf_add(b, tmp, (size_t)n);
+    free(tmp);
+    return rc;
 }
 
 int dynbuf_printf(struct dynbuf *b, const char *fmt, ...)

@@ -73,6 +73,8 @@ int strparse_fixed(const char *p, size_t len, unsigned frac_digits,
     for (size_t i = frac_digits; i < flen; i++)
         if (f[i] != '0')
             cut = 1;
+    if (whole * scale > UINT64_MAX - frac)
+        return STRPARSE_ERANGE;
     *out = whole * scale + frac;
     if (inexact != NULL)
         *inexact = cut;

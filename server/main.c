@@ -28,9 +28,14 @@ static const char usage_text[] =
     "  --config FILE            herd.conf: takes this server's addresses,\n"
     "                           neighbours and settings from the file;\n"
     "                           options given here win\n"
-    "  --places PROVIDER        places provider (google)\n"
+    "  --places PROVIDER        places provider: offline (default; no key,\n"
+    "                           no network), google, google-new, overpass\n"
     "  --places-url URL         provider endpoint (tests use a stand-in)\n"
+    "  --places-index FILE      offline index (default: the built one)\n"
     "  --places-timeout MS      whole-request timeout (default 5000)\n"
+    "  --places-cache-ttl MS    keep good answers this long (default 600000)\n"
+    "  --places-cache-size N    at most N answers cached (default 10000)\n"
+    "  --places-max-inflight N  HTTP requests at once (default 64)\n"
     "  --log-file FILE          log here (default: stderr, or\n"
     "                           LOG_DIR/NAME.log with --config)\n"
     "  --max-line BYTES         longest request line (default 8192)\n"
@@ -66,6 +71,20 @@ usage_error(const char *fmt, ...)
     return HERD_EXIT_USAGE;
 }
 
+/* A malformed address is an unusable address (exit 78, like the same
+ * mistake in herd.conf), not a misuse of the command line. */
+__attribute__((format(printf, 1, 2))) static int
+address_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "herd-server: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    return HERD_EXIT_CONFIG;
+}
+
 static int parse_addr(struct config_addr *a, const char *s)
 {
     return strparse_hostport(s, strlen(s), a->host, sizeof a->host,
@@ -88,7 +107,9 @@ static int add_peer(struct args *a, const char *spec)
     memset(&tmp, 0, sizeof tmp);
     memcpy(tmp.name, spec, (size_t)(eq - spec));
     if (parse_addr(&tmp.addr, eq + 1) != 0)
-        return usage_error("--peer: malformed address in '%s'", spec);
+        return address_error("--peer: malformed address in '%s' (want "
+                             "NAME=HOST:PORT)",
+                             spec);
     if (p == NULL)
         p = &a->peers[a->npeers++];
     *p = tmp;
@@ -144,14 +165,15 @@ static int parse_args(struct args *a, int argc, char **argv)
         uint64_t n;
         if (strcmp(key, "--listen") == 0) {
             if (parse_addr(&a->opt.listen, val) != 0)
-                return usage_error("--listen: malformed address '%s' (want "
-                                   "HOST:PORT)",
-                                   val);
+                return address_error("--listen: malformed address '%s' "
+                                     "(want HOST:PORT)",
+                                     val);
             a->has_listen = 1;
         } else if (strcmp(key, "--peer-listen") == 0) {
             if (parse_addr(&a->opt.peer_listen, val) != 0)
-                return usage_error("--peer-listen: malformed address '%s'",
-                                   val);
+                return address_error("--peer-listen: malformed address '%s' "
+                                     "(want HOST:PORT)",
+                                     val);
             a->has_peer_listen = 1;
         } else if (strcmp(key, "--peer") == 0) {
             rc = add_peer(a, val);
@@ -164,6 +186,14 @@ static int parse_args(struct args *a, int argc, char **argv)
         } else if (strcmp(key, "--places-timeout") == 0) {
             rc = number(key, val, 1, 600000, &n);
             a->opt.places_timeout_ms = n;
+        } else if (strcmp(key, "--places-index") == 0) {
+            a->opt.places_index = val;
+        } else if (strcmp(key, "--places-cache-ttl") == 0) {
+            rc = number(key, val, 1, 86400000, &a->opt.places_cache_ttl_ms);
+        } else if (strcmp(key, "--places-cache-size") == 0) {
+            rc = number(key, val, 1, 10000000, &a->opt.places_cache_size);
+        } else if (strcmp(key, "--places-max-inflight") == 0) {
+            rc = number(key, val, 1, 100000, &a->opt.places_max_inflight);
         } else if (strcmp(key, "--log-file") == 0) {
             a->opt.log_file = val;
         } else if (strcmp(key, "--max-line") == 0) {
@@ -240,6 +270,14 @@ static int apply_config(struct args *a, struct config *cfg,
         a->opt.places_url = cfg->places_url;
     if (a->opt.places_timeout_ms == 0)
         a->opt.places_timeout_ms = cfg->places_timeout_ms;
+    if (a->opt.places_index == NULL)
+        a->opt.places_index = cfg->places_index;
+    if (a->opt.places_cache_ttl_ms == 0)
+        a->opt.places_cache_ttl_ms = cfg->places_cache_ttl_ms;
+    if (a->opt.places_cache_size == 0)
+        a->opt.places_cache_size = cfg->places_cache_size;
+    if (a->opt.places_max_inflight == 0)
+        a->opt.places_max_inflight = cfg->places_max_inflight;
     if (a->max_line == 0)
         a->max_line = cfg->max_line;
     if (a->max_output == 0)
@@ -294,7 +332,9 @@ int main(int argc, char **argv)
     a.opt.max_line = a.max_line ? a.max_line : LINEBUF_DEFAULT_MAX;
     a.opt.max_output = a.max_output ? a.max_output : CONN_DEFAULT_MAX_OUTPUT;
     if (a.opt.places == NULL)
-        a.opt.places = "google";
+        a.opt.places = "offline";
+    if (a.opt.places_index == NULL)
+        a.opt.places_index = HERD_PLACES_INDEX;
     if (!places_provider_known(a.opt.places)) {
         fprintf(stderr, "herd-server: unknown places provider '%s' (known: %s)\n",
                 a.opt.places, places_provider_names());

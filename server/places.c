@@ -1,32 +1,50 @@
 #include "places.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dynbuf.h"
 #include "log.h"
 #include "places_json.h"
+#include "places_offline.h"
 #include "proto.h"
 
 #define URL_MAX 65536
+#define OVERPASS_MAX_ELEMENTS 200
+
+/* What a provider needs to make one HTTP request. */
+struct places_http {
+    struct dynbuf url;
+    struct dynbuf body; /* empty: GET */
+    struct curl_slist *headers;
+};
 
 struct places_provider {
     const char *name;
     const char *default_url;
     int needs_key;
-    /* Writes the request URL for q into url. */
-    int (*build_url)(const struct places *pl, const struct places_query *q,
-                     struct dynbuf *url);
-    json_t *(*parse)(const char *body, size_t len, long http_code);
+    /* HTTP providers: build the request, map the answer. */
+    int (*build)(const struct places *pl, const struct places_query *q,
+                 struct places_http *req);
+    json_t *(*parse)(const char *body, size_t len, long http_code,
+                     const struct places_query *q);
+};
+
+struct places_waiter {
+    places_cb *cb;
+    void *arg;
+    struct places_waiter *next;
 };
 
 struct places_request {
     struct places *pl;
     CURL *easy;
     struct dynbuf body;
-    places_cb *cb;
-    void *arg;
-    char *url;
+    struct places_http http;
+    struct places_query q; /* lat/lng text not kept: only the numbers */
+    char *key;             /* cache and in-flight key */
+    struct places_waiter *waiters;
     struct places_request *prev, *next;
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -38,21 +56,31 @@ struct places_socket {
     struct places_socket *prev, *next;
 };
 
-static void socket_unlink(struct places_socket *s)
+struct places_cache_entry {
+    char *key;
+    json_t *answer;
+    uint64_t expires_ms;
+    struct places_cache_entry *hnext;
+    struct places_cache_entry *newer, *older;
+};
+
+/* --- providers ----------------------------------------------------------*/
+
+static int add_header(struct places_http *req, const char *h)
 {
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        s->pl->sockets = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
+    struct curl_slist *l = curl_slist_append(req->headers, h);
+    if (l == NULL)
+        return PLACES_ENOMEM;
+    req->headers = l;
+    return 0;
 }
 
-static int google_url(const struct places *pl, const struct places_query *q,
-                      struct dynbuf *url)
+static int google_build(const struct places *pl, const struct places_query *q,
+                        struct places_http *req)
 {
     char metres[32];
     proto_format_metres(metres, q->radius_mm);
+    struct dynbuf *url = &req->url;
     int rc = dynbuf_add(url, pl->url, strlen(pl->url));
     if (rc == 0)
         rc = dynbuf_add(url, strchr(pl->url, '?') ? "&" : "?", 1);
@@ -65,9 +93,74 @@ static int google_url(const struct places *pl, const struct places_query *q,
     return rc;
 }
 
+static json_t *google_parse(const char *body, size_t len, long http,
+                            const struct places_query *q)
+{
+    (void)q;
+    return places_json_from_google(body, len, http);
+}
+
+static int google_new_build(const struct places *pl,
+                            const struct places_query *q,
+                            struct places_http *req)
+{
+    char key[1024];
+    snprintf(key, sizeof key, "X-Goog-Api-Key: %s", pl->key);
+    int rc = dynbuf_add(&req->url, pl->url, strlen(pl->url));
+    if (rc == 0)
+        rc = places_json_google_new_body(&req->body, q->lat_deg, q->lng_deg,
+                                         (double)q->radius_mm / 1000.0,
+                                         PLACES_MAX_RESULTS);
+    if (rc == 0)
+        rc = add_header(req, "Content-Type: application/json");
+    if (rc == 0)
+        rc = add_header(req, key);
+    if (rc == 0)
+        rc = add_header(
+            req, "X-Goog-FieldMask: places.id,places.displayName,"
+                 "places.location,places.types,places.formattedAddress,"
+                 "places.shortFormattedAddress,places.rating,"
+                 "places.userRatingCount,places.businessStatus");
+    return rc;
+}
+
+static json_t *google_new_parse(const char *body, size_t len, long http,
+                                const struct places_query *q)
+{
+    (void)q;
+    return places_json_from_google_new(body, len, http);
+}
+
+static int overpass_build(const struct places *pl,
+                          const struct places_query *q,
+                          struct places_http *req)
+{
+    int rc = dynbuf_add(&req->url, pl->url, strlen(pl->url));
+    if (rc == 0)
+        rc = places_json_overpass_body(&req->body, q->lat_deg, q->lng_deg,
+                                       (double)q->radius_mm / 1000.0,
+                                       OVERPASS_MAX_ELEMENTS);
+    if (rc == 0)
+        rc = add_header(req,
+                        "Content-Type: application/x-www-form-urlencoded");
+    return rc;
+}
+
+static json_t *overpass_parse(const char *body, size_t len, long http,
+                              const struct places_query *q)
+{
+    return places_json_from_overpass(body, len, http, q->lat_deg, q->lng_deg,
+                                     PLACES_MAX_RESULTS);
+}
+
 static const struct places_provider providers[] = {
+    {"offline", NULL, 0, NULL, NULL},
     {"google", "https://maps.googleapis.com/maps/api/place/nearbysearch/json",
-     1, google_url, places_json_from_google},
+     1, google_build, google_parse},
+    {"google-new", "https://places.googleapis.com/v1/places:searchNearby", 1,
+     google_new_build, google_new_parse},
+    {"overpass", "https://overpass-api.de/api/interpreter", 0, overpass_build,
+     overpass_parse},
 };
 
 static const struct places_provider *find_provider(const char *name)
@@ -83,12 +176,171 @@ int places_provider_known(const char *name)
     return find_provider(name) != NULL;
 }
 
-const char *places_provider_names(void)
+int places_provider_needs_key(const char *name)
 {
-    return "google";
+    const struct places_provider *p = find_provider(name);
+    return p != NULL && p->needs_key;
 }
 
+const char *places_provider_names(void)
+{
+    return "offline, google, google-new, overpass";
+}
+
+const char *places_strerror(int err)
+{
+    switch (err) {
+    case 0:
+        return "success";
+    case PLACES_ENOMEM:
+        return "out of memory";
+    case PLACES_EPROVIDER:
+        return "unknown places provider";
+    case PLACES_ENOKEY:
+        return "this places provider needs a key in HERD_PLACES_KEY";
+    case PLACES_EINDEX:
+        return "cannot use the offline places index";
+    default:
+        return "unknown error";
+    }
+}
+
+/* --- the answer cache ---------------------------------------------------*/
+
+static uint64_t now_ms(const struct places *pl)
+{
+    return uv_now(pl->loop);
+}
+
+static size_t hash_key(const char *s)
+{
+    size_t h = 1469598103934665603ULL; /* FNV-1a: keys are our own text */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static struct places_cache_entry **cache_slot(struct places *pl,
+                                              const char *key)
+{
+    struct places_cache_entry **pp =
+        &pl->buckets[hash_key(key) & (pl->nbuckets - 1)];
+    while (*pp != NULL && strcmp((*pp)->key, key) != 0)
+        pp = &(*pp)->hnext;
+    return pp;
+}
+
+static void lru_unlink(struct places *pl, struct places_cache_entry *e)
+{
+    if (e->newer)
+        e->newer->older = e->older;
+    else
+        pl->lru_head = e->older;
+    if (e->older)
+        e->older->newer = e->newer;
+    else
+        pl->lru_tail = e->newer;
+    e->newer = e->older = NULL;
+}
+
+static void lru_push(struct places *pl, struct places_cache_entry *e)
+{
+    e->older = pl->lru_head;
+    e->newer = NULL;
+    if (pl->lru_head)
+        pl->lru_head->newer = e;
+    pl->lru_head = e;
+    if (pl->lru_tail == NULL)
+        pl->lru_tail = e;
+}
+
+static void cache_remove(struct places *pl, struct places_cache_entry **slot)
+{
+    struct places_cache_entry *e = *slot;
+    *slot = e->hnext;
+    lru_unlink(pl, e);
+    json_decref(e->answer);
+    free(e->key);
+    free(e);
+    pl->cached--;
+}
+
+/* A borrowed answer, or NULL when absent or expired. */
+static const json_t *cache_get(struct places *pl, const char *key)
+{
+    if (pl->nbuckets == 0)
+        return NULL;
+    struct places_cache_entry **slot = cache_slot(pl, key);
+    struct places_cache_entry *e = *slot;
+    if (e == NULL)
+        return NULL;
+    if (now_ms(pl) >= e->expires_ms) {
+        cache_remove(pl, slot);
+        return NULL;
+    }
+    lru_unlink(pl, e);
+    lru_push(pl, e);
+    return e->answer;
+}
+
+static void cache_put(struct places *pl, const char *key, json_t *answer)
+{
+    if (pl->nbuckets == 0)
+        return;
+    struct places_cache_entry **slot = cache_slot(pl, key);
+    if (*slot != NULL)
+        cache_remove(pl, slot);
+    while (pl->cached >= pl->cache_size && pl->lru_tail != NULL)
+        cache_remove(pl, cache_slot(pl, pl->lru_tail->key));
+    struct places_cache_entry *e = calloc(1, sizeof *e);
+    char *k = strdup(key);
+    if (e == NULL || k == NULL) {
+        free(e);
+        free(k);
+        return; /* a cache that cannot grow is still a correct cache */
+    }
+    e->key = k;
+    e->answer = json_incref(answer);
+    e->expires_ms = now_ms(pl) + pl->cache_ttl_ms;
+    slot = cache_slot(pl, key);
+    e->hnext = *slot;
+    *slot = e;
+    lru_push(pl, e);
+    pl->cached++;
+}
+
+static void cache_free(struct places *pl)
+{
+    while (pl->lru_head != NULL)
+        cache_remove(pl, cache_slot(pl, pl->lru_head->key));
+    free(pl->buckets);
+    pl->buckets = NULL;
+    pl->nbuckets = 0;
+}
+
+/* Same provider, location rounded to 1e-4 degrees (about 11 m), same
+ * radius: the same answer. The bound is not part of it. */
+static char *query_key(const struct places *pl, const struct places_query *q)
+{
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s|%.4f|%.4f|%llu", pl->provider->name,
+             q->lat_deg, q->lng_deg, (unsigned long long)q->radius_mm);
+    return strdup(buf);
+}
+
+/* --- curl on the libuv loop ---------------------------------------------*/
+
 static void check_done(struct places *pl);
+
+static void socket_unlink(struct places_socket *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        s->pl->sockets = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+}
 
 static void on_poll(uv_poll_t *h, int status, int events)
 {
@@ -187,22 +439,46 @@ int places_init(struct places *pl, uv_loop_t *loop,
                 const struct places_options *opt)
 {
     memset(pl, 0, sizeof *pl);
-    pl->provider = find_provider(opt->provider ? opt->provider : "google");
+    pl->provider = find_provider(opt->provider ? opt->provider : "offline");
     if (pl->provider == NULL)
         return PLACES_EPROVIDER;
+    if (pl->provider->needs_key && (opt->key == NULL || opt->key[0] == '\0'))
+        return PLACES_ENOKEY;
     pl->loop = loop;
-    pl->max_inflight = PLACES_MAX_INFLIGHT;
+    if (pl->provider->build == NULL) {
+        pl->index = malloc(sizeof *pl->index);
+        if (pl->index == NULL)
+            return PLACES_ENOMEM;
+        if (opt->index == NULL ||
+            offline_index_open(pl->index, opt->index) != 0) {
+            free(pl->index);
+            pl->index = NULL;
+            return PLACES_EINDEX;
+        }
+        return 0;
+    }
+    pl->max_inflight = opt->max_inflight ? opt->max_inflight
+                                         : PLACES_MAX_INFLIGHT;
     pl->timeout_ms = opt->timeout_ms ? opt->timeout_ms
                                      : PLACES_DEFAULT_TIMEOUT_MS;
+    pl->cache_ttl_ms = opt->cache_ttl_ms ? opt->cache_ttl_ms
+                                         : PLACES_CACHE_TTL_MS;
+    pl->cache_size = opt->cache_size ? opt->cache_size : PLACES_CACHE_SIZE;
+    pl->nbuckets = 64;
+    while (pl->nbuckets < pl->cache_size)
+        pl->nbuckets *= 2;
+    pl->buckets = calloc(pl->nbuckets, sizeof *pl->buckets);
     pl->url = strdup(opt->url ? opt->url : pl->provider->default_url);
-    pl->key = opt->key ? strdup(opt->key) : NULL;
+    pl->key = strdup(opt->key ? opt->key : "");
     pl->multi = curl_multi_init();
-    if (pl->url == NULL || (opt->key && pl->key == NULL) ||
+    if (pl->buckets == NULL || pl->url == NULL || pl->key == NULL ||
         pl->multi == NULL) {
+        free(pl->buckets);
         free(pl->url);
         free(pl->key);
         if (pl->multi)
             curl_multi_cleanup(pl->multi);
+        memset(pl, 0, sizeof *pl);
         return PLACES_ENOMEM;
     }
     uv_timer_init(loop, &pl->timer);
@@ -219,8 +495,29 @@ static void request_free(struct places_request *r)
     if (r->easy != NULL)
         curl_easy_cleanup(r->easy);
     dynbuf_free(&r->body);
-    free(r->url);
+    dynbuf_free(&r->http.url);
+    dynbuf_free(&r->http.body);
+    curl_slist_free_all(r->http.headers);
+    while (r->waiters != NULL) {
+        struct places_waiter *w = r->waiters;
+        r->waiters = w->next;
+        free(w);
+    }
+    free(r->key);
     free(r);
+}
+
+/* Answers every waiter of r (answer NULL: cancelled). */
+static void answer_waiters(struct places_request *r, const json_t *answer)
+{
+    struct places_waiter *w = r->waiters;
+    r->waiters = NULL;
+    while (w != NULL) {
+        struct places_waiter *next = w->next;
+        w->cb(w->arg, answer);
+        free(w);
+        w = next;
+    }
 }
 
 static void unlink_active(struct places_request *r)
@@ -242,7 +539,14 @@ static int start_transfer(struct places_request *r)
     if (e == NULL)
         return PLACES_ENOMEM;
     r->easy = e;
-    curl_easy_setopt(e, CURLOPT_URL, r->url);
+    curl_easy_setopt(e, CURLOPT_URL, r->http.url.data);
+    if (r->http.body.len > 0) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->http.body.data);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t)r->http.body.len);
+    }
+    if (r->http.headers != NULL)
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->http.headers);
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
@@ -266,7 +570,7 @@ static int start_transfer(struct places_request *r)
         pl->active->prev = r;
     pl->active = r;
     pl->inflight++;
-    pl->requests++;
+    pl->stats.requests++;
     return 0;
 }
 
@@ -283,11 +587,18 @@ static void start_waiting(struct places *pl)
         if (start_transfer(r) != 0) {
             json_t *a = places_json_error("UNKNOWN_ERROR",
                                           "cannot start the places request");
-            r->cb(r->arg, a);
+            answer_waiters(r, a);
             json_decref(a);
             request_free(r);
         }
     }
+}
+
+static int is_good(const json_t *answer)
+{
+    const json_t *st = json_object_get(answer, "status");
+    const char *s = json_is_string(st) ? json_string_value(st) : "";
+    return strcmp(s, "OK") == 0 || strcmp(s, "ZERO_RESULTS") == 0;
 }
 
 static void finish(struct places_request *r, CURLcode code)
@@ -298,7 +609,7 @@ static void finish(struct places_request *r, CURLcode code)
     json_t *answer;
     if (code == CURLE_OK) {
         answer = pl->provider->parse(r->body.data ? r->body.data : "",
-                                     r->body.len, http);
+                                     r->body.len, http, &r->q);
     } else {
         char msg[CURL_ERROR_SIZE + 64];
         snprintf(msg, sizeof msg, "places provider unreachable: %s",
@@ -308,17 +619,21 @@ static void finish(struct places_request *r, CURLcode code)
                                 : curl_easy_strerror(code));
         answer = places_json_error("UNKNOWN_ERROR", msg);
     }
-    const json_t *status = json_object_get(answer, "status");
-    const char *st = json_is_string(status) ? json_string_value(status) : "";
-    if (strcmp(st, "OK") != 0 && strcmp(st, "ZERO_RESULTS") != 0) {
+    if (answer == NULL)
+        answer = places_json_error("UNKNOWN_ERROR", "out of memory");
+    if (is_good(answer)) {
+        cache_put(pl, r->key, answer);
+    } else {
+        const json_t *st = json_object_get(answer, "status");
         const json_t *m = json_object_get(answer, "error_message");
-        log_msg("places error: %s: %s", st,
+        log_msg("places error: %s: %s",
+                json_is_string(st) ? json_string_value(st) : "?",
                 json_is_string(m) ? json_string_value(m) : "");
     }
     curl_multi_remove_handle(pl->multi, r->easy);
     unlink_active(r);
     pl->inflight--;
-    r->cb(r->arg, answer);
+    answer_waiters(r, answer);
     json_decref(answer);
     request_free(r);
 }
@@ -338,33 +653,81 @@ static void check_done(struct places *pl)
     start_waiting(pl);
 }
 
+/* A request in flight (or queued) for the same key. */
+static struct places_request *find_pending(struct places *pl, const char *key)
+{
+    for (struct places_request *r = pl->active; r != NULL; r = r->next)
+        if (strcmp(r->key, key) == 0)
+            return r;
+    for (struct places_request *r = pl->wait_head; r != NULL; r = r->next)
+        if (strcmp(r->key, key) == 0)
+            return r;
+    return NULL;
+}
+
 int places_search(struct places *pl, const struct places_query *q,
                   places_cb *cb, void *arg, json_t **now)
 {
     *now = NULL;
-    if (pl->provider->needs_key && (pl->key == NULL || pl->key[0] == '\0')) {
-        *now = places_json_error("REQUEST_DENIED",
-                                 "no places API key: set HERD_PLACES_KEY");
+    pl->stats.searches++;
+    if (pl->index != NULL) {
+        *now = offline_search(pl->index, q->lat_deg, q->lng_deg,
+                              (double)q->radius_mm / 1000.0,
+                              PLACES_MAX_RESULTS);
         return *now != NULL ? 1 : PLACES_ENOMEM;
     }
-    struct places_request *r = calloc(1, sizeof *r);
-    if (r == NULL)
-        return PLACES_ENOMEM;
-    r->pl = pl;
-    r->cb = cb;
-    r->arg = arg;
-    dynbuf_init(&r->body, PLACES_MAX_BODY);
-    struct dynbuf url;
-    dynbuf_init(&url, URL_MAX);
-    if (pl->provider->build_url(pl, q, &url) != 0 ||
-        dynbuf_addc(&url, '\0') != 0) {
-        dynbuf_free(&url);
-        free(r);
+    char *key = query_key(pl, q);
+    struct places_waiter *w = malloc(sizeof *w);
+    if (key == NULL || w == NULL) {
+        free(key);
+        free(w);
         return PLACES_ENOMEM;
     }
-    r->url = dynbuf_take(&url, NULL);
+    const json_t *hit = cache_get(pl, key);
+    if (hit != NULL) {
+        pl->stats.cache_hits++;
+        free(key);
+        free(w);
+        *now = json_incref((json_t *)(uintptr_t)hit);
+        return 1;
+    }
+    w->cb = cb;
+    w->arg = arg;
+    w->next = NULL;
+    struct places_request *same = find_pending(pl, key);
+    if (same != NULL) {
+        /* Identical queries in flight share one request. */
+        pl->stats.joined++;
+        w->next = same->waiters;
+        same->waiters = w;
+        free(key);
+        return 0;
+    }
+    struct places_request *r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        free(key);
+        free(w);
+        return PLACES_ENOMEM;
+    }
+    r->pl = pl;
+    r->key = key;
+    r->waiters = w;
+    r->q = *q;
+    r->q.lat = r->q.lng = NULL;
+    dynbuf_init(&r->body, PLACES_MAX_BODY);
+    dynbuf_init(&r->http.url, URL_MAX);
+    dynbuf_init(&r->http.body, URL_MAX);
+    if (pl->provider->build(pl, q, &r->http) != 0 ||
+        dynbuf_addc(&r->http.url, '\0') != 0 ||
+        dynbuf_addc(&r->http.body, '\0') != 0) {
+        request_free(r);
+        return PLACES_ENOMEM;
+    }
+    r->http.body.len--; /* the NUL is for curl, not part of the body */
     if (pl->inflight < pl->max_inflight) {
         if (start_transfer(r) != 0) {
+            r->waiters = NULL; /* the caller keeps its callback */
+            free(w);
             request_free(r);
             return PLACES_ENOMEM;
         }
@@ -380,23 +743,28 @@ int places_search(struct places *pl, const struct places_query *q,
 
 void places_close(struct places *pl)
 {
+    if (pl->index != NULL) {
+        offline_index_close(pl->index);
+        free(pl->index);
+        pl->index = NULL;
+        return;
+    }
     while (pl->active != NULL) {
         struct places_request *r = pl->active;
         curl_multi_remove_handle(pl->multi, r->easy);
         unlink_active(r);
-        r->cb(r->arg, NULL);
+        answer_waiters(r, NULL);
         request_free(r);
     }
     while (pl->wait_head != NULL) {
         struct places_request *r = pl->wait_head;
         pl->wait_head = r->next;
-        r->cb(r->arg, NULL);
+        answer_waiters(r, NULL);
         request_free(r);
     }
     pl->wait_tail = NULL;
     pl->inflight = 0;
-    /* Cleanup removes curl's sockets through on_curl_socket, which closes
-     * their poll handles. */
+    cache_free(pl);
     curl_multi_cleanup(pl->multi);
     pl->multi = NULL;
     /* Cleanup does not always report the sockets of cached connections:

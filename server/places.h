@@ -19,10 +19,17 @@
 #define PLACES_CONNECT_TIMEOUT_MS 2000
 #define PLACES_MAX_BODY (2 * 1024 * 1024)
 #define PLACES_MAX_INFLIGHT 64
+#define PLACES_CACHE_TTL_MS (10 * 60 * 1000)
+#define PLACES_CACHE_SIZE 10000
+/* Every provider is asked for this many results; the bound of each WHATSAT
+ * cuts them later, so one answer serves every bound. */
+#define PLACES_MAX_RESULTS 20
 
 enum places_error {
     PLACES_ENOMEM = -1601,
-    PLACES_EPROVIDER = -1602 /* unknown provider name */
+    PLACES_EPROVIDER = -1602, /* unknown provider name */
+    PLACES_ENOKEY = -1603,    /* the provider needs HERD_PLACES_KEY */
+    PLACES_EINDEX = -1604     /* the offline index cannot be used */
 };
 
 struct places_query {
@@ -36,10 +43,21 @@ struct places_query {
 };
 
 struct places_options {
-    const char *provider; /* "google" */
+    const char *provider; /* offline, google, google-new, overpass */
     const char *url;      /* NULL: the provider's endpoint */
     const char *key;      /* NULL: none (from HERD_PLACES_KEY) */
+    const char *index;    /* offline: the index file */
     uint64_t timeout_ms;
+    uint64_t cache_ttl_ms; /* 0: the default; answers kept this long */
+    uint64_t cache_size;   /* 0: the default; answers kept at most */
+    unsigned max_inflight; /* 0: the default; HTTP requests at once */
+};
+
+struct places_stats {
+    unsigned long searches;
+    unsigned long cache_hits;
+    unsigned long joined; /* shared an identical request in flight */
+    unsigned long requests; /* HTTP requests started */
 };
 
 /* Called once per started search with a borrowed answer (valid during the
@@ -48,6 +66,8 @@ typedef void places_cb(void *arg, const json_t *answer);
 
 struct places_request;
 struct places_socket;
+struct places_cache_entry;
+struct offline_index;
 
 struct places {
     uv_loop_t *loop;
@@ -62,10 +82,18 @@ struct places {
     struct places_request *wait_head, *wait_tail;
     unsigned inflight;
     unsigned max_inflight;
-    unsigned long requests; /* HTTP requests started, for the log */
+    struct offline_index *index; /* offline provider */
+    /* Answer cache: a hash table with an LRU list. */
+    struct places_cache_entry **buckets;
+    size_t nbuckets;
+    struct places_cache_entry *lru_head, *lru_tail; /* head: newest */
+    size_t cached;
+    size_t cache_size;
+    uint64_t cache_ttl_ms;
+    struct places_stats stats;
 };
 
-/* Returns 0, PLACES_EPROVIDER or PLACES_ENOMEM. */
+/* Returns 0 or a PLACES_E* code (places_strerror says why). */
 int places_init(struct places *pl, uv_loop_t *loop,
                 const struct places_options *opt);
 /* Cancels every search (callbacks get NULL) and closes the handles. */
@@ -80,5 +108,7 @@ int places_search(struct places *pl, const struct places_query *q,
 /* Names the providers this build knows, for --help. */
 const char *places_provider_names(void);
 int places_provider_known(const char *name);
+int places_provider_needs_key(const char *name);
+const char *places_strerror(int err);
 
 #endif

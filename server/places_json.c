@@ -1,5 +1,6 @@
 #include "places_json.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,14 +43,16 @@ json_t *places_json_from_google(const char *body, size_t len, long http_code)
     }
     if (!is_ok_status(json_string_value(status))) {
         /* Errors keep the provider's status and message but never results:
-         * the client gets the failure shape, not a half answer. */
+         * the client gets the failure shape, not a half answer. The
+         * message is passed whole (jansson checked it is UTF-8; cutting it
+         * could split a character). */
         json_t *e = json_object_get(root, "error_message");
-        if (json_is_string(e))
-            snprintf(msg, sizeof msg, "%s", json_string_value(e));
-        else
-            snprintf(msg, sizeof msg, "places provider answered %s",
+        if (!json_is_string(e))
+            snprintf(msg, sizeof msg, "places provider answered %.64s",
                      json_string_value(status));
-        json_t *answer = places_json_error(json_string_value(status), msg);
+        json_t *answer =
+            places_json_error(json_string_value(status),
+                              json_is_string(e) ? json_string_value(e) : msg);
         json_decref(root);
         return answer;
     }
@@ -128,10 +131,15 @@ static int add_string(struct dynbuf *out, const char *s, size_t len)
     return rc != 0 ? rc : dynbuf_addc(out, '"');
 }
 
-/* Shortest text that reads back as the same double: 4.1 stays "4.1". */
+/* Shortest text that reads back as the same double: 4.1 stays "4.1", and
+ * a whole number keeps a plain ".0" form (10.0, not 1e+01). */
 static int add_real(struct dynbuf *out, double v)
 {
     char buf[40];
+    if (v == floor(v) && fabs(v) < 1e16) {
+        snprintf(buf, sizeof buf, "%.1f", v);
+        return add_str(out, buf);
+    }
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(buf, sizeof buf, "%.*g", prec, v);
         if (strtod(buf, NULL) == v)

@@ -89,10 +89,13 @@ static void stop(struct server *srv, const char *why)
     if (srv->stopping)
         return;
     srv->stopping = 1;
+    const struct places_stats *ps = &srv->places.stats;
     log_msg("stopping (%s): %lu records held, %lu applied, %lu stale, "
-            "%lu flooded",
+            "%lu flooded; places: %lu searches, %lu cache hits, %lu joined, "
+            "%lu HTTP requests",
             why, (unsigned long)srv->store.count, srv->stats.records_applied,
-            srv->stats.records_stale, srv->stats.flood_sent);
+            srv->stats.records_stale, srv->stats.flood_sent, ps->searches,
+            ps->cache_hits, ps->joined, ps->requests);
     /* What is already queued still gets one chance to leave. */
     conn_pool_flush(&srv->pool);
     uv_close((uv_handle_t *)&srv->client_listener, NULL);
@@ -223,14 +226,33 @@ int server_run(const struct server_options *opt)
     uv_signal_init(&srv.loop, &srv.sigint);
     srv.sigterm.data = srv.sigint.data = &srv;
 
-    struct places_options po = {opt->places, opt->places_url,
-                                opt->places_key, opt->places_timeout_ms};
+    struct places_options po = {opt->places,
+                                opt->places_url,
+                                opt->places_key,
+                                opt->places_index,
+                                opt->places_timeout_ms,
+                                opt->places_cache_ttl_ms,
+                                opt->places_cache_size,
+                                (unsigned)opt->places_max_inflight};
     int exit_code = HERD_EXIT_OK;
     int places_ok = 0;
     rc = places_init(&srv.places, &srv.loop, &po);
     if (rc == PLACES_EPROVIDER) {
         fprintf(stderr, "herd-server: unknown places provider '%s' (known: %s)\n",
                 opt->places, places_provider_names());
+        exit_code = HERD_EXIT_CONFIG;
+    } else if (rc == PLACES_ENOKEY) {
+        fprintf(stderr,
+                "herd-server: places provider '%s' needs an API key: set "
+                "HERD_PLACES_KEY (or use 'places offline')\n",
+                opt->places);
+        exit_code = HERD_EXIT_CONFIG;
+    } else if (rc == PLACES_EINDEX) {
+        fprintf(stderr,
+                "herd-server: cannot use the offline places index %s: %s "
+                "(rebuild it, or set places_index / --places-index)\n",
+                opt->places_index ? opt->places_index : "(none)",
+                "missing, unreadable or damaged");
         exit_code = HERD_EXIT_CONFIG;
     } else if (rc != 0) {
         fprintf(stderr, "herd-server: cannot set up places: out of memory\n");

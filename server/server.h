@@ -28,7 +28,11 @@ struct server_options {
     const char *places;
     const char *places_url;
     const char *places_key; /* from the environment, never argv */
+    const char *places_index;
     uint64_t places_timeout_ms;
+    uint64_t places_cache_ttl_ms;
+    uint64_t places_cache_size;
+    uint64_t places_max_inflight;
     const char *log_file; /* NULL: stderr */
     size_t max_line;
     size_t max_output;

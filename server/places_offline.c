@@ -1,0 +1,263 @@
+#include "places_offline.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define EARTH_RADIUS_M 6371008.8
+#define DEG (3.14159265358979323846 / 180.0)
+#define METRES_PER_DEGREE (EARTH_RADIUS_M * DEG)
+
+int offline_index_check(struct offline_index *ix, const void *data,
+                        size_t size)
+{
+    memset(ix, 0, sizeof *ix);
+    const struct offline_header *h = data;
+    size_t cells = (OFFLINE_CELLS + 1) * sizeof(uint32_t);
+    if (size < sizeof *h || memcmp(h->magic, OFFLINE_MAGIC, 8) != 0 ||
+        h->version != 1)
+        return OFFLINE_EFORMAT;
+    size_t places = (size_t)h->count * sizeof(struct offline_place);
+    size_t need = sizeof *h + cells + places;
+    if (h->count > (SIZE_MAX - sizeof *h - cells) /
+                       sizeof(struct offline_place) ||
+        size < need || size - need != h->strings_size ||
+        h->strings_size == 0)
+        return OFFLINE_EFORMAT;
+    const char *base = data;
+    ix->cell_start = (const uint32_t *)(const void *)(base + sizeof *h);
+    ix->places = (const struct offline_place *)(const void *)(base +
+                                                               sizeof *h +
+                                                               cells);
+    ix->strings = base + need;
+    ix->strings_size = h->strings_size;
+    ix->count = h->count;
+    if (ix->strings[ix->strings_size - 1] != '\0')
+        return OFFLINE_EFORMAT;
+    for (size_t c = 0; c < OFFLINE_CELLS; c++)
+        if (ix->cell_start[c] > ix->cell_start[c + 1])
+            return OFFLINE_EFORMAT;
+    if (ix->cell_start[0] != 0 || ix->cell_start[OFFLINE_CELLS] != h->count)
+        return OFFLINE_EFORMAT;
+    for (uint32_t i = 0; i < h->count; i++) {
+        const struct offline_place *p = &ix->places[i];
+        if (p->name >= ix->strings_size || p->vicinity >= ix->strings_size ||
+            !(p->lat >= -90 && p->lat <= 90) ||
+            !(p->lng >= -180 && p->lng <= 180))
+            return OFFLINE_EFORMAT;
+    }
+    return 0;
+}
+
+int offline_index_open(struct offline_index *ix, const char *path)
+{
+    memset(ix, 0, sizeof *ix);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return OFFLINE_EIO;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_size <= 0) {
+        close(fd);
+        return OFFLINE_EIO;
+    }
+    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED)
+        return OFFLINE_EIO;
+    int rc = offline_index_check(ix, map, (size_t)st.st_size);
+    if (rc != 0) {
+        munmap(map, (size_t)st.st_size);
+        memset(ix, 0, sizeof *ix);
+        return rc;
+    }
+    ix->map = map;
+    ix->size = (size_t)st.st_size;
+    return 0;
+}
+
+void offline_index_close(struct offline_index *ix)
+{
+    if (ix->map != NULL)
+        munmap((void *)(uintptr_t)ix->map, ix->size);
+    memset(ix, 0, sizeof *ix);
+}
+
+double offline_distance_m(double lat1, double lng1, double lat2, double lng2)
+{
+    double dlat = (lat2 - lat1) * DEG;
+    double dlng = (lng2 - lng1) * DEG;
+    double a = sin(dlat / 2) * sin(dlat / 2) +
+               cos(lat1 * DEG) * cos(lat2 * DEG) * sin(dlng / 2) *
+                   sin(dlng / 2);
+    if (a > 1)
+        a = 1;
+    return 2 * EARTH_RADIUS_M * asin(sqrt(a));
+}
+
+struct hit {
+    const struct offline_place *p;
+    double dist;
+    double score;
+};
+
+/* Prominence: the order of magnitude of the population, discounted by
+ * distance across the radius (a town at the edge counts three orders of
+ * magnitude less than one at the centre), as a search ranks a big town
+ * nearby before a bigger one at the edge. */
+static double prominence(uint32_t population, double dist, double radius_m)
+{
+    double base = log10((double)population + 1.0);
+    return radius_m > 0 ? base - 3.0 * dist / radius_m : base;
+}
+
+/* Most prominent first, then nearest, then lowest id: a total order, so
+ * every server gives the same answer. */
+static int better(const struct hit *a, const struct hit *b)
+{
+    if (a->score != b->score)
+        return a->score > b->score;
+    if (a->dist != b->dist)
+        return a->dist < b->dist;
+    return a->p->id < b->p->id;
+}
+
+/* Keeps the best `max` hits in top[] (sorted), n of them so far. */
+static void consider(struct hit *top, size_t *n, size_t max, struct hit h)
+{
+    if (max == 0)
+        return;
+    if (*n == max && !better(&h, &top[max - 1]))
+        return;
+    size_t i = *n < max ? (*n)++ : max - 1;
+    while (i > 0 && better(&h, &top[i - 1])) {
+        top[i] = top[i - 1];
+        i--;
+    }
+    top[i] = h;
+}
+
+static void scan_cell(const struct offline_index *ix, int row, int col,
+                      double lat, double lng, double radius_m,
+                      struct hit *top, size_t *n, size_t max)
+{
+    size_t cell = (size_t)row * OFFLINE_COLS + (size_t)col;
+    for (uint32_t i = ix->cell_start[cell]; i < ix->cell_start[cell + 1];
+         i++) {
+        const struct offline_place *p = &ix->places[i];
+        /* A cell is sorted by population, and no place scores above its
+         * population's magnitude: once the list is full, nothing later in
+         * the cell can beat the worst kept hit. */
+        if (*n == max && max > 0 &&
+            log10((double)p->population + 1.0) < top[max - 1].score)
+            break;
+        double d = offline_distance_m(lat, lng, p->lat, p->lng);
+        if (d <= radius_m) {
+            struct hit h = {p, d, prominence(p->population, d, radius_m)};
+            consider(top, n, max, h);
+        }
+    }
+}
+
+static int clamp_row(int r)
+{
+    return r < 0 ? 0 : r >= OFFLINE_ROWS ? OFFLINE_ROWS - 1 : r;
+}
+
+static json_t *place_json(const struct offline_index *ix,
+                          const struct offline_place *p)
+{
+    char id[32];
+    snprintf(id, sizeof id, "geonames:%u", p->id);
+    json_t *types;
+    switch (p->kind) {
+    case OFFLINE_CAPITAL:
+        types = json_pack("[sss]", "capital", "locality", "political");
+        break;
+    case OFFLINE_ADMIN_SEAT:
+        types = json_pack("[sss]", "administrative_seat", "locality",
+                          "political");
+        break;
+    case OFFLINE_SUBLOCALITY:
+        types = json_pack("[ss]", "sublocality", "political");
+        break;
+    default:
+        types = json_pack("[ss]", "locality", "political");
+        break;
+    }
+    return json_pack("{s:{s:{s:f, s:f}}, s:s, s:s, s:o, s:s}", "geometry",
+                     "location", "lat", p->lat, "lng", p->lng, "name",
+                     ix->strings + p->name, "place_id", id, "types", types,
+                     "vicinity", ix->strings + p->vicinity);
+}
+
+json_t *offline_search(const struct offline_index *ix, double lat, double lng,
+                       double radius_m, size_t max_results)
+{
+    struct hit *top = NULL;
+    size_t n = 0;
+    if (max_results > 0) {
+        top = malloc(max_results * sizeof *top);
+        if (top == NULL)
+            return NULL;
+    }
+    double dlat = radius_m / METRES_PER_DEGREE;
+    int row_lo = clamp_row((int)floor(lat - dlat + 90));
+    int row_hi = clamp_row((int)floor(lat + dlat + 90));
+    /* The widest row decides how many degrees of longitude the circle
+     * spans; near a pole that is all of them. */
+    double far_lat = fabs(lat) + dlat;
+    double dlng = far_lat >= 89.999 ? 360 : dlat / cos(far_lat * DEG);
+    int col_lo = 0;
+    int col_hi = OFFLINE_COLS - 1;
+    int all_cols = dlng >= 180;
+    if (!all_cols) {
+        col_lo = (int)floor(lng - dlng + 180);
+        col_hi = (int)floor(lng + dlng + 180);
+        all_cols = col_hi - col_lo + 1 >= OFFLINE_COLS;
+    }
+    for (int r = row_lo; r <= row_hi; r++) {
+        if (all_cols) {
+            for (int c = 0; c < OFFLINE_COLS; c++)
+                scan_cell(ix, r, c, lat, lng, radius_m, top, &n, max_results);
+            continue;
+        }
+        /* Columns wrap at the antimeridian. */
+        for (int c = col_lo; c <= col_hi; c++)
+            scan_cell(ix, r, ((c % OFFLINE_COLS) + OFFLINE_COLS) % OFFLINE_COLS,
+                      lat, lng, radius_m, top, &n, max_results);
+    }
+    json_t *results = json_array();
+    for (size_t i = 0; i < n && results != NULL; i++)
+        if (json_array_append_new(results, place_json(ix, top[i].p)) != 0) {
+            json_decref(results);
+            results = NULL;
+        }
+    free(top);
+    if (results == NULL)
+        return NULL;
+    return json_pack("{s:[s], s:o, s:s}", "html_attributions",
+                     OFFLINE_ATTRIBUTION, "results", results, "status",
+                     n > 0 ? "OK" : "ZERO_RESULTS");
+}
+
+const char *offline_strerror(int err)
+{
+    switch (err) {
+    case 0:
+        return "success";
+    case OFFLINE_EIO:
+        return "cannot read the places index";
+    case OFFLINE_EFORMAT:
+        return "not a herd places index, or a damaged one";
+    case OFFLINE_ENOMEM:
+        return "out of memory";
+    default:
+        return "unknown error";
+    }
+}

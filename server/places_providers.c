@@ -1,0 +1,270 @@
+/* Request bodies and answer mapping of the Places API (New) and Overpass
+ * providers (places_json.h). Pure: jansson only. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "places_json.h"
+#include "places_offline.h"
+
+/* "<what> (HTTP <code>)" */
+static json_t *error_answer(const char *status, const char *what, long code)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s (HTTP %ld)", what, code);
+    return places_json_error(status, msg);
+}
+
+/* google.rpc status names to the legacy statuses. */
+static const char *legacy_status(const char *rpc)
+{
+    static const struct {
+        const char *rpc, *legacy;
+    } map[] = {
+        {"INVALID_ARGUMENT", "INVALID_REQUEST"},
+        {"FAILED_PRECONDITION", "INVALID_REQUEST"},
+        {"OUT_OF_RANGE", "INVALID_REQUEST"},
+        {"PERMISSION_DENIED", "REQUEST_DENIED"},
+        {"UNAUTHENTICATED", "REQUEST_DENIED"},
+        {"RESOURCE_EXHAUSTED", "OVER_QUERY_LIMIT"},
+    };
+    for (size_t i = 0; rpc != NULL && i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(rpc, map[i].rpc) == 0)
+            return map[i].legacy;
+    return "UNKNOWN_ERROR";
+}
+
+static const char *str_of(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static json_t *new_place(const json_t *p)
+{
+    const json_t *loc = json_object_get(p, "location");
+    const json_t *la = json_object_get(loc, "latitude");
+    const json_t *ln = json_object_get(loc, "longitude");
+    const json_t *dn = json_object_get(p, "displayName");
+    const char *id = str_of(p, "id");
+    if (!json_is_number(la) || !json_is_number(ln) || id == NULL)
+        return NULL;
+    json_t *r = json_object();
+    json_object_set_new(
+        r, "geometry",
+        json_pack("{s:{s:f, s:f}}", "location", "lat", json_number_value(la),
+                  "lng", json_number_value(ln)));
+    const char *name = str_of(dn, "text");
+    json_object_set_new(r, "name", json_string(name ? name : ""));
+    json_object_set_new(r, "place_id", json_string(id));
+    const json_t *v;
+    if ((v = json_object_get(p, "rating")) != NULL && json_is_number(v))
+        json_object_set(r, "rating", (json_t *)(uintptr_t)v);
+    if ((v = json_object_get(p, "userRatingCount")) != NULL &&
+        json_is_integer(v))
+        json_object_set(r, "user_ratings_total", (json_t *)(uintptr_t)v);
+    if ((v = json_object_get(p, "businessStatus")) != NULL &&
+        json_is_string(v))
+        json_object_set(r, "business_status", (json_t *)(uintptr_t)v);
+    if ((v = json_object_get(p, "types")) != NULL && json_is_array(v))
+        json_object_set(r, "types", (json_t *)(uintptr_t)v);
+    const char *vic = str_of(p, "shortFormattedAddress");
+    if (vic == NULL)
+        vic = str_of(p, "formattedAddress");
+    if (vic != NULL)
+        json_object_set_new(r, "vicinity", json_string(vic));
+    return r;
+}
+
+json_t *places_json_from_google_new(const char *body, size_t len,
+                                    long http_code)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(body, len, 0, &jerr);
+    if (http_code != 200) {
+        const json_t *e = json_object_get(root, "error");
+        const char *msg = str_of(e, "message");
+        json_t *a;
+        if (msg != NULL)
+            a = places_json_error(legacy_status(str_of(e, "status")), msg);
+        else
+            a = error_answer(http_code == 429 ? "OVER_QUERY_LIMIT"
+                                              : "UNKNOWN_ERROR",
+                             "places provider failed", http_code);
+        json_decref(root);
+        return a;
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return places_json_error("UNKNOWN_ERROR",
+                                 "places provider sent a malformed answer");
+    }
+    const json_t *places = json_object_get(root, "places");
+    if (places != NULL && !json_is_array(places)) {
+        json_decref(root);
+        return places_json_error("UNKNOWN_ERROR",
+                                 "places provider sent a malformed answer");
+    }
+    json_t *results = json_array();
+    size_t i;
+    const json_t *p;
+    json_array_foreach(places, i, p)
+    {
+        json_t *r = new_place(p);
+        if (r != NULL)
+            json_array_append_new(results, r);
+    }
+    json_decref(root);
+    return json_pack("{s:[], s:o, s:s}", "html_attributions", "results",
+                     results, "status",
+                     json_array_size(results) ? "OK" : "ZERO_RESULTS");
+}
+
+struct osm_hit {
+    json_t *place;
+    double dist;
+    json_int_t id;
+};
+
+static int by_distance(const void *a, const void *b)
+{
+    const struct osm_hit *x = a;
+    const struct osm_hit *y = b;
+    if (x->dist != y->dist)
+        return x->dist < y->dist ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static json_t *osm_place(const json_t *el, double *plat, double *plng)
+{
+    const json_t *tags = json_object_get(el, "tags");
+    const char *name = str_of(tags, "name");
+    const char *type = str_of(el, "type");
+    const json_t *id = json_object_get(el, "id");
+    const json_t *la = json_object_get(el, "lat");
+    const json_t *ln = json_object_get(el, "lon");
+    if (!json_is_number(la) || !json_is_number(ln)) {
+        const json_t *c = json_object_get(el, "center");
+        la = json_object_get(c, "lat");
+        ln = json_object_get(c, "lon");
+    }
+    if (name == NULL || type == NULL || !json_is_integer(id) ||
+        !json_is_number(la) || !json_is_number(ln))
+        return NULL;
+    *plat = json_number_value(la);
+    *plng = json_number_value(ln);
+    char pid[96];
+    snprintf(pid, sizeof pid, "osm:%.16s/%" JSON_INTEGER_FORMAT, type,
+             json_integer_value(id));
+    json_t *types = json_array();
+    static const char *const keys[] = {"amenity", "shop", "tourism",
+                                       "leisure"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        const char *v = str_of(tags, keys[k]);
+        if (v != NULL)
+            json_array_append_new(types, json_string(v));
+    }
+    json_array_append_new(types, json_string("point_of_interest"));
+    json_array_append_new(types, json_string("establishment"));
+    char vic[512] = "";
+    const char *street = str_of(tags, "addr:street");
+    const char *num = str_of(tags, "addr:housenumber");
+    const char *city = str_of(tags, "addr:city");
+    if (street != NULL)
+        snprintf(vic, sizeof vic, "%s%s%.200s%s%.100s", num ? num : "",
+                 num ? " " : "", street, city ? ", " : "", city ? city : "");
+    else if (city != NULL)
+        snprintf(vic, sizeof vic, "%.200s", city);
+    json_t *r = json_pack("{s:{s:{s:f, s:f}}, s:s, s:s, s:o}", "geometry",
+                          "location", "lat", *plat, "lng", *plng, "name",
+                          name, "place_id", pid, "types", types);
+    if (r != NULL && vic[0] != '\0')
+        json_object_set_new(r, "vicinity", json_string(vic));
+    return r;
+}
+
+json_t *places_json_from_overpass(const char *body, size_t len,
+                                  long http_code, double lat, double lng,
+                                  size_t max_results)
+{
+    if (http_code == 429)
+        return error_answer("OVER_QUERY_LIMIT",
+                            "places provider is overloaded", http_code);
+    if (http_code != 200)
+        return error_answer("UNKNOWN_ERROR", "places provider failed",
+                            http_code);
+    json_error_t jerr;
+    json_t *root = json_loadb(body, len, 0, &jerr);
+    const json_t *els = json_object_get(root, "elements");
+    if (!json_is_object(root) || !json_is_array(els)) {
+        json_decref(root);
+        return places_json_error("UNKNOWN_ERROR",
+                                 "places provider sent a malformed answer");
+    }
+    const char *remark = str_of(root, "remark");
+    if (json_array_size(els) == 0 && remark != NULL &&
+        strstr(remark, "error") != NULL) {
+        json_t *a = places_json_error("UNKNOWN_ERROR", remark);
+        json_decref(root);
+        return a;
+    }
+    size_t n = json_array_size(els);
+    struct osm_hit *hits = calloc(n ? n : 1, sizeof *hits);
+    if (hits == NULL) {
+        json_decref(root);
+        return NULL;
+    }
+    size_t k = 0;
+    size_t i;
+    const json_t *el;
+    json_array_foreach(els, i, el)
+    {
+        double plat, plng;
+        json_t *p = osm_place(el, &plat, &plng);
+        if (p == NULL)
+            continue;
+        hits[k].place = p;
+        hits[k].dist = offline_distance_m(lat, lng, plat, plng);
+        hits[k].id = json_integer_value(json_object_get(el, "id"));
+        k++;
+    }
+    json_decref(root);
+    /* Overpass caps the count in its own order, not by distance. */
+    qsort(hits, k, sizeof *hits, by_distance);
+    json_t *results = json_array();
+    for (i = 0; i < k; i++) {
+        if (i < max_results)
+            json_array_append_new(results, hits[i].place);
+        else
+            json_decref(hits[i].place);
+    }
+    free(hits);
+    return json_pack("{s:[s], s:o, s:s}", "html_attributions",
+                     PLACES_OSM_ATTRIBUTION, "results", results, "status",
+                     json_array_size(results) ? "OK" : "ZERO_RESULTS");
+}
+
+int places_json_google_new_body(struct dynbuf *out, double lat, double lng,
+                                double radius_m, unsigned max_results)
+{
+    return dynbuf_printf(out,
+                         "{\"maxResultCount\": %u, \"locationRestriction\": "
+                         "{\"circle\": {\"center\": {\"latitude\": %.7f, "
+                         "\"longitude\": %.7f}, \"radius\": %.3f}}}",
+                         max_results, lat, lng, radius_m);
+}
+
+int places_json_overpass_body(struct dynbuf *out, double lat, double lng,
+                              double radius_m, unsigned max_elements)
+{
+    char q[512];
+    snprintf(q, sizeof q,
+             "[out:json][timeout:10];"
+             "nwr(around:%.3f,%.7f,%.7f)[\"name\"]"
+             "[~\"^(amenity|shop|tourism|leisure)$\"~\".\"];"
+             "out center %u;",
+             radius_m, lat, lng, max_elements);
+    int rc = dynbuf_add(out, "data=", 5);
+    return rc != 0 ? rc : places_json_urlencode(out, q, strlen(q));
+}
