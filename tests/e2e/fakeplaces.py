@@ -1,7 +1,12 @@
-"""A stand-in for Google's legacy Nearby Search endpoint, on loopback.
+"""A stand-in places provider on loopback: Google's legacy Nearby Search,
+the Places API (New) searchNearby, and the Overpass API.
 
-The fake records every request it receives and answers with a canned body
-chosen by its current mode, which a test may change at any time:
+The fake records every request it receives (method, path, query, headers,
+body, time) and answers with a canned body chosen by its current mode, which
+a test may change at any time.  It serves every path; the mode alone decides
+the answer.
+
+Legacy Nearby Search (GET, the `google` provider):
 
     ok         HTTP 200, a Nearby Search body with 8 results (Google's layout)
     zero       HTTP 200, ZERO_RESULTS
@@ -9,10 +14,42 @@ chosen by its current mode, which a test may change at any time:
     overlimit  HTTP 200, OVER_QUERY_LIMIT with an error_message
     http500    HTTP 500 with a short text body
     malformed  HTTP 200, a body that is not JSON
-    slow       waits `delay` seconds (default 10), then answers like `ok`;
-               the wait ends early when the fake is stopped or the
-               client hangs up
     huge       HTTP 200, a JSON body of several MB (default 8 MiB)
+
+Places API (New) searchNearby (POST JSON, the `google-new` provider):
+
+    new_ok        HTTP 200, {"places": [...]} with 9 places (new_ok_places())
+    new_zero      HTTP 200, {} (what Google sends when nothing matches)
+    new_empty     HTTP 200, {"places": []}
+    new_malformed HTTP 200, a body that is not JSON
+    new_invalid, new_denied, new_unauthenticated, new_exhausted,
+    new_internal, new_unavailable, new_not_found
+                  HTTP 4xx/5xx with {"error": {"code", "message", "status",
+                  "details"}} (NEW_ERRORS holds code, status, message and the
+                  legacy status a server must turn it into)
+    new_http429, new_http502
+                  HTTP 429/502 with an HTML body, no error object
+
+Overpass API (POST form, the `overpass` provider):
+
+    osm_ok          HTTP 200, {"elements": [...]} (osm_ok_elements()): nodes
+                    with lat/lon, ways and relations with a center, in no
+                    particular order, some without a name
+    osm_zero        HTTP 200, {"elements": []}
+    osm_remark      HTTP 200, no elements and a runtime-error remark
+    osm_remark_info HTTP 200, no elements and a harmless remark
+    osm_malformed   HTTP 200, a body that is not JSON
+    osm_http429, osm_http504, osm_http400
+                    HTTP 429/504/400 with an HTML body
+
+Any provider:
+
+    slow       waits `delay` seconds (default 10), then answers like the
+               mode given as `then` (default `ok`); the wait ends early when
+               the fake is stopped or the client hangs up
+
+The fake also counts the requests it is handling at once (`open_now`,
+`max_open`), for tests of a server's limit on concurrent requests.
 
 Python 3 standard library only.  Usable alone for manual checks:
 
@@ -20,6 +57,7 @@ Python 3 standard library only.  Usable alone for manual checks:
 """
 
 import json
+import math
 import select
 import socket
 import sys
@@ -30,8 +68,59 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PATH = "/maps/api/place/nearbysearch/json"
 
+NEW_PATH = "/v1/places:searchNearby"
+OVERPASS_PATH = "/api/interpreter"
+NEW_FIELD_MASK = ("places.id,places.displayName,places.location,places.types,"
+                  "places.formattedAddress,places.shortFormattedAddress,"
+                  "places.rating,places.userRatingCount,places.businessStatus")
+OSM_ATTRIBUTION = "\u00a9 OpenStreetMap contributors"
+EARTH_RADIUS_M = 6371008.8
+
+# mode: (HTTP code, google.rpc status, message, legacy status expected)
+NEW_ERRORS = {
+    "new_invalid": (400, "INVALID_ARGUMENT",
+                    "Invalid value at 'location_restriction.circle.radius' "
+                    "(TYPE_DOUBLE), \"-1\"", "INVALID_REQUEST"),
+    "new_denied": (403, "PERMISSION_DENIED",
+                   "Places API (New) has not been used in project 123456 "
+                   "before or it is disabled.", "REQUEST_DENIED"),
+    "new_unauthenticated": (401, "UNAUTHENTICATED",
+                            "Request had invalid authentication credentials.",
+                            "REQUEST_DENIED"),
+    "new_exhausted": (429, "RESOURCE_EXHAUSTED",
+                      "Quota exceeded for quota metric 'SearchNearby "
+                      "requests' and limit 'SearchNearby requests per "
+                      "minute'.", "OVER_QUERY_LIMIT"),
+    "new_internal": (500, "INTERNAL", "Internal error encountered.",
+                     "UNKNOWN_ERROR"),
+    "new_unavailable": (503, "UNAVAILABLE",
+                        "The service is currently unavailable.",
+                        "UNKNOWN_ERROR"),
+    "new_not_found": (404, "NOT_FOUND", "Method not found.", "UNKNOWN_ERROR"),
+}
+
+# mode: (HTTP code, body, legacy status expected); no error object
+PLAIN_ERRORS = {
+    "new_http429": (429, b"<html><body>Too Many Requests</body></html>\n",
+                    "OVER_QUERY_LIMIT"),
+    "new_http502": (502, b"<html><body>502 Bad Gateway</body></html>\n",
+                    "UNKNOWN_ERROR"),
+    "osm_http429": (429, b"<html><body><p>Too many requests</p></body></html>\n",
+                    "OVER_QUERY_LIMIT"),
+    "osm_http504": (504, b"<html><body><p>Gateway Timeout</p></body></html>\n",
+                    "UNKNOWN_ERROR"),
+    "osm_http400": (400, b"<html><body><p>Error: line 1: parse error</p>"
+                    b"</body></html>\n", "UNKNOWN_ERROR"),
+}
+
+OSM_REMARK = ("runtime error: Query timed out in \"query\" at line 1 after "
+              "11 seconds.")
+OSM_REMARK_INFO = "Query ran fine; nothing to report."
+
 MODES = ("ok", "zero", "denied", "overlimit", "http500", "malformed", "slow",
-         "huge")
+         "huge", "new_ok", "new_zero", "new_empty", "new_malformed", "osm_ok",
+         "osm_zero", "osm_remark", "osm_remark_info", "osm_malformed") + \
+    tuple(NEW_ERRORS) + tuple(PLAIN_ERRORS)
 
 DENIED_MESSAGE = "The provided API key is invalid. "
 OVERLIMIT_MESSAGE = ("You have exceeded your daily request quota for this API. "
@@ -266,6 +355,222 @@ def error_shape(status, message):
     """The error shape a server prints when the provider fails."""
     return pretty({"html_attributions": [], "results": [], "status": status,
                    "error_message": message})
+
+
+# ---------------------------------------------------------------------------
+# Places API (New)
+
+
+def new_ok_places():
+    """The 9 places of the `new_ok` mode, in the provider's order and member
+    order (which is not the legacy order).
+
+    They are the `ok` results in the new shape, with the variations a real
+    answer has: an integer rating, a place without rating, count or status,
+    one with only a formattedAddress, one with only a shortFormattedAddress,
+    one without any address, one with integer coordinates.
+    """
+    out = []
+    for i, r in enumerate(ok_results()):
+        loc = r["geometry"]["location"]
+        p = {"id": r["place_id"], "types": list(r["types"])}
+        if i not in (4, 7):
+            p["formattedAddress"] = r["vicinity"] + ", CA 90095, USA"
+        p["location"] = {"latitude": loc["lat"], "longitude": loc["lng"]}
+        if i != 5:
+            if "rating" in r:
+                p["rating"] = r["rating"]
+            if "user_ratings_total" in r:
+                p["userRatingCount"] = r["user_ratings_total"]
+            p["businessStatus"] = r["business_status"]
+        p["displayName"] = {"text": r["name"], "languageCode": "en"}
+        if i not in (5, 7):
+            p["shortFormattedAddress"] = r["vicinity"]
+        out.append(p)
+    out.append({"id": "ChIJwholeDegreesOnly0000000", "types": ["point_of_interest"],
+                "location": {"latitude": 34, "longitude": -118},
+                "rating": 5, "userRatingCount": 1,
+                "displayName": {"text": "Point \"Zero\" \u2013 34\u00b0N",
+                                "languageCode": "en"},
+                "shortFormattedAddress": "Los Angeles"})
+    return out
+
+
+def new_ok_body_object():
+    return {"places": new_ok_places()}
+
+
+def new_error_body_object(mode):
+    code, status, message, _ = NEW_ERRORS[mode]
+    return {"error": {"code": code, "message": message, "status": status,
+                      "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                                   "reason": status, "domain": "googleapis.com"}]}}
+
+
+def new_to_legacy(p):
+    """One Places API (New) place in the legacy shape, per the contract:
+    geometry, name, place_id, then rating, user_ratings_total,
+    business_status, types, vicinity when present."""
+    r = {"geometry": {"location": {"lat": float(p["location"]["latitude"]),
+                                   "lng": float(p["location"]["longitude"])}},
+         "name": p["displayName"]["text"],
+         "place_id": p["id"]}
+    if "rating" in p:
+        r["rating"] = p["rating"]
+    if "userRatingCount" in p:
+        r["user_ratings_total"] = p["userRatingCount"]
+    if "businessStatus" in p:
+        r["business_status"] = p["businessStatus"]
+    if "types" in p:
+        r["types"] = p["types"]
+    vic = p.get("shortFormattedAddress", p.get("formattedAddress"))
+    if vic is not None:
+        r["vicinity"] = vic
+    return r
+
+
+def new_expected_whatsat_json(bound, places=None):
+    """What a server must print for a `new_ok` answer cut to `bound`."""
+    places = new_ok_places() if places is None else places
+    results = [new_to_legacy(p) for p in places]
+    return pretty({"html_attributions": [], "results": results[:bound],
+                   "status": "OK" if results else "ZERO_RESULTS"})
+
+
+# ---------------------------------------------------------------------------
+# Overpass
+
+
+def haversine_m(lat1, lng1, lat2, lng2):
+    """Great-circle distance in metres (R = 6371008.8 m)."""
+    deg = math.pi / 180.0
+    dlat = (lat2 - lat1) * deg
+    dlng = (lng2 - lng1) * deg
+    a = (math.sin(dlat / 2) * math.sin(dlat / 2) +
+         math.cos(lat1 * deg) * math.cos(lat2 * deg) * math.sin(dlng / 2) *
+         math.sin(dlng / 2))
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(a, 1.0)))
+
+
+OSM_CENTRE = (34.068930, -118.445127)   # the elements are placed around UCLA
+
+
+def osm_ok_elements():
+    """The elements of the `osm_ok` mode: 26 named (more than the 20 a server
+    keeps), 3 without a name, in an order that is not by distance.
+
+    Offsets from OSM_CENTRE are in degrees; a few elements are ways or
+    relations with a `center` instead of lat/lon.
+    """
+    lat0, lng0 = OSM_CENTRE
+    named = [
+        # (type, id, dlat, dlng, tags)
+        ("node", 8101, 0.0300, 0.0100, {"amenity": "library", "name": "Far Library"}),
+        ("node", 8102, 0.0004, -0.0003, {"amenity": "cafe", "name": "Caf\u00e9 Synapse",
+                                         "addr:housenumber": "580",
+                                         "addr:street": "Portola Plaza",
+                                         "addr:city": "Los Angeles"}),
+        ("way", 9201, -0.0052, -0.0016, {"amenity": "university", "name": "Westwood Campus",
+                                         "addr:street": "Westwood Plaza",
+                                         "addr:city": "Los Angeles"}),
+        ("node", 8103, 0.0011, 0.0021, {"shop": "books", "name": "Ackerman Books",
+                                        "addr:street": "Westwood Plaza"}),
+        ("relation", 7301, 0.0040, 0.0020, {"tourism": "museum", "leisure": "garden",
+                                            "name": "Fowler Museum",
+                                            "addr:city": "Los Angeles"}),
+        ("node", 8104, -0.0062, -0.0016, {"shop": "bakery", "amenity": "ice_cream",
+                                          "name": "Diddy Riese",
+                                          "addr:housenumber": "926",
+                                          "addr:street": "Broxton Avenue",
+                                          "addr:city": "Los Angeles"}),
+        ("way", 9202, -0.0030, 0.0038, {"leisure": "park", "name": "Mathias Garden"}),
+        ("node", 8105, 0.0150, -0.0200, {"tourism": "viewpoint", "name": "Getty View"}),
+    ]
+    # More shops at fixed pseudo-random offsets (a simple LCG: no state kept
+    # between calls, the same elements every time).
+    x = 12345
+    kinds = ["restaurant", "pharmacy", "bank", "fast_food", "bar", "dentist"]
+    for i in range(18):
+        x = (x * 1103515245 + 12345) % (1 << 31)
+        dlat = ((x >> 8) % 4001 - 2000) / 100000.0
+        x = (x * 1103515245 + 12345) % (1 << 31)
+        dlng = ((x >> 8) % 4001 - 2000) / 100000.0
+        named.append(("node", 8200 + i, dlat, dlng,
+                      {"amenity": kinds[i % len(kinds)], "name": "Place %02d" % i}))
+    nameless = [
+        ("node", 8001, 0.00001, 0.00001, {"amenity": "bench"}),
+        ("node", 8002, -0.00002, 0.0, {"amenity": "waste_basket", "brand": "Nameless"}),
+        ("way", 9001, 0.0001, 0.0001, {"shop": "kiosk", "name:en": "Only a name:en"}),
+    ]
+    out = []
+    for kind, oid, dlat, dlng, tags in named[:4] + nameless[:1] + named[4:] + nameless[1:]:
+        lat, lng = round(lat0 + dlat, 7), round(lng0 + dlng, 7)
+        e = {"type": kind, "id": oid}
+        if kind == "node":
+            e["lat"] = lat
+            e["lon"] = lng
+        else:
+            e["center"] = {"lat": lat, "lon": lng}
+            e["nodes" if kind == "way" else "members"] = []
+        e["tags"] = tags
+        out.append(e)
+    return out
+
+
+def osm_body_object(elements=None, remark=None):
+    obj = {"version": 0.6, "generator": "Overpass API 0.7.62.1 084b4234",
+           "osm3s": {"timestamp_osm_base": "2024-05-20T10:00:00Z",
+                     "copyright": "The data included in this document is from "
+                                  "www.openstreetmap.org. The data is made "
+                                  "available under ODbL."},
+           "elements": osm_ok_elements() if elements is None else elements}
+    if remark is not None:
+        obj["remark"] = remark
+    return obj
+
+
+def osm_to_legacy(e):
+    """One Overpass element in the legacy shape, per the contract (None for
+    an element without a name)."""
+    tags = e.get("tags", {})
+    if "name" not in tags:
+        return None
+    where = e["center"] if "center" in e else e
+    r = {"geometry": {"location": {"lat": float(where["lat"]),
+                                   "lng": float(where["lon"])}},
+         "name": tags["name"],
+         "place_id": "osm:%s/%d" % (e["type"], e["id"]),
+         "types": [tags[k] for k in ("amenity", "shop", "tourism", "leisure")
+                   if k in tags] + ["point_of_interest", "establishment"]}
+    street, num, city = (tags.get("addr:street"), tags.get("addr:housenumber"),
+                         tags.get("addr:city"))
+    if street is not None:
+        r["vicinity"] = ((num + " ") if num else "") + street + \
+            ((", " + city) if city else "")
+    elif city is not None:
+        r["vicinity"] = city
+    return r
+
+
+def osm_expected_results(lat, lng, elements=None, keep=20):
+    """Named elements, nearest to (lat, lng) first, at most `keep`."""
+    els = osm_ok_elements() if elements is None else elements
+    hits = []
+    for e in els:
+        r = osm_to_legacy(e)
+        if r is None:
+            continue
+        loc = r["geometry"]["location"]
+        hits.append((haversine_m(lat, lng, loc["lat"], loc["lng"]), e["id"], r))
+    hits.sort(key=lambda h: (h[0], h[1]))
+    return [h[2] for h in hits[:keep]]
+
+
+def osm_expected_whatsat_json(bound, lat, lng, elements=None):
+    results = osm_expected_results(lat, lng, elements)
+    return pretty({"html_attributions": [OSM_ATTRIBUTION],
+                   "results": results[:bound],
+                   "status": "OK" if results else "ZERO_RESULTS"})
 
 
 class Request:
