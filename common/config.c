@@ -32,6 +32,7 @@ void config_free(struct config *cfg)
     free(cfg->data_dir);
     free(cfg->server_bin);
     free(cfg->places_index);
+    free(cfg->fsync);
     config_init(cfg);
 }
 
@@ -269,6 +270,7 @@ static int parse_line(struct config *cfg, const struct field *f, size_t n,
         {"data_dir", offsetof(struct config, data_dir), 1},
         {"server_bin", offsetof(struct config, server_bin), 1},
         {"places_index", offsetof(struct config, places_index), 1},
+        {"fsync", offsetof(struct config, fsync), 0},
     };
     static const struct {
         const char *key;
@@ -305,6 +307,9 @@ static int parse_line(struct config *cfg, const struct field *f, size_t n,
             continue;
         if (n != 2)
             return fail(err, line, "%s takes one value", strings[i].key);
+        if (strcmp(strings[i].key, "fsync") == 0 && !field_is(&f[1], "never") &&
+            !field_is(&f[1], "batch"))
+            return fail(err, line, "fsync takes never or batch");
         char **dst = (char **)(void *)((char *)cfg + strings[i].off);
         return set_string(dst, &f[1], strings[i].is_dir ? base_dir : NULL);
     }

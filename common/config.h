@@ -11,6 +11,8 @@
  *   places_cache_size N               how many answers are kept
  *   places_max_inflight N             HTTP requests at once
  *   run_dir DIR | log_dir DIR | data_dir DIR
+ *   fsync never|batch                 write-ahead log: process or machine
+ *                                     crashes
  *   max_line BYTES                    longest request line
  *   max_output BYTES                  output buffered per connection
  *   server_bin PATH                   herd-server for the supervisor
@@ -71,6 +73,7 @@ struct config {
     char *data_dir;
     char *server_bin;
     char *places_index;
+    char *fsync;
     uint64_t places_timeout_ms; /* 0: not set */
     uint64_t places_cache_ttl_ms;
     uint64_t places_cache_size;

@@ -426,6 +426,8 @@ void conn_pool_flush(struct conn_pool *pool)
             resume(c);
             conn_unref(c);
         }
+        if (pool->before_write)
+            pool->before_write(pool->before_write_arg);
         /* Peer links first: an update is on its way to the neighbours
          * before the client that sent it reads its AT reply. */
         struct conn *lists[2] = {NULL, NULL};

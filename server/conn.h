@@ -47,6 +47,10 @@ struct conn_pool {
     unsigned long next_id;
     size_t max_line;
     size_t max_output;
+    /* Called after paused readers ran their lines and before anything is
+     * written (the write-ahead log goes first). */
+    void (*before_write)(void *arg);
+    void *before_write_arg;
     char read_buf[CONN_READ_BUF];
 };
 

@@ -36,6 +36,12 @@ static const char usage_text[] =
     "  --places-cache-ttl MS    keep good answers this long (default 600000)\n"
     "  --places-cache-size N    at most N answers cached (default 10000)\n"
     "  --places-max-inflight N  HTTP requests at once (default 64)\n"
+    "  --data-dir DIR           write-ahead log of records (one server per\n"
+    "                           directory; default with --config:\n"
+    "                           DATA_DIR/NAME; none: memory only)\n"
+    "  --fsync never|batch      never: survive a process crash (default);\n"
+    "                           batch: one fsync per group, survive a\n"
+    "                           machine crash\n"
     "  --log-file FILE          log here (default: stderr, or\n"
     "                           LOG_DIR/NAME.log with --config)\n"
     "  --max-line BYTES         longest request line (default 8192)\n"
@@ -57,6 +63,7 @@ struct args {
     struct server_peer_opt peers[MAX_PEERS];
     size_t npeers;
     uint64_t max_line, max_output;
+    const char *fsync;
 };
 
 __attribute__((format(printf, 1, 2))) static int
@@ -194,6 +201,13 @@ static int parse_args(struct args *a, int argc, char **argv)
             rc = number(key, val, 1, 10000000, &a->opt.places_cache_size);
         } else if (strcmp(key, "--places-max-inflight") == 0) {
             rc = number(key, val, 1, 100000, &a->opt.places_max_inflight);
+        } else if (strcmp(key, "--data-dir") == 0) {
+            a->opt.data_dir = val;
+        } else if (strcmp(key, "--fsync") == 0) {
+            if (strcmp(val, "never") != 0 && strcmp(val, "batch") != 0)
+                return usage_error("--fsync wants never or batch, not '%s'",
+                                   val);
+            a->fsync = val;
         } else if (strcmp(key, "--log-file") == 0) {
             a->opt.log_file = val;
         } else if (strcmp(key, "--max-line") == 0) {
@@ -219,7 +233,8 @@ static int parse_args(struct args *a, int argc, char **argv)
 
 /* Fills in what the command line left out from herd.conf. */
 static int apply_config(struct args *a, struct config *cfg,
-                        char *log_path, size_t log_cap)
+                        char *log_path, size_t log_cap, char *data_path,
+                        size_t data_cap)
 {
     struct herd_error err = {0, ""};
     if (config_load(cfg, a->config, &err) != 0) {
@@ -282,6 +297,12 @@ static int apply_config(struct args *a, struct config *cfg,
         a->max_line = cfg->max_line;
     if (a->max_output == 0)
         a->max_output = cfg->max_output;
+    if (a->opt.data_dir == NULL && cfg->data_dir != NULL) {
+        snprintf(data_path, data_cap, "%s/%s", cfg->data_dir, a->opt.name);
+        a->opt.data_dir = data_path;
+    }
+    if (a->fsync == NULL)
+        a->fsync = cfg->fsync;
     if (a->opt.log_file == NULL && cfg->log_dir != NULL) {
         snprintf(log_path, log_cap, "%s/%s.log", cfg->log_dir, a->opt.name);
         a->opt.log_file = log_path;
@@ -300,8 +321,10 @@ int main(int argc, char **argv)
     struct config cfg;
     config_init(&cfg);
     char log_path[4200];
+    char data_path[4200];
     if (a.config != NULL) {
-        rc = apply_config(&a, &cfg, log_path, sizeof log_path);
+        rc = apply_config(&a, &cfg, log_path, sizeof log_path, data_path,
+                          sizeof data_path);
         if (rc != 0) {
             config_free(&cfg);
             return rc;
@@ -342,6 +365,14 @@ int main(int argc, char **argv)
         return HERD_EXIT_CONFIG;
     }
     a.opt.places_key = getenv("HERD_PLACES_KEY");
+    if (a.fsync != NULL && strcmp(a.fsync, "batch") != 0 &&
+        strcmp(a.fsync, "never") != 0) {
+        fprintf(stderr, "herd-server: fsync wants never or batch, not '%s'\n",
+                a.fsync);
+        config_free(&cfg);
+        return HERD_EXIT_CONFIG;
+    }
+    a.opt.fsync_batch = a.fsync != NULL && strcmp(a.fsync, "batch") == 0;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "herd-server: cannot initialize libcurl\n");
         config_free(&cfg);

@@ -98,13 +98,25 @@ static struct peer *find_peer(struct server *srv, const char *name,
     return NULL;
 }
 
+/* HELLO herd/1 NAME EPOCH COUNT DIGEST: who we are, which start of ours
+ * this is, and a summary of what we hold, so a link whose two ends already
+ * agree sends nothing more. */
 static void send_hello(struct server *srv, struct conn *c)
 {
-    char line[CONFIG_NAME_MAX + 64];
-    int n = snprintf(line, sizeof line, "HELLO %s %s %llu\n", HELLO_PROTO,
-                     srv->opt->name, (unsigned long long)srv->epoch);
+    char line[CONFIG_NAME_MAX + 128];
+    int n = snprintf(line, sizeof line, "HELLO %s %s %llu %zu %016llx\n",
+                     HELLO_PROTO, srv->opt->name,
+                     (unsigned long long)srv->epoch, srv->store.count,
+                     (unsigned long long)srv->store.digest);
     conn_write(c, line, (size_t)n);
 }
+
+struct hello {
+    struct proto_slice name;
+    uint64_t epoch;
+    uint64_t count;
+    uint64_t digest;
+};
 
 static void schedule_dial(struct peer *p);
 
@@ -119,8 +131,9 @@ static int send_record(void *arg, const struct record *r)
 static int on_peer_line(struct conn *c, const char *line, size_t len);
 
 /* The handshake is done: the link carries records from now on. */
-static void link_up(struct peer *p, struct conn *c, uint64_t epoch)
+static void link_up(struct peer *p, struct conn *c, const struct hello *h)
 {
+    uint64_t epoch = h->epoch;
     struct server *srv = p->srv;
     if (p->link != NULL && p->link != c)
         conn_close(p->link, "replaced by a newer link");
@@ -132,19 +145,46 @@ static void link_up(struct peer *p, struct conn *c, uint64_t epoch)
     int restarted = p->remote_epoch != 0 && p->remote_epoch != epoch;
     p->remote_epoch = epoch;
     c->on_line = on_peer_line;
-    log_msg("link %s up (%s, %s%s, %zu records to send)", p->name, c->addr,
-            c->kind == CONN_PEER_OUT ? "dialled" : "accepted",
-            restarted ? ", neighbour restarted" : "", srv->store.count);
     /* Catch-up: whatever either side missed while the link was down
-     * crosses once; older copies stop at the receiver. */
-    store_foreach(&srv->store, send_record, c);
+     * crosses once; older copies stop at the receiver. Two ends whose
+     * digests agree hold the same records and send nothing. */
+    int same = h->count == srv->store.count && h->digest == srv->store.digest;
+    log_msg("link %s up (%s, %s%s, %s)", p->name, c->addr,
+            c->kind == CONN_PEER_OUT ? "dialled" : "accepted",
+            restarted ? ", neighbour restarted" : "",
+            same ? "in sync" : "sending every record");
+    if (!same) {
+        size_t before = conn_pending(c);
+        store_foreach(&srv->store, send_record, c);
+        log_msg("link %s: catch-up of %zu records, %zu bytes", p->name,
+                srv->store.count, conn_pending(c) - before);
+    }
 }
 
-/* HELLO herd/1 NAME EPOCH */
-static int parse_hello(const char *line, size_t len, struct proto_slice *name,
-                       uint64_t *epoch)
+static int parse_hex64(struct proto_slice f, uint64_t *out)
 {
-    struct proto_slice f[5];
+    if (f.len != 16)
+        return -1;
+    uint64_t v = 0;
+    for (size_t i = 0; i < 16; i++) {
+        char ch = f.p[i];
+        unsigned d;
+        if (ch >= '0' && ch <= '9')
+            d = (unsigned)(ch - '0');
+        else if (ch >= 'a' && ch <= 'f')
+            d = (unsigned)(ch - 'a' + 10);
+        else
+            return -1;
+        v = v << 4 | d;
+    }
+    *out = v;
+    return 0;
+}
+
+/* HELLO herd/1 NAME EPOCH COUNT DIGEST */
+static int parse_hello(const char *line, size_t len, struct hello *h)
+{
+    struct proto_slice f[7];
     size_t n = 0;
     size_t i = 0;
     while (i < len) {
@@ -155,19 +195,21 @@ static int parse_hello(const char *line, size_t len, struct proto_slice *name,
         size_t s = i;
         while (i < len && !proto_is_space(line[i]))
             i++;
-        if (n == 5)
+        if (n == 7)
             return -1;
         f[n].p = line + s;
         f[n].len = i - s;
         n++;
     }
-    if (n != 4 || f[0].len != 5 || memcmp(f[0].p, "HELLO", 5) != 0 ||
+    if (n != 6 || f[0].len != 5 || memcmp(f[0].p, "HELLO", 5) != 0 ||
         f[1].len != strlen(HELLO_PROTO) ||
         memcmp(f[1].p, HELLO_PROTO, f[1].len) != 0 ||
         !config_valid_name(f[2].p, f[2].len) ||
-        strparse_uint(f[3].p, f[3].len, UINT64_MAX, epoch) != 0)
+        strparse_uint(f[3].p, f[3].len, UINT64_MAX, &h->epoch) != 0 ||
+        strparse_uint(f[4].p, f[4].len, UINT64_MAX, &h->count) != 0 ||
+        parse_hex64(f[5], &h->digest) != 0)
         return -1;
-    *name = f[2];
+    h->name = f[2];
     return 0;
 }
 
@@ -183,14 +225,13 @@ static void log_refused(struct conn *c, const char *why, const char *line,
 static int on_hello_in(struct conn *c, const char *line, size_t len)
 {
     struct server *srv = c->data;
-    struct proto_slice name;
-    uint64_t epoch;
-    if (parse_hello(line, len, &name, &epoch) != 0) {
+    struct hello h;
+    if (parse_hello(line, len, &h) != 0) {
         log_refused(c, "not a herd handshake", line, len);
         conn_close(c, "bad handshake");
         return 1;
     }
-    struct peer *p = find_peer(srv, name.p, name.len);
+    struct peer *p = find_peer(srv, h.name.p, h.name.len);
     if (p == NULL) {
         log_refused(c, "not a configured neighbour", line, len);
         conn_close(c, "unknown neighbour");
@@ -198,7 +239,7 @@ static int on_hello_in(struct conn *c, const char *line, size_t len)
     }
     c->data = p;
     send_hello(srv, c);
-    link_up(p, c, epoch);
+    link_up(p, c, &h);
     return 0;
 }
 
@@ -206,16 +247,14 @@ static int on_hello_in(struct conn *c, const char *line, size_t len)
 static int on_hello_out(struct conn *c, const char *line, size_t len)
 {
     struct peer *p = c->data;
-    struct proto_slice name;
-    uint64_t epoch;
-    if (parse_hello(line, len, &name, &epoch) != 0 ||
-        strlen(p->name) != name.len ||
-        memcmp(p->name, name.p, name.len) != 0) {
+    struct hello h;
+    if (parse_hello(line, len, &h) != 0 || strlen(p->name) != h.name.len ||
+        memcmp(p->name, h.name.p, h.name.len) != 0) {
         log_refused(c, "unexpected handshake answer", line, len);
         conn_close(c, "bad handshake");
         return 1;
     }
-    link_up(p, c, epoch);
+    link_up(p, c, &h);
     return 0;
 }
 

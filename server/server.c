@@ -17,6 +17,11 @@ int server_offer(struct server *srv, struct record *rec, struct peer *from,
     int rc = store_apply(&srv->store, rec, cur);
     if (rc == STORE_CHANGED) {
         srv->stats.records_applied++;
+        /* Logged before anything about it leaves (flushed first in
+         * on_flush / before_write). */
+        if (srv->has_wal && wal_append(&srv->wal, rec) != 0)
+            log_msg("write-ahead log: out of memory; a record is not "
+                    "durable");
         peers_flood(srv, rec, from);
     } else {
         srv->stats.records_stale += rc == STORE_STALE;
@@ -75,13 +80,115 @@ static void on_peer_connection(uv_stream_t *listener, int status)
         conn_close(c, uv_strerror(rc));
 }
 
+static uint64_t live_bytes(const struct server *srv)
+{
+    return srv->store.bytes + wal_frame_size(0) * srv->store.count;
+}
+
+/* The group commit: one write (and one fsync under --fsync batch) for every
+ * record the iteration accepted, before any reply or flood about them. */
+static void flush_wal(void *arg)
+{
+    struct server *srv = arg;
+    if (!srv->has_wal)
+        return;
+    int was_broken = srv->wal.broken;
+    if (wal_flush(&srv->wal) != 0 && !was_broken)
+        log_msg("write-ahead log %s: write failed: %s; records are no "
+                "longer durable",
+                srv->wal.path, strerror(srv->wal.sys_errno));
+    if (wal_should_compact(&srv->wal, live_bytes(srv))) {
+        uint64_t before = srv->wal.size;
+        int rc = wal_compact(&srv->wal, &srv->store);
+        if (rc != 0)
+            log_msg("write-ahead log: compaction failed: %s",
+                    strerror(srv->wal.sys_errno));
+        else
+            log_msg("write-ahead log compacted: %llu -> %llu bytes, %zu "
+                    "records",
+                    (unsigned long long)before,
+                    (unsigned long long)srv->wal.size, srv->store.count);
+    }
+}
+
 /* Runs once per loop iteration, before the loop sleeps: everything the
- * iteration produced goes out in as few writes as possible. */
+ * iteration produced goes out in as few writes as possible, the log of
+ * records first. */
 static void on_flush(uv_prepare_t *h)
 {
     struct server *srv = h->data;
+    flush_wal(srv);
     conn_pool_flush(&srv->pool);
     log_flush();
+}
+
+static int replay_line(void *arg, const char *line, size_t len)
+{
+    struct server *srv = arg;
+    struct proto_command cmd;
+    if (proto_parse(line, len, &cmd) != 0 || cmd.kind != PROTO_AT)
+        return -1;
+    struct record *r = record_new(cmd.server, cmd.diff, &cmd);
+    if (r == NULL)
+        return -1;
+    const struct record *cur;
+    if (store_apply(&srv->store, r, &cur) != STORE_CHANGED)
+        free(r);
+    return 0;
+}
+
+/* Opens the data directory, replays the log, compacts it. Returns 0 or an
+ * exit code with a message on stderr. */
+static int open_wal(struct server *srv)
+{
+    const struct server_options *opt = srv->opt;
+    if (opt->data_dir == NULL) {
+        log_msg("no data directory: records live in memory only");
+        return 0;
+    }
+    long holder = 0;
+    int rc = wal_open(&srv->wal, opt->data_dir, opt->fsync_batch, &holder);
+    if (rc == WAL_ELOCKED) {
+        fprintf(stderr,
+                "herd-server: data directory %s is in use by another "
+                "server (pid %ld)\n",
+                opt->data_dir, holder);
+        return HERD_EXIT_CONFIG;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "herd-server: data directory %s: %s\n",
+                opt->data_dir,
+                rc == WAL_EIO ? strerror(srv->wal.sys_errno)
+                              : wal_strerror(rc));
+        return HERD_EXIT_CONFIG;
+    }
+    srv->has_wal = 1;
+    uint64_t t0 = uv_hrtime();
+    struct wal_replay_stats st;
+    rc = wal_replay(&srv->wal, replay_line, srv, &st);
+    if (rc != 0) {
+        fprintf(stderr, "herd-server: cannot read %s: %s\n", srv->wal.path,
+                strerror(srv->wal.sys_errno));
+        return HERD_EXIT_CONFIG;
+    }
+    if (st.torn_bytes > 0)
+        log_msg("write-ahead log %s: cut %llu bytes of a torn or damaged "
+                "tail (a crash during a write)",
+                srv->wal.path, (unsigned long long)st.torn_bytes);
+    if (st.invalid > 0)
+        log_msg("write-ahead log %s: skipped %lu invalid records",
+                srv->wal.path, st.invalid);
+    uint64_t before = srv->wal.size;
+    if (srv->wal.size > live_bytes(srv) && wal_compact(&srv->wal, &srv->store))
+        log_msg("write-ahead log: compaction failed: %s",
+                strerror(srv->wal.sys_errno));
+    log_msg("replayed %lu records (%zu clients) from %s in %.1f ms; log "
+            "%llu -> %llu bytes, fsync %s",
+            st.records, srv->store.count, srv->wal.path,
+            (double)(uv_hrtime() - t0) / 1e6, (unsigned long long)before,
+            (unsigned long long)srv->wal.size,
+            opt->fsync_batch ? "batch" : "never");
+    return 0;
 }
 
 static void stop(struct server *srv, const char *why)
@@ -218,6 +325,8 @@ int server_run(const struct server_options *opt)
     srv.epoch = random64();
     store_init(&srv.store, random64(), random64());
     conn_pool_init(&srv.pool, &srv.loop, opt->max_line, opt->max_output);
+    srv.pool.before_write = flush_wal;
+    srv.pool.before_write_arg = &srv;
     uv_tcp_init(&srv.loop, &srv.client_listener);
     uv_tcp_init(&srv.loop, &srv.peer_listener);
     uv_prepare_init(&srv.loop, &srv.flush);
@@ -262,6 +371,8 @@ int server_run(const struct server_options *opt)
         exit_code = peers_init(&srv);
     }
     if (exit_code == 0)
+        exit_code = open_wal(&srv);
+    if (exit_code == 0)
         exit_code = listen_on(&srv, &srv.client_listener, &opt->listen,
                               on_client_connection, "client");
     if (exit_code == 0)
@@ -302,6 +413,10 @@ int server_run(const struct server_options *opt)
         for (size_t i = 0; i < srv.peers.n; i++)
             uv_close((uv_handle_t *)&srv.peers.v[i].timer, NULL);
         uv_run(&srv.loop, UV_RUN_DEFAULT);
+    }
+    if (srv.has_wal) {
+        flush_wal(&srv);
+        wal_close(&srv.wal);
     }
     store_close(&srv.store);
     free(srv.peers.v);

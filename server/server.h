@@ -13,6 +13,7 @@
 #include "peers.h"
 #include "places.h"
 #include "store.h"
+#include "wal.h"
 
 struct server_peer_opt {
     char name[CONFIG_NAME_MAX + 1];
@@ -36,6 +37,8 @@ struct server_options {
     const char *log_file; /* NULL: stderr */
     size_t max_line;
     size_t max_output;
+    const char *data_dir; /* NULL: no write-ahead log */
+    int fsync_batch;      /* --fsync batch */
     int ready_fd;    /* -1: none */
     int lifeline_fd; /* -1: none; EOF on it stops the server */
 };
@@ -60,6 +63,8 @@ struct server {
     struct store store;
     struct peers peers;
     struct places places;
+    struct wal wal;
+    int has_wal;
     struct server_stats stats;
     uint64_t epoch; /* random per start, so neighbours can tell restarts */
     int stopping;

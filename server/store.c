@@ -175,8 +175,16 @@ uint64_t store_siphash(uint64_t k0, uint64_t k1, const void *data, size_t len)
     return v0 ^ v1 ^ v2 ^ v3;
 }
 
+uint64_t store_record_hash(const struct record *r)
+{
+    return store_siphash(0x6865726420646967ULL, 0x6573742076310000ULL,
+                         r->line, r->len);
+}
+
 void store_init(struct store *s, uint64_t k0, uint64_t k1)
 {
+    s->bytes = 0;
+    s->digest = 0;
     s->slots = NULL;
     s->cap = 0;
     s->count = 0;
@@ -192,6 +200,8 @@ void store_close(struct store *s)
     s->slots = NULL;
     s->cap = 0;
     s->count = 0;
+    s->bytes = 0;
+    s->digest = 0;
 }
 
 static size_t find_slot(const struct store *s, const char *client, size_t len)
@@ -244,8 +254,14 @@ int store_apply(struct store *s, struct record *rec, const struct record **cur)
         return STORE_STALE;
     }
     s->slots[i] = rec;
-    if (old == NULL)
+    if (old == NULL) {
         s->count++;
+    } else {
+        s->bytes -= old->len;
+        s->digest ^= store_record_hash(old);
+    }
+    s->bytes += rec->len;
+    s->digest ^= store_record_hash(rec);
     free(old);
     *cur = rec;
     return STORE_CHANGED;

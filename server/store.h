@@ -53,7 +53,16 @@ struct store {
     size_t cap;            /* power of two, or 0 */
     size_t count;
     uint64_t k0, k1; /* SipHash key: random per process */
+    uint64_t bytes;  /* sum of the records' line lengths */
+    /* XOR of store_record_hash() of every record: equal digests (and
+     * counts) on two servers mean equal contents, whatever the order the
+     * records arrived in. */
+    uint64_t digest;
 };
+
+/* A hash of the record's line under a fixed key (the same on every
+ * server), for digests. */
+uint64_t store_record_hash(const struct record *r);
 
 void store_init(struct store *s, uint64_t k0, uint64_t k1);
 /* Frees every record. */

@@ -1,0 +1,338 @@
+#include "wal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include "store.h"
+
+#define HEADER 8
+
+uint64_t wal_frame_size(size_t len)
+{
+    return HEADER + (uint64_t)len;
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16);
+    p[3] = (unsigned char)(v >> 24);
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+static int frame(struct dynbuf *b, const char *data, size_t len)
+{
+    unsigned char h[HEADER];
+    put32(h, (uint32_t)len);
+    put32(h + 4, (uint32_t)crc32(0L, (const Bytef *)data, (uInt)len));
+    int rc = dynbuf_add(b, h, sizeof h);
+    return rc != 0 ? rc : dynbuf_add(b, data, len);
+}
+
+static char *join(const char *dir, const char *file)
+{
+    size_t n = strlen(dir) + strlen(file) + 2;
+    char *p = malloc(n);
+    if (p != NULL)
+        snprintf(p, n, "%s/%s", dir, file);
+    return p;
+}
+
+static int mkdirs(const char *dir)
+{
+    char tmp[4096];
+    if (strlen(dir) >= sizeof tmp)
+        return -ENAMETOOLONG;
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+static int fail_io(struct wal *w)
+{
+    w->sys_errno = errno;
+    return WAL_EIO;
+}
+
+int wal_open(struct wal *w, const char *dir, int fsync_batch, long *holder)
+{
+    memset(w, 0, sizeof *w);
+    w->fd = w->lock_fd = -1;
+    w->fsync_batch = fsync_batch;
+    *holder = 0;
+    dynbuf_init(&w->batch, SIZE_MAX);
+    int rc = mkdirs(dir);
+    if (rc != 0) {
+        w->sys_errno = -rc;
+        return WAL_EIO;
+    }
+    w->dir = strdup(dir);
+    w->path = join(dir, "records.wal");
+    char *lock = join(dir, "LOCK");
+    if (w->dir == NULL || w->path == NULL || lock == NULL) {
+        free(lock);
+        wal_close(w);
+        return WAL_ENOMEM;
+    }
+    /* A lock held for the process's life: the kernel drops it however the
+     * process ends, so a crash never leaves the directory locked. */
+    w->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    free(lock);
+    if (w->lock_fd < 0) {
+        rc = fail_io(w);
+        wal_close(w);
+        return rc;
+    }
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    if (fcntl(w->lock_fd, F_SETLK, &fl) != 0) {
+        char buf[32] = "";
+        ssize_t n = pread(w->lock_fd, buf, sizeof buf - 1, 0);
+        if (n > 0) {
+            buf[n] = '\0';
+            *holder = strtol(buf, NULL, 10);
+        }
+        wal_close(w);
+        return WAL_ELOCKED;
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(w->lock_fd, 0) != 0 ||
+        pwrite(w->lock_fd, pid, (size_t)n, 0) != n) {
+        /* Only informative: the lock itself is what counts. */
+    }
+    w->fd = open(w->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (w->fd < 0) {
+        rc = fail_io(w);
+        wal_close(w);
+        return rc;
+    }
+    struct stat st;
+    if (fstat(w->fd, &st) != 0) {
+        rc = fail_io(w);
+        wal_close(w);
+        return rc;
+    }
+    w->size = (uint64_t)st.st_size;
+    return 0;
+}
+
+void wal_close(struct wal *w)
+{
+    if (w->fd >= 0)
+        close(w->fd);
+    if (w->lock_fd >= 0)
+        close(w->lock_fd);
+    dynbuf_free(&w->batch);
+    free(w->dir);
+    free(w->path);
+    w->fd = w->lock_fd = -1;
+    w->dir = w->path = NULL;
+}
+
+int wal_replay(struct wal *w,
+               int (*apply)(void *arg, const char *line, size_t len),
+               void *arg, struct wal_replay_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    if (w->size == 0)
+        return 0;
+    unsigned char *data = malloc(w->size);
+    if (data == NULL)
+        return WAL_ENOMEM;
+    size_t got = 0;
+    while (got < w->size) {
+        ssize_t n = pread(w->fd, data + got, w->size - got, (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    size_t off = 0;
+    while (off + HEADER <= got) {
+        uint32_t len = get32(data + off);
+        uint32_t crc = get32(data + off + 4);
+        if (len > WAL_MAX_RECORD || off + HEADER + len > got)
+            break;
+        const char *payload = (const char *)data + off + HEADER;
+        if ((uint32_t)crc32(0L, (const Bytef *)payload, len) != crc)
+            break;
+        if (apply(arg, payload, len) != 0)
+            st->invalid++;
+        st->records++;
+        off += HEADER + len;
+    }
+    free(data);
+    if (off < w->size) {
+        /* A torn or damaged tail: everything after the last good frame. */
+        st->torn_bytes = w->size - off;
+        if (ftruncate(w->fd, (off_t)off) != 0)
+            return fail_io(w);
+        w->size = off;
+    }
+    return 0;
+}
+
+int wal_append(struct wal *w, const struct record *r)
+{
+    int rc = frame(&w->batch, r->line, r->len);
+    if (rc != 0)
+        return WAL_ENOMEM;
+    w->appended++;
+    return 0;
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int wal_flush(struct wal *w)
+{
+    if (w->batch.len == 0)
+        return 0;
+    int rc = 0;
+    if (write_all(w->fd, w->batch.data, w->batch.len) != 0 ||
+        (w->fsync_batch && fdatasync(w->fd) != 0)) {
+        rc = fail_io(w);
+        w->broken = 1;
+    } else {
+        w->size += w->batch.len;
+        w->writes++;
+    }
+    w->batch.len = 0;
+    if (w->batch.cap > 1024 * 1024)
+        dynbuf_free(&w->batch);
+    return rc;
+}
+
+int wal_should_compact(const struct wal *w, uint64_t live_bytes)
+{
+    return w->size > WAL_COMPACT_MIN &&
+           w->size > WAL_COMPACT_FACTOR * live_bytes;
+}
+
+struct compact_ctx {
+    int fd;
+    struct dynbuf buf;
+    int failed;
+};
+
+static int write_record(void *arg, const struct record *r)
+{
+    struct compact_ctx *c = arg;
+    if (frame(&c->buf, r->line, r->len) != 0) {
+        c->failed = 1;
+        return 1;
+    }
+    if (c->buf.len >= 1024 * 1024) {
+        if (write_all(c->fd, c->buf.data, c->buf.len) != 0) {
+            c->failed = 1;
+            return 1;
+        }
+        c->buf.len = 0;
+    }
+    return 0;
+}
+
+int wal_compact(struct wal *w, const struct store *s)
+{
+    char *tmp = join(w->dir, "records.wal.tmp");
+    if (tmp == NULL)
+        return WAL_ENOMEM;
+    struct compact_ctx c;
+    c.failed = 0;
+    dynbuf_init(&c.buf, SIZE_MAX);
+    c.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (c.fd < 0) {
+        int rc = fail_io(w);
+        free(tmp);
+        return rc;
+    }
+    store_foreach(s, write_record, &c);
+    if (!c.failed && c.buf.len > 0 &&
+        write_all(c.fd, c.buf.data, c.buf.len) != 0)
+        c.failed = 1;
+    dynbuf_free(&c.buf);
+    /* The new file must be on disk before it replaces the old one. */
+    int bad = c.failed || fsync(c.fd) != 0;
+    if (close(c.fd) != 0)
+        bad = 1;
+    if (bad) {
+        int rc = fail_io(w);
+        unlink(tmp);
+        free(tmp);
+        return rc;
+    }
+    if (rename(tmp, w->path) != 0) {
+        int rc = fail_io(w);
+        unlink(tmp);
+        free(tmp);
+        return rc;
+    }
+    free(tmp);
+    int dfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    int fd = open(w->path, O_RDWR | O_APPEND | O_CLOEXEC);
+    if (fd < 0)
+        return fail_io(w);
+    close(w->fd);
+    w->fd = fd;
+    struct stat st;
+    w->size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+    w->compactions++;
+    return 0;
+}
+
+const char *wal_strerror(int err)
+{
+    switch (err) {
+    case 0:
+        return "success";
+    case WAL_EIO:
+        return "I/O error";
+    case WAL_ELOCKED:
+        return "the data directory is in use by another server";
+    case WAL_ENOMEM:
+        return "out of memory";
+    default:
+        return "unknown error";
+    }
+}

@@ -1,0 +1,83 @@
+/* wal: the write-ahead log of one server's records.
+ *
+ * Every record the store accepts is appended before the AT reply for it
+ * leaves: records collect in memory during a loop iteration and go to the
+ * file in one write (group commit), with one fsync under --fsync batch.
+ * The file is a run of frames
+ *     uint32 length (little endian) | uint32 CRC-32 of the payload | payload
+ * whose payload is the record's AT line. On start the log is replayed; a
+ * torn or damaged tail (a crash mid-write) is cut off and logged, never a
+ * reason to refuse to start. The log is compacted to one record per client
+ * by writing a new file and renaming it over the old one.
+ *
+ * The data directory belongs to one server: a lock file refuses a second.
+ */
+#ifndef HERD_WAL_H
+#define HERD_WAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dynbuf.h"
+
+struct record;
+struct store;
+
+#define WAL_MAX_RECORD (1024 * 1024)
+#define WAL_COMPACT_FACTOR 4
+#define WAL_COMPACT_MIN (4 * 1024 * 1024)
+
+enum wal_error {
+    WAL_EIO = -1801,     /* errno is in wal->sys_errno */
+    WAL_ELOCKED = -1802, /* another server holds the directory */
+    WAL_ENOMEM = -1803
+};
+
+struct wal_replay_stats {
+    unsigned long records; /* frames read */
+    unsigned long invalid; /* frames whose payload is not an AT line */
+    uint64_t torn_bytes;   /* cut from the end */
+};
+
+struct wal {
+    int fd;
+    int lock_fd;
+    char *dir;
+    char *path;
+    int fsync_batch;
+    struct dynbuf batch;
+    uint64_t size; /* bytes in the file */
+    unsigned long appended, writes, compactions;
+    int sys_errno;
+    int broken; /* a write failed: durability is gone, the log says so */
+};
+
+/* Creates dir if needed, locks it and opens (or creates) its log. On
+ * WAL_ELOCKED, *holder is the pid in the lock file (0 if unknown). */
+__attribute__((warn_unused_result)) int wal_open(struct wal *w,
+                                                 const char *dir,
+                                                 int fsync_batch,
+                                                 long *holder);
+void wal_close(struct wal *w);
+
+/* Reads the log from the start, calling apply for each AT line (valid only
+ * during the call), and cuts a torn tail. */
+int wal_replay(struct wal *w,
+               int (*apply)(void *arg, const char *line, size_t len),
+               void *arg, struct wal_replay_stats *st);
+
+/* Queues a record for the next flush. */
+int wal_append(struct wal *w, const struct record *r);
+/* Writes what is queued (one write, one fsync under batch). */
+int wal_flush(struct wal *w);
+/* Whether the file has grown past WAL_COMPACT_FACTOR x the live size. */
+int wal_should_compact(const struct wal *w, uint64_t live_bytes);
+/* Rewrites the log with exactly the store's records. */
+int wal_compact(struct wal *w, const struct store *s);
+
+/* Size of the frame of a record of len bytes. */
+uint64_t wal_frame_size(size_t len);
+
+const char *wal_strerror(int err);
+
+#endif
