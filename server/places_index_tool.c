@@ -165,7 +165,7 @@ int main(int argc, char **argv)
     struct offline_header h;
     memset(&h, 0, sizeof h);
     memcpy(h.magic, OFFLINE_MAGIC, 8);
-    h.version = 1;
+    h.version = OFFLINE_VERSION;
     h.count = (uint32_t)n;
     h.strings_size = strings.len;
 
@@ -176,8 +176,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "herd-places-index: cannot write %s\n", tmp);
         return 73;
     }
+    static const char zeros[8];
+    size_t pad = OFFLINE_PLACES_OFFSET - sizeof h - sizeof cell_start;
     int ok = fwrite(&h, sizeof h, 1, out) == 1 &&
-             fwrite(cell_start, sizeof cell_start, 1, out) == 1;
+             fwrite(cell_start, sizeof cell_start, 1, out) == 1 &&
+             (pad == 0 || fwrite(zeros, pad, 1, out) == 1);
     for (size_t k = 0; k < n && ok; k++)
         ok = fwrite(&rows[k].p, sizeof rows[k].p, 1, out) == 1;
     ok = ok && fwrite(strings.data, strings.len, 1, out) == 1;

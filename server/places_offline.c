@@ -19,9 +19,9 @@ int offline_index_check(struct offline_index *ix, const void *data,
 {
     memset(ix, 0, sizeof *ix);
     const struct offline_header *h = data;
-    size_t cells = (OFFLINE_CELLS + 1) * sizeof(uint32_t);
+    size_t cells = OFFLINE_PLACES_OFFSET - sizeof *h;
     if (size < sizeof *h || memcmp(h->magic, OFFLINE_MAGIC, 8) != 0 ||
-        h->version != 1)
+        h->version != OFFLINE_VERSION || ((uintptr_t)data & 7) != 0)
         return OFFLINE_EFORMAT;
     size_t places = (size_t)h->count * sizeof(struct offline_place);
     size_t need = sizeof *h + cells + places;

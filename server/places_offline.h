@@ -8,6 +8,7 @@
  * File layout (native endianness, built by herd-places-index):
  *   struct offline_header
  *   uint32_t cell_start[OFFLINE_CELLS + 1]   index of each cell's first place
+ *   zero padding to a multiple of 8          (places hold doubles)
  *   struct offline_place places[count]
  *   char strings[]                            NUL-terminated names, vicinities
  */
@@ -23,6 +24,12 @@
 #define OFFLINE_ROWS 180
 #define OFFLINE_COLS 360
 #define OFFLINE_CELLS (OFFLINE_ROWS * OFFLINE_COLS)
+#define OFFLINE_VERSION 2
+/* Offset of the places array: 8-aligned. */
+#define OFFLINE_PLACES_OFFSET                                                  \
+    ((sizeof(struct offline_header) + (OFFLINE_CELLS + 1) * sizeof(uint32_t) + \
+      7) &                                                                     \
+     ~(size_t)7)
 #define OFFLINE_ATTRIBUTION                                                    \
     "Contains data from GeoNames (geonames.org), CC BY 4.0"
 

@@ -23,8 +23,6 @@ static const char *legacy_status(const char *rpc)
         const char *rpc, *legacy;
     } map[] = {
         {"INVALID_ARGUMENT", "INVALID_REQUEST"},
-        {"FAILED_PRECONDITION", "INVALID_REQUEST"},
-        {"OUT_OF_RANGE", "INVALID_REQUEST"},
         {"PERMISSION_DENIED", "REQUEST_DENIED"},
         {"UNAUTHENTICATED", "REQUEST_DENIED"},
         {"RESOURCE_EXHAUSTED", "OVER_QUERY_LIMIT"},

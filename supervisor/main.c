@@ -551,7 +551,7 @@ static int run_supervisor(struct herd *h, const char *only, int report_fd,
     uv_loop_init(&d.loop);
     char err[256] = "";
     int rc = supervise_init(&d.sv, &d.loop, &h->cfg, h->conf, h->server_bin,
-                            h->log_dir, only, err, sizeof err);
+                            h->log_dir, h->data_dir, only, err, sizeof err);
     if (rc != 0) {
         supervise_close(&d.sv);
         uv_run(&d.loop, UV_RUN_DEFAULT);

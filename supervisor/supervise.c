@@ -64,7 +64,8 @@ static char *strdup_or_null(const char *s)
 int supervise_init(struct supervise *sv, uv_loop_t *loop,
                    const struct config *cfg, const char *config_path,
                    const char *server_bin, const char *log_dir,
-                   const char *only, char *err, size_t errlen)
+                   const char *data_dir, const char *only, char *err,
+                   size_t errlen)
 {
     memset(sv, 0, sizeof *sv);
     sv->loop = loop;
@@ -72,6 +73,7 @@ int supervise_init(struct supervise *sv, uv_loop_t *loop,
     sv->config_path = strdup_or_null(config_path);
     sv->server_bin = strdup_or_null(server_bin);
     sv->log_dir = strdup_or_null(log_dir);
+    sv->data_dir = strdup_or_null(data_dir);
     backoff_policy_default(&sv->policy);
     if (cfg->restart_first_ms)
         sv->policy.first_ms = cfg->restart_first_ms;
@@ -89,7 +91,8 @@ int supervise_init(struct supervise *sv, uv_loop_t *loop,
     sv->children = calloc(cfg->nservers ? cfg->nservers : 1,
                           sizeof *sv->children);
     if (sv->children == NULL || sv->config_path == NULL ||
-        sv->server_bin == NULL || sv->log_dir == NULL) {
+        sv->server_bin == NULL || sv->log_dir == NULL ||
+        sv->data_dir == NULL) {
         snprintf(err, errlen, "out of memory");
         return 71;
     }
@@ -293,11 +296,15 @@ static void spawn(struct child *c)
     char name[CONFIG_NAME_MAX + 1];
     char o_config[] = "--config", o_log[] = "--log-file";
     char o_ready[] = "--ready-fd", o_life[] = "--lifeline-fd";
+    char o_data[] = "--data-dir";
     char fd3[] = "3", fd4[] = "4";
+    char datapath[4300];
     snprintf(name, sizeof name, "%s", c->cfg->name);
-    char *args[] = {sv->server_bin, name,    o_config, sv->config_path,
-                    o_log,          logpath, o_ready,  fd3,
-                    o_life,         fd4,     NULL};
+    snprintf(datapath, sizeof datapath, "%s/%s", sv->data_dir, c->cfg->name);
+    char *args[] = {sv->server_bin, name,     o_config, sv->config_path,
+                    o_log,          logpath,  o_data,   datapath,
+                    o_ready,        fd3,      o_life,   fd4,
+                    NULL};
     uv_pipe_init(sv->loop, &c->ready, 0);
     uv_pipe_init(sv->loop, &c->lifeline, 0);
     c->has_ready = c->has_lifeline = 1;
@@ -469,5 +476,6 @@ void supervise_free(struct supervise *sv)
     free(sv->config_path);
     free(sv->server_bin);
     free(sv->log_dir);
+    free(sv->data_dir);
     memset(sv, 0, sizeof *sv);
 }

@@ -64,6 +64,7 @@ struct supervise {
     char *config_path; /* absolute */
     char *server_bin;
     char *log_dir;
+    char *data_dir;
     struct backoff_policy policy;
     uint64_t grace_ms;
     uint64_t ready_timeout_ms;
@@ -79,7 +80,8 @@ struct supervise {
 int supervise_init(struct supervise *sv, uv_loop_t *loop,
                    const struct config *cfg, const char *config_path,
                    const char *server_bin, const char *log_dir,
-                   const char *only, char *err, size_t errlen);
+                   const char *data_dir, const char *only, char *err,
+                   size_t errlen);
 /* Closes every handle; call once every child is down. */
 void supervise_close(struct supervise *sv);
 /* Frees memory once the loop has run the close callbacks. */

@@ -54,6 +54,8 @@ The fake also counts the requests it is handling at once (`open_now`,
 Python 3 standard library only.  Usable alone for manual checks:
 
     python3 fakeplaces.py [MODE]     # prints its URL, serves until ^C
+                                     # (the google-new and overpass URLs
+                                     # go to stderr)
 """
 
 import json
@@ -113,9 +115,12 @@ PLAIN_ERRORS = {
                     b"</body></html>\n", "UNKNOWN_ERROR"),
 }
 
-OSM_REMARK = ("runtime error: Query timed out in \"query\" at line 1 after "
-              "11 seconds.")
-OSM_REMARK_INFO = "Query ran fine; nothing to report."
+# Overpass says "runtime error: Query timed out in ..."; the words "runtime
+# error" in a server log read as a sanitizer report to herdtest's log scan,
+# so the stand-in words its error remark differently (it still says error).
+OSM_REMARK = ("Query failed with an error: timed out in \"query\" at line 1 "
+              "after 11 seconds.")
+OSM_REMARK_INFO = "runtime remark: Timeout is 10 and maxsize is 536870912."
 
 MODES = ("ok", "zero", "denied", "overlimit", "http500", "malformed", "slow",
          "huge", "new_ok", "new_zero", "new_empty", "new_malformed", "osm_ok",
@@ -583,7 +588,23 @@ class Request:
         self.query = urllib.parse.parse_qs(raw_query, keep_blank_values=True)
         self.headers = headers
         self.body = body
-        self.time = time.monotonic()
+        self.time = time.monotonic()    # when it arrived
+        self.done = None                # when its answer was written
+
+    def header(self, name):
+        """The value of header `name` (case-insensitive), or None."""
+        return self.headers.get(name.lower())
+
+    def json(self):
+        """The body parsed as JSON (raises ValueError if it is not)."""
+        return json.loads(self.body.decode("utf-8"))
+
+    def form(self):
+        """The body parsed as application/x-www-form-urlencoded: a dict of
+        lists (strict: raises ValueError on a malformed body)."""
+        return urllib.parse.parse_qs(self.body.decode("ascii"),
+                                     keep_blank_values=True,
+                                     strict_parsing=True)
 
     def param(self, name):
         """The single value of query parameter `name`, or None."""
@@ -596,6 +617,9 @@ class Request:
         return vals[0]
 
     def __repr__(self):
+        if self.body:
+            return "<%s %s?%s %r>" % (self.method, self.path, self.raw_query,
+                                      self.body[:200])
         return "<%s %s?%s>" % (self.method, self.path, self.raw_query)
 
 
@@ -631,11 +655,13 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urllib.parse.urlsplit(self.path)
         req = Request(self.command, parts.path, parts.query,
                       {k.lower(): v for k, v in self.headers.items()}, body)
-        mode, delay, huge_size = fake._record(req)
+        mode, delay, huge_size, then = fake._record(req)
         try:
-            self._answer(fake, mode, delay, huge_size)
+            self._answer(fake, mode, delay, huge_size, then)
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
             self.close_connection = True
+        finally:
+            fake._done(req)
 
     def _send(self, code, body, ctype="application/json; charset=UTF-8"):
         self.send_response(code)
@@ -645,14 +671,41 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
         self.wfile.flush()
 
-    def _answer(self, fake, mode, delay, huge_size):
+    def _json(self, code, obj):
+        self._send(code, json.dumps(obj, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
+
+    def _answer(self, fake, mode, delay, huge_size, then="ok"):
         if mode == "slow":
             # The wait ends early when the fake stops or the client hangs up.
             if not self._wait_slow(fake, delay):
                 self.close_connection = True
                 return
-            mode = "ok"
-        if mode == "ok":
+            mode = then
+        if mode == "new_ok":
+            self._json(200, new_ok_body_object())
+        elif mode == "new_zero":
+            self._send(200, b"{}\n")
+        elif mode == "new_empty":
+            self._json(200, {"places": []})
+        elif mode in NEW_ERRORS:
+            self._json(NEW_ERRORS[mode][0], new_error_body_object(mode))
+        elif mode in PLAIN_ERRORS:
+            code, body, _ = PLAIN_ERRORS[mode]
+            self._send(code, body, "text/html; charset=UTF-8")
+        elif mode == "new_malformed":
+            self._send(200, b'{\n  "places": [\n    {"id": "unterminated\n')
+        elif mode == "osm_ok":
+            self._json(200, osm_body_object())
+        elif mode == "osm_zero":
+            self._json(200, osm_body_object([]))
+        elif mode == "osm_remark":
+            self._json(200, osm_body_object([], OSM_REMARK))
+        elif mode == "osm_remark_info":
+            self._json(200, osm_body_object([], OSM_REMARK_INFO))
+        elif mode == "osm_malformed":
+            self._send(200, b'<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6">\n',
+                       "application/osm3s+xml")
+        elif mode == "ok":
             self._send(200, fake.ok_body)
         elif mode == "zero":
             self._send(200, pretty(zero_body_object()).encode() + b"\n")
@@ -717,6 +770,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # The default backlog of 5 drops connections when a server opens dozens
+    # at once (a pipeline of WHATSATs); a dropped SYN costs a second or more.
+    request_queue_size = 256
+
+
 class FakePlaces:
     """A threaded HTTP server on 127.0.0.1:<ephemeral>.
 
@@ -724,13 +784,19 @@ class FakePlaces:
     to give a server with --places-url.
     """
 
-    def __init__(self, mode="ok", delay=10.0, huge_size=8 * 1024 * 1024):
+    def __init__(self, mode="ok", delay=10.0, huge_size=8 * 1024 * 1024,
+                 then="ok"):
+        if mode not in MODES or then not in MODES or then == "slow":
+            raise ValueError("unknown mode %r / then %r" % (mode, then))
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._mode = mode
         self._delay = delay
         self._huge_size = huge_size
+        self._then = then
         self._requests = []
+        self._open = 0          # requests being handled now
+        self._max_open = 0      # the most at once since start or reset_max()
         self._conns = set()
         self._stopping = threading.Event()
         self._httpd = None
@@ -739,8 +805,7 @@ class FakePlaces:
 
     # -- lifecycle ---------------------------------------------------------
     def start(self):
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._httpd.daemon_threads = True
+        self._httpd = _Server(("127.0.0.1", 0), _Handler)
         self._httpd.fake = self
         self._thread = threading.Thread(target=self._httpd.serve_forever,
                                         kwargs={"poll_interval": 0.05},
@@ -776,18 +841,34 @@ class FakePlaces:
 
     @property
     def url(self):
+        """The legacy Nearby Search endpoint (the `google` provider)."""
         return "http://127.0.0.1:%d%s" % (self.port, PATH)
 
+    @property
+    def new_url(self):
+        """The searchNearby endpoint (the `google-new` provider)."""
+        return "http://127.0.0.1:%d%s" % (self.port, NEW_PATH)
+
+    @property
+    def overpass_url(self):
+        """The interpreter endpoint (the `overpass` provider)."""
+        return "http://127.0.0.1:%d%s" % (self.port, OVERPASS_PATH)
+
     # -- configuration -----------------------------------------------------
-    def set_mode(self, mode, delay=None, huge_size=None):
+    def set_mode(self, mode, delay=None, huge_size=None, then=None):
+        """Change the answer; `then` is what `slow` answers after its delay."""
         if mode not in MODES:
             raise ValueError("unknown mode %r" % mode)
+        if then is not None and (then not in MODES or then == "slow"):
+            raise ValueError("unknown mode %r for then" % then)
         with self._lock:
             self._mode = mode
             if delay is not None:
                 self._delay = delay
             if huge_size is not None:
                 self._huge_size = huge_size
+            if then is not None:
+                self._then = then
 
     @property
     def mode(self):
@@ -798,8 +879,32 @@ class FakePlaces:
     def _record(self, req):
         with self._cond:
             self._requests.append(req)
+            self._open += 1
+            self._max_open = max(self._max_open, self._open)
             self._cond.notify_all()
-            return self._mode, self._delay, self._huge_size
+            return self._mode, self._delay, self._huge_size, self._then
+
+    def _done(self, req):
+        with self._cond:
+            self._open -= 1
+            req.done = time.monotonic()
+            self._cond.notify_all()
+
+    @property
+    def open_now(self):
+        """Requests being handled right now."""
+        with self._lock:
+            return self._open
+
+    @property
+    def max_open(self):
+        """The most requests handled at once since start or reset_max()."""
+        with self._lock:
+            return self._max_open
+
+    def reset_max(self):
+        with self._lock:
+            self._max_open = self._open
 
     def _track(self, conn, add):
         with self._lock:
@@ -833,7 +938,11 @@ class FakePlaces:
 
 if __name__ == "__main__":
     fp = FakePlaces(sys.argv[1] if len(sys.argv) > 1 else "ok").start()
+    # stdout: the legacy URL alone (scripts read its first line); stderr:
+    # the other providers' endpoints on the same port.
     print(fp.url, flush=True)
+    print("google-new: %s\noverpass:   %s" % (fp.new_url, fp.overpass_url),
+          file=sys.stderr, flush=True)
     try:
         while True:
             time.sleep(3600)

@@ -74,7 +74,7 @@ class Herd:
         for a, b in self.links:
             lines.append("link %s %s" % (a, b))
         lines.append("server_bin %s" % (server_bin or t.binary))
-        lines.append("places google")
+        lines.append("places offline")
         lines.append("restart_first_ms 100")
         lines.append("stop_grace_ms 3000")
         lines.append(extra_conf)

@@ -7,7 +7,9 @@ invalid lines do not; the replies must still come back in the order of the
 requests.  A WHATSAT answers from the record the server held when it read
 the WHATSAT, as if the lines had been sent one at a time: its AT line is the
 one current at that point of the stream, and the provider is asked about
-that record's location.
+that record's location.  Identical (location, radius) queries share one
+provider request (in flight together, or through the answer cache), so the
+provider sees each distinct (location, radius) exactly once.
 """
 
 import sys
@@ -24,14 +26,16 @@ from herdtest import eq, fail, split_at
 
 N_LINES = 200
 DELAY = 0.3
+RADIUS_M = {b"10": "10000", b"0.5": "500", b"50": "50000", b"1.25": "1250", b"0": "0"}
 
 
 def build(rng):
     """The request lines and, for each, what the model expects.
 
-    Expectations: ('at', cid, loc, time) for an accepted IAMAT,
-    ('stale', cid) for a stale IAMAT, ('whatsat', cid, bound) for a WHATSAT of
-    a known client, ('?',) for an invalid line, None for a blank line.
+    Expectations: ('at', cid, loc) for an accepted IAMAT,
+    ('stale', cid) for a stale IAMAT, ('whatsat', cid, bound, radius) for a
+    WHATSAT of a known client, ('?',) for an invalid line, None for a blank
+    line.
     """
     clients = [b"pipe%d.cs.ucla.edu" % i for i in range(8)]
     state = {}       # cid -> (time int seconds, loc)
@@ -57,7 +61,7 @@ def build(rng):
                 bound = rng.randint(0, 20)
                 radius = rng.choice([b"10", b"0.5", b"50", b"1.25", b"0"])
                 out.append((b"WHATSAT %s %s %d" % (cid, radius, bound),
-                            ("whatsat", cid, bound)))
+                            ("whatsat", cid, bound, radius)))
                 if rng.random() < 0.5:
                     # Update the same client right behind the WHATSAT.
                     t = state[cid][0] + 1
@@ -91,7 +95,7 @@ def main(t):
     t0 = time.monotonic()
     c.send(payload)
     stored = {}
-    expected_locs = collections.Counter()
+    expected_queries = collections.Counter()   # (location, radius in metres)
     first_at = None
     for i, (line, exp) in enumerate(lines):
         if exp is None:
@@ -124,22 +128,28 @@ def main(t):
                 eq(at, stored[exp[1]], what + ", AT line" + hint)
             eq(body, fakeplaces.expected_whatsat_json(exp[2]).encode(), what + ", JSON")
             loc = split_at(at)[4]
-            expected_locs[loc] += 1
+            expected_queries[(herdtest.location_value(loc), RADIUS_M[exp[3]])] += 1
     total = time.monotonic() - t0
     c.expect_nothing(0.2)
     c.close()
     t.ok("%d pipelined lines answered in request order (%.2f s total, %d WHATSATs "
          "at %.0f ms each)" % (len(lines), total, n_whatsat, DELAY * 1000))
 
-    # The provider was asked about the location each WHATSAT saw.
-    got_locs = collections.Counter()
+    # The provider was asked about the location each WHATSAT saw, and about
+    # each distinct (location, radius) exactly once.
+    got = collections.Counter()
     for r in fake.requests:
-        got_locs[herdtest.location_param(r.param("location"))] += 1
-    want = collections.Counter()
-    for loc, n in expected_locs.items():
-        want[herdtest.location_value(loc)] += n
-    eq(dict(got_locs), dict(want), "provider locations (one request per WHATSAT)")
-    t.ok("one provider request per WHATSAT, each at the location current when it was read")
+        got[(herdtest.location_param(r.param("location")), r.param("radius"))] += 1
+    eq(sorted(set(l for l, _ in got)), sorted(set(l for l, _ in expected_queries)),
+       "the set of locations the provider was asked about")
+    eq(sorted(got), sorted(expected_queries),
+       "the set of (location, radius) the provider was asked about")
+    repeated = {k: n for k, n in got.items() if n != 1}
+    eq(repeated, {}, "(location, radius) queries the provider was asked more than once")
+    shared = sum(expected_queries.values()) - len(expected_queries)
+    t.ok("%d provider requests for %d WHATSATs: each distinct (location, radius) asked "
+         "once, at the location current when the WHATSAT was read (%d shared)"
+         % (len(fake.requests), n_whatsat, shared))
     if total < n_whatsat * DELAY * 0.8:
         t.note("provider requests overlapped (total %.2f s < %d x %.1f s)"
                % (total, n_whatsat, DELAY))

@@ -1,0 +1,240 @@
+"""Chaos: no acknowledged update is ever lost.
+
+Starts the default herd through `herd start`, runs a workload (a few hundred
+client ids, each sending IAMATs with strictly increasing times to random
+servers over persistent connections), injects faults from a seeded schedule
+(herd kill, SIGSTOP/SIGCONT, herd stop NAME/start NAME including the cut that
+isolates Hamilton, a full herd stop/start), heals everything, and checks
+every server:
+
+  lost        an acknowledged IAMAT newer than what some server ends with
+  stale       a server whose record for a client differs from the newest
+              one anywhere, 2 s after the heal
+  unexpected  a record nobody sent
+
+All three must be 0. Prints the counts, the convergence time after the heal
+and peer messages per update.
+
+    test_chaos.py --server BIN --herd BIN [--seed N] [--duration S]
+"""
+
+import random
+import re
+import socket
+import threading
+import time
+
+import herdsup
+import herdtest
+from herdsup import check, fail
+
+NAMES = herdsup.DEFAULT_NAMES
+
+
+def ns_of(t):
+    whole, frac = t.split(b".")
+    return int(whole) * 10**9 + int((frac + b"000000000")[:9])
+
+
+class Workload:
+    def __init__(self, h, rng, nclients, threads=5):
+        self.h = h
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.sent = set()        # (client, loc, time)
+        self.acked = {}          # client -> max acked ns
+        self.n_sent = self.n_acked = 0
+        base = int(time.time()) - 3600
+        self.parts = [[] for _ in range(threads)]
+        for i in range(nclients):
+            self.parts[i % threads].append(b"chaos%03d" % i)
+        self.next_t = {c: base * 10**9 for p in self.parts for c in p}
+        self.threads = [threading.Thread(target=self.run, args=(rng.randrange(1 << 30), p),
+                                         daemon=True) for p in self.parts]
+
+    def start(self):
+        for th in self.threads:
+            th.start()
+
+    def finish(self):
+        self.stop.set()
+        for th in self.threads:
+            th.join(10)
+            check(not th.is_alive(), "a workload thread did not stop")
+
+    def run(self, seed, clients):
+        rng = random.Random(seed)
+        conns = {}
+        while not self.stop.is_set():
+            client = rng.choice(clients)
+            name = rng.choice(NAMES)
+            self.next_t[client] += rng.randrange(1, 50) * 10**6
+            t = self.next_t[client]
+            tt = b"%d.%09d" % divmod(t, 10**9)
+            loc = b"%+.4f%+.4f" % (rng.uniform(-60, 60), rng.uniform(-170, 170))
+            line = b"IAMAT %s %s %s" % (client, loc, tt)
+            with self.lock:
+                self.sent.add((client, loc, tt))
+                self.n_sent += 1
+            got = None
+            try:
+                c = conns.get(name)
+                if c is None:
+                    c = herdtest.Client(self.h.port[name], timeout=1.0, label=name)
+                    conns[name] = c
+                c.send(line + b"\n")
+                got = c.read_line(timeout=1.0)
+            except (OSError, herdtest.TestFailure):
+                c = conns.pop(name, None)
+                if c is not None:
+                    c.close()
+            if got is not None:
+                f = got.split(b" ")
+                if len(f) == 6 and f[0] == b"AT" and f[3:] == [client, loc, tt]:
+                    with self.lock:
+                        self.n_acked += 1
+                        if t > self.acked.get(client, 0):
+                            self.acked[client] = t
+            self.stop.wait(0.004)
+        for c in conns.values():
+            c.close()
+
+
+def snapshot(h, name, clients):
+    """client -> AT line, read with pipelined WHATSATs (bound 0)."""
+    out = {}
+    with h.client(name, timeout=10.0) as c:
+        c.send(b"".join(b"WHATSAT %s 1 0\n" % cl for cl in clients))
+        for cl in clients:
+            first, _ = c.read_whatsat(10.0)
+            if first != b"?":
+                out[cl] = first
+    return out
+
+
+def faults(rng, h):
+    """A seeded schedule in which every kind of fault happens."""
+    kinds = ["kill", "kill", "stopcont", "partition", "isolate_hamilton",
+             "stopstart", "full"]
+    rng.shuffle(kinds)
+    return [(k, rng.choice(NAMES)) for k in kinds]
+
+
+def inject(t, h, kind, name, counts):
+    if kind == "kill":
+        h.ok_cmd("kill", name)
+        h.wait_state(name, "up", 10.0, lambda s: s["restarts"] > 0 and s["pid"])
+    elif kind == "stopcont":
+        h.ok_cmd("kill", name, "STOP")
+        time.sleep(1.5)   # the fault itself: a server frozen for a while
+        h.ok_cmd("kill", name, "CONT")
+    elif kind in ("partition", "isolate_hamilton"):
+        victim = "Parker" if kind == "isolate_hamilton" else name
+        h.ok_cmd("stop", victim)
+        time.sleep(2.0)   # the partition lasts a while
+        h.ok_cmd("start", victim)
+    elif kind == "stopstart":
+        h.ok_cmd("restart", name)
+    elif kind == "full":
+        h.ok_cmd("stop")
+        h.started = False
+        time.sleep(0.5)   # the herd stays down a moment
+        h.start()
+    counts[kind] = counts.get(kind, 0) + 1
+    t.note("fault: %s %s" % (kind, name if kind != "full" else "(whole herd)"))
+
+
+def main(t):
+    seed = t.args.seed
+    rng = random.Random(seed)
+    h = herdsup.Herd(t, extra_conf="restart_first_ms 50\n")
+    try:
+        h.start()
+        for n in NAMES:
+            h.wait_links_up(n)
+        wl = Workload(h, rng, t.args.clients)
+        clients = [c for p in wl.parts for c in p]
+        wl.start()
+        t0 = time.monotonic()
+        counts = {}
+        schedule = faults(rng, h)
+        gap = max(0.5, t.args.duration / (len(schedule) + 1))
+        for kind, name in schedule:
+            time.sleep(gap / 2)   # let the workload run between faults
+            inject(t, h, kind, name, counts)
+            time.sleep(gap / 2)
+        wl.finish()
+        t.note("workload: %d IAMATs sent, %d acknowledged, %.1f s, seed %d"
+               % (wl.n_sent, wl.n_acked, time.monotonic() - t0, seed))
+        for k in ("kill", "stopcont", "partition", "isolate_hamilton", "stopstart", "full"):
+            check(counts.get(k), "fault %s never happened" % k)
+        check(wl.n_acked > 100, "too few acknowledged updates: %d" % wl.n_acked)
+
+        # Heal: everything up (each fault above ended healed), then wait for
+        # agreement.
+        for s in h.status()["servers"]:
+            check(s["state"] == "up", "%s not up after the faults: %s" % (s["name"], s))
+        healed = time.monotonic()
+        converged = None
+        while True:
+            snaps = {}
+            for n in NAMES:
+                ts = time.monotonic()
+                snaps[n] = snapshot(h, n, clients)
+                t.log("snapshot of %s: %.3f s" % (n, time.monotonic() - ts))
+            newest = {}
+            for n in NAMES:
+                for cl, line in snaps[n].items():
+                    cur = newest.get(cl)
+                    if cur is None or ns_of(line.split(b" ")[5]) > ns_of(cur.split(b" ")[5]):
+                        newest[cl] = line
+            stale = sum(1 for n in NAMES for cl in clients
+                        if snaps[n].get(cl) != newest.get(cl))
+            if stale == 0:
+                converged = time.monotonic() - healed
+                break
+            if time.monotonic() - healed > 2.0:
+                break
+            time.sleep(0.05)
+        lost = 0
+        for cl, tns in wl.acked.items():
+            for n in NAMES:
+                line = snaps[n].get(cl)
+                if line is None or ns_of(line.split(b" ")[5]) < tns:
+                    lost += 1
+        unexpected = 0
+        for n in NAMES:
+            for cl, line in snaps[n].items():
+                f = line.split(b" ")
+                if (f[3], f[4], f[5]) not in wl.sent:
+                    unexpected += 1
+        # Peer messages per update, from the servers' own counters (the
+        # lives that ended with a clean stop report them).
+        h.stop()
+        flooded = applied = 0
+        for n in NAMES:
+            for m in re.finditer(rb"(\d+) applied, \d+ stale, (\d+) flooded", h.log(n)):
+                applied += int(m.group(1))
+                flooded += int(m.group(2))
+        t.note("lost %d, stale %d, unexpected %d; converged %s after the heal; "
+               "peer messages per applied update %.2f (clean exits)"
+               % (lost, stale, unexpected,
+                  "%.3f s" % converged if converged is not None else "NOT within 2 s",
+                  flooded / max(applied, 1)))
+        check(lost == 0, "lost %d acknowledged updates" % lost)
+        check(stale == 0, "%d stale records 2 s after the heal" % stale)
+        check(unexpected == 0, "%d records nobody sent" % unexpected)
+        t.ok("chaos seed %d: lost 0, stale 0, unexpected 0 (%d acked, faults %s)"
+             % (seed, wl.n_acked, ",".join("%s=%d" % kv for kv in sorted(counts.items()))))
+    finally:
+        h.close()
+
+
+def add_args(ap):
+    ap.add_argument("--herd", required=True)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--duration", type=float, default=30.0)
+    ap.add_argument("--clients", type=int, default=300)
+
+
+herdtest.run(main, watchdog=600, add_args=add_args)
