@@ -805,6 +805,9 @@ static int dispatch(struct herd *h, const char *cmd, int argc, char **argv,
 
 int main(int argc, char **argv)
 {
+    /* A supervisor that goes away mid-request is an error to report, not
+     * a signal to die of. */
+    signal(SIGPIPE, SIG_IGN);
     const char *conf = getenv("HERD_CONF");
     if (conf == NULL || conf[0] == '\0')
         conf = "herd.conf";
