@@ -33,6 +33,7 @@ void config_free(struct config *cfg)
     free(cfg->server_bin);
     free(cfg->places_index);
     free(cfg->fsync);
+    free(cfg->secret_file);
     config_init(cfg);
 }
 
@@ -271,6 +272,7 @@ static int parse_line(struct config *cfg, const struct field *f, size_t n,
         {"server_bin", offsetof(struct config, server_bin), 1},
         {"places_index", offsetof(struct config, places_index), 1},
         {"fsync", offsetof(struct config, fsync), 0},
+        {"secret_file", offsetof(struct config, secret_file), 1},
     };
     static const struct {
         const char *key;
@@ -288,6 +290,13 @@ static int parse_line(struct config *cfg, const struct field *f, size_t n,
         {"max_line", offsetof(struct config, max_line), 64, 1 << 20},
         {"max_output", offsetof(struct config, max_output), 4096,
          1ULL << 32},
+        {"max_clients", offsetof(struct config, max_clients), 1, 10000000},
+        {"idle_timeout_ms", offsetof(struct config, idle_timeout_ms), 1,
+         86400000},
+        {"line_timeout_ms", offsetof(struct config, line_timeout_ms), 1,
+         86400000},
+        {"max_pending", offsetof(struct config, max_pending), 1, 100000},
+        {"max_client_id", offsetof(struct config, max_client_id), 1, 1 << 20},
         {"restart_first_ms", offsetof(struct config, restart_first_ms), 1,
          3600000},
         {"restart_max_ms", offsetof(struct config, restart_max_ms), 1,

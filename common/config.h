@@ -11,10 +11,18 @@
  *   places_cache_size N               how many answers are kept
  *   places_max_inflight N             HTTP requests at once
  *   run_dir DIR | log_dir DIR | data_dir DIR
+ *   secret_file FILE                  the herd secret (peer links prove they
+ *                                     know it); herd start makes one in
+ *                                     run_dir when none is named
  *   fsync never|batch                 write-ahead log: process or machine
  *                                     crashes
  *   max_line BYTES                    longest request line
  *   max_output BYTES                  output buffered per connection
+ *   max_clients N                     client connections per server
+ *   idle_timeout_ms N                 a silent client is closed
+ *   line_timeout_ms N                 a line left unfinished is closed
+ *   max_pending N                     WHATSATs waiting per connection
+ *   max_client_id BYTES               longest client id
  *   server_bin PATH                   herd-server for the supervisor
  *   restart_first_ms N                first restart delay (doubles)
  *   restart_max_ms N                  restart delay cap
@@ -74,12 +82,18 @@ struct config {
     char *server_bin;
     char *places_index;
     char *fsync;
+    char *secret_file;
     uint64_t places_timeout_ms; /* 0: not set */
     uint64_t places_cache_ttl_ms;
     uint64_t places_cache_size;
     uint64_t places_max_inflight;
     uint64_t max_line;          /* 0: not set */
     uint64_t max_output;        /* 0: not set */
+    uint64_t max_clients;
+    uint64_t idle_timeout_ms;
+    uint64_t line_timeout_ms;
+    uint64_t max_pending;
+    uint64_t max_client_id;
     uint64_t restart_first_ms;  /* supervisor settings; 0: not set */
     uint64_t restart_max_ms;
     uint64_t restart_stable_ms;

@@ -195,6 +195,10 @@ int commands_client_line(struct conn *c, const char *line, size_t len)
         reject(c, line, len, rc);
         return 0;
     }
+    if (cmd.client.len > srv->opt->max_client_id) {
+        reject(c, line, len, PROTO_EARITY);
+        return 0;
+    }
     if (handlers[cmd.kind] == NULL) {
         reject(c, line, len, PROTO_EUNKNOWN);
         return 0;

@@ -25,6 +25,7 @@ void conn_pool_init(struct conn_pool *pool, uv_loop_t *loop, size_t max_line,
     pool->loop = loop;
     pool->max_line = max_line;
     pool->max_output = max_output;
+    pool->max_holds = CONN_MAX_HOLDS;
 }
 
 size_t conn_pending(const struct conn *c)
@@ -54,7 +55,7 @@ static void mark_resume(struct conn *c)
 
 static int must_pause(const struct conn *c)
 {
-    return c->closing || c->holds >= CONN_MAX_HOLDS ||
+    return c->closing || c->holds >= c->pool->max_holds ||
            conn_pending(c) >= CONN_HIGH_WATER;
 }
 
@@ -88,6 +89,8 @@ struct conn *conn_new(struct conn_pool *pool, enum conn_kind kind)
         pool->all->prev = c;
     pool->all = c;
     pool->count++;
+    pool->clients += kind == CONN_CLIENT;
+    c->opened_ms = c->last_read_ms = uv_now(pool->loop);
     snprintf(c->addr, sizeof c->addr, "?");
     return c;
 }
@@ -168,8 +171,14 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     conn_ref(c);
+    c->last_read_ms = uv_now(c->pool->loop);
     int rc = linebuf_feed(&c->in, buf->base, (size_t)nread, on_linebuf_line,
                           c);
+    /* A line that never completes is timed from its first byte. */
+    if (linebuf_pending(&c->in) == 0 || c->paused)
+        c->partial_since_ms = 0;
+    else if (c->partial_since_ms == 0)
+        c->partial_since_ms = c->last_read_ms;
     if (rc < 0) {
         char why[96];
         snprintf(why, sizeof why, "%s (limit %zu bytes)",
@@ -233,6 +242,7 @@ void conn_close(struct conn *c, const char *reason)
         c->next->prev = c->prev;
     c->prev = c->next = NULL;
     pool->count--;
+    pool->clients -= c->kind == CONN_CLIENT;
     linebuf_close(&c->in);
     dynbuf_free(&c->out);
     uv_close((uv_handle_t *)&c->tcp, on_closed);

@@ -12,6 +12,7 @@
 #define HERD_CONN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <uv.h>
 
@@ -47,6 +48,8 @@ struct conn_pool {
     unsigned long next_id;
     size_t max_line;
     size_t max_output;
+    unsigned max_holds; /* replies waiting per connection before pausing */
+    size_t clients;     /* open client connections */
     /* Called after paused readers ran their lines and before anything is
      * written (the write-ahead log goes first). */
     void (*before_write)(void *arg);
@@ -72,6 +75,9 @@ struct conn {
     size_t write_len; /* bytes in the uv_write in flight */
     struct conn_slot *head, *tail;
     unsigned holds; /* slots still waiting */
+    uint64_t opened_ms;
+    uint64_t last_read_ms;
+    uint64_t partial_since_ms; /* an incomplete line waits since; 0: none */
     size_t queued;  /* bytes in slots */
     size_t max_output; /* close past this many bytes waiting */
     conn_line_cb *on_line;

@@ -1,8 +1,10 @@
 /* herd-server: one server of the herd. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <curl/curl.h>
 
@@ -42,11 +44,20 @@ static const char usage_text[] =
     "  --fsync never|batch      never: survive a process crash (default);\n"
     "                           batch: one fsync per group, survive a\n"
     "                           machine crash\n"
+    "  --secret-file FILE       the herd secret: peer links prove they know\n"
+    "                           it (HMAC-SHA256); without one, links are\n"
+    "                           not authenticated (a warning is logged)\n"
     "  --log-file FILE          log here (default: stderr, or\n"
     "                           LOG_DIR/NAME.log with --config)\n"
     "  --max-line BYTES         longest request line (default 8192)\n"
     "  --max-output BYTES       output held per connection before a slow\n"
     "                           reader is cut off (default 4194304)\n"
+    "  --max-clients N          client connections (default 10000)\n"
+    "  --idle-timeout MS        close a silent client (default 300000)\n"
+    "  --line-timeout MS        close a line left unfinished (default 10000)\n"
+    "  --max-pending N          WHATSATs waiting per connection before it\n"
+    "                           stops being read (default 64)\n"
+    "  --max-client-id BYTES    longest client id (default 256)\n"
     "  --ready-fd FD            write a newline to FD once listening\n"
     "  --lifeline-fd FD         stop when FD reaches end of file (the\n"
     "                           supervisor holds its other end)\n"
@@ -64,7 +75,39 @@ struct args {
     size_t npeers;
     uint64_t max_line, max_output;
     const char *fsync;
+    const char *secret_file;
 };
+
+/* Reads the herd secret: 16 to 256 bytes, trailing whitespace dropped. */
+static int load_secret(struct server_options *opt, const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL) {
+        fprintf(stderr, "herd-server: cannot read secret file %s: %s\n", path,
+                strerror(errno));
+        return HERD_EXIT_CONFIG;
+    }
+    struct stat st;
+    if (fstat(fileno(fp), &st) == 0 && (st.st_mode & 077) != 0)
+        fprintf(stderr,
+                "herd-server: warning: secret file %s is readable by others "
+                "(chmod 600 it)\n",
+                path);
+    size_t n = fread(opt->secret, 1, sizeof opt->secret, fp);
+    int more = fgetc(fp) != EOF;
+    fclose(fp);
+    while (n > 0 && (opt->secret[n - 1] == '\n' || opt->secret[n - 1] == '\r' ||
+                     opt->secret[n - 1] == ' ' || opt->secret[n - 1] == '\t'))
+        n--;
+    if (more || n < 16) {
+        fprintf(stderr,
+                "herd-server: secret file %s must hold 16 to %zu bytes\n",
+                path, sizeof opt->secret);
+        return HERD_EXIT_CONFIG;
+    }
+    opt->secret_len = n;
+    return 0;
+}
 
 __attribute__((format(printf, 1, 2))) static int
 usage_error(const char *fmt, ...)
@@ -208,12 +251,24 @@ static int parse_args(struct args *a, int argc, char **argv)
                 return usage_error("--fsync wants never or batch, not '%s'",
                                    val);
             a->fsync = val;
+        } else if (strcmp(key, "--secret-file") == 0) {
+            a->secret_file = val;
         } else if (strcmp(key, "--log-file") == 0) {
             a->opt.log_file = val;
         } else if (strcmp(key, "--max-line") == 0) {
             rc = number(key, val, 64, 1 << 20, &a->max_line);
         } else if (strcmp(key, "--max-output") == 0) {
             rc = number(key, val, 4096, 1ULL << 32, &a->max_output);
+        } else if (strcmp(key, "--max-clients") == 0) {
+            rc = number(key, val, 1, 10000000, &a->opt.max_clients);
+        } else if (strcmp(key, "--idle-timeout") == 0) {
+            rc = number(key, val, 1, 86400000, &a->opt.idle_timeout_ms);
+        } else if (strcmp(key, "--line-timeout") == 0) {
+            rc = number(key, val, 1, 86400000, &a->opt.line_timeout_ms);
+        } else if (strcmp(key, "--max-pending") == 0) {
+            rc = number(key, val, 1, 100000, &a->opt.max_pending);
+        } else if (strcmp(key, "--max-client-id") == 0) {
+            rc = number(key, val, 1, 1 << 20, &a->opt.max_client_id);
         } else if (strcmp(key, "--ready-fd") == 0) {
             rc = number(key, val, 0, 1 << 20, &n);
             a->opt.ready_fd = (int)n;
@@ -297,12 +352,24 @@ static int apply_config(struct args *a, struct config *cfg,
         a->max_line = cfg->max_line;
     if (a->max_output == 0)
         a->max_output = cfg->max_output;
+    if (a->opt.max_clients == 0)
+        a->opt.max_clients = cfg->max_clients;
+    if (a->opt.idle_timeout_ms == 0)
+        a->opt.idle_timeout_ms = cfg->idle_timeout_ms;
+    if (a->opt.line_timeout_ms == 0)
+        a->opt.line_timeout_ms = cfg->line_timeout_ms;
+    if (a->opt.max_pending == 0)
+        a->opt.max_pending = cfg->max_pending;
+    if (a->opt.max_client_id == 0)
+        a->opt.max_client_id = cfg->max_client_id;
     if (a->opt.data_dir == NULL && cfg->data_dir != NULL) {
         snprintf(data_path, data_cap, "%s/%s", cfg->data_dir, a->opt.name);
         a->opt.data_dir = data_path;
     }
     if (a->fsync == NULL)
         a->fsync = cfg->fsync;
+    if (a->secret_file == NULL)
+        a->secret_file = cfg->secret_file;
     if (a->opt.log_file == NULL && cfg->log_dir != NULL) {
         snprintf(log_path, log_cap, "%s/%s.log", cfg->log_dir, a->opt.name);
         a->opt.log_file = log_path;
@@ -354,6 +421,16 @@ int main(int argc, char **argv)
     a.opt.npeers = a.npeers;
     a.opt.max_line = a.max_line ? a.max_line : LINEBUF_DEFAULT_MAX;
     a.opt.max_output = a.max_output ? a.max_output : CONN_DEFAULT_MAX_OUTPUT;
+    if (a.opt.max_clients == 0)
+        a.opt.max_clients = SERVER_MAX_CLIENTS;
+    if (a.opt.idle_timeout_ms == 0)
+        a.opt.idle_timeout_ms = SERVER_IDLE_TIMEOUT_MS;
+    if (a.opt.line_timeout_ms == 0)
+        a.opt.line_timeout_ms = SERVER_LINE_TIMEOUT_MS;
+    if (a.opt.max_pending == 0)
+        a.opt.max_pending = CONN_MAX_HOLDS;
+    if (a.opt.max_client_id == 0)
+        a.opt.max_client_id = SERVER_MAX_CLIENT_ID;
     if (a.opt.places == NULL)
         a.opt.places = "offline";
     if (a.opt.places_index == NULL)
@@ -365,6 +442,13 @@ int main(int argc, char **argv)
         return HERD_EXIT_CONFIG;
     }
     a.opt.places_key = getenv("HERD_PLACES_KEY");
+    if (a.secret_file != NULL) {
+        rc = load_secret(&a.opt, a.secret_file);
+        if (rc != 0) {
+            config_free(&cfg);
+            return rc;
+        }
+    }
     if (a.fsync != NULL && strcmp(a.fsync, "batch") != 0 &&
         strcmp(a.fsync, "never") != 0) {
         fprintf(stderr, "herd-server: fsync wants never or batch, not '%s'\n",

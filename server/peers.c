@@ -6,13 +6,13 @@
 
 #include "conn.h"
 #include "exit_codes.h"
+#include "handshake.h"
 #include "log.h"
 #include "proto.h"
 #include "server.h"
 #include "store.h"
 #include "strparse.h"
 
-#define HELLO_PROTO "herd/1"
 
 struct dial_req {
     uv_connect_t req;
@@ -98,25 +98,34 @@ static struct peer *find_peer(struct server *srv, const char *name,
     return NULL;
 }
 
-/* HELLO herd/1 NAME EPOCH COUNT DIGEST: who we are, which start of ours
- * this is, and a summary of what we hold, so a link whose two ends already
- * agree sends nothing more. */
-static void send_hello(struct server *srv, struct conn *c)
+/* What an accepted connection knows while its handshake runs. */
+struct handshake_in {
+    struct server *srv;
+    struct peer *p;
+    struct hello h; /* the dialer's HELLO, numbers only */
+    unsigned char nonce[HANDSHAKE_NONCE];
+};
+
+static void random_bytes(unsigned char *out, size_t n)
 {
-    char line[CONFIG_NAME_MAX + 128];
-    int n = snprintf(line, sizeof line, "HELLO %s %s %llu %zu %016llx\n",
-                     HELLO_PROTO, srv->opt->name,
-                     (unsigned long long)srv->epoch, srv->store.count,
-                     (unsigned long long)srv->store.digest);
-    conn_write(c, line, (size_t)n);
+    if (uv_random(NULL, NULL, out, n, 0, NULL) != 0)
+        abort(); /* no randomness: proofs would be worthless */
 }
 
-struct hello {
-    struct proto_slice name;
-    uint64_t epoch;
-    uint64_t count;
-    uint64_t digest;
-};
+/* HELLO with our name, this start's epoch, a summary of what we hold (so a
+ * link whose two ends agree sends nothing more), our nonce and, from the
+ * acceptor, its proof. */
+static void send_hello(struct server *srv, struct conn *c,
+                       enum handshake_role role,
+                       const unsigned char nonce[HANDSHAKE_NONCE],
+                       const unsigned char *proof)
+{
+    char line[HANDSHAKE_LINE_MAX];
+    size_t n = handshake_format_hello(line, sizeof line, role, srv->opt->name,
+                                      srv->epoch, srv->store.count,
+                                      srv->store.digest, nonce, proof);
+    conn_write(c, line, n);
+}
 
 static void schedule_dial(struct peer *p);
 
@@ -161,58 +170,6 @@ static void link_up(struct peer *p, struct conn *c, const struct hello *h)
     }
 }
 
-static int parse_hex64(struct proto_slice f, uint64_t *out)
-{
-    if (f.len != 16)
-        return -1;
-    uint64_t v = 0;
-    for (size_t i = 0; i < 16; i++) {
-        char ch = f.p[i];
-        unsigned d;
-        if (ch >= '0' && ch <= '9')
-            d = (unsigned)(ch - '0');
-        else if (ch >= 'a' && ch <= 'f')
-            d = (unsigned)(ch - 'a' + 10);
-        else
-            return -1;
-        v = v << 4 | d;
-    }
-    *out = v;
-    return 0;
-}
-
-/* HELLO herd/1 NAME EPOCH COUNT DIGEST */
-static int parse_hello(const char *line, size_t len, struct hello *h)
-{
-    struct proto_slice f[7];
-    size_t n = 0;
-    size_t i = 0;
-    while (i < len) {
-        while (i < len && proto_is_space(line[i]))
-            i++;
-        if (i >= len)
-            break;
-        size_t s = i;
-        while (i < len && !proto_is_space(line[i]))
-            i++;
-        if (n == 7)
-            return -1;
-        f[n].p = line + s;
-        f[n].len = i - s;
-        n++;
-    }
-    if (n != 6 || f[0].len != 5 || memcmp(f[0].p, "HELLO", 5) != 0 ||
-        f[1].len != strlen(HELLO_PROTO) ||
-        memcmp(f[1].p, HELLO_PROTO, f[1].len) != 0 ||
-        !config_valid_name(f[2].p, f[2].len) ||
-        strparse_uint(f[3].p, f[3].len, UINT64_MAX, &h->epoch) != 0 ||
-        strparse_uint(f[4].p, f[4].len, UINT64_MAX, &h->count) != 0 ||
-        parse_hex64(f[5], &h->digest) != 0)
-        return -1;
-    h->name = f[2];
-    return 0;
-}
-
 static void log_refused(struct conn *c, const char *why, const char *line,
                         size_t len)
 {
@@ -221,39 +178,111 @@ static void log_refused(struct conn *c, const char *why, const char *line,
     log_msg("peer connection %s refused: %s: %s", c->addr, why, excerpt);
 }
 
+static int refuse(struct conn *c, const char *why, const char *line,
+                  size_t len)
+{
+    log_refused(c, why, line, len);
+    conn_close(c, why);
+    return 1;
+}
+
+/* Whether a proof is acceptable: with a secret, it must be the right one;
+ * without one, only "-" (a neighbour with a secret talks to no one
+ * without). */
+static int proof_ok(const struct server *srv, enum handshake_role role,
+                    const char *dialer, const char *acceptor,
+                    const unsigned char dial_nonce[HANDSHAKE_NONCE],
+                    const unsigned char accept_nonce[HANDSHAKE_NONCE],
+                    const unsigned char got[HANDSHAKE_PROOF], int got_none)
+{
+    if (srv->opt->secret_len == 0)
+        return got_none;
+    unsigned char want[HANDSHAKE_PROOF];
+    return !got_none &&
+           handshake_proof(srv->opt->secret, srv->opt->secret_len, role,
+                           dialer, acceptor, dial_nonce, accept_nonce,
+                           want) == 0 &&
+           handshake_proof_equal(want, got);
+}
+
+static int on_proof_in(struct conn *c, const char *line, size_t len);
+
 /* First line on a connection accepted on the peer port. */
 static int on_hello_in(struct conn *c, const char *line, size_t len)
 {
-    struct server *srv = c->data;
-    struct hello h;
-    if (parse_hello(line, len, &h) != 0) {
-        log_refused(c, "not a herd handshake", line, len);
-        conn_close(c, "bad handshake");
-        return 1;
-    }
-    struct peer *p = find_peer(srv, h.name.p, h.name.len);
-    if (p == NULL) {
-        log_refused(c, "not a configured neighbour", line, len);
-        conn_close(c, "unknown neighbour");
-        return 1;
-    }
+    struct handshake_in *hs = c->data;
+    struct server *srv = hs->srv;
+    if (handshake_parse_hello(line, len, &hs->h) != 0 || hs->h.has_proof)
+        return refuse(c, "not a herd handshake", line, len);
+    struct peer *p = find_peer(srv, hs->h.name.p, hs->h.name.len);
+    if (p == NULL)
+        return refuse(c, "not a configured neighbour", line, len);
+    hs->p = p;
+    hs->h.name.p = p->name; /* the line goes away after this call */
+    random_bytes(hs->nonce, sizeof hs->nonce);
+    unsigned char proof[HANDSHAKE_PROOF];
+    int signed_ok = srv->opt->secret_len > 0 &&
+                    handshake_proof(srv->opt->secret, srv->opt->secret_len,
+                                    HANDSHAKE_ACCEPT, p->name, srv->opt->name,
+                                    hs->h.nonce, hs->nonce, proof) == 0;
+    if (srv->opt->secret_len > 0 && !signed_ok)
+        return refuse(c, "cannot compute a proof", line, len);
+    send_hello(srv, c, HANDSHAKE_ACCEPT, hs->nonce, signed_ok ? proof : NULL);
+    c->on_line = on_proof_in;
+    return 0;
+}
+
+/* The dialer's proof: nothing it sends is applied before it. */
+static int on_proof_in(struct conn *c, const char *line, size_t len)
+{
+    struct handshake_in *hs = c->data;
+    struct server *srv = hs->srv;
+    unsigned char got[HANDSHAKE_PROOF];
+    int none = 0;
+    if (handshake_parse_proof(line, len, got, &none) != 0)
+        return refuse(c, "no proof after HELLO", line, len);
+    if (!proof_ok(srv, HANDSHAKE_DIAL, hs->p->name, srv->opt->name,
+                  hs->h.nonce, hs->nonce, got, none))
+        return refuse(c,
+                      none ? "neighbour sent no proof (no herd secret?)"
+                           : "wrong proof (a different herd secret?)",
+                      hs->p->name, strlen(hs->p->name));
+    struct peer *p = hs->p;
+    struct hello h = hs->h;
     c->data = p;
-    send_hello(srv, c);
+    free(hs);
     link_up(p, c, &h);
     return 0;
 }
 
-/* The neighbour's answer to our HELLO. */
+/* The acceptor's HELLO: check its proof, send ours; the link is up. */
 static int on_hello_out(struct conn *c, const char *line, size_t len)
 {
     struct peer *p = c->data;
+    struct server *srv = p->srv;
     struct hello h;
-    if (parse_hello(line, len, &h) != 0 || strlen(p->name) != h.name.len ||
-        memcmp(p->name, h.name.p, h.name.len) != 0) {
-        log_refused(c, "unexpected handshake answer", line, len);
-        conn_close(c, "bad handshake");
-        return 1;
-    }
+    if (handshake_parse_hello(line, len, &h) != 0 || !h.has_proof ||
+        strlen(p->name) != h.name.len ||
+        memcmp(p->name, h.name.p, h.name.len) != 0)
+        return refuse(c, "unexpected handshake answer", line, len);
+    if (!proof_ok(srv, HANDSHAKE_ACCEPT, srv->opt->name, p->name,
+                  p->dial_nonce, h.nonce, h.proof, h.proof_none))
+        return refuse(c,
+                      h.proof_none ? "neighbour sent no proof (no herd "
+                                     "secret?)"
+                                   : "wrong proof (a different herd "
+                                     "secret?)",
+                      p->name, strlen(p->name));
+    unsigned char proof[HANDSHAKE_PROOF];
+    int signed_ok = srv->opt->secret_len > 0 &&
+                    handshake_proof(srv->opt->secret, srv->opt->secret_len,
+                                    HANDSHAKE_DIAL, srv->opt->name, p->name,
+                                    p->dial_nonce, h.nonce, proof) == 0;
+    char out[HANDSHAKE_LINE_MAX];
+    conn_write(c, out,
+               handshake_format_proof(out, sizeof out,
+                                      signed_ok ? proof : NULL));
+    h.name.p = p->name;
     link_up(p, c, &h);
     return 0;
 }
@@ -267,6 +296,8 @@ static int on_peer_line(struct conn *c, const char *line, size_t len)
     if (rc == PROTO_EBLANK)
         return 0;
     p->received++;
+    if (rc == 0 && cmd.client.len > srv->opt->max_client_id)
+        rc = PROTO_EARITY;
     if (rc != 0 || cmd.kind != PROTO_AT) {
         /* Validated like client input; a bad record is dropped, the link
          * stays. */
@@ -288,8 +319,12 @@ static int on_peer_line(struct conn *c, const char *line, size_t len)
 
 static void on_peer_close(struct conn *c, const char *reason)
 {
-    if (c->kind == CONN_PEER_IN && c->on_line == on_hello_in)
-        return; /* never got as far as naming a neighbour */
+    if (c->kind == CONN_PEER_IN &&
+        (c->on_line == on_hello_in || c->on_line == on_proof_in)) {
+        free(c->data); /* never became a link */
+        c->data = NULL;
+        return;
+    }
     struct peer *p = c->data;
     if (p->link == c) {
         p->link = NULL;
@@ -315,10 +350,13 @@ static void on_connect(uv_connect_t *req, int status)
         conn_close(c, uv_strerror(status));
     } else if (!c->closing) {
         int rc = conn_start(c);
-        if (rc != 0)
+        struct peer *p = c->data;
+        if (rc != 0) {
             conn_close(c, uv_strerror(rc));
-        else
-            send_hello(((struct peer *)c->data)->srv, c);
+        } else {
+            random_bytes(p->dial_nonce, sizeof p->dial_nonce);
+            send_hello(p->srv, c, HANDSHAKE_DIAL, p->dial_nonce, NULL);
+        }
     }
     conn_unref(c);
 }
@@ -375,12 +413,22 @@ void peers_start(struct server *srv)
             dial(&srv->peers.v[i]);
 }
 
-void peers_accept(struct server *srv, struct conn *c)
+int peers_accept(struct server *srv, struct conn *c)
 {
-    c->data = srv;
+    struct handshake_in *hs = calloc(1, sizeof *hs);
+    if (hs == NULL)
+        return -1;
+    hs->srv = srv;
+    c->data = hs;
     c->on_line = on_hello_in;
     c->on_close = on_peer_close;
     c->max_output = PEERS_MAX_OUTPUT;
+    return 0;
+}
+
+int peers_in_handshake(const struct conn *c)
+{
+    return c->kind != CONN_CLIENT && c->on_line != on_peer_line;
 }
 
 void peers_flood(struct server *srv, const struct record *rec,

@@ -39,6 +39,7 @@ struct peer {
     uint64_t backoff_ms;
     uint64_t remote_epoch;
     int down_logged; /* a failed dial was logged since the last success */
+    unsigned char dial_nonce[16]; /* our nonce in the dial in progress */
     unsigned long sent, received;
 };
 
@@ -54,8 +55,11 @@ int peers_init(struct server *srv);
 void peers_start(struct server *srv);
 /* Closes links and timers. */
 void peers_close(struct server *srv);
-/* Takes a connection accepted on the peer port: it must say HELLO. */
-void peers_accept(struct server *srv, struct conn *c);
+/* Takes a connection accepted on the peer port: it must say HELLO.
+ * Returns 0 or -1 (out of memory; the caller closes it). */
+int peers_accept(struct server *srv, struct conn *c);
+/* Whether a peer connection has not finished its handshake. */
+int peers_in_handshake(const struct conn *c);
 /* Queues rec to every neighbour whose link is up, but `except`. */
 void peers_flood(struct server *srv, const struct record *rec,
                  const struct peer *except);

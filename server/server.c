@@ -47,10 +47,23 @@ static void on_client_connection(uv_stream_t *listener, int status)
         log_msg("accept: out of memory");
         return;
     }
+    /* Over the limit: take the connection off the queue and close it, so
+     * it neither waits nor costs more. */
+    int over = srv->pool.clients > srv->opt->max_clients;
     c->data = srv;
     c->on_line = commands_client_line;
     c->on_close = on_client_close;
     int rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
+    if (rc == 0 && over) {
+        if (srv->stats.refused++ % 1000 == 0)
+            log_msg("client limit of %llu reached: closing new connections "
+                    "(%lu so far)",
+                    (unsigned long long)srv->opt->max_clients,
+                    srv->stats.refused);
+        c->on_close = NULL;
+        conn_close(c, "client limit");
+        return;
+    }
     if (rc == 0)
         rc = conn_start(c);
     if (rc != 0) {
@@ -72,8 +85,9 @@ static void on_peer_connection(uv_stream_t *listener, int status)
         log_msg("peer accept: out of memory");
         return;
     }
-    peers_accept(srv, c);
-    int rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
+    int rc = peers_accept(srv, c) == 0 ? 0 : UV_ENOMEM;
+    if (rc == 0)
+        rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
     if (rc == 0)
         rc = conn_start(c);
     if (rc != 0)
@@ -214,8 +228,44 @@ static void stop(struct server *srv, const char *why)
     uv_close((uv_handle_t *)&srv->flush, NULL);
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
     uv_close((uv_handle_t *)&srv->sigint, NULL);
+    uv_close((uv_handle_t *)&srv->sweep, NULL);
     if (srv->has_lifeline)
         uv_close((uv_handle_t *)&srv->lifeline, NULL);
+}
+
+/* Closes what has waited too long: idle clients, lines that never end
+ * (slowloris), peer connections stuck in their handshake. */
+static void on_sweep(uv_timer_t *t)
+{
+    struct server *srv = t->data;
+    const struct server_options *opt = srv->opt;
+    uint64_t now = uv_now(&srv->loop);
+    struct conn *next;
+    for (struct conn *c = srv->pool.all; c != NULL; c = next) {
+        next = c->next;
+        char why[96];
+        why[0] = '\0';
+        if (c->kind == CONN_CLIENT) {
+            if (c->partial_since_ms != 0 &&
+                now - c->partial_since_ms > opt->line_timeout_ms)
+                snprintf(why, sizeof why,
+                         "line not completed within %llu ms",
+                         (unsigned long long)opt->line_timeout_ms);
+            else if (c->holds == 0 && conn_pending(c) == 0 &&
+                     now - c->last_read_ms > opt->idle_timeout_ms)
+                snprintf(why, sizeof why, "idle for %llu ms",
+                         (unsigned long long)opt->idle_timeout_ms);
+        } else if (peers_in_handshake(c) &&
+                   now - c->opened_ms > PEERS_HANDSHAKE_TIMEOUT_MS) {
+            snprintf(why, sizeof why, "no handshake within %d ms",
+                     PEERS_HANDSHAKE_TIMEOUT_MS);
+        }
+        if (why[0] != '\0') {
+            if (c->kind != CONN_CLIENT)
+                log_msg("peer connection %s: %s", c->addr, why);
+            conn_close(c, why);
+        }
+    }
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -334,6 +384,9 @@ int server_run(const struct server_options *opt)
     uv_signal_init(&srv.loop, &srv.sigterm);
     uv_signal_init(&srv.loop, &srv.sigint);
     srv.sigterm.data = srv.sigint.data = &srv;
+    uv_timer_init(&srv.loop, &srv.sweep);
+    srv.sweep.data = &srv;
+    srv.pool.max_holds = (unsigned)opt->max_pending;
 
     struct places_options po = {opt->places,
                                 opt->places_url,
@@ -388,12 +441,21 @@ int server_run(const struct server_options *opt)
         uv_prepare_start(&srv.flush, on_flush);
         uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
         uv_signal_start(&srv.sigint, on_signal, SIGINT);
+        uint64_t tick = opt->line_timeout_ms < opt->idle_timeout_ms
+                            ? opt->line_timeout_ms
+                            : opt->idle_timeout_ms;
+        tick = tick / 4 < 1000 ? (tick / 4 ? tick / 4 : 1) : 1000;
+        uv_timer_start(&srv.sweep, on_sweep, tick, tick);
         log_msg("%s listening: clients on %s:%u, neighbours on %s:%u, "
                 "%zu neighbour%s, places %s",
                 opt->name, opt->listen.host, opt->listen.port,
                 opt->peer_listen.host, opt->peer_listen.port, srv.peers.n,
                 srv.peers.n == 1 ? "" : "s", srv.places.provider ? opt->places
                                                                  : "?");
+        if (opt->secret_len == 0 && srv.peers.n > 0)
+            log_msg("warning: no herd secret (--secret-file): peer links are "
+                    "not authenticated; anyone who reaches the peer port can "
+                    "send records");
         peers_start(&srv);
         log_flush();
         signal_ready(opt->ready_fd);
@@ -406,6 +468,7 @@ int server_run(const struct server_options *opt)
         uv_close((uv_handle_t *)&srv.flush, NULL);
         uv_close((uv_handle_t *)&srv.sigterm, NULL);
         uv_close((uv_handle_t *)&srv.sigint, NULL);
+        uv_close((uv_handle_t *)&srv.sweep, NULL);
         if (srv.has_lifeline)
             uv_close((uv_handle_t *)&srv.lifeline, NULL);
         if (places_ok)

@@ -15,6 +15,11 @@
 #include "store.h"
 #include "wal.h"
 
+#define SERVER_MAX_CLIENTS 10000
+#define SERVER_IDLE_TIMEOUT_MS (5 * 60 * 1000)
+#define SERVER_LINE_TIMEOUT_MS 10000
+#define SERVER_MAX_CLIENT_ID 256
+
 struct server_peer_opt {
     char name[CONFIG_NAME_MAX + 1];
     struct config_addr addr;
@@ -29,6 +34,8 @@ struct server_options {
     const char *places;
     const char *places_url;
     const char *places_key; /* from the environment, never argv */
+    unsigned char secret[256]; /* herd secret from --secret-file */
+    size_t secret_len;         /* 0: peer links are not authenticated */
     const char *places_index;
     uint64_t places_timeout_ms;
     uint64_t places_cache_ttl_ms;
@@ -37,6 +44,11 @@ struct server_options {
     const char *log_file; /* NULL: stderr */
     size_t max_line;
     size_t max_output;
+    uint64_t max_clients;     /* beyond: accept, log, close */
+    uint64_t idle_timeout_ms; /* a client that sends nothing is closed */
+    uint64_t line_timeout_ms; /* a line that never completes is closed */
+    uint64_t max_pending;     /* WHATSATs waiting per connection */
+    uint64_t max_client_id;   /* longest client id */
     const char *data_dir; /* NULL: no write-ahead log */
     int fsync_batch;      /* --fsync batch */
     int ready_fd;    /* -1: none */
@@ -47,6 +59,7 @@ struct server_stats {
     unsigned long records_applied; /* newer records stored */
     unsigned long records_stale;
     unsigned long flood_sent; /* AT lines queued to neighbours */
+    unsigned long refused;    /* connections over the client limit */
 };
 
 struct server {
@@ -58,6 +71,7 @@ struct server {
     uv_signal_t sigterm;
     uv_signal_t sigint;
     uv_pipe_t lifeline;
+    uv_timer_t sweep; /* timeouts: idle, slow lines, stalled handshakes */
     int has_lifeline;
     struct conn_pool pool;
     struct store store;

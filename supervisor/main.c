@@ -127,6 +127,7 @@ struct herd {
     char sock[PATH_MAX];
     char pidfile[PATH_MAX];
     char server_bin[PATH_MAX];
+    char secret_file[PATH_MAX];
 };
 
 /* out = a "/" b; -1 when it does not fit. */
@@ -139,6 +140,45 @@ static int join(char *out, size_t cap, const char *a, const char *b)
     memcpy(out, a, la);
     out[la] = '/';
     memcpy(out + la + 1, b, lb + 1);
+    return 0;
+}
+
+/* The herd secret: herd.conf's secret_file, or run_dir/secret, made on the
+ * first start (0600, 32 random bytes in hex). Returns 0 or an exit code. */
+static int ensure_secret(struct herd *h)
+{
+    if (h->cfg.secret_file != NULL) {
+        snprintf(h->secret_file, sizeof h->secret_file, "%s",
+                 h->cfg.secret_file);
+        if (access(h->secret_file, R_OK) != 0) {
+            fprintf(stderr, "herd: cannot read secret_file %s: %s\n",
+                    h->secret_file, strerror(errno));
+            return HERD_EXIT_CONFIG;
+        }
+        return 0;
+    }
+    if (join(h->secret_file, sizeof h->secret_file, h->run_dir, "secret") != 0)
+        return HERD_EXIT_CONFIG;
+    int fd = open(h->secret_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                  0600);
+    if (fd < 0)
+        return errno == EEXIST ? 0 : HERD_EXIT_CONFIG;
+    unsigned char raw[32];
+    char text[65];
+    if (uv_random(NULL, NULL, raw, sizeof raw, 0, NULL) != 0) {
+        close(fd);
+        unlink(h->secret_file);
+        fprintf(stderr, "herd: no randomness for the herd secret\n");
+        return HERD_EXIT_OSERR;
+    }
+    for (size_t i = 0; i < sizeof raw; i++)
+        snprintf(text + 2 * i, 3, "%02x", raw[i]);
+    int ok = write(fd, text, 64) == 64 && write(fd, "\n", 1) == 1;
+    if (close(fd) != 0 || !ok) {
+        unlink(h->secret_file);
+        fprintf(stderr, "herd: cannot write %s\n", h->secret_file);
+        return HERD_EXIT_CONFIG;
+    }
     return 0;
 }
 
@@ -552,6 +592,13 @@ static int run_supervisor(struct herd *h, const char *only, int report_fd,
     char err[256] = "";
     int rc = supervise_init(&d.sv, &d.loop, &h->cfg, h->conf, h->server_bin,
                             h->log_dir, h->data_dir, only, err, sizeof err);
+    if (rc == 0 && h->secret_file[0] != '\0') {
+        d.sv.secret_file = strdup(h->secret_file);
+        if (d.sv.secret_file == NULL) {
+            snprintf(err, sizeof err, "out of memory");
+            rc = HERD_EXIT_OSERR;
+        }
+    }
     if (rc != 0) {
         supervise_close(&d.sv);
         uv_run(&d.loop, UV_RUN_DEFAULT);
@@ -716,6 +763,9 @@ static int cmd_start_herd(struct herd *h, int argc, char **argv,
         fprintf(stderr, "herd: warning: the graph of %s is not connected: "
                         "some servers never hear of some updates\n",
                 h->conf);
+    rc = ensure_secret(h);
+    if (rc != 0)
+        return rc;
     reap_leftovers(h);
     if (foreground)
         return run_supervisor(h, only, STDOUT_FILENO, 1);

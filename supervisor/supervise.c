@@ -296,7 +296,7 @@ static void spawn(struct child *c)
     char name[CONFIG_NAME_MAX + 1];
     char o_config[] = "--config", o_log[] = "--log-file";
     char o_ready[] = "--ready-fd", o_life[] = "--lifeline-fd";
-    char o_data[] = "--data-dir";
+    char o_data[] = "--data-dir", o_secret[] = "--secret-file";
     char fd3[] = "3", fd4[] = "4";
     char datapath[4300];
     snprintf(name, sizeof name, "%s", c->cfg->name);
@@ -304,7 +304,11 @@ static void spawn(struct child *c)
     char *args[] = {sv->server_bin, name,     o_config, sv->config_path,
                     o_log,          logpath,  o_data,   datapath,
                     o_ready,        fd3,      o_life,   fd4,
-                    NULL};
+                    NULL,           NULL,     NULL};
+    if (sv->secret_file != NULL) {
+        args[12] = o_secret;
+        args[13] = sv->secret_file;
+    }
     uv_pipe_init(sv->loop, &c->ready, 0);
     uv_pipe_init(sv->loop, &c->lifeline, 0);
     c->has_ready = c->has_lifeline = 1;
@@ -477,5 +481,6 @@ void supervise_free(struct supervise *sv)
     free(sv->server_bin);
     free(sv->log_dir);
     free(sv->data_dir);
+    free(sv->secret_file);
     memset(sv, 0, sizeof *sv);
 }

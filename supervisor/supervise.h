@@ -65,6 +65,7 @@ struct supervise {
     char *server_bin;
     char *log_dir;
     char *data_dir;
+    char *secret_file; /* handed to every server by path, never the secret */
     struct backoff_policy policy;
     uint64_t grace_ms;
     uint64_t ready_timeout_ms;
