@@ -47,9 +47,11 @@ json_t *places_json_from_google(const char *body, size_t len, long http_code)
          * message is passed whole (jansson checked it is UTF-8; cutting it
          * could split a character). */
         json_t *e = json_object_get(root, "error_message");
+        /* The status is in the answer already; cutting it into the message
+         * could split a UTF-8 character. */
         if (!json_is_string(e))
-            snprintf(msg, sizeof msg, "places provider answered %.64s",
-                     json_string_value(status));
+            snprintf(msg, sizeof msg, "places provider answered a failure "
+                                      "status");
         json_t *answer =
             places_json_error(json_string_value(status),
                               json_is_string(e) ? json_string_value(e) : msg);

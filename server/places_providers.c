@@ -134,6 +134,30 @@ static int by_distance(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* Drops an incomplete UTF-8 sequence that snprintf's precision may have
+ * left at the end, so the text stays a valid JSON string. */
+static void utf8_trim(char *s)
+{
+    size_t n = strlen(s);
+    size_t i = n;
+    while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
+        i--; /* continuation bytes */
+    if (i == 0 || ((unsigned char)s[i - 1] & 0x80) == 0)
+        return;
+    unsigned char lead = (unsigned char)s[i - 1];
+    size_t want = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    if (n - (i - 1) < want)
+        s[i - 1] = '\0';
+}
+
+/* Appends at most max bytes of s to buf, never half a character. */
+static void append_cut(char *buf, size_t cap, const char *s, int max)
+{
+    size_t n = strlen(buf);
+    snprintf(buf + n, cap - n, "%.*s", max, s);
+    utf8_trim(buf + n);
+}
+
 static json_t *osm_place(const json_t *el, double *plat, double *plng)
 {
     const json_t *tags = json_object_get(el, "tags");
@@ -153,7 +177,10 @@ static json_t *osm_place(const json_t *el, double *plat, double *plng)
     *plat = json_number_value(la);
     *plng = json_number_value(ln);
     char pid[96];
-    snprintf(pid, sizeof pid, "osm:%.16s/%" JSON_INTEGER_FORMAT, type,
+    snprintf(pid, sizeof pid, "osm:%.16s", type);
+    utf8_trim(pid);
+    size_t plen = strlen(pid);
+    snprintf(pid + plen, sizeof pid - plen, "/%" JSON_INTEGER_FORMAT,
              json_integer_value(id));
     json_t *types = json_array();
     static const char *const keys[] = {"amenity", "shop", "tourism",
@@ -169,11 +196,17 @@ static json_t *osm_place(const json_t *el, double *plat, double *plng)
     const char *street = str_of(tags, "addr:street");
     const char *num = str_of(tags, "addr:housenumber");
     const char *city = str_of(tags, "addr:city");
-    if (street != NULL)
-        snprintf(vic, sizeof vic, "%s%s%.200s%s%.100s", num ? num : "",
-                 num ? " " : "", street, city ? ", " : "", city ? city : "");
-    else if (city != NULL)
-        snprintf(vic, sizeof vic, "%.200s", city);
+    if (street != NULL) {
+        if (num != NULL) {
+            append_cut(vic, sizeof vic, num, 32);
+            append_cut(vic, sizeof vic, " ", 1);
+        }
+        append_cut(vic, sizeof vic, street, 200);
+        if (city != NULL)
+            append_cut(vic, sizeof vic, ", ", 2);
+    }
+    if (city != NULL)
+        append_cut(vic, sizeof vic, city, 100);
     json_t *r = json_pack("{s:{s:{s:f, s:f}}, s:s, s:s, s:o}", "geometry",
                           "location", "lat", *plat, "lng", *plng, "name",
                           name, "place_id", pid, "types", types);
