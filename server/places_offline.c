@@ -219,6 +219,10 @@ json_t *offline_search(const struct offline_index *ix, double lat, double lng,
     if (!all_cols) {
         col_lo = (int)floor(lng - dlng + 180);
         col_hi = (int)floor(lng + dlng + 180);
+        /* Longitude +180 is kept in the last column, as the index tool
+         * clamps it; a circle of radius 0 there must look in it. */
+        if (col_lo >= OFFLINE_COLS)
+            col_lo = OFFLINE_COLS - 1;
         all_cols = col_hi - col_lo + 1 >= OFFLINE_COLS;
     }
     for (int r = row_lo; r <= row_hi; r++) {
