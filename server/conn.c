@@ -53,10 +53,19 @@ static void mark_resume(struct conn *c)
     c->pool->resume = c;
 }
 
+/* Reading stops while this much output waits: well under the limit at
+ * which a connection is cut off, so a reader that reads is slowed down,
+ * never disconnected. */
+static size_t high_water(const struct conn *c)
+{
+    size_t half = c->max_output / 2;
+    return half < CONN_HIGH_WATER ? half : CONN_HIGH_WATER;
+}
+
 static int must_pause(const struct conn *c)
 {
     return c->closing || c->holds >= c->pool->max_holds ||
-           conn_pending(c) >= CONN_HIGH_WATER;
+           conn_pending(c) >= high_water(c);
 }
 
 static void maybe_resume(struct conn *c)
@@ -90,7 +99,7 @@ struct conn *conn_new(struct conn_pool *pool, enum conn_kind kind)
     pool->all = c;
     pool->count++;
     pool->clients += kind == CONN_CLIENT;
-    c->opened_ms = c->last_read_ms = uv_now(pool->loop);
+    c->opened_ms = c->last_read_ms = c->last_write_ms = uv_now(pool->loop);
     snprintf(c->addr, sizeof c->addr, "?");
     return c;
 }
@@ -174,11 +183,6 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     c->last_read_ms = uv_now(c->pool->loop);
     int rc = linebuf_feed(&c->in, buf->base, (size_t)nread, on_linebuf_line,
                           c);
-    /* A line that never completes is timed from its first byte. */
-    if (linebuf_pending(&c->in) == 0 || c->paused)
-        c->partial_since_ms = 0;
-    else if (c->partial_since_ms == 0)
-        c->partial_since_ms = c->last_read_ms;
     if (rc < 0) {
         char why[96];
         snprintf(why, sizeof why, "%s (limit %zu bytes)",
@@ -188,6 +192,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         pause_reading(c);
         maybe_resume(c);
     }
+    /* A line that never completes is timed from its first byte; complete
+     * lines held by a pause are not. */
+    if (linebuf_pending(&c->in) == 0 || c->paused)
+        c->partial_since_ms = 0;
+    else if (c->partial_since_ms == 0)
+        c->partial_since_ms = c->last_read_ms;
     conn_unref(c);
 }
 
@@ -348,6 +358,8 @@ static void on_write(uv_write_t *req, int status)
     c->write_len = 0;
     free(w->data);
     free(w);
+    if (status >= 0)
+        c->last_write_ms = uv_now(c->pool->loop);
     if (status < 0) {
         conn_close(c, uv_strerror(status));
     } else if (!c->closing) {
@@ -370,6 +382,8 @@ static void flush(struct conn *c)
             conn_close(c, uv_strerror(n));
             return;
         }
+        if (n > 0)
+            c->last_write_ms = uv_now(c->pool->loop);
         if ((size_t)n < c->out.len) {
             /* The kernel took part: hand the rest to one uv_write, which
              * owns the storage until on_write. */
@@ -398,6 +412,7 @@ static void flush(struct conn *c)
         c->out.len = 0;
         if (c->out.cap > 16384)
             dynbuf_free(&c->out);
+        maybe_resume(c); /* a reader paused on output may go on */
     }
     if (c->eof && c->head == NULL && !c->paused)
         conn_close(c, "closed by the other end");

@@ -77,6 +77,7 @@ struct conn {
     unsigned holds; /* slots still waiting */
     uint64_t opened_ms;
     uint64_t last_read_ms;
+    uint64_t last_write_ms; /* the kernel last took bytes */
     uint64_t partial_since_ms; /* an incomplete line waits since; 0: none */
     size_t queued;  /* bytes in slots */
     size_t max_output; /* close past this many bytes waiting */

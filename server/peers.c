@@ -101,6 +101,7 @@ static struct peer *find_peer(struct server *srv, const char *name,
 /* What an accepted connection knows while its handshake runs. */
 struct handshake_in {
     struct server *srv;
+    int refused; /* the reason is logged already */
     struct peer *p;
     struct hello h; /* the dialer's HELLO, numbers only */
     unsigned char nonce[HANDSHAKE_NONCE];
@@ -182,6 +183,8 @@ static int refuse(struct conn *c, const char *why, const char *line,
                   size_t len)
 {
     log_refused(c, why, line, len);
+    if (c->kind == CONN_PEER_IN)
+        ((struct handshake_in *)c->data)->refused = 1;
     conn_close(c, why);
     return 1;
 }
@@ -321,6 +324,10 @@ static void on_peer_close(struct conn *c, const char *reason)
 {
     if (c->kind == CONN_PEER_IN &&
         (c->on_line == on_hello_in || c->on_line == on_proof_in)) {
+        struct handshake_in *hs = c->data;
+        if (!hs->refused)
+            log_msg("peer connection %s closed during the handshake: %s",
+                    c->addr, reason);
         free(c->data); /* never became a link */
         c->data = NULL;
         return;

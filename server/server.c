@@ -255,6 +255,12 @@ static void on_sweep(uv_timer_t *t)
                      now - c->last_read_ms > opt->idle_timeout_ms)
                 snprintf(why, sizeof why, "idle for %llu ms",
                          (unsigned long long)opt->idle_timeout_ms);
+            else if (conn_pending(c) > 0 &&
+                     now - c->last_write_ms > opt->idle_timeout_ms &&
+                     now - c->last_read_ms > opt->idle_timeout_ms)
+                snprintf(why, sizeof why,
+                         "reader took no output for %llu ms",
+                         (unsigned long long)opt->idle_timeout_ms);
         } else if (peers_in_handshake(c) &&
                    now - c->opened_ms > PEERS_HANDSHAKE_TIMEOUT_MS) {
             snprintf(why, sizeof why, "no handshake within %d ms",

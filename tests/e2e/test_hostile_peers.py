@@ -1,0 +1,661 @@
+#!/usr/bin/env python3
+"""Hostile peers: only a neighbour that proves the herd secret may send records.
+
+Alford and Bolden share a herd secret and link up.  A third process that
+pretends to be Bolden opens a raw socket to Alford's peer port and speaks the
+handshake (server/handshake.h) with the wrong secret, no proof, a replayed or
+reflected proof, a name that is not a neighbour, garbage, or nothing at all
+for more than 5 s.  Each time Alford refuses and closes that connection, logs
+why, keeps its real link to Bolden, and every `AT` line the impostor sent
+(before, after or instead of its proof) changes nothing: WHATSAT for that
+client answers `?` at Alford and at Bolden.
+
+Positive controls: an impostor that does know the secret (the proof is
+computed here with hmac/hashlib) completes the handshake, its malformed
+records are logged and dropped while the link stays up, and its valid record
+is applied at Alford and, once the real link is back, reaches Bolden.  The
+same from the other side: Ives dials a stand-in acceptor ("Jones") written
+here, refuses it while its HELLO carries a bad proof, and takes its records
+once the proof is right (Ives' own PROOF is checked here too).
+
+Also: servers where only one side has a secret, or the two have different
+secrets, do not link (both ends log a refusal) and still serve clients; two
+servers without a secret link with proofs `-` and warn "no herd secret"; and
+a client that sends `AT ...` on the client port gets `? AT ...` and changes
+nothing anywhere.
+"""
+
+import sys
+
+sys.dont_write_bytecode = True  # keep the source tree free of __pycache__
+
+import hashlib
+import hmac
+import os
+import re
+import select
+import socket
+import time
+
+import herdtest
+from herdtest import check, eq, fail, show, split_at
+
+SECRET = b"0123456789abcdef-the-herd-secret"
+OTHER_SECRET = b"fedcba9876543210-not-the-secret!"
+UCLA = b"+34.068930-118.445127"
+CTIME = b"1621464827.959498503"
+HANDSHAKE_TIMEOUT = 5.0
+CLOSE_WITHIN = 3.0
+
+
+# ---------------------------------------------------------------------------
+# the handshake, written from server/handshake.h
+
+
+def proof(secret, role, dialer, acceptor, dial_nonce, accept_nonce):
+    prefix = b"herd/1 dial|" if role == "dial" else b"herd/1 accept|"
+    msg = prefix + dialer + b"|" + acceptor + b"|" + dial_nonce + accept_nonce
+    return hmac.new(secret, msg, hashlib.sha256).hexdigest().encode()
+
+
+def hello(name, nonce, proof_field=None, epoch=1, count=0, digest=0):
+    line = b"HELLO herd/1 %s %d %d %016x %s" % (name, epoch, count, digest,
+                                                 nonce.hex().encode())
+    if proof_field is not None:
+        line += b" " + proof_field
+    return line + b"\n"
+
+
+def parse_hello(line, who):
+    f = line.split(b" ")
+    check(len(f) in (7, 8) and f[0] == b"HELLO" and f[1] == b"herd/1",
+          "%s: not a HELLO line: %s" % (who, show(line)))
+    check(re.match(rb"^[0-9]+$", f[3]) and re.match(rb"^[0-9]+$", f[4]),
+          "%s: HELLO epoch/count not decimal: %s" % (who, show(line)))
+    check(re.match(rb"^[0-9a-f]{16}$", f[5]), "%s: HELLO digest: %s" % (who, show(line)))
+    check(re.match(rb"^[0-9a-f]{32}$", f[6]), "%s: HELLO nonce: %s" % (who, show(line)))
+    return {"name": f[2], "nonce": bytes.fromhex(f[6].decode()),
+            "proof": f[7] if len(f) == 8 else None}
+
+
+def at_line(cid, server=b"Bolden", diff=b"+0.000000001", loc=UCLA, ctime=CTIME):
+    return b"AT %s %s %s %s %s" % (server, diff, cid, loc, ctime)
+
+
+class Raw(herdtest.Client):
+    """A raw TCP connection to a peer port."""
+
+    def __init__(self, port, label):
+        super().__init__(port, timeout=5.0, label=label)
+        self.local_port = self.sock.getsockname()[1]
+
+    def send_quiet(self, data):
+        """Send; a peer that already closed is not an error here."""
+        try:
+            self.sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def closed_within(self, timeout):
+        """Read until EOF; returns (bytes read, seconds); fails at the deadline."""
+        t0 = time.monotonic()
+        deadline = t0 + timeout
+        got = self.buf
+        self.buf = b""
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                fail("%s: still open %.1f s later; read %s" % (self.label, timeout, show(got)))
+            r, _, _ = select.select([self.sock], [], [], left)
+            if not r:
+                continue
+            try:
+                chunk = self.sock.recv(1 << 16)
+            except ConnectionResetError:
+                chunk = b""
+            if not chunk:
+                self.eof = True
+                return got, time.monotonic() - t0
+            got += chunk
+
+
+def whatsat_unknown(srv, cid, what):
+    with srv.connect() as c:
+        req = b"WHATSAT " + cid + b" 10 1"
+        c.send(req + b"\n")
+        first, line = c.read_whatsat()
+        eq(line if first == b"?" else first, b"? " + req,
+           "%s: WHATSAT at %s for a client nobody should know" % (what, srv.name))
+
+
+def whatsat_first(srv, cid, timeout=5.0):
+    """Poll WHATSAT until it answers; returns the AT line."""
+    deadline = time.monotonic() + timeout
+    with srv.connect() as c:
+        while True:
+            c.send(b"WHATSAT " + cid + b" 10 1\n")
+            first, body = c.read_whatsat()
+            if first != b"?":
+                return first
+            if time.monotonic() > deadline:
+                fail("%s never learnt %s within %.1f s; last reply %s"
+                     % (srv.name, show(cid), timeout, show(body)))
+            time.sleep(0.05)
+
+
+def iamat(srv, cid, loc=UCLA, ctime=CTIME):
+    with srv.connect() as c:
+        c.send(b"IAMAT %s %s %s\n" % (cid, loc, ctime))
+        at = c.read_line()
+    f = split_at(at)
+    eq(f[3], cid, "%s: AT client id" % srv.name)
+    return at
+
+
+def write_secret(t, name, data):
+    path = os.path.join(t.tmpdir, name)
+    with open(path, "wb") as f:
+        f.write(data + b"\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+SOFT = []
+
+
+def soft_wait_log(t, srv, pattern, timeout, since, what):
+    """Like wait_log, but a miss is collected and the test goes on (it still
+    fails at the end), so one missing log line does not hide later checks."""
+    try:
+        srv.wait_log(pattern, timeout, since)
+        return True
+    except herdtest.TestFailure:
+        SOFT.append("%s\n      expected: a log line matching %s\n      got:      none "
+                    "within %.0f s in %s"
+                    % (what, pattern.decode(), timeout, srv.log_path))
+        t.note("FAILED (reported at the end): %s" % what)
+        return False
+
+
+def refused(srv, raw, reason, since):
+    """The log says this very connection was refused for `reason`."""
+    srv.wait_log(rb"peer connection 127\.0\.0\.1:%d refused: %s"
+                 % (raw.local_port, re.escape(reason)), 5.0, since)
+
+
+# ---------------------------------------------------------------------------
+# an impostor dialling Alford as Bolden
+
+
+def impostor_hello(a, label, name=b"Bolden", nonce=None):
+    raw = Raw(a.peer_port, label)
+    nonce = nonce or os.urandom(16)
+    raw.send(hello(name, nonce))
+    got = parse_hello(raw.read_line(), "%s: Alford's answer" % label)
+    eq(got["name"], b"Alford", "%s: name in the acceptor's HELLO" % label)
+    return raw, nonce, got
+
+
+def attack_cases(t, a, b):
+    """Every way the handshake can fail; returns the client ids they tried."""
+    ids = []
+    hostile_ids = iter(b"hostile.%d" % i for i in range(1000))
+
+    def evil_ats(n=2):
+        out = b""
+        for _ in range(n):
+            cid = next(hostile_ids)
+            ids.append(cid)
+            out += at_line(cid) + b"\n"
+        return out
+
+    # Wrong secret, then records.
+    since = a.log_size()
+    raw, dn, got = impostor_hello(a, "impostor with the wrong secret")
+    an_wrong = got["nonce"]
+    check(got["proof"] is not None and got["proof"] != b"-",
+          "Alford (with a secret) sent no proof: %s" % show(got["proof"]))
+    eq(got["proof"], proof(SECRET, "accept", b"Bolden", b"Alford", dn, got["nonce"]),
+       "Alford's accept proof, computed here from the shared secret")
+    raw.send_quiet(b"PROOF " + proof(OTHER_SECRET, "dial", b"Bolden", b"Alford", dn,
+                                      got["nonce"]) + b"\n" + evil_ats())
+    eq(raw.closed_within(CLOSE_WITHIN)[0], b"", "bytes after a wrong PROOF")
+    raw.close()
+    refused(a, raw, b"wrong proof", since)
+    t.ok("wrong secret: refused and closed, logged 'wrong proof'")
+
+    # "PROOF -" (no secret), then records.
+    since = a.log_size()
+    raw, dn, got = impostor_hello(a, "impostor without a proof")
+    raw.send_quiet(b"PROOF -\n" + evil_ats())
+    eq(raw.closed_within(CLOSE_WITHIN)[0], b"", "bytes after PROOF -")
+    raw.close()
+    refused(a, raw, b"neighbour sent no proof", since)
+    t.ok("PROOF -: refused and closed")
+
+    # Records instead of the proof.
+    since = a.log_size()
+    raw, dn, got = impostor_hello(a, "impostor sending AT instead of PROOF")
+    raw.send_quiet(evil_ats(3))
+    eq(raw.closed_within(CLOSE_WITHIN)[0], b"", "bytes after AT instead of PROOF")
+    raw.close()
+    refused(a, raw, b"no proof after HELLO", since)
+    t.ok("AT lines instead of PROOF: refused and closed")
+
+    # Records before the HELLO.
+    since = a.log_size()
+    raw = Raw(a.peer_port, "impostor sending AT before HELLO")
+    raw.send_quiet(evil_ats(2) + hello(b"Bolden", os.urandom(16)))
+    eq(raw.closed_within(CLOSE_WITHIN)[0], b"", "bytes after AT before HELLO")
+    raw.close()
+    refused(a, raw, b"not a herd handshake", since)
+    t.ok("AT lines before HELLO: refused and closed, nothing sent back")
+
+    # Alford's own accept proof reflected back as the dialer's.
+    since = a.log_size()
+    raw, dn, got = impostor_hello(a, "impostor reflecting Alford's proof")
+    raw.send_quiet(b"PROOF " + got["proof"] + b"\n" + evil_ats())
+    eq(raw.closed_within(CLOSE_WITHIN)[0], b"", "bytes after a reflected proof")
+    raw.close()
+    refused(a, raw, b"wrong proof", since)
+    t.ok("the acceptor's proof reflected as the dialer's: refused")
+
+    # The right secret but the accept role (a proof of the wrong direction).
+    since = a.log_size()
+    raw, dn, got = impostor_hello(a, "impostor with the accept role's proof")
+    raw.send_quiet(b"PROOF " + proof(SECRET, "accept", b"Bolden", b"Alford", dn, got["nonce"])
+                   + b"\n" + evil_ats())
+    eq(raw.closed_within(CLOSE_WITHIN)[0], b"", "bytes after a wrong-role proof")
+    raw.close()
+    refused(a, raw, b"wrong proof", since)
+    t.ok("a proof made with the right secret for the other role: refused")
+
+    # A replay: the same dialer nonce again, and the proof that would have
+    # been right for an earlier handshake (the first case's acceptor nonce).
+    since = a.log_size()
+    raw, dn2, got = impostor_hello(a, "impostor replaying an old proof", nonce=dn)
+    check(got["nonce"] != an_wrong, "Alford reused its nonce %s" % got["nonce"].hex())
+    raw.send_quiet(b"PROOF " + proof(SECRET, "dial", b"Bolden", b"Alford", dn, an_wrong)
+                   + b"\n" + evil_ats())
+    eq(raw.closed_within(CLOSE_WITHIN)[0], b"", "bytes after a replayed proof")
+    raw.close()
+    refused(a, raw, b"wrong proof", since)
+    t.ok("a proof valid for an earlier nonce pair (replay): refused")
+
+    # The right secret but the proof names another pair of servers.
+    since = a.log_size()
+    raw, dn, got = impostor_hello(a, "impostor proving another name")
+    raw.send_quiet(b"PROOF " + proof(SECRET, "dial", b"Mallory", b"Alford", dn, got["nonce"])
+                   + b"\n" + evil_ats())
+    eq(raw.closed_within(CLOSE_WITHIN)[0], b"", "bytes after a proof for another name")
+    raw.close()
+    refused(a, raw, b"wrong proof", since)
+    t.ok("a proof for another dialer name: refused")
+
+    # Not a neighbour.
+    since = a.log_size()
+    raw = Raw(a.peer_port, "impostor named Mallory")
+    raw.send_quiet(hello(b"Mallory", os.urandom(16)) + evil_ats())
+    eq(raw.closed_within(CLOSE_WITHIN)[0], b"", "bytes sent to a non-neighbour")
+    raw.close()
+    refused(a, raw, b"not a configured neighbour", since)
+    # Alford's own name is not its neighbour either.
+    since = a.log_size()
+    raw = Raw(a.peer_port, "impostor named Alford")
+    raw.send_quiet(hello(b"Alford", os.urandom(16)) + evil_ats())
+    eq(raw.closed_within(CLOSE_WITHIN)[0], b"", "bytes sent to an impostor named Alford")
+    raw.close()
+    refused(a, raw, b"not a configured neighbour", since)
+    t.ok("a name that is not a neighbour (Mallory, Alford itself): refused, nothing sent")
+
+    # Garbage of several kinds.
+    garbage = [
+        ("binary", b"\x00\xff\xfe garbage \x01\x02\n"),
+        ("HTTP", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+        ("client IAMAT", b"IAMAT kiwi " + UCLA + b" " + CTIME + b"\n"),
+        ("HELLO herd/2", b"HELLO herd/2 Bolden 1 0 0000000000000000 " + b"ab" * 16 + b"\n"),
+        ("HELLO with a short nonce", b"HELLO herd/1 Bolden 1 0 0000000000000000 abcd\n"),
+        ("HELLO with an upper-case nonce",
+         b"HELLO herd/1 Bolden 1 0 0000000000000000 " + b"AB" * 16 + b"\n"),
+        ("HELLO with a 400-digit count",
+         b"HELLO herd/1 Bolden 1 " + b"9" * 400 + b" 0000000000000000 " + b"ab" * 16 + b"\n"),
+        ("HELLO with a NUL in the name",
+         b"HELLO herd/1 Bol\x00den 1 0 0000000000000000 " + b"ab" * 16 + b"\n"),
+        ("dialer HELLO carrying a proof",
+         hello(b"Bolden", os.urandom(16), b"ab" * 32)),
+    ]
+    for what, data in garbage:
+        since = a.log_size()
+        raw = Raw(a.peer_port, "impostor sending %s" % what)
+        raw.send_quiet(data + evil_ats(1))
+        eq(raw.closed_within(CLOSE_WITHIN)[0], b"", "bytes sent back for %s" % what)
+        raw.close()
+        refused(a, raw, b"not a herd handshake", since)
+    t.ok("%d kinds of garbage instead of HELLO: refused, logged, nothing sent back"
+         % len(garbage))
+
+    # A huge line with no newline on the peer port: not buffered, closed.
+    since = a.log_size()
+    raw = Raw(a.peer_port, "impostor sending 1 MiB without newline")
+    raw.sock.settimeout(5)
+    sent = 0
+    try:
+        while sent < (1 << 20):
+            sent += raw.sock.send(b"x" * 65536)
+    except (BrokenPipeError, ConnectionResetError, socket.timeout):
+        pass
+    eq(raw.closed_within(CLOSE_WITHIN)[0], b"", "bytes sent back for 1 MiB of garbage")
+    raw.close()
+    t.ok("1 MiB without newline on the peer port: closed (after %d bytes)" % sent)
+    if soft_wait_log(t, a, rb"peer connection 127\.0\.0\.1:%d\b" % raw.local_port, 3.0, since,
+                     "a peer connection closed for a 1 MiB line without newline (a failed "
+                     "handshake) is logged as 'peer connection 127.0.0.1:%d ...'"
+                     % raw.local_port):
+        t.ok("... and logged")
+
+    # Stalls: nothing at all, a HELLO then nothing, half a HELLO.
+    since = a.log_size()
+    t0 = time.monotonic()
+    silent = Raw(a.peer_port, "impostor that says nothing")
+    half = Raw(a.peer_port, "impostor that sends half a HELLO")
+    half.send(b"HELLO herd/1 Bolden 1 0")
+    stalled = Raw(a.peer_port, "impostor that stops after HELLO")
+    stalled.send(hello(b"Bolden", os.urandom(16)))
+    parse_hello(stalled.read_line(), "Alford's answer to the stalling impostor")
+    for raw in (silent, half, stalled):
+        # Each is not closed before the handshake timeout...
+        left = t0 + HANDSHAKE_TIMEOUT - 0.5 - time.monotonic()
+        if left > 0:
+            raw.expect_nothing(left)
+    for raw in (silent, half, stalled):
+        # ...and is closed a little after it.
+        got, _ = raw.closed_within(t0 + HANDSHAKE_TIMEOUT + CLOSE_WITHIN - time.monotonic())
+        took = time.monotonic() - t0
+        eq(got, b"", "bytes sent to %s" % raw.label)
+        check(took >= HANDSHAKE_TIMEOUT - 0.5,
+              "%s closed after %.2f s, before the 5 s handshake timeout" % (raw.label, took))
+        raw.send_quiet(at_line(next(hostile_ids)) + b"\n")
+        raw.close()
+        a.wait_log(rb"peer connection 127\.0\.0\.1:%d: no handshake within 5000 ms"
+                   % raw.local_port, 5.0, since)
+    t.ok("silent, half-HELLO and post-HELLO stalls: closed after 5 s and logged")
+
+    return ids
+
+
+# ---------------------------------------------------------------------------
+# a stand-in acceptor ("Jones") that Ives dials
+
+
+class FakeAcceptor:
+    def __init__(self):
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", herdtest.free_port()))
+        self.port = self.lsock.getsockname()[1]
+        # Not listening yet: Ives' dials are refused (and retried) until the
+        # test gets to it, so no connection waits in a backlog meanwhile.
+
+    def listen(self):
+        self.lsock.listen(16)
+
+    def accept(self, timeout=8.0):
+        r, _, _ = select.select([self.lsock], [], [], timeout)
+        check(r, "Ives did not dial its neighbour Jones within %.0f s" % timeout)
+        s, addr = self.lsock.accept()
+        c = Raw.__new__(Raw)
+        c.label = "Ives' connection to the stand-in Jones"
+        c.timeout = 5.0
+        c.buf = b""
+        c.eof = False
+        c.sock = s
+        c.local_port = addr[1]     # the dialer's port, as Ives' log names it
+        return c
+
+    def close(self):
+        self.lsock.close()
+
+
+def forged_acceptor(t, ives, fake):
+    """Ives (with the secret) dials Jones; Jones answers in several wrong ways."""
+    ids = []
+    fake.listen()
+    cases = [
+        ("a wrong proof", lambda dn, an: proof(OTHER_SECRET, "accept", b"Ives", b"Jones", dn, an),
+         b"Jones", b"wrong proof"),
+        ("no proof", lambda dn, an: b"-", b"Jones", b"neighbour sent no proof"),
+        ("Ives' own dial proof",
+         lambda dn, an: proof(SECRET, "dial", b"Ives", b"Jones", dn, an),
+         b"Jones", b"wrong proof"),
+        ("another server's name", lambda dn, an: proof(SECRET, "accept", b"Ives", b"Mallory",
+                                                       dn, an),
+         b"Mallory", b"unexpected handshake answer"),
+    ]
+    for i, (what, make, name, reason) in enumerate(cases):
+        since = ives.log_size()
+        c = fake.accept()
+        got = parse_hello(c.read_line(), "Ives' HELLO")
+        eq(got["name"], b"Ives", "name in the dialer's HELLO")
+        eq(got["proof"], None, "the dialer's HELLO carries no proof")
+        an = os.urandom(16)
+        cid = b"hostile.jones.%d" % i
+        ids.append(cid)
+        c.send_quiet(hello(name, an, make(got["nonce"], an)) + at_line(cid, b"Jones") + b"\n")
+        eq(c.closed_within(CLOSE_WITHIN)[0], b"", "bytes from Ives after %s" % what)
+        c.close()
+        ives.wait_log(rb"peer connection [^ ]+ refused: %s" % re.escape(reason), 5.0, since)
+    t.ok("a stand-in acceptor with a wrong/no/reflected proof or another name: "
+         "Ives refuses and closes (%d cases)" % len(cases))
+
+    # Garbage instead of the acceptor's HELLO.
+    since = ives.log_size()
+    c = fake.accept()
+    c.read_line()
+    c.send_quiet(b"HTTP/1.1 200 OK\r\n\r\n" + at_line(b"hostile.jones.http", b"Jones") + b"\n")
+    ids.append(b"hostile.jones.http")
+    eq(c.closed_within(CLOSE_WITHIN)[0], b"", "bytes from Ives after garbage")
+    c.close()
+    ives.wait_log(rb"refused: unexpected handshake answer", 5.0, since)
+    t.ok("garbage instead of the acceptor's HELLO: Ives refuses")
+
+    # The right secret: Ives proves itself and takes records.
+    since = ives.log_size()
+    c = fake.accept()
+    got = parse_hello(c.read_line(), "Ives' HELLO")
+    dn, an = got["nonce"], os.urandom(16)
+    c.send(hello(b"Jones", an, proof(SECRET, "accept", b"Ives", b"Jones", dn, an)))
+    eq(c.read_line(), b"PROOF " + proof(SECRET, "dial", b"Ives", b"Jones", dn, an),
+       "Ives' PROOF line, computed here from the shared secret")
+    ives.wait_log(rb"link Jones up", 5.0, since)
+    rec = at_line(b"jones.ok", b"Jones", b"+0.250000000")
+    c.send(b"AT Jones +0.250000000 jones.bad +91-118 " + CTIME + b"\n" + rec + b"\n")
+    eq(whatsat_first(ives, b"jones.ok"), rec, "record from the proven stand-in acceptor")
+    ives.wait_log(rb"link Jones: dropped invalid record \(bad location\)", 5.0, since)
+    whatsat_unknown(ives, b"jones.bad", "invalid record over a proven link")
+    c.close()
+    ives.wait_log(rb"link Jones down", 5.0, since)
+    t.ok("a stand-in acceptor with the right proof: Ives' own PROOF is right, link up, "
+         "its valid record applied, its bad one dropped")
+    return ids
+
+
+# ---------------------------------------------------------------------------
+
+
+def main(t):
+    secret = write_secret(t, "secret", SECRET)
+    other = write_secret(t, "other-secret", OTHER_SECRET)
+    fake = FakeAcceptor()
+    try:
+        run(t, secret, other, fake)
+    finally:
+        fake.close()
+
+
+def run(t, secret, other, fake):
+    a = t.server("Alford", extra_args=["--secret-file", secret])
+    b = t.server("Bolden", extra_args=["--secret-file", secret])
+    t.link(a, b)
+    # One side with the secret, one without; then two different secrets.
+    c = t.server("Carver", extra_args=["--secret-file", secret])
+    d = t.server("Dalton")
+    t.link(c, d)
+    e = t.server("Easton", extra_args=["--secret-file", secret])
+    f = t.server("Fulton", extra_args=["--secret-file", other])
+    t.link(e, f)
+    # No secret on either side.
+    g = t.server("Gibson")
+    h = t.server("Harlow")
+    t.link(g, h)
+    # Ives dials a stand-in neighbour.
+    ives = t.server("Ives", extra_args=["--secret-file", secret])
+    ives.peers.append(("Jones", fake.port))
+    t.start_all()
+
+    a.wait_links_up(["Bolden"])
+    b.wait_links_up(["Alford"])
+    base = iamat(a, b"legit.kiwi")
+    eq(whatsat_first(b, b"legit.kiwi"), base, "a record flooded over the real link")
+    t.ok("Alford and Bolden with the same secret link up and flood")
+
+    a_mark = a.log_size()
+    ids = attack_cases(t, a, b)
+
+    # A client's AT on the client port.
+    with a.connect() as cl:
+        line = at_line(b"client.at", b"Alford")
+        cl.send(line + b"\n")
+        eq(cl.read_line(), b"? " + line, "reply to an AT line on the client port")
+    ids.append(b"client.at")
+    t.ok("AT on the client port: answered '? AT ...'")
+
+    # Nothing any impostor sent was applied, the real link never dropped.
+    marker = iamat(a, b"legit.after")
+    eq(whatsat_first(b, b"legit.after"), marker, "a record flooded after the attacks")
+    for cid in ids:
+        whatsat_unknown(a, cid, "record from a refused connection")
+        whatsat_unknown(b, cid, "record from a refused connection")
+    log = a.log_bytes()[a_mark:]
+    check(b"link Bolden down" not in log and b"link Bolden up" not in log,
+          "the real link Alford-Bolden went down during the attacks:\n%s"
+          % "\n".join(l.decode("utf-8", "replace") for l in log.split(b"\n")
+                      if b"link Bolden" in l))
+    t.ok("none of the %d AT lines from refused connections (or the client port) is known "
+         "at Alford or Bolden; the real link stayed up" % len(ids))
+
+    # Positive control: an impostor that knows the secret is a neighbour.
+    since = a.log_size()
+    raw, dn, got = impostor_hello(a, "a Bolden that knows the secret")
+    raw.send(b"PROOF " + proof(SECRET, "dial", b"Bolden", b"Alford", dn, got["nonce"]) + b"\n")
+    a.wait_log(rb"link Bolden up", 5.0, since)
+    bad = [
+        (b"bad.diff", at_line(b"bad.diff", diff=b"+0.1")),
+        (b"bad.diffsign", at_line(b"bad.diffsign", diff=b"0.000000001")),
+        (b"bad.loc", at_line(b"bad.loc", loc=b"34.068930-118.445127")),
+        (b"bad.nan", at_line(b"bad.nan", loc=b"+nan-118")),
+        (b"bad.inf", at_line(b"bad.inf", loc=b"+34-inf")),
+        (b"bad.range", at_line(b"bad.range", loc=b"+90.000000001-118")),
+        (b"bad.lng", at_line(b"bad.lng", loc=b"+34-180.5")),
+        (b"bad.exp", at_line(b"bad.exp", loc=b"+3.4e1-118")),
+        (b"bad.time", at_line(b"bad.time", ctime=b"-1621464827")),
+        (b"bad.time400", at_line(b"bad.time400", ctime=b"9" * 400)),
+        (b"bad.timeexp", at_line(b"bad.timeexp", ctime=b"1.6e9")),
+        (b"bad.server", at_line(b"bad.server", server=b"Bol/den")),
+        (b"bad.nul", at_line(b"bad.nul", loc=b"+34-11\x008")),
+        (b"bad.fields", b"AT Bolden +0.000000001 bad.fields " + UCLA),
+        (b"bad.more", at_line(b"bad.more") + b" extra"),
+        (b"bad.iamat", b"IAMAT bad.iamat " + UCLA + b" " + CTIME),
+        (b"bad.whatsat", b"WHATSAT legit.kiwi 10 5"),
+        (b"i" * 257, at_line(b"i" * 257)),
+    ]
+    good = at_line(b"forged.ok", diff=b"+0.123456789", loc=b"+34.5-118.5")
+    raw.send(b"".join(l + b"\n" for _, l in bad) + good + b"\n")
+    eq(whatsat_first(a, b"forged.ok"), good, "record from the proven impostor at Alford")
+    deadline = time.monotonic() + 5
+    while True:
+        n = len(re.findall(rb"link Bolden: dropped invalid record", a.log_bytes()[since:]))
+        if n >= len(bad):
+            break
+        if time.monotonic() > deadline:
+            fail("Alford logged %d 'dropped invalid record' lines for %d bad records"
+                 % (n, len(bad)))
+        time.sleep(0.02)
+    eq(n, len(bad), "'dropped invalid record' lines at Alford")
+    for cid, _ in bad[:-1]:
+        whatsat_unknown(a, cid, "malformed record over a proven link")
+    check(still_open(raw), "Alford closed the proven link after malformed records")
+    t.ok("a Bolden that knows the secret links up; %d malformed records are logged and "
+         "dropped, the link stays up, the valid record after them is applied" % len(bad))
+
+    # When it goes, the real Bolden comes back and catches up.
+    raw.close()
+    a.wait_log(rb"link Bolden down", 5.0, since)
+    since2 = a.log_size()
+    a.wait_links_up(["Bolden"], 10.0, since2)
+    eq(whatsat_first(b, b"forged.ok"), good, "the impostor's record at Bolden after catch-up")
+    whatsat_unknown(b, b"bad.loc", "malformed record after catch-up")
+    t.ok("after the proven impostor leaves, the real link comes back and carries its record")
+
+    # One side with a secret, or different secrets: no link, both refuse.
+    c.wait_log(rb"peer connection [^ ]+ refused: neighbour sent no proof", 10.0)
+    e.wait_log(rb"peer connection [^ ]+ refused: wrong proof", 10.0)
+    # The acceptors (Dalton: no secret; Fulton: another secret) see the
+    # dialer hang up in the middle of the handshake, again and again.
+    both = [soft_wait_log(t, s, rb"peer connection [^\n]*(refused|handshake)", 3.0, 0,
+                          "%s (acceptor, %s) logs the failed handshakes with %s, whose "
+                          "connections it sees closed right after its HELLO"
+                          % (s.name, why, peer))
+            for s, peer, why in ((d, "Carver", "no secret, Carver has one"),
+                                 (f, "Easton", "a different secret"))]
+    for s in (c, d, e, f):
+        check(not re.search(rb"link \w+ up", s.log_bytes()),
+              "%s: a link came up without a shared secret" % s.name)
+    for s, other_s, cid in ((c, d, b"carver.kiwi"), (d, c, b"dalton.kiwi"),
+                            (e, f, b"easton.kiwi"), (f, e, b"fulton.kiwi")):
+        iamat(s, cid)
+    time.sleep(0.3)
+    for s, other_s, cid in ((c, d, b"carver.kiwi"), (d, c, b"dalton.kiwi"),
+                            (e, f, b"easton.kiwi"), (f, e, b"fulton.kiwi")):
+        whatsat_unknown(other_s, cid, "record across an unauthenticated pair")
+    t.ok("one secret vs none, and two different secrets: no link, the dialers log a refusal%s, "
+         "each serves its clients, nothing crosses"
+         % (" (so do the acceptors)" if all(both) else ""))
+
+    # No secret anywhere: links with '-' and a warning.
+    g.wait_links_up(["Harlow"])
+    h.wait_links_up(["Gibson"])
+    for s in (g, h):
+        s.wait_log(rb"warning: no herd secret", 2.0)
+    at = iamat(g, b"gibson.kiwi")
+    eq(whatsat_first(h, b"gibson.kiwi"), at, "record over a link without secret")
+    for s in (a, b, c, e, f, ives):
+        check(b"warning: no herd secret" not in s.log_bytes(),
+              "%s (with a secret) warned about no herd secret" % s.name)
+    t.ok("no secret on either side: the link comes up with '-' proofs, both warn")
+
+    ids_j = forged_acceptor(t, ives, fake)
+    for cid in ids_j:
+        whatsat_unknown(ives, cid, "record from a refused acceptor")
+    t.ok("none of the refused acceptor's records is known at Ives")
+    if SOFT:
+        t.stop_all()       # still check the exit codes and sanitizer reports
+        t.scan_logs()
+        t.ok("clean shutdown (exit 0) and no sanitizer report")
+        fail("%d expectation(s) failed:\n  - %s" % (len(SOFT), "\n  - ".join(SOFT)))
+
+
+def still_open(raw):
+    """True unless the other end closed (bytes it sent are read and dropped)."""
+    while True:
+        r, _, _ = select.select([raw.sock], [], [], 0)
+        if not r:
+            return True
+        try:
+            if not raw.sock.recv(1 << 16):
+                return False
+        except ConnectionResetError:
+            return False
+
+
+if __name__ == "__main__":
+    herdtest.run(main)
