@@ -210,6 +210,10 @@ static int target_done(const struct child *c, enum wait_kind kind)
 static void check_wait(struct control_wait *w, int timed_out)
 {
     struct supervise *sv = w->ctl->sv;
+    /* A connection whose request has not been read yet waits for nothing:
+     * a state change meanwhile must not answer it. */
+    if (w->kind == WAIT_NONE || w->replied)
+        return;
     int done = 1;
     if (w->kind == WAIT_ALL_DOWN)
         done = supervise_all_down(sv);
@@ -473,7 +477,9 @@ void control_close(struct control *ctl)
     struct control_wait *w = ctl->waits;
     while (w != NULL) {
         struct control_wait *next = w->next;
-        if (!w->replied)
+        if (!w->replied && w->kind == WAIT_NONE)
+            reply(w, "error the supervisor is stopping", NULL);
+        else if (!w->replied)
             check_wait(w, 1);
         w = next;
     }
