@@ -42,27 +42,6 @@ static size_t hex(char *out, const unsigned char *in, size_t n)
     return 2 * n;
 }
 
-static size_t split(const char *p, size_t len, struct proto_slice *f,
-                    size_t max)
-{
-    size_t n = 0;
-    size_t i = 0;
-    for (;;) {
-        while (i < len && proto_is_space(p[i]))
-            i++;
-        if (i >= len)
-            return n;
-        size_t s = i;
-        while (i < len && !proto_is_space(p[i]))
-            i++;
-        if (n < max) {
-            f[n].p = p + s;
-            f[n].len = i - s;
-        }
-        n++;
-    }
-}
-
 static int is(struct proto_slice f, const char *word)
 {
     return f.len == strlen(word) && memcmp(f.p, word, f.len) == 0;
@@ -71,7 +50,7 @@ static int is(struct proto_slice f, const char *word)
 int handshake_parse_hello(const char *line, size_t len, struct hello *h)
 {
     struct proto_slice f[9];
-    size_t n = split(line, len, f, 9);
+    size_t n = proto_split(line, len, f, 9);
     unsigned char d8[8];
     memset(h, 0, sizeof *h);
     if ((n != 7 && n != 8) || !is(f[0], "HELLO") ||
@@ -98,7 +77,7 @@ int handshake_parse_proof(const char *line, size_t len,
                           unsigned char proof[HANDSHAKE_PROOF], int *none)
 {
     struct proto_slice f[3];
-    size_t n = split(line, len, f, 3);
+    size_t n = proto_split(line, len, f, 3);
     if (n != 2 || !is(f[0], "PROOF"))
         return -1;
     *none = is(f[1], "-");

@@ -11,10 +11,8 @@ int proto_is_space(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
 }
 
-/* Splits into at most max fields; returns the real count (which may be
- * larger than max, so arity errors are still seen). */
-static size_t split(const char *p, size_t len, struct proto_slice *f,
-                    size_t max)
+size_t proto_split(const char *p, size_t len, struct proto_slice *f,
+                   size_t max)
 {
     size_t n = 0;
     size_t i = 0;
@@ -118,7 +116,7 @@ static const struct {
 int proto_parse(const char *line, size_t len, struct proto_command *cmd)
 {
     struct proto_slice f[PROTO_MAX_FIELDS];
-    size_t n = split(line, len, f, PROTO_MAX_FIELDS);
+    size_t n = proto_split(line, len, f, PROTO_MAX_FIELDS);
     if (n == 0)
         return PROTO_EBLANK;
     memset(cmd, 0, sizeof *cmd);

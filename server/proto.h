@@ -74,6 +74,12 @@ size_t proto_format_at(char *buf, size_t cap, struct proto_slice server,
 /* Radius in metres as the provider wants it: "10000", "1234.5". */
 size_t proto_format_metres(char out[32], uint64_t radius_mm);
 
+/* Splits a line into whitespace-separated fields, filling at most max;
+ * returns the real count (which may be larger than max, so arity errors
+ * are still seen). */
+size_t proto_split(const char *p, size_t len, struct proto_slice *f,
+                   size_t max);
+
 /* Whether c is a field separator (space, tab, CR, FF, VT). */
 int proto_is_space(char c);
 
