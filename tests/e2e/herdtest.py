@@ -337,7 +337,7 @@ def server_env(key=DEFAULT_KEY, extra=None):
         if k.lower() in ("http_proxy", "https_proxy", "all_proxy", "ftp_proxy"):
             del env[k]
     env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
-    env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+    env.setdefault("ASAN_OPTIONS", "detect_leaks=1:quarantine_size_mb=32")
     env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
     if key is None:
         env.pop("HERD_PLACES_KEY", None)
