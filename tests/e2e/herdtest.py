@@ -23,6 +23,7 @@ passed.  Every wait has a deadline.  Traffic goes to 127.0.0.1 only.
 """
 
 import argparse
+import json
 import os
 import random
 import re
@@ -325,6 +326,39 @@ class Client:
 
     def __exit__(self, *exc):
         self.close()
+
+
+# ---------------------------------------------------------------------------
+# WHATSAT answers
+
+
+def whatsat(c, cid, radius, bound, timeout=10):
+    """A WHATSAT that must be answered: (at_line, json_text, seconds)."""
+    t0 = time.monotonic()
+    c.send(b"WHATSAT %s %s %d\n" % (cid, radius, bound))
+    at, body = c.read_whatsat(timeout)
+    if at == b"?":
+        fail("WHATSAT %s %s %d refused: %s" % (cid.decode(), radius.decode(), bound,
+                                               show(body)))
+    return at, body, time.monotonic() - t0
+
+
+def check_error_shape(body, status, what):
+    """The failure shape, exactly in the server's layout; returns the message."""
+    try:
+        obj = json.loads(body)
+    except ValueError as e:
+        fail("%s: answer is not JSON (%s): %s" % (what, e, show(body)))
+    eq(list(obj.keys()), ["html_attributions", "results", "status", "error_message"],
+       "%s: members of the error answer" % what)
+    eq(obj["html_attributions"], [], what + ": html_attributions")
+    eq(obj["results"], [], what + ": results")
+    eq(obj["status"], status, what + ": status")
+    msg = obj["error_message"]
+    check(isinstance(msg, str) and msg.strip(), "%s: error_message should be a non-empty "
+          "string, got %r" % (what, msg))
+    eq(body, fakeplaces.error_shape(status, msg).encode(), what + ": layout")
+    return msg
 
 
 # ---------------------------------------------------------------------------

@@ -19,44 +19,15 @@ import sys
 sys.dont_write_bytecode = True  # keep the source tree free of __pycache__
 
 import json
-import time
 
 import fakeplaces
 import herdtest
-from herdtest import check, eq, fail, free_port
+from herdtest import check, eq, fail, free_port, check_error_shape, whatsat
 
 CID = b"kiwi.cs.ucla.edu"
 LOC = b"+34.068930-118.445127"
 KEY = "testkey"
 TIMEOUT_MS = 1000
-
-
-def whatsat(c, cid, radius, bound, timeout=10):
-    t0 = time.monotonic()
-    c.send(b"WHATSAT %s %s %d\n" % (cid, radius, bound))
-    at, body = c.read_whatsat(timeout)
-    if at == b"?":
-        fail("WHATSAT %s %s %d refused: %s" % (cid.decode(), radius.decode(), bound,
-                                               herdtest.show(body)))
-    return at, body, time.monotonic() - t0
-
-
-def check_error_shape(body, status, what):
-    """The error shape, exactly in the server's layout."""
-    try:
-        obj = json.loads(body)
-    except ValueError as e:
-        fail("%s: answer is not JSON (%s): %s" % (what, e, herdtest.show(body)))
-    eq(list(obj.keys()), ["html_attributions", "results", "status", "error_message"],
-       "%s: members of the error answer" % what)
-    eq(obj["html_attributions"], [], what + ": html_attributions")
-    eq(obj["results"], [], what + ": results")
-    eq(obj["status"], status, what + ": status")
-    msg = obj["error_message"]
-    check(isinstance(msg, str) and msg.strip(), "%s: error_message should be a non-empty "
-          "string, got %r" % (what, msg))
-    eq(body, fakeplaces.error_shape(status, msg).encode(), what + ": layout")
-    return msg
 
 
 def main(t):

@@ -26,12 +26,7 @@ LOC = b"+34.068930-118.445127"
 
 
 def whatsat(c, cid, radius, bound, timeout=10):
-    c.send(b"WHATSAT %s %s %d\n" % (cid, radius, bound))
-    at, body = c.read_whatsat(timeout)
-    if at == b"?":
-        fail("WHATSAT %s %s %d refused: %s" % (cid.decode(), radius.decode(), bound,
-                                               herdtest.show(body)))
-    return body
+    return herdtest.whatsat(c, cid, radius, bound, timeout)[1]
 
 
 def iamat(c, cid, loc, when=1621464827):
