@@ -131,6 +131,8 @@ static long parse_coord(const char *p, size_t len, unsigned limit,
     /* The double is for distance maths only; the text is what is echoed.
      * Leading zeros and digits past the 20th fraction digit change nothing
      * a double can hold, so a bounded copy is enough for strtod. */
+    if (val == NULL)
+        return (long)(n + 1); /* validation only: no conversion */
     char tmp[48];
     size_t t = 0;
     tmp[t++] = p[0];

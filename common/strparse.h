@@ -33,7 +33,9 @@ int strparse_time(const char *p, size_t len, uint64_t *sec, uint32_t *nsec);
 
 /* ISO 6709 [+-]DIGITS[.DIGITS][+-]DIGITS[.DIGITS], latitude in [-90, 90],
  * longitude in [-180, 180]. *lng_off is the offset of the longitude's sign.
- */
+ * lat and lng may both be NULL to validate without converting (the range
+ * check is on the digits, so it is the same; the conversion is most of the
+ * cost). */
 int strparse_coords(const char *p, size_t len, double *lat, double *lng,
                     size_t *lng_off);
 

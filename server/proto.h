@@ -48,7 +48,6 @@ struct proto_command {
     struct proto_slice time;     /* IAMAT, AT: the client's text */
     struct proto_slice server;   /* AT */
     struct proto_slice diff;     /* AT */
-    double lat, lng;             /* IAMAT, AT */
     uint64_t sec;                /* IAMAT, AT: client time */
     uint32_t nsec;
     uint64_t radius_mm; /* WHATSAT: radius in millimetres (km x 10^6) */

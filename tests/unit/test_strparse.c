@@ -402,8 +402,14 @@ static void test_coords_table(void)
         if (rc != coord_cases[i].rc)
             fprintf(stderr, "coords case %zu\n", i);
         CHECK_EQ_INT(rc, coord_cases[i].rc);
+        /* Validating without converting decides the same way. */
+        size_t off2 = 1234;
+        CHECK_EQ_INT(strparse_coords(coord_cases[i].in, coord_cases[i].len,
+                                     NULL, NULL, &off2),
+                     rc);
         if (rc != 0)
             continue;
+        CHECK_EQ_INT(off2, coord_cases[i].lng_off);
         if (!near(lat, coord_cases[i].lat) || !near(lng, coord_cases[i].lng))
             fprintf(stderr, "coords case %zu: %.10f %.10f\n", i, lat, lng);
         CHECK(near(lat, coord_cases[i].lat));
