@@ -25,6 +25,7 @@ struct record *record_new(struct proto_slice server, struct proto_slice diff,
     r->client_len = (uint32_t)c->client.len;
     r->time_off = (uint32_t)(len - c->time.len);
     r->time_len = (uint32_t)c->time.len;
+    r->hash = store_record_hash(r);
     return r;
 }
 
@@ -143,6 +144,17 @@ static uint64_t rotl(uint64_t x, int b)
         v2 = rotl(v2, 32);                                                     \
     } while (0)
 
+/* Eight bytes as a little-endian word; memcpy compiles to one load. */
+static uint64_t load_le64(const unsigned char *p)
+{
+    uint64_t m;
+    memcpy(&m, p, sizeof m);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    m = __builtin_bswap64(m);
+#endif
+    return m;
+}
+
 uint64_t store_siphash(uint64_t k0, uint64_t k1, const void *data, size_t len)
 {
     const unsigned char *p = data;
@@ -153,9 +165,7 @@ uint64_t store_siphash(uint64_t k0, uint64_t k1, const void *data, size_t len)
     uint64_t b = (uint64_t)len << 56;
     size_t i = 0;
     for (; i + 8 <= len; i += 8) {
-        uint64_t m = 0;
-        for (int j = 7; j >= 0; j--)
-            m = (m << 8) | p[i + (size_t)j];
+        uint64_t m = load_le64(p + i);
         v3 ^= m;
         SIPROUND;
         SIPROUND;
@@ -258,10 +268,10 @@ int store_apply(struct store *s, struct record *rec, const struct record **cur)
         s->count++;
     } else {
         s->bytes -= old->len;
-        s->digest ^= store_record_hash(old);
+        s->digest ^= old->hash;
     }
     s->bytes += rec->len;
-    s->digest ^= store_record_hash(rec);
+    s->digest ^= rec->hash;
     free(old);
     *cur = rec;
     return STORE_CHANGED;
