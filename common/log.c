@@ -58,20 +58,35 @@ void log_flush(void)
         dynbuf_free(&log_buf);
 }
 
+/* "YYYY-MM-DDTHH:MM:SS.mmmZ ", formatted once a second and patched once a
+ * millisecond: every protocol line is logged, so no printf here. */
 static void stamp(void)
 {
     static time_t cached_sec = -1;
-    static char cached[32];
+    static long cached_ms = -1;
+    static char cached[40];
+    static size_t cached_len;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
+    long ms = ts.tv_nsec / 1000000;
     if (ts.tv_sec != cached_sec) {
         struct tm tm;
         gmtime_r(&ts.tv_sec, &tm);
-        strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
+        size_t n = strftime(cached, sizeof cached - 6, "%Y-%m-%dT%H:%M:%S",
+                            &tm);
+        memcpy(cached + n, ".000Z ", 6);
+        cached_len = n + 6;
         cached_sec = ts.tv_sec;
+        cached_ms = -1;
     }
-    if (dynbuf_printf(&log_buf, "%s.%03ldZ ", cached, ts.tv_nsec / 1000000) !=
-        0)
+    if (ms != cached_ms) {
+        char *d = cached + cached_len - 5;
+        d[0] = (char)('0' + ms / 100);
+        d[1] = (char)('0' + ms / 10 % 10);
+        d[2] = (char)('0' + ms % 10);
+        cached_ms = ms;
+    }
+    if (dynbuf_add(&log_buf, cached, cached_len) != 0)
         log_dropped++;
 }
 
@@ -94,35 +109,49 @@ void log_msg(const char *fmt, ...)
     finish();
 }
 
+static int plain(unsigned char c)
+{
+    return c >= 0x20 && c < 0x7f && c != '\\';
+}
+
 size_t log_escape(char *out, size_t cap, const char *data, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     size_t o = 0;
     if (cap == 0)
         return 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)data[i];
-        if (c >= 0x20 && c < 0x7f && c != '\\') {
+    size_t i = 0;
+    while (i < len) {
+        /* Runs of printable bytes are copied whole. */
+        size_t run = 0;
+        while (i + run < len && plain((unsigned char)data[i + run]))
+            run++;
+        if (run > 0) {
+            if (run > cap - 1 - o)
+                run = cap - 1 - o;
+            memcpy(out + o, data + i, run);
+            o += run;
+            i += run;
             if (o + 1 >= cap)
                 break;
-            out[o++] = (char)c;
-        } else {
-            if (o + 4 >= cap)
-                break;
-            out[o++] = '\\';
-            out[o++] = 'x';
-            out[o++] = hex[c >> 4];
-            out[o++] = hex[c & 15];
+            continue;
         }
+        unsigned char c = (unsigned char)data[i++];
+        if (o + 4 >= cap)
+            break;
+        out[o++] = '\\';
+        out[o++] = 'x';
+        out[o++] = hex[c >> 4];
+        out[o++] = hex[c & 15];
     }
     out[o] = '\0';
     return o;
 }
 
-void log_data(const char *prefix, const char *data, size_t len)
+/* Appends prefix, then the escaped bytes, then the newline. */
+static void add_escaped(const char *prefix, size_t plen, const char *data,
+                        size_t len)
 {
-    stamp();
-    size_t plen = strlen(prefix);
     /* Worst case every byte becomes four. */
     char *p = dynbuf_reserve(&log_buf, plen + len * 4 + 1);
     if (p == NULL) {
@@ -134,4 +163,33 @@ void log_data(const char *prefix, const char *data, size_t len)
     size_t n = log_escape(p + plen, len * 4 + 1, data, len);
     log_buf.len += plen + n;
     finish();
+}
+
+void log_data(const char *prefix, const char *data, size_t len)
+{
+    stamp();
+    add_escaped(prefix, strlen(prefix), data, len);
+}
+
+void log_conn_data(unsigned long id, const char *tag, const char *data,
+                   size_t len)
+{
+    stamp();
+    char prefix[64] = "conn ";
+    char digits[24];
+    size_t nd = 0;
+    do
+        digits[nd++] = (char)('0' + id % 10);
+    while ((id /= 10) != 0);
+    size_t o = 5;
+    while (nd > 0)
+        prefix[o++] = digits[--nd];
+    prefix[o++] = ' ';
+    size_t tlen = strlen(tag);
+    if (tlen > sizeof prefix - o - 1)
+        tlen = sizeof prefix - o - 1;
+    memcpy(prefix + o, tag, tlen);
+    o += tlen;
+    prefix[o++] = ' ';
+    add_escaped(prefix, o, data, len);
 }

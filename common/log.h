@@ -19,6 +19,10 @@ void log_close(void);
 __attribute__((format(printf, 1, 2))) void log_msg(const char *fmt, ...);
 /* "<prefix><escaped bytes>" as one line. */
 void log_data(const char *prefix, const char *data, size_t len);
+/* "conn <id> <tag> <escaped bytes>": log_data for the protocol lines, with
+ * no formatting call. */
+void log_conn_data(unsigned long id, const char *tag, const char *data,
+                   size_t len);
 void log_flush(void);
 
 /* Appends the escaped form of data to out (at most cap - 1 bytes, NUL

@@ -23,9 +23,7 @@ struct whatsat {
 static void log_line(const struct conn *c, const char *dir, const char *line,
                      size_t len)
 {
-    char prefix[48];
-    snprintf(prefix, sizeof prefix, "conn %lu %s ", c->id, dir);
-    log_data(prefix, line, len);
+    log_conn_data(c->id, dir, line, len);
 }
 
 static void reply(struct conn *c, const char *line, size_t len)

@@ -35,7 +35,7 @@ size_t proto_split(const char *p, size_t len, struct proto_slice *f,
 static int parse_location(struct proto_command *c, struct proto_slice f)
 {
     size_t lng_off;
-    if (strparse_coords(f.p, f.len, &c->lat, &c->lng, &lng_off) != 0)
+    if (strparse_coords(f.p, f.len, NULL, NULL, &lng_off) != 0)
         return PROTO_ELOCATION;
     c->location = f;
     return 0;
@@ -166,9 +166,24 @@ size_t proto_format_diff(char out[32], uint64_t now_sec, uint32_t now_nsec,
             dn = nsec + 1000000000u - now_nsec;
         }
     }
-    int n = snprintf(out, 32, "%c%llu.%09u", sign, (unsigned long long)ds,
-                     (unsigned)dn);
-    return n > 0 ? (size_t)n : 0;
+    /* "%c%llu.%09u" by hand: this runs for every IAMAT. */
+    char digits[24];
+    size_t nd = 0;
+    do
+        digits[nd++] = (char)('0' + ds % 10);
+    while ((ds /= 10) != 0);
+    size_t o = 0;
+    out[o++] = sign;
+    while (nd > 0)
+        out[o++] = digits[--nd];
+    out[o++] = '.';
+    for (int i = 8; i >= 0; i--) {
+        out[o + (size_t)i] = (char)('0' + dn % 10);
+        dn /= 10;
+    }
+    o += 9;
+    out[o] = '\0';
+    return o;
 }
 
 size_t proto_format_at(char *buf, size_t cap, struct proto_slice server,
