@@ -10,6 +10,7 @@
 
 #include <zlib.h>
 
+#include "crc32c.h"
 #include "store.h"
 
 #define HEADER 8
@@ -33,11 +34,16 @@ static uint32_t get32(const unsigned char *p)
            (uint32_t)p[3] << 24;
 }
 
+/* The top bit of the length word says which checksum the frame carries:
+ * set, CRC-32C (what is written now); clear, zlib's CRC-32 (logs written
+ * before), which replay still reads. */
+#define LEN_CRC32C 0x80000000u
+
 static int frame(struct dynbuf *b, const char *data, size_t len)
 {
     unsigned char h[HEADER];
-    put32(h, (uint32_t)len);
-    put32(h + 4, (uint32_t)crc32(0L, (const Bytef *)data, (uInt)len));
+    put32(h, (uint32_t)len | LEN_CRC32C);
+    put32(h + 4, crc32c(data, len));
     int rc = dynbuf_add(b, h, sizeof h);
     return rc != 0 ? rc : dynbuf_add(b, data, len);
 }
@@ -175,12 +181,16 @@ int wal_replay(struct wal *w,
     }
     size_t off = 0;
     while (off + HEADER <= got) {
-        uint32_t len = get32(data + off);
+        uint32_t word = get32(data + off);
         uint32_t crc = get32(data + off + 4);
+        uint32_t len = word & ~LEN_CRC32C;
         if (len > WAL_MAX_RECORD || off + HEADER + len > got)
             break;
         const char *payload = (const char *)data + off + HEADER;
-        if ((uint32_t)crc32(0L, (const Bytef *)payload, len) != crc)
+        uint32_t want = word & LEN_CRC32C
+                            ? crc32c(payload, len)
+                            : (uint32_t)crc32(0L, (const Bytef *)payload, len);
+        if (want != crc)
             break;
         if (apply(arg, payload, len) != 0)
             st->invalid++;

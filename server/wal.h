@@ -4,8 +4,10 @@
  * leaves: records collect in memory during a loop iteration and go to the
  * file in one write (group commit), with one fsync under --fsync batch.
  * The file is a run of frames
- *     uint32 length (little endian) | uint32 CRC-32 of the payload | payload
- * whose payload is the record's AT line. On start the log is replayed; a
+ *     uint32 length (little endian) | uint32 CRC of the payload | payload
+ * whose payload is the record's AT line. The length word's top bit is set
+ * when the CRC is CRC-32C (every frame written now); frames without it
+ * carry zlib's CRC-32 (logs of earlier versions) and are still read. On start the log is replayed; a
  * torn or damaged tail (a crash mid-write) is cut off and logged, never a
  * reason to refuse to start. The log is compacted to one record per client
  * by writing a new file and renaming it over the old one.

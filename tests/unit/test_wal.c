@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "proto.h"
 #include "store.h"
 #include "test.h"
@@ -154,6 +156,55 @@ static void test_damaged_crc_is_cut(void)
     wal_close(&w);
 }
 
+static void put_le32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* A log written before frames carried CRC-32C (no flag bit, zlib's
+ * CRC-32) is read, and what is appended after it is read too. */
+static void test_old_crc32_frames_replay(void)
+{
+    fresh_dir();
+    struct wal w;
+    open_ok(&w);
+    wal_close(&w);
+    char path[300];
+    snprintf(path, sizeof path, "%s/records.wal", dir);
+    int fd = open(path, O_WRONLY | O_TRUNC);
+    CHECK(fd >= 0);
+    for (size_t i = 0; i < 2; i++) {
+        unsigned char h[8];
+        size_t len = strlen(lines[i]);
+        put_le32(h, (uint32_t)len);
+        put_le32(h + 4, (uint32_t)crc32(0L, (const Bytef *)lines[i],
+                                        (uInt)len));
+        CHECK_EQ_INT(write(fd, h, sizeof h), 8);
+        CHECK_EQ_INT(write(fd, lines[i], len), (long)len);
+    }
+    close(fd);
+    open_ok(&w);
+    struct collected c = {0};
+    struct wal_replay_stats st;
+    CHECK_EQ_INT(wal_replay(&w, collect, &c, &st), 0);
+    CHECK_EQ_INT(c.n, 2);
+    CHECK_EQ_INT(st.torn_bytes, 0);
+    struct record *r = rec(lines[2]);
+    CHECK_EQ_INT(wal_append(&w, r), 0);
+    free(r);
+    CHECK_EQ_INT(wal_flush(&w), 0);
+    wal_close(&w);
+    open_ok(&w);
+    struct collected d = {0};
+    CHECK_EQ_INT(wal_replay(&w, collect, &d, &st), 0);
+    CHECK_EQ_INT(d.n, 3);
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ_STR(d.lines[i], lines[i]);
+    CHECK_EQ_INT(st.torn_bytes, 0);
+    wal_close(&w);
+}
+
 static void test_compaction_keeps_one_per_client(void)
 {
     fresh_dir();
@@ -258,6 +309,7 @@ static const struct test tests[] = {
     {"write_and_replay", test_write_and_replay},
     {"torn_tail_is_cut", test_torn_tail_is_cut},
     {"damaged_crc_is_cut", test_damaged_crc_is_cut},
+    {"old_crc32_frames_replay", test_old_crc32_frames_replay},
     {"compaction_keeps_one_per_client", test_compaction_keeps_one_per_client},
     {"should_compact", test_should_compact},
     {"directory_lock", test_directory_lock},
