@@ -19,6 +19,7 @@ struct field {
 void config_init(struct config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
+    cfg->peer_batch_us = CONFIG_UNSET; /* 0 is a value here */
 }
 
 void config_free(struct config *cfg)
@@ -297,6 +298,8 @@ static int parse_line(struct config *cfg, const struct field *f, size_t n,
          86400000},
         {"max_pending", offsetof(struct config, max_pending), 1, 100000},
         {"max_client_id", offsetof(struct config, max_client_id), 1, 1 << 20},
+        {"peer_batch_us", offsetof(struct config, peer_batch_us), 0,
+         CONFIG_PEER_BATCH_MAX_US},
         {"restart_first_ms", offsetof(struct config, restart_first_ms), 1,
          3600000},
         {"restart_max_ms", offsetof(struct config, restart_max_ms), 1,

@@ -23,6 +23,9 @@
  *   line_timeout_ms N                 a line left unfinished is closed
  *   max_pending N                     WHATSATs waiting per connection
  *   max_client_id BYTES               longest client id
+ *   peer_batch_us N                   a busy server sends to a neighbour
+ *                                     at most once per N us (0: every
+ *                                     loop iteration)
  *   server_bin PATH                   herd-server for the supervisor
  *   restart_first_ms N                first restart delay (doubles)
  *   restart_max_ms N                  restart delay cap
@@ -46,6 +49,9 @@
 #define CONFIG_NAME_MAX 63
 #define CONFIG_HOST_MAX 255
 #define CONFIG_PEER_PORT_OFFSET 10000
+#define CONFIG_UNSET UINT64_MAX        /* for settings where 0 is a value */
+#define CONFIG_PEER_BATCH_MAX_US 100000
+#define CONFIG_PEER_BATCH_DEFAULT_US 500
 
 enum config_status {
     CONFIG_ESYNTAX = -1301, /* the file is wrong; err says where */
@@ -94,6 +100,7 @@ struct config {
     uint64_t line_timeout_ms;
     uint64_t max_pending;
     uint64_t max_client_id;
+    uint64_t peer_batch_us; /* CONFIG_UNSET: not set */
     uint64_t restart_first_ms;  /* supervisor settings; 0: not set */
     uint64_t restart_max_ms;
     uint64_t restart_stable_ms;

@@ -26,6 +26,7 @@ void conn_pool_init(struct conn_pool *pool, uv_loop_t *loop, size_t max_line,
     pool->max_line = max_line;
     pool->max_output = max_output;
     pool->max_holds = CONN_MAX_HOLDS;
+    uv_timer_init(loop, &pool->hold_timer);
 }
 
 size_t conn_pending(const struct conn *c)
@@ -438,8 +439,32 @@ static void resume(struct conn *c)
     mark_dirty(c);
 }
 
+/* Whether a peer link keeps its output back for a later iteration. */
+static int hold_back(const struct conn_pool *pool, const struct conn *c,
+                     uint64_t now)
+{
+    return pool->peer_hold_ns > 0 && !c->closing && !c->writing &&
+           c->out.len < CONN_PEER_BATCH &&
+           now - c->flushed_ns < pool->peer_hold_ns;
+}
+
+/* Wakes the loop so held peer output leaves (the flush runs in the
+ * iteration this starts). */
+static void on_hold_timer(uv_timer_t *t)
+{
+    (void)t;
+}
+
 void conn_pool_flush(struct conn_pool *pool)
 {
+    /* Held peer links are looked at again, once. */
+    while (pool->held != NULL) {
+        struct conn *c = pool->held;
+        pool->held = c->dirty_next;
+        c->dirty_next = pool->dirty;
+        pool->dirty = c;
+    }
+    uint64_t now = pool->peer_hold_ns > 0 ? uv_hrtime() : 0;
     /* Resuming a reader runs its lines, which may dirty other connections;
      * a flush may close one, whose owner may write elsewhere. Go on until
      * nothing is left, so nothing waits for the next wake-up. */
@@ -467,16 +492,29 @@ void conn_pool_flush(struct conn_pool *pool)
             while (lists[k] != NULL) {
                 struct conn *c = lists[k];
                 lists[k] = c->dirty_next;
+                if (k == 0 && hold_back(pool, c, now)) {
+                    c->dirty_next = pool->held; /* stays dirty, keeps its ref */
+                    pool->held = c;
+                    continue;
+                }
                 c->dirty = 0;
+                if (k == 0)
+                    c->flushed_ns = now;
                 flush(c);
                 conn_unref(c);
             }
         }
     }
+    if (pool->held != NULL && !uv_is_active((uv_handle_t *)&pool->hold_timer))
+        uv_timer_start(&pool->hold_timer, on_hold_timer, 1, 0);
 }
 
 void conn_pool_close_all(struct conn_pool *pool, const char *reason)
 {
+    pool->peer_hold_ns = 0;
+    conn_pool_flush(pool);
     while (pool->all != NULL)
         conn_close(pool->all, reason);
+    conn_pool_flush(pool);
+    uv_close((uv_handle_t *)&pool->hold_timer, NULL);
 }

@@ -23,6 +23,7 @@
 #define CONN_DEFAULT_MAX_OUTPUT (4 * 1024 * 1024)
 #define CONN_MAX_HOLDS 64 /* replies waiting on the network per client */
 #define CONN_HIGH_WATER (256 * 1024)
+#define CONN_PEER_BATCH (64 * 1024) /* a held peer link goes out past this */
 
 enum conn_kind {
     CONN_CLIENT,
@@ -54,6 +55,14 @@ struct conn_pool {
      * written (the write-ahead log goes first). */
     void (*before_write)(void *arg);
     void *before_write_arg;
+    /* Peer-link batching: a link flushed less than peer_hold_ns ago keeps
+     * what is new (up to CONN_PEER_BATCH bytes) for a later iteration, so
+     * a busy server wakes each neighbour a few thousand times a second,
+     * not once per iteration. 0: every iteration. The timer bounds the
+     * wait when the loop would otherwise sleep. */
+    uint64_t peer_hold_ns;
+    struct conn *held; /* peer links keeping output back */
+    uv_timer_t hold_timer;
     char read_buf[CONN_READ_BUF];
 };
 
@@ -79,6 +88,7 @@ struct conn {
     uint64_t last_read_ms;
     uint64_t last_write_ms; /* the kernel last took bytes */
     uint64_t partial_since_ms; /* an incomplete line waits since; 0: none */
+    uint64_t flushed_ns; /* peer links: last flush (uv_hrtime) */
     size_t queued;  /* bytes in slots */
     size_t max_output; /* close past this many bytes waiting */
     conn_line_cb *on_line;
@@ -94,7 +104,8 @@ void conn_pool_init(struct conn_pool *pool, uv_loop_t *loop, size_t max_line,
 /* Resumes paused readers, then writes what is buffered: peer links first,
  * then clients. Called once per loop iteration. */
 void conn_pool_flush(struct conn_pool *pool);
-/* Closes every connection. */
+/* Closes every connection, then the pool's own timer; what is buffered
+ * gets one last flush, held peer output included. */
 void conn_pool_close_all(struct conn_pool *pool, const char *reason);
 
 /* A new connection with an initialized, unconnected handle (one reference,

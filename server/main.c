@@ -57,6 +57,10 @@ static const char usage_text[] =
     "  --line-timeout MS        close a line left unfinished (default 10000)\n"
     "  --max-pending N          WHATSATs waiting per connection before it\n"
     "                           stops being read (default 64)\n"
+    "  --peer-batch-us N        under load, send to each neighbour at most\n"
+    "                           once per N microseconds (default 500; 0:\n"
+    "                           every loop iteration); an idle server sends\n"
+    "                           at once\n"
     "  --max-client-id BYTES    longest client id (default 256)\n"
     "  --ready-fd FD            write a newline to FD once listening\n"
     "  --lifeline-fd FD         stop when FD reaches end of file (the\n"
@@ -267,6 +271,9 @@ static int parse_args(struct args *a, int argc, char **argv)
             rc = number(key, val, 1, 86400000, &a->opt.line_timeout_ms);
         } else if (strcmp(key, "--max-pending") == 0) {
             rc = number(key, val, 1, 100000, &a->opt.max_pending);
+        } else if (strcmp(key, "--peer-batch-us") == 0) {
+            rc = number(key, val, 0, CONFIG_PEER_BATCH_MAX_US,
+                        &a->opt.peer_batch_us);
         } else if (strcmp(key, "--max-client-id") == 0) {
             rc = number(key, val, 1, 1 << 20, &a->opt.max_client_id);
         } else if (strcmp(key, "--ready-fd") == 0) {
@@ -362,6 +369,8 @@ static int apply_config(struct args *a, struct config *cfg,
         a->opt.max_pending = cfg->max_pending;
     if (a->opt.max_client_id == 0)
         a->opt.max_client_id = cfg->max_client_id;
+    if (a->opt.peer_batch_us == CONFIG_UNSET)
+        a->opt.peer_batch_us = cfg->peer_batch_us;
     if (a->opt.data_dir == NULL && cfg->data_dir != NULL) {
         snprintf(data_path, data_cap, "%s/%s", cfg->data_dir, a->opt.name);
         a->opt.data_dir = data_path;
@@ -382,6 +391,7 @@ int main(int argc, char **argv)
     static struct args a;
     a.opt.ready_fd = -1;
     a.opt.lifeline_fd = -1;
+    a.opt.peer_batch_us = CONFIG_UNSET;
     int rc = parse_args(&a, argc, argv);
     if (rc != 0)
         return rc;
@@ -431,6 +441,8 @@ int main(int argc, char **argv)
         a.opt.max_pending = CONN_MAX_HOLDS;
     if (a.opt.max_client_id == 0)
         a.opt.max_client_id = SERVER_MAX_CLIENT_ID;
+    if (a.opt.peer_batch_us == CONFIG_UNSET)
+        a.opt.peer_batch_us = CONFIG_PEER_BATCH_DEFAULT_US;
     if (a.opt.places == NULL)
         a.opt.places = "offline";
     if (a.opt.places_index == NULL)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -210,6 +211,7 @@ static void stop(struct server *srv, const char *why)
     if (srv->stopping)
         return;
     srv->stopping = 1;
+    srv->pool.peer_hold_ns = 0; /* nothing is held back from here on */
     const struct places_stats *ps = &srv->places.stats;
     log_msg("stopping (%s): %lu records held, %lu applied, %lu stale, "
             "%lu flooded; places: %lu searches, %lu cache hits, %lu joined, "
@@ -361,6 +363,32 @@ static void signal_ready(int fd)
     close(fd);
 }
 
+/* Every client is a descriptor: raise the soft limit so max_clients fits
+ * (beside the listeners, links, log, write-ahead log and HTTP requests),
+ * as far as the hard limit allows, and say so when it does not. */
+static void raise_fd_limit(const struct server_options *opt)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t want = (rlim_t)(opt->max_clients + opt->npeers * 2 +
+                           opt->places_max_inflight + 64);
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        rlim_t old = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want
+                          ? want
+                          : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            rl.rlim_cur = old;
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+        log_msg("warning: max_clients %llu needs about %llu file "
+                "descriptors, but the limit is %llu: connections past it "
+                "are refused (raise ulimit -n)",
+                (unsigned long long)opt->max_clients,
+                (unsigned long long)want, (unsigned long long)rl.rlim_cur);
+}
+
 int server_run(const struct server_options *opt)
 {
     struct server srv;
@@ -378,6 +406,7 @@ int server_run(const struct server_options *opt)
         return HERD_EXIT_OSERR;
     }
     signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit(opt);
     srv.epoch = random64();
     store_init(&srv.store, random64(), random64());
     conn_pool_init(&srv.pool, &srv.loop, opt->max_line, opt->max_output);
@@ -393,6 +422,7 @@ int server_run(const struct server_options *opt)
     uv_timer_init(&srv.loop, &srv.sweep);
     srv.sweep.data = &srv;
     srv.pool.max_holds = (unsigned)opt->max_pending;
+    srv.pool.peer_hold_ns = opt->peer_batch_us * 1000;
 
     struct places_options po = {opt->places,
                                 opt->places_url,
@@ -469,6 +499,7 @@ int server_run(const struct server_options *opt)
     } else {
         /* Could not start: tear down what was set up. */
         srv.stopping = 1;
+        uv_close((uv_handle_t *)&srv.pool.hold_timer, NULL);
         uv_close((uv_handle_t *)&srv.client_listener, NULL);
         uv_close((uv_handle_t *)&srv.peer_listener, NULL);
         uv_close((uv_handle_t *)&srv.flush, NULL);

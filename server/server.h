@@ -49,6 +49,8 @@ struct server_options {
     uint64_t line_timeout_ms; /* a line that never completes is closed */
     uint64_t max_pending;     /* WHATSATs waiting per connection */
     uint64_t max_client_id;   /* longest client id */
+    uint64_t peer_batch_us;   /* least time between sends to a neighbour
+                                 while busy; 0: every iteration */
     const char *data_dir; /* NULL: no write-ahead log */
     int fsync_batch;      /* --fsync batch */
     int ready_fd;    /* -1: none */
