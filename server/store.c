@@ -205,7 +205,7 @@ void store_init(struct store *s, uint64_t k0, uint64_t k1)
 void store_close(struct store *s)
 {
     for (size_t i = 0; i < s->cap; i++)
-        free(s->slots[i]);
+        free(s->slots[i].r);
     free(s->slots);
     s->slots = NULL;
     s->cap = 0;
@@ -214,35 +214,49 @@ void store_close(struct store *s)
     s->digest = 0;
 }
 
-static size_t find_slot(const struct store *s, const char *client, size_t len)
+static uint64_t key_hash(const struct store *s, const char *client,
+                         size_t len)
+{
+    return store_siphash(s->k0, s->k1, client, len);
+}
+
+/* The slot holding client, or the empty one where it would go. A record
+ * is read only when its slot's hash matches. */
+static size_t find_slot(const struct store *s, uint64_t h, const char *client,
+                        size_t len)
 {
     size_t mask = s->cap - 1;
-    size_t i = (size_t)store_siphash(s->k0, s->k1, client, len) & mask;
+    size_t i = (size_t)h & mask;
     for (;;) {
-        const struct record *r = s->slots[i];
-        if (r == NULL || (r->client_len == len &&
-                          memcmp(r->line + r->client_off, client, len) == 0))
+        const struct store_slot *e = &s->slots[i];
+        if (e->r == NULL ||
+            (e->h == h && e->r->client_len == len &&
+             memcmp(e->r->line + e->r->client_off, client, len) == 0))
             return i;
         i = (i + 1) & mask;
     }
 }
 
-static int grow(struct store *s)
+/* Moves every entry to a table of cap slots. Rehashing reads only the
+ * slots, never the records. */
+static int resize(struct store *s, size_t cap)
 {
-    size_t cap = s->cap ? s->cap * 2 : 64;
-    struct record **old = s->slots;
+    struct store_slot *old = s->slots;
     size_t old_cap = s->cap;
-    s->slots = calloc(cap, sizeof *s->slots);
-    if (s->slots == NULL) {
-        s->slots = old;
+    struct store_slot *slots = calloc(cap, sizeof *slots);
+    if (slots == NULL)
         return STORE_ENOMEM;
-    }
-    s->cap = cap;
+    size_t mask = cap - 1;
     for (size_t i = 0; i < old_cap; i++) {
-        struct record *r = old[i];
-        if (r != NULL)
-            s->slots[find_slot(s, r->line + r->client_off, r->client_len)] = r;
+        if (old[i].r == NULL)
+            continue;
+        size_t j = (size_t)old[i].h & mask;
+        while (slots[j].r != NULL)
+            j = (j + 1) & mask;
+        slots[j] = old[i];
     }
+    s->slots = slots;
+    s->cap = cap;
     free(old);
     return 0;
 }
@@ -250,20 +264,22 @@ static int grow(struct store *s)
 int store_apply(struct store *s, struct record *rec, const struct record **cur)
 {
     *cur = NULL;
+    const char *client = rec->line + rec->client_off;
+    uint64_t h = key_hash(s, client, rec->client_len);
     /* Keep the load under 3/4 so probes stay short. */
-    if ((s->count + 1) * 4 > s->cap * 3 && grow(s) != 0) {
-        *cur = s->cap ? store_get(s, rec->line + rec->client_off,
-                                  rec->client_len)
-                      : NULL;
+    if ((s->count + 1) * 4 > s->cap * 3 &&
+        resize(s, s->cap ? s->cap * 2 : 64) != 0) {
+        *cur = s->cap ? store_get(s, client, rec->client_len) : NULL;
         return STORE_ENOMEM;
     }
-    size_t i = find_slot(s, rec->line + rec->client_off, rec->client_len);
-    struct record *old = s->slots[i];
+    size_t i = find_slot(s, h, client, rec->client_len);
+    struct record *old = s->slots[i].r;
     if (old != NULL && record_compare(rec, old) <= 0) {
         *cur = old;
         return STORE_STALE;
     }
-    s->slots[i] = rec;
+    s->slots[i].h = h;
+    s->slots[i].r = rec;
     if (old == NULL) {
         s->count++;
     } else {
@@ -282,16 +298,16 @@ const struct record *store_get(const struct store *s, const char *client,
 {
     if (s->cap == 0)
         return NULL;
-    return s->slots[find_slot(s, client, len)];
+    return s->slots[find_slot(s, key_hash(s, client, len), client, len)].r;
 }
 
 int store_foreach(const struct store *s,
                   int (*fn)(void *arg, const struct record *r), void *arg)
 {
     for (size_t i = 0; i < s->cap; i++) {
-        if (s->slots[i] == NULL)
+        if (s->slots[i].r == NULL)
             continue;
-        int rc = fn(arg, s->slots[i]);
+        int rc = fn(arg, s->slots[i].r);
         if (rc != 0)
             return rc;
     }

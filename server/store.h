@@ -49,8 +49,14 @@ enum store_result {
     STORE_ENOMEM = -1501
 };
 
+struct store_slot {
+    uint64_t h; /* keyed hash of the client id: probes and rehashing
+                   compare it before touching the record */
+    struct record *r; /* NULL: empty */
+};
+
 struct store {
-    struct record **slots; /* open addressing, linear probing */
+    struct store_slot *slots; /* open addressing, linear probing */
     size_t cap;            /* power of two, or 0 */
     size_t count;
     uint64_t k0, k1; /* SipHash key: random per process */
