@@ -1,19 +1,73 @@
 /* herd-bench: a load generator for herd (and, with --redis, for Redis with
- * inline SET commands of the same size), on one libuv loop.
+ * inline SET commands of the same size), on one libuv loop. Three modes:
  *
- *   herd-bench --port 12010 [--port ...] --conns 50 --pipeline 1
- *              --requests 200000 [--whatsat 0..100] [--clients N]
- *              [--spread] [--radius KM] [--bound N] [--redis]
+ * Load (the default): throughput and latency.
  *
- * Each connection keeps `pipeline` requests outstanding; replies are
- * matched in order (an IAMAT or SET reply is one line, a WHATSAT reply
- * ends with an empty line). Prints throughput and latency percentiles.
+ *   herd-bench --port 12010 [--port ...] [--conns 50] [--pipeline 1]
+ *              [--requests 100000 | --duration SECONDS] [--whatsat 0..100]
+ *              [--clients N] [--spread] [--radius KM] [--bound N] [--redis]
+ *              [--pids PID,...] [--label TEXT]
+ *
+ *   Connections go round-robin over the ports; each keeps `pipeline`
+ *   requests outstanding; replies are matched in order (an IAMAT or SET
+ *   reply is one line, a WHATSAT reply ends with an empty line). --requests
+ *   sends that many in all; --duration sends for that long instead (with
+ *   both, whichever ends first), then waits for the replies outstanding.
+ *   --whatsat is the percentage of WHATSATs (with --radius and --bound);
+ *   --clients cycles over that many client ids (default: a new id per
+ *   request); --spread gives each id its own location. The client time of
+ *   request n is the wall clock at start plus n nanoseconds, so every
+ *   run's IAMATs are newer than the last run's and are flooded. Prints
+ *     LABEL  R req/s  p50 X us  p99 Y us  p99.9 Z us  (N requests, C conns,
+ *     pipeline P, E errors)
+ *   (the scripts read R, the number before " req/s").
+ *
+ * Propagation (--propagation): how long an update takes to reach the
+ * other servers, at light load.
+ *
+ *   herd-bench --propagation --port TARGET --port OBSERVER [--port ...]
+ *              [--rate 1000] [--requests N | --duration SECONDS (5)]
+ *              [--clients N] [--spread] [--pids PID,...] [--label TEXT]
+ *
+ *   One connection to the target, one to each observer, and one update in
+ *   flight at a time, --rate a second in the long run (a late update's
+ *   successors go as soon as it is done). An update is an IAMAT for
+ *   bench.prop.N (a new N each time, or cycling over --clients) to the
+ *   target; from its reply on, "WHATSAT bench.prop.N 0 0" goes to every
+ *   observer again and again until its AT line ends with the update's
+ *   time. The latency is from the target's reply to the last observer's.
+ *   Prints
+ *     LABEL propagation to N servers: p50 X us  p99 Y us  p99.9 Z us
+ *     max M us  (U updates, A updates/s, P probes)
+ *   Exits 1 at once on a refused update, a reply that is neither AT nor
+ *   "? " (or "? " for a client seen everywhere before) or a lost
+ *   connection, and gives up 10 s after the planned end.
+ *
+ * Idle (--idle N): N connections round-robin over the ports that send
+ * nothing, for measuring what idle connections cost a server.
+ *
+ *   herd-bench --idle 10000 --port 12010 [--port ...] [--hold 10]
+ *
+ *   Prints "idle N connections open" once all are up, holds them --hold
+ *   seconds or until SIGINT or SIGTERM, then closes them and exits 0; a
+ *   connection lost exits 1.
+ *
+ * --pids (load and propagation) prints a second line with the CPU time
+ * each process spent (the first field of /proc/PID/schedstat: its main
+ * thread's) and herd-bench's own (getrusage, user and system) from all
+ * connections up to the last reply, per request or update:
+ *     cpu  T us/req  (PID: X us/req, ...)  bench Y us/req
+ * --host (default 127.0.0.1) applies to every mode; --help prints the
+ * usage. The soft limit on open files is raised to the hard one. Exit
+ * status: 0 done, 1 failed, 64 bad usage.
  */
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <uv.h>
@@ -22,6 +76,15 @@
 
 #define MAX_PORTS 16
 #define MAX_PIPELINE 1024
+#define MAX_PIDS 16
+/* Idle mode's connects in flight at once: more only overflows the
+ * servers' listen backlogs, and a dropped SYN costs a second. */
+#define IDLE_CONNECTING 256
+/* How long propagation mode waits past its planned end (and for its
+ * connections at the start) before giving up. */
+#define PROP_GRACE_NS (10 * 1000000000ull)
+
+enum mode { MODE_LOAD, MODE_PROPAGATION, MODE_IDLE };
 
 struct bench;
 
@@ -36,10 +99,41 @@ struct bconn {
     char *in;
     size_t in_len, in_cap;
     int closed;
+    int seen; /* propagation: this observer has the current update */
+};
+
+/* Idle mode's connections: no rings, since there may be tens of
+ * thousands. */
+struct iconn {
+    uv_tcp_t tcp;
+    uv_connect_t connect;
+    struct bench *b;
+    int port_index;
+    int closed;
+};
+
+/* Propagation mode: the update in flight and the pacing. */
+struct prop {
+    uv_timer_t timer;
+    uint64_t rate;
+    uint64_t planned;    /* updates to send at most */
+    uint64_t stop_at;    /* hrtime: no new update from then (0: none) */
+    uint64_t give_up_at; /* hrtime: fail if not finished by then */
+    uint64_t sent, completed, probes;
+    int stage; /* 0 idle, 1 IAMAT sent, 2 probing */
+    unsigned id;
+    char time[32]; /* the update's time text */
+    size_t time_len;
+    char probe[96]; /* the WHATSAT line for it */
+    size_t probe_len;
+    uint64_t t0; /* hrtime of the target's reply */
+    uint64_t last_seen;
+    int pending; /* observers that have not seen it */
 };
 
 struct bench {
     uv_loop_t *loop;
+    enum mode mode;
     char host[64];
     int ports[MAX_PORTS];
     int nports;
@@ -47,19 +141,37 @@ struct bench {
     int pipeline;
     uint64_t requests; /* to send in all */
     uint64_t sent, done, errors;
+    uint64_t duration_ns; /* 0: none */
+    uint64_t stop_at;     /* hrtime after which nothing new is sent */
     int whatsat_pct;
     unsigned clients;
     int spread;
     int redis;
     const char *radius;
     int bound;
-    uint64_t *lat; /* latency of each reply, ns */
-    uint64_t nlat;
+    uint64_t *lat; /* latency of each reply (or update), ns */
+    uint64_t nlat, lat_cap;
     uint64_t start_ns, end_ns;
+    uint64_t base_ns; /* wall clock at start: client times count from it */
     struct bconn *c;
     int connected;
+    int finished;
+    int failed;
     uint64_t seq;
     unsigned rng;
+    /* --pids */
+    int pids[MAX_PIDS];
+    int npids;
+    uint64_t pid_cpu[MAX_PIDS]; /* ns: at the start, then the difference */
+    uint64_t self_cpu;
+    int cpu_ok;
+    struct prop prop;
+    /* --idle */
+    struct iconn *ic;
+    int idle_next, connecting;
+    uint64_t hold_ms;
+    uv_timer_t hold;
+    uv_signal_t sigint, sigterm;
 };
 
 static uint64_t now_ns(void)
@@ -73,10 +185,148 @@ static unsigned next_rand(struct bench *b)
     return (b->rng >> 8) & 0xffffff;
 }
 
+static uint64_t wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The client time of request (or update) seq: SEC.NNNNNNNNN. */
+static unsigned long long time_sec(const struct bench *b, uint64_t seq)
+{
+    return (unsigned long long)((b->base_ns + seq) / 1000000000u);
+}
+
+static unsigned time_nsec(const struct bench *b, uint64_t seq)
+{
+    return (unsigned)((b->base_ns + seq) % 1000000000u);
+}
+
 static void on_written(uv_write_t *req, int status)
 {
     (void)status;
     free(req);
+}
+
+/* Writes now what the socket takes, and queues a copy of the rest. */
+static void send_bytes(struct bconn *c, const char *buf, size_t len)
+{
+    uv_buf_t ub = uv_buf_init((char *)(uintptr_t)buf, (unsigned)len);
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &ub, 1);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n < len) {
+        uv_write_t *req = malloc(sizeof *req + len - (size_t)n);
+        char *copy = (char *)(req + 1);
+        memcpy(copy, buf + n, len - (size_t)n);
+        uv_buf_t rest = uv_buf_init(copy, (unsigned)(len - (size_t)n));
+        uv_write(req, (uv_stream_t *)&c->tcp, &rest, 1, on_written);
+    }
+}
+
+static void record_lat(struct bench *b, uint64_t t)
+{
+    if (b->nlat == b->lat_cap) {
+        /* Doubling: a few reallocations per run, never one per reply. */
+        uint64_t cap = b->lat_cap ? b->lat_cap * 2 : 1 << 20;
+        uint64_t *lat = realloc(b->lat, cap * sizeof *lat);
+        if (lat == NULL) {
+            fputs("herd-bench: out of memory for latencies\n", stderr);
+            exit(1);
+        }
+        b->lat = lat;
+        b->lat_cap = cap;
+    }
+    b->lat[b->nlat++] = t;
+}
+
+/* The first field of /proc/PID/schedstat: ns the task ran. */
+static int read_schedstat(int pid, uint64_t *ns)
+{
+    char path[64], buf[128];
+    snprintf(path, sizeof path, "/proc/%d/schedstat", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    const char *sp = memchr(buf, ' ', n);
+    if (sp == NULL)
+        return -1;
+    return strparse_uint(buf, (size_t)(sp - buf), UINT64_MAX, ns) == 0 ? 0
+                                                                        : -1;
+}
+
+static uint64_t self_cpu_ns(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    uint64_t us = (uint64_t)ru.ru_utime.tv_sec * 1000000u +
+                  (uint64_t)ru.ru_utime.tv_usec +
+                  (uint64_t)ru.ru_stime.tv_sec * 1000000u +
+                  (uint64_t)ru.ru_stime.tv_usec;
+    return us * 1000u;
+}
+
+/* Reads every pid's CPU time into now[]; says which failed. */
+static int read_pids(const struct bench *b, uint64_t *now)
+{
+    for (int i = 0; i < b->npids; i++)
+        if (read_schedstat(b->pids[i], &now[i]) != 0) {
+            fprintf(stderr, "herd-bench: cannot read /proc/%d/schedstat\n",
+                    b->pids[i]);
+            return -1;
+        }
+    return 0;
+}
+
+static void cpu_start(struct bench *b)
+{
+    if (b->npids == 0)
+        return;
+    if (read_pids(b, b->pid_cpu) != 0)
+        exit(1);
+    b->self_cpu = self_cpu_ns();
+}
+
+static void cpu_end(struct bench *b)
+{
+    uint64_t now[MAX_PIDS];
+    if (b->npids == 0)
+        return;
+    if (read_pids(b, now) != 0) {
+        b->failed = 1;
+        return;
+    }
+    b->self_cpu = self_cpu_ns() - b->self_cpu;
+    for (int i = 0; i < b->npids; i++)
+        b->pid_cpu[i] = now[i] - b->pid_cpu[i];
+    b->cpu_ok = 1;
+}
+
+static void print_cpu(const struct bench *b, uint64_t n)
+{
+    if (!b->cpu_ok)
+        return;
+    double per = n ? 1.0 / 1000.0 / (double)n : 0;
+    uint64_t total = 0;
+    for (int i = 0; i < b->npids; i++)
+        total += b->pid_cpu[i];
+    printf("cpu  %.2f us/req  (", (double)total * per);
+    for (int i = 0; i < b->npids; i++)
+        printf("%s%d: %.2f us/req", i ? ", " : "", b->pids[i],
+               (double)b->pid_cpu[i] * per);
+    printf(")  bench %.2f us/req\n", (double)b->self_cpu * per);
+}
+
+static void close_conns(struct bench *b)
+{
+    for (int i = 0; i < b->conns; i++)
+        if (!b->c[i].closed) {
+            b->c[i].closed = 1;
+            uv_close((uv_handle_t *)&b->c[i].tcp, NULL);
+        }
 }
 
 static void client_location(const struct bench *b, unsigned id, char *out,
@@ -95,17 +345,16 @@ static void client_location(const struct bench *b, unsigned id, char *out,
 /* Appends one request to out; returns its kind (1 WHATSAT). */
 static int make_request(struct bench *b, char *out, size_t cap, size_t *len)
 {
-    unsigned id = b->clients ? (unsigned)(b->seq % b->clients) : (unsigned)b->seq;
+    uint64_t seq = b->seq++;
+    unsigned id = b->clients ? (unsigned)(seq % b->clients) : (unsigned)seq;
     int whatsat = b->whatsat_pct > 0 &&
                   (int)(next_rand(b) % 100) < b->whatsat_pct;
-    b->seq++;
     int n;
     if (b->redis) {
         char loc[64];
         client_location(b, id, loc, sizeof loc);
         n = snprintf(out, cap, "SET bench.client.%u AT:%s:%llu.%09u\r\n", id,
-                     loc, (unsigned long long)(1700000000 + b->seq / 1000),
-                     (unsigned)(b->seq % 1000000000));
+                     loc, time_sec(b, seq), time_nsec(b, seq));
         whatsat = 0;
     } else if (whatsat) {
         n = snprintf(out, cap, "WHATSAT bench.client.%u %s %d\n", id,
@@ -114,8 +363,7 @@ static int make_request(struct bench *b, char *out, size_t cap, size_t *len)
         char loc[64];
         client_location(b, id, loc, sizeof loc);
         n = snprintf(out, cap, "IAMAT bench.client.%u %s %llu.%09u\n", id, loc,
-                     (unsigned long long)(1700000000 + b->seq / 1000),
-                     (unsigned)(b->seq % 1000000000));
+                     time_sec(b, seq), time_nsec(b, seq));
     }
     *len = (size_t)n;
     return whatsat;
@@ -126,42 +374,50 @@ static void fill(struct bconn *c)
     struct bench *b = c->b;
     char buf[64 * 1024];
     size_t used = 0;
+    unsigned first = c->outstanding;
+    if (b->stop_at != 0 && b->sent < b->requests && now_ns() >= b->stop_at)
+        b->requests = b->sent; /* --duration is up */
     while (c->outstanding < (unsigned)b->pipeline && b->sent < b->requests &&
            used + 256 < sizeof buf) {
         size_t len;
         unsigned slot = (c->head + c->outstanding) % MAX_PIPELINE;
         c->kinds[slot] = (unsigned char)make_request(b, buf + used,
                                                      sizeof buf - used, &len);
-        c->sent_at[slot] = now_ns();
         used += len;
         c->outstanding++;
         b->sent++;
     }
     if (used == 0)
         return;
-    uv_buf_t ub = uv_buf_init(buf, (unsigned)used);
-    int n = uv_try_write((uv_stream_t *)&c->tcp, &ub, 1);
-    if (n < 0)
-        n = 0;
-    if ((size_t)n < used) {
-        uv_write_t *req = malloc(sizeof *req + used - (size_t)n);
-        char *copy = (char *)(req + 1);
-        memcpy(copy, buf + n, used - (size_t)n);
-        uv_buf_t rest = uv_buf_init(copy, (unsigned)(used - (size_t)n));
-        uv_write(req, (uv_stream_t *)&c->tcp, &rest, 1, on_written);
-    }
+    /* One clock read per batch, taken as it goes out. */
+    uint64_t t = now_ns();
+    for (unsigned i = first; i < c->outstanding; i++)
+        c->sent_at[(c->head + i) % MAX_PIPELINE] = t;
+    send_bytes(c, buf, used);
 }
 
 static void finish_if_done(struct bench *b)
 {
-    if (b->done < b->requests)
+    if (b->finished || b->done < b->requests)
         return;
+    b->finished = 1;
     b->end_ns = now_ns();
-    for (int i = 0; i < b->conns; i++)
-        if (!b->c[i].closed) {
-            b->c[i].closed = 1;
-            uv_close((uv_handle_t *)&b->c[i].tcp, NULL);
-        }
+    cpu_end(b);
+    close_conns(b);
+}
+
+/* The length of the complete reply at p, or 0 if it has not all come:
+ * one line, or for a WHATSAT "AT ...\n{...}\n\n" (or "? ...\n"). */
+static size_t reply_len(const char *p, size_t left, int whatsat)
+{
+    if (whatsat && !(left >= 2 && p[0] == '?')) {
+        for (size_t i = 1; i + 1 < left; i++)
+            if (p[i] == '\n' && p[i + 1] == '\n')
+                return i + 2;
+        return 0;
+    }
+    const char *nl = memchr(p, '\n', left);
+    return nl == NULL ? 0 : (size_t)(nl - p) + 1;
 }
 
 /* Consumes complete replies from c->in. */
@@ -169,41 +425,17 @@ static void consume(struct bconn *c)
 {
     struct bench *b = c->b;
     size_t off = 0;
+    uint64_t now = 0;
     while (c->outstanding > 0) {
         const char *p = c->in + off;
-        size_t left = c->in_len - off;
-        int whatsat = c->kinds[c->head];
-        size_t end;
-        if (whatsat) {
-            /* A WHATSAT reply: "AT ...\n{...}\n\n", or "? ...\n". */
-            if (left >= 2 && p[0] == '?') {
-                const char *nl = memchr(p, '\n', left);
-                if (nl == NULL)
-                    break;
-                end = (size_t)(nl - p) + 1;
-                b->errors++;
-            } else {
-                const char *dd = NULL;
-                for (size_t i = 1; i + 1 < left; i++)
-                    if (p[i] == '\n' && p[i + 1] == '\n') {
-                        dd = p + i;
-                        break;
-                    }
-                if (dd == NULL)
-                    break;
-                end = (size_t)(dd - p) + 2;
-            }
-        } else {
-            const char *nl = memchr(p, '\n', left);
-            if (nl == NULL)
-                break;
-            end = (size_t)(nl - p) + 1;
-            if (p[0] == '?' || p[0] == '-')
-                b->errors++;
-        }
-        uint64_t t = now_ns() - c->sent_at[c->head];
-        if (b->nlat < b->requests)
-            b->lat[b->nlat++] = t;
+        size_t end = reply_len(p, c->in_len - off, c->kinds[c->head]);
+        if (end == 0)
+            break;
+        if (p[0] == '?' || p[0] == '-')
+            b->errors++;
+        if (now == 0)
+            now = now_ns(); /* the replies of one read came together */
+        record_lat(b, now - c->sent_at[c->head]);
         c->head = (c->head + 1) % MAX_PIPELINE;
         c->outstanding--;
         b->done++;
@@ -236,6 +468,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
                     uv_strerror((int)nread));
             c->closed = 1;
             uv_close((uv_handle_t *)s, NULL);
+            b->failed = 1;
             b->requests = b->done; /* stop */
             finish_if_done(b);
         }
@@ -245,6 +478,224 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     consume(c);
     fill(c);
     finish_if_done(b);
+}
+
+/* Propagation mode. */
+
+static void prop_finish(struct bench *b)
+{
+    if (b->finished)
+        return;
+    b->finished = 1;
+    b->end_ns = now_ns();
+    if (b->start_ns != 0 && !b->failed)
+        cpu_end(b);
+    uv_close((uv_handle_t *)&b->prop.timer, NULL);
+    close_conns(b);
+}
+
+static void prop_fail(struct bench *b)
+{
+    b->failed = 1;
+    prop_finish(b);
+}
+
+static void prop_probe(struct bconn *c)
+{
+    c->b->prop.probes++;
+    send_bytes(c, c->b->prop.probe, c->b->prop.probe_len);
+}
+
+/* Sends the next update if one is due, or ends the run after the last. */
+static void prop_next(struct bench *b)
+{
+    struct prop *p = &b->prop;
+    if (b->finished || b->start_ns == 0 || p->stage != 0)
+        return;
+    uint64_t now = now_ns();
+    if (p->sent >= p->planned || (p->stop_at != 0 && now >= p->stop_at)) {
+        prop_finish(b);
+        return;
+    }
+    /* Due times count from the start, so a late update does not lower
+     * the long-run rate: the ones after it go as soon as it is done. */
+    uint64_t due = b->start_ns + p->sent * 1000000000u / p->rate;
+    if (now < due)
+        return;
+    uint64_t seq = p->sent++;
+    p->id = b->clients ? (unsigned)(seq % b->clients) : (unsigned)seq;
+    p->time_len = (size_t)snprintf(p->time, sizeof p->time, "%llu.%09u",
+                                   time_sec(b, seq), time_nsec(b, seq));
+    p->probe_len = (size_t)snprintf(p->probe, sizeof p->probe,
+                                    "WHATSAT bench.prop.%u 0 0\n", p->id);
+    char loc[64], line[160];
+    client_location(b, p->id, loc, sizeof loc);
+    int n = snprintf(line, sizeof line, "IAMAT bench.prop.%u %s %s\n", p->id,
+                     loc, p->time);
+    p->stage = 1;
+    send_bytes(&b->c[0], line, (size_t)n);
+}
+
+static void prop_on_timer(uv_timer_t *t)
+{
+    struct bench *b = t->data;
+    struct prop *p = &b->prop;
+    if (now_ns() < p->give_up_at) {
+        prop_next(b);
+        return;
+    }
+    if (b->connected < b->conns)
+        fprintf(stderr, "herd-bench: propagation: only %d of %d "
+                        "connections up after %llu s; giving up\n",
+                b->connected, b->conns,
+                (unsigned long long)(PROP_GRACE_NS / 1000000000u));
+    else if (p->stage == 0)
+        fprintf(stderr, "herd-bench: propagation: still sending at the "
+                        "deadline; giving up\n");
+    else {
+        fprintf(stderr, "herd-bench: propagation: %llu s past the planned "
+                        "end, update %llu (bench.prop.%u at %s) ",
+                (unsigned long long)(PROP_GRACE_NS / 1000000000u),
+                (unsigned long long)p->sent, p->id, p->time);
+        if (p->stage == 1)
+            fprintf(stderr, "got no reply from port %d", b->ports[0]);
+        else
+            for (int i = 1, first = 1; i < b->conns; i++)
+                if (!b->c[i].seen) {
+                    fprintf(stderr, "%s port %d", first ? "has not reached"
+                                                        : ",",
+                            b->ports[i]);
+                    first = 0;
+                }
+        fputs("; giving up\n", stderr);
+    }
+    prop_fail(b);
+}
+
+/* The last field of the line at p (without its newline) is the time of
+ * the update in flight. */
+static int has_time(const struct prop *p, const char *line, size_t len)
+{
+    const char *q = line + len;
+    while (q > line && q[-1] != ' ')
+        q--;
+    return (size_t)(line + len - q) == p->time_len &&
+           memcmp(q, p->time, p->time_len) == 0;
+}
+
+static void prop_target_reply(struct bconn *c, uint64_t now)
+{
+    struct bench *b = c->b;
+    struct prop *p = &b->prop;
+    size_t end = reply_len(c->in, c->in_len, 0);
+    if (end == 0)
+        return;
+    int len = (int)end - 1;
+    if (p->stage != 1 || end != c->in_len) {
+        fprintf(stderr, "herd-bench: port %d: unexpected: %.*s\n",
+                b->ports[0], len, c->in);
+        prop_fail(b);
+        return;
+    }
+    if (strncmp(c->in, "AT ", 3) != 0 || !has_time(p, c->in, (size_t)len)) {
+        fprintf(stderr, "herd-bench: port %d did not take the update: "
+                        "%.*s\n", b->ports[0], len, c->in);
+        prop_fail(b);
+        return;
+    }
+    c->in_len = 0; /* only one reply is outstanding */
+    p->t0 = now;
+    p->stage = 2;
+    p->pending = b->conns - 1;
+    for (int i = 1; i < b->conns; i++) {
+        b->c[i].seen = 0;
+        prop_probe(&b->c[i]);
+    }
+}
+
+static void prop_observer_reply(struct bconn *c, uint64_t now)
+{
+    struct bench *b = c->b;
+    struct prop *p = &b->prop;
+    const char *nl = memchr(c->in, '\n', c->in_len);
+    if (nl == NULL)
+        return;
+    int len = (int)(nl - c->in);
+    /* Only an AT line has more after it; anything else is one line. */
+    size_t end = (size_t)len + 1;
+    if (strncmp(c->in, "AT ", 3) == 0 &&
+        (end = reply_len(c->in, c->in_len, 1)) == 0)
+        return;
+    int port = b->ports[c->port_index];
+    if (p->stage != 2 || c->seen || end != c->in_len) {
+        fprintf(stderr, "herd-bench: port %d: unexpected: %.*s\n", port, len,
+                c->in);
+        prop_fail(b);
+        return;
+    }
+    if (strncmp(c->in, "AT ", 3) == 0) {
+        if (has_time(p, c->in, (size_t)len)) {
+            c->in_len = 0;
+            c->seen = 1;
+            p->last_seen = now;
+            if (--p->pending == 0) {
+                record_lat(b, p->last_seen - p->t0);
+                p->completed++;
+                p->stage = 0;
+                prop_next(b);
+            }
+            return;
+        }
+    } else if (strncmp(c->in, "? ", 2) != 0 ||
+               (b->clients && p->sent > b->clients)) {
+        /* Not an answer, or a client id it must know from an update
+         * seen everywhere before. */
+        fprintf(stderr, "herd-bench: port %d: probe failed: %.*s\n", port,
+                len, c->in);
+        prop_fail(b);
+        return;
+    }
+    c->in_len = 0;
+    prop_probe(c); /* not there yet: again at once */
+}
+
+static void prop_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    (void)buf;
+    struct bconn *c = s->data;
+    struct bench *b = c->b;
+    if (nread < 0) {
+        if (!c->closed) {
+            fprintf(stderr, "herd-bench: connection to port %d lost: %s\n",
+                    b->ports[c->port_index], uv_strerror((int)nread));
+            prop_fail(b);
+        }
+        return;
+    }
+    c->in_len += (size_t)nread;
+    if (b->finished)
+        return;
+    if (c == &b->c[0])
+        prop_target_reply(c, now_ns());
+    else
+        prop_observer_reply(c, now_ns());
+}
+
+static void prop_start(struct bench *b)
+{
+    struct prop *p = &b->prop;
+    b->start_ns = now_ns();
+    cpu_start(b);
+    uint64_t planned_ns = UINT64_MAX;
+    if (p->planned != UINT64_MAX)
+        planned_ns = p->planned * 1000000000u / p->rate;
+    if (b->duration_ns != 0) {
+        p->stop_at = b->start_ns + b->duration_ns;
+        if (b->duration_ns < planned_ns)
+            planned_ns = b->duration_ns;
+    }
+    p->give_up_at = b->start_ns + planned_ns + PROP_GRACE_NS;
+    prop_next(b);
 }
 
 static void on_connect(uv_connect_t *req, int status)
@@ -257,11 +708,163 @@ static void on_connect(uv_connect_t *req, int status)
         exit(1);
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc,
+                  b->mode == MODE_PROPAGATION ? prop_on_read : on_read);
+    if (++b->connected < b->conns)
+        return;
+    if (b->mode == MODE_PROPAGATION) {
+        prop_start(b);
+        return;
+    }
+    b->start_ns = now_ns();
+    if (b->duration_ns != 0)
+        b->stop_at = b->start_ns + b->duration_ns;
+    cpu_start(b);
+    for (int i = 0; i < b->conns; i++)
+        fill(&b->c[i]);
+}
+
+/* Idle mode. */
+
+static void idle_finish(struct bench *b)
+{
+    if (b->finished)
+        return;
+    b->finished = 1;
+    for (int i = 0; i < b->idle_next; i++)
+        if (!b->ic[i].closed) {
+            b->ic[i].closed = 1;
+            uv_close((uv_handle_t *)&b->ic[i].tcp, NULL);
+        }
+    uv_close((uv_handle_t *)&b->hold, NULL);
+    uv_close((uv_handle_t *)&b->sigint, NULL);
+    uv_close((uv_handle_t *)&b->sigterm, NULL);
+}
+
+static void idle_on_signal(uv_signal_t *s, int signum)
+{
+    struct bench *b = s->data;
+    (void)signum;
+    if (b->connected < b->conns) {
+        fprintf(stderr, "herd-bench: interrupted with %d of %d connections "
+                        "open\n", b->connected, b->conns);
+        b->failed = 1;
+    }
+    idle_finish(b);
+}
+
+static void idle_on_hold(uv_timer_t *t)
+{
+    idle_finish(t->data);
+}
+
+static void idle_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    static char sink[256]; /* nothing is expected; what comes is dropped */
+    (void)h;
+    (void)suggested;
+    *buf = uv_buf_init(sink, sizeof sink);
+}
+
+static void idle_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    (void)buf;
+    struct iconn *c = s->data;
+    struct bench *b = c->b;
+    if (nread >= 0 || c->closed)
+        return;
+    fprintf(stderr, "herd-bench: idle connection to port %d lost: %s\n",
+            b->ports[c->port_index], uv_strerror((int)nread));
+    b->failed = 1;
+    idle_finish(b);
+}
+
+static void idle_connect_more(struct bench *b);
+
+static void idle_on_connect(uv_connect_t *req, int status)
+{
+    struct iconn *c = req->data;
+    struct bench *b = c->b;
+    b->connecting--;
+    if (b->finished)
+        return;
+    if (status < 0) {
+        fprintf(stderr, "herd-bench: connect to port %d: %s\n",
+                b->ports[c->port_index], uv_strerror(status));
+        b->failed = 1;
+        idle_finish(b);
+        return;
+    }
+    uv_read_start((uv_stream_t *)&c->tcp, idle_alloc, idle_on_read);
     if (++b->connected == b->conns) {
-        b->start_ns = now_ns();
-        for (int i = 0; i < b->conns; i++)
-            fill(&b->c[i]);
+        printf("idle %d connections open\n", b->conns);
+        fflush(stdout);
+        uv_timer_start(&b->hold, idle_on_hold, b->hold_ms, 0);
+        return;
+    }
+    idle_connect_more(b);
+}
+
+static void idle_connect_more(struct bench *b)
+{
+    while (b->connecting < IDLE_CONNECTING && b->idle_next < b->conns) {
+        struct iconn *c = &b->ic[b->idle_next];
+        c->b = b;
+        c->port_index = b->idle_next % b->nports;
+        uv_tcp_init(b->loop, &c->tcp);
+        b->idle_next++;
+        c->tcp.data = c;
+        c->connect.data = c;
+        struct sockaddr_in sa;
+        uv_ip4_addr(b->host, b->ports[c->port_index], &sa);
+        int rc = uv_tcp_connect(&c->connect, &c->tcp,
+                                (struct sockaddr *)&sa, idle_on_connect);
+        if (rc < 0) {
+            fprintf(stderr, "herd-bench: connection %d of %d to port %d: "
+                            "%s\n", b->idle_next, b->conns,
+                    b->ports[c->port_index], uv_strerror(rc));
+            b->failed = 1;
+            idle_finish(b);
+            return;
+        }
+        b->connecting++;
+    }
+}
+
+static void idle_start(struct bench *b)
+{
+    b->ic = calloc((size_t)b->conns, sizeof *b->ic);
+    uv_timer_init(b->loop, &b->hold);
+    b->hold.data = b;
+    uv_signal_init(b->loop, &b->sigint);
+    uv_signal_init(b->loop, &b->sigterm);
+    b->sigint.data = b->sigterm.data = b;
+    uv_signal_start(&b->sigint, idle_on_signal, SIGINT);
+    uv_signal_start(&b->sigterm, idle_on_signal, SIGTERM);
+    idle_connect_more(b);
+}
+
+/* Raises the soft limit on open files to the hard one, and checks that
+ * the connections fit under it. */
+static void raise_nofile(int conns)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    /* Beyond the sockets: stdio, epoll, libuv's signal pipe, /proc. */
+    rlim_t need = (rlim_t)conns + 32;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        fprintf(stderr, "herd-bench: %d connections need about %llu open "
+                        "files, but RLIMIT_NOFILE allows %llu (hard limit "
+                        "%llu)\n", conns, (unsigned long long)need,
+                (unsigned long long)rl.rlim_cur,
+                (unsigned long long)rl.rlim_max);
+        exit(1);
     }
 }
 
@@ -284,22 +887,60 @@ static double pct(const uint64_t *v, uint64_t n, double p)
     return (double)v[i] / 1000.0;
 }
 
-static void usage(void)
+static _Noreturn void usage(FILE *f, int status)
 {
-    fputs("usage: herd-bench --port P [--port P...] [--host 127.0.0.1]\n"
-          "  [--conns 50] [--pipeline 1] [--requests 100000]\n"
+    fputs("usage: herd-bench [MODE] --port P [--port P...] [--host 127.0.0.1]\n"
+          "                  [--label TEXT] [OPTIONS]\n"
+          "load (the default):\n"
+          "  [--conns 50] [--pipeline 1] [--requests 100000 | --duration S]\n"
           "  [--whatsat PCT] [--clients N] [--spread] [--radius 10]\n"
-          "  [--bound 5] [--redis] [--label TEXT]\n",
-          stderr);
-    exit(64);
+          "  [--bound 5] [--redis] [--pids PID,...]\n"
+          "--propagation: updates at the first port, seen at the others:\n"
+          "  [--rate 1000] [--requests N | --duration S (default 5)]\n"
+          "  [--clients N] [--spread] [--pids PID,...]\n"
+          "--idle N: N connections open and silent:\n"
+          "  [--hold 10]   seconds, or until SIGINT or SIGTERM\n"
+          "--help: this text\n",
+          f);
+    exit(status);
 }
 
 static long num(const char *s, long max)
 {
     uint64_t v;
     if (strparse_uint(s, strlen(s), (uint64_t)max, &v) != 0)
-        usage();
+        usage(stderr, 64);
     return (long)v;
+}
+
+/* SECONDS[.FRACTION] in milliseconds, at least min_ms. */
+static uint64_t seconds_ms(const char *s, uint64_t min_ms, uint64_t max_s)
+{
+    uint64_t ms;
+    int inexact;
+    if (strparse_fixed(s, strlen(s), 3, &ms, &inexact) != 0 ||
+        ms < min_ms || ms > max_s * 1000)
+        usage(stderr, 64);
+    return ms;
+}
+
+/* PID[,PID...] */
+static void parse_pids(struct bench *b, const char *s)
+{
+    while (*s != '\0') {
+        const char *comma = strchr(s, ',');
+        size_t len = comma ? (size_t)(comma - s) : strlen(s);
+        uint64_t v;
+        if (b->npids == MAX_PIDS ||
+            strparse_uint(s, len, 0x7fffffff, &v) != 0 || v == 0)
+            usage(stderr, 64);
+        b->pids[b->npids++] = (int)v;
+        if (comma == NULL)
+            return;
+        s = comma + 1;
+        if (*s == '\0')
+            usage(stderr, 64);
+    }
 }
 
 int main(int argc, char **argv)
@@ -308,14 +949,19 @@ int main(int argc, char **argv)
     snprintf(b.host, sizeof b.host, "127.0.0.1");
     b.conns = 50;
     b.pipeline = 1;
-    b.requests = 100000;
     b.radius = "10";
     b.bound = 5;
     b.rng = 12345;
+    b.prop.rate = 1000;
+    b.hold_ms = 10000;
     const char *label = "";
+    int idle = -1, have_requests = 0, have_rate = 0, have_hold = 0;
+    uint64_t requests = 100000;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--help") == 0)
+            usage(stdout, 0);
         if (strcmp(a, "--redis") == 0) {
             b.redis = 1;
             continue;
@@ -324,8 +970,12 @@ int main(int argc, char **argv)
             b.spread = 1;
             continue;
         }
+        if (strcmp(a, "--propagation") == 0) {
+            b.mode = MODE_PROPAGATION;
+            continue;
+        }
         if (v == NULL)
-            usage();
+            usage(stderr, 64);
         i++;
         if (strcmp(a, "--port") == 0 && b.nports < MAX_PORTS)
             b.ports[b.nports++] = (int)num(v, 65535);
@@ -335,8 +985,11 @@ int main(int argc, char **argv)
             b.conns = (int)num(v, 10000);
         else if (strcmp(a, "--pipeline") == 0)
             b.pipeline = (int)num(v, MAX_PIPELINE);
-        else if (strcmp(a, "--requests") == 0)
-            b.requests = (uint64_t)num(v, 100000000);
+        else if (strcmp(a, "--requests") == 0) {
+            requests = (uint64_t)num(v, 100000000);
+            have_requests = 1;
+        } else if (strcmp(a, "--duration") == 0)
+            b.duration_ns = seconds_ms(v, 1, 86400) * 1000000u;
         else if (strcmp(a, "--whatsat") == 0)
             b.whatsat_pct = (int)num(v, 100);
         else if (strcmp(a, "--clients") == 0)
@@ -347,14 +1000,71 @@ int main(int argc, char **argv)
             b.bound = (int)num(v, 20);
         else if (strcmp(a, "--label") == 0)
             label = v;
-        else
-            usage();
+        else if (strcmp(a, "--pids") == 0)
+            parse_pids(&b, v);
+        else if (strcmp(a, "--rate") == 0) {
+            b.prop.rate = (uint64_t)num(v, 1000000);
+            have_rate = 1;
+        } else if (strcmp(a, "--idle") == 0)
+            idle = (int)num(v, 1000000);
+        else if (strcmp(a, "--hold") == 0) {
+            b.hold_ms = seconds_ms(v, 0, 86400 * 365);
+            have_hold = 1;
+        } else
+            usage(stderr, 64);
     }
-    if (b.nports == 0 || b.conns < 1 || b.pipeline < 1 || b.requests == 0)
-        usage();
+    if (idle >= 0) {
+        if (b.mode == MODE_PROPAGATION || b.npids > 0)
+            usage(stderr, 64);
+        b.mode = MODE_IDLE;
+        b.conns = idle;
+    }
+    if (b.nports == 0 || b.conns < 1 || b.pipeline < 1 ||
+        (have_requests && requests == 0) ||
+        (have_rate && b.mode != MODE_PROPAGATION) ||
+        (have_hold && b.mode != MODE_IDLE))
+        usage(stderr, 64);
+    /* Without --requests, --duration alone decides. */
+    b.requests = have_requests || b.duration_ns == 0 ? requests : UINT64_MAX;
+    if (b.mode == MODE_PROPAGATION) {
+        if (b.nports < 2 || b.redis || b.prop.rate == 0)
+            usage(stderr, 64);
+        if (!have_requests && b.duration_ns == 0)
+            b.duration_ns = 5000000000u;
+        b.prop.planned = have_requests ? requests : UINT64_MAX;
+        b.conns = b.nports; /* the target, then one per observer */
+    }
+    raise_nofile(b.conns);
+    /* A write to a connection the server closed fails, and its read says
+     * why, instead of the signal ending the run unexplained. */
+    signal(SIGPIPE, SIG_IGN);
+    if (b.npids > 0) {
+        /* Fail on a wrong pid before the run, not after it. */
+        uint64_t now[MAX_PIDS];
+        if (read_pids(&b, now) != 0)
+            return 1;
+    }
     b.loop = uv_default_loop();
-    b.lat = malloc(b.requests * sizeof *b.lat);
+    b.base_ns = wall_ns();
+    if (b.mode == MODE_IDLE) {
+        idle_start(&b);
+        uv_run(b.loop, UV_RUN_DEFAULT);
+        free(b.ic);
+        uv_loop_close(b.loop);
+        return b.failed ? 1 : 0;
+    }
+    if (b.requests != UINT64_MAX && b.mode == MODE_LOAD)
+        b.lat_cap = b.requests;
+    if (b.lat_cap && (b.lat = malloc(b.lat_cap * sizeof *b.lat)) == NULL)
+        b.lat_cap = 0; /* record_lat starts small and grows */
     b.c = calloc((size_t)b.conns, sizeof *b.c);
+    if (b.mode == MODE_PROPAGATION) {
+        uv_timer_init(b.loop, &b.prop.timer);
+        b.prop.timer.data = &b;
+        /* Also the deadline for the connections to come up. */
+        b.prop.give_up_at = now_ns() + PROP_GRACE_NS;
+        uv_timer_start(&b.prop.timer, prop_on_timer, 1, 1);
+    }
     for (int i = 0; i < b.conns; i++) {
         struct bconn *c = &b.c[i];
         c->b = &b;
@@ -364,22 +1074,48 @@ int main(int argc, char **argv)
         c->connect.data = c;
         struct sockaddr_in sa;
         uv_ip4_addr(b.host, b.ports[c->port_index], &sa);
-        uv_tcp_connect(&c->connect, &c->tcp, (struct sockaddr *)&sa,
-                       on_connect);
+        int rc = uv_tcp_connect(&c->connect, &c->tcp, (struct sockaddr *)&sa,
+                                on_connect);
+        if (rc < 0) {
+            fprintf(stderr, "herd-bench: connect to port %d: %s\n",
+                    b.ports[c->port_index], uv_strerror(rc));
+            return 1;
+        }
     }
     uv_run(b.loop, UV_RUN_DEFAULT);
     double secs = (double)(b.end_ns - b.start_ns) / 1e9;
-    qsort(b.lat, b.nlat, sizeof *b.lat, cmp_u64);
-    printf("%-28s %9.0f req/s  p50 %8.1f us  p99 %8.1f us  p99.9 %8.1f us  "
-           "(%llu requests, %d conns, pipeline %d, %llu errors)\n",
-           label, secs > 0 ? (double)b.done / secs : 0, pct(b.lat, b.nlat, 50),
-           pct(b.lat, b.nlat, 99), pct(b.lat, b.nlat, 99.9),
-           (unsigned long long)b.done, b.conns, b.pipeline,
-           (unsigned long long)b.errors);
+    if (b.nlat > 0)
+        qsort(b.lat, b.nlat, sizeof *b.lat, cmp_u64);
+    int ok;
+    if (b.mode == MODE_PROPAGATION) {
+        ok = !b.failed;
+        if (ok) {
+            printf("%s%spropagation to %d servers: p50 %.1f us  p99 %.1f us  "
+                   "p99.9 %.1f us  max %.1f us  (%llu updates, %.0f "
+                   "updates/s, %llu probes)\n",
+                   label, *label ? " " : "", b.nports - 1,
+                   pct(b.lat, b.nlat, 50), pct(b.lat, b.nlat, 99),
+                   pct(b.lat, b.nlat, 99.9),
+                   b.nlat ? (double)b.lat[b.nlat - 1] / 1000.0 : 0,
+                   (unsigned long long)b.prop.completed,
+                   secs > 0 ? (double)b.prop.completed / secs : 0,
+                   (unsigned long long)b.prop.probes);
+            print_cpu(&b, b.prop.completed);
+        }
+    } else {
+        ok = !b.failed && b.done == b.requests;
+        printf("%-28s %9.0f req/s  p50 %8.1f us  p99 %8.1f us  p99.9 %8.1f "
+               "us  (%llu requests, %d conns, pipeline %d, %llu errors)\n",
+               label, secs > 0 ? (double)b.done / secs : 0,
+               pct(b.lat, b.nlat, 50), pct(b.lat, b.nlat, 99),
+               pct(b.lat, b.nlat, 99.9), (unsigned long long)b.done, b.conns,
+               b.pipeline, (unsigned long long)b.errors);
+        print_cpu(&b, b.done);
+    }
     for (int i = 0; i < b.conns; i++)
         free(b.c[i].in);
     free(b.c);
     free(b.lat);
     uv_loop_close(b.loop);
-    return b.done == b.requests ? 0 : 1;
+    return ok ? 0 : 1;
 }
