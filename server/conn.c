@@ -445,7 +445,23 @@ static int hold_back(const struct conn_pool *pool, const struct conn *c,
 {
     return pool->peer_hold_ns > 0 && !c->closing && !c->writing &&
            c->out.len < CONN_PEER_BATCH &&
+           c->last_window_bytes >= CONN_PEER_BUSY_BYTES &&
+           now - c->window_ns < 2 * CONN_PEER_WINDOW_NS &&
            now - c->flushed_ns < pool->peer_hold_ns;
+}
+
+/* Counts what a peer link sends per 10 ms window: the load that decides
+ * whether it is held. */
+static void count_window(struct conn *c, uint64_t now)
+{
+    if (now - c->window_ns >= CONN_PEER_WINDOW_NS) {
+        c->last_window_bytes = now - c->window_ns < 2 * CONN_PEER_WINDOW_NS
+                                   ? c->window_bytes
+                                   : 0;
+        c->window_bytes = 0;
+        c->window_ns = now;
+    }
+    c->window_bytes += c->out.len;
 }
 
 /* Wakes the loop so held peer output leaves (the flush runs in the
@@ -498,8 +514,10 @@ void conn_pool_flush(struct conn_pool *pool)
                     continue;
                 }
                 c->dirty = 0;
-                if (k == 0)
+                if (k == 0 && pool->peer_hold_ns > 0) {
                     c->flushed_ns = now;
+                    count_window(c, now);
+                }
                 flush(c);
                 conn_unref(c);
             }

@@ -24,6 +24,11 @@
 #define CONN_MAX_HOLDS 64 /* replies waiting on the network per client */
 #define CONN_HIGH_WATER (256 * 1024)
 #define CONN_PEER_BATCH (64 * 1024) /* a held peer link goes out past this */
+/* A peer link is busy, and may be held, once it carried this many bytes
+ * in the last 10 ms window (about 5000 records a second): below that a
+ * record leaves in the iteration that made it. */
+#define CONN_PEER_WINDOW_NS 10000000u
+#define CONN_PEER_BUSY_BYTES 5000u
 
 enum conn_kind {
     CONN_CLIENT,
@@ -55,10 +60,11 @@ struct conn_pool {
      * written (the write-ahead log goes first). */
     void (*before_write)(void *arg);
     void *before_write_arg;
-    /* Peer-link batching: a link flushed less than peer_hold_ns ago keeps
-     * what is new (up to CONN_PEER_BATCH bytes) for a later iteration, so
-     * a busy server wakes each neighbour a few thousand times a second,
-     * not once per iteration. 0: every iteration. The timer bounds the
+    /* Peer-link batching: a busy link (CONN_PEER_BUSY_BYTES) flushed less
+     * than peer_hold_ns ago keeps what is new (up to CONN_PEER_BATCH
+     * bytes) for a later iteration, so a busy server wakes each neighbour
+     * a few thousand times a second, not once per iteration, while a
+     * quiet one sends at once. 0: every iteration. The timer bounds the
      * wait when the loop would otherwise sleep. */
     uint64_t peer_hold_ns;
     struct conn *held; /* peer links keeping output back */
@@ -89,6 +95,9 @@ struct conn {
     uint64_t last_write_ms; /* the kernel last took bytes */
     uint64_t partial_since_ms; /* an incomplete line waits since; 0: none */
     uint64_t flushed_ns; /* peer links: last flush (uv_hrtime) */
+    uint64_t window_ns;  /* start of the current 10 ms window */
+    size_t window_bytes; /* flushed in it */
+    size_t last_window_bytes; /* in the one before (0 if idle since) */
     size_t queued;  /* bytes in slots */
     size_t max_output; /* close past this many bytes waiting */
     conn_line_cb *on_line;
