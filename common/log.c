@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -114,6 +115,39 @@ static int plain(unsigned char c)
     return c >= 0x20 && c < 0x7f && c != '\\';
 }
 
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Whether all eight bytes of w are plain: none below 0x20, none 0x7f or
+ * above, no backslash (bit tricks on the whole word; exact, because the
+ * subtractions below never borrow across bytes for the bytes tested). */
+static int plain_word(uint64_t w)
+{
+    uint64_t high = w & HIGHS;                       /* 0x80 and above */
+    uint64_t low7 = w & ~HIGHS;
+    uint64_t ctl = (low7 + ONES * (0x80 - 0x20)) & HIGHS; /* >= 0x20 */
+    uint64_t del = (low7 + ONES * (0x80 - 0x7f)) & HIGHS; /* >= 0x7f */
+    uint64_t bs = low7 ^ (ONES * '\\');
+    uint64_t is_bs = ~((bs + ~HIGHS) | bs) & HIGHS;  /* == 0x5c */
+    return high == 0 && ctl == HIGHS && del == 0 && is_bs == 0;
+}
+
+/* Length of the run of plain bytes at the start of p (at most len). */
+static size_t plain_run(const char *p, size_t len)
+{
+    size_t i = 0;
+    while (i + 8 <= len) {
+        uint64_t w;
+        memcpy(&w, p + i, sizeof w);
+        if (!plain_word(w))
+            break;
+        i += 8;
+    }
+    while (i < len && plain((unsigned char)p[i]))
+        i++;
+    return i;
+}
+
 size_t log_escape(char *out, size_t cap, const char *data, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
@@ -123,9 +157,7 @@ size_t log_escape(char *out, size_t cap, const char *data, size_t len)
     size_t i = 0;
     while (i < len) {
         /* Runs of printable bytes are copied whole. */
-        size_t run = 0;
-        while (i + run < len && plain((unsigned char)data[i + run]))
-            run++;
+        size_t run = plain_run(data + i, len - i);
         if (run > 0) {
             if (run > cap - 1 - o)
                 run = cap - 1 - o;

@@ -36,10 +36,9 @@ int strparse_uint(const char *p, size_t len, uint64_t max, uint64_t *out)
     for (size_t i = 0; i < len; i++) {
         if (!is_digit(p[i]))
             return STRPARSE_ESYNTAX;
-        unsigned d = (unsigned)(p[i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
+        if (__builtin_mul_overflow(v, 10, &v) ||
+            __builtin_add_overflow(v, (uint64_t)(p[i] - '0'), &v))
             return STRPARSE_ERANGE;
-        v = v * 10 + d;
     }
     if (v > max)
         return STRPARSE_ERANGE;
@@ -83,19 +82,33 @@ int strparse_fixed(const char *p, size_t len, unsigned frac_digits,
 
 int strparse_time(const char *p, size_t len, uint64_t *sec, uint32_t *nsec)
 {
+    /* One pass: every IAMAT and every flooded record has a time. */
     if (len == 0)
         return STRPARSE_EEMPTY;
-    size_t int_len = 0;
-    if (scan_decimal(p, len, &int_len) != len)
+    size_t i = 0;
+    uint64_t v = 0;
+    int overflow = 0;
+    for (; i < len && is_digit(p[i]); i++)
+        overflow |= __builtin_mul_overflow(v, 10, &v) |
+                    __builtin_add_overflow(v, (uint64_t)(p[i] - '0'), &v);
+    if (i == 0)
         return STRPARSE_ESYNTAX;
-    int rc = strparse_uint(p, int_len, UINT64_MAX, sec);
-    if (rc != 0)
-        return rc;
     uint32_t ns = 0;
-    const char *f = p + int_len + 1;
-    size_t flen = int_len < len ? len - int_len - 1 : 0;
-    for (size_t i = 0; i < 9; i++)
-        ns = ns * 10 + (i < flen ? (uint32_t)(f[i] - '0') : 0);
+    size_t frac = 0;
+    if (i < len) {
+        if (p[i] != '.')
+            return STRPARSE_ESYNTAX;
+        for (i++; i < len && is_digit(p[i]); i++, frac++)
+            if (frac < 9)
+                ns = ns * 10 + (uint32_t)(p[i] - '0');
+        if (frac == 0 || i != len)
+            return STRPARSE_ESYNTAX; /* "12." or junk after the digits */
+    }
+    if (overflow)
+        return STRPARSE_ERANGE;
+    for (; frac < 9; frac++)
+        ns *= 10;
+    *sec = v;
     *nsec = ns;
     return 0;
 }

@@ -26,6 +26,41 @@ static void test_escape(void)
     CHECK_EQ_STR(out, "");
 }
 
+/* Byte by byte, the definition. */
+static size_t reference_escape(char *out, const unsigned char *p, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
+            out[o++] = (char)p[i];
+        else
+            o += (size_t)sprintf(out + o, "\\x%02x", p[i]);
+    }
+    out[o] = '\0';
+    return o;
+}
+
+/* Every byte value at every place of a 24-byte run of plain text (the
+ * word-at-a-time scan sees it in each lane and in the tail). */
+static void test_escape_every_byte(void)
+{
+    for (int v = 0; v < 256; v++) {
+        for (size_t at = 0; at < 24; at++) {
+            unsigned char in[24];
+            for (size_t i = 0; i < sizeof in; i++)
+                in[i] = (unsigned char)('A' + i);
+            in[at] = (unsigned char)v;
+            char want[128], got[128];
+            size_t wn = reference_escape(want, in, sizeof in);
+            size_t gn = log_escape(got, sizeof got, (const char *)in, sizeof in);
+            if (gn != wn || strcmp(got, want) != 0)
+                fprintf(stderr, "byte 0x%02x at %zu\n", v, at);
+            CHECK_EQ_INT(gn, wn);
+            CHECK_EQ_STR(got, want);
+        }
+    }
+}
+
 /* Reads the file into buf (NUL terminated). */
 static size_t slurp(const char *path, char *buf, size_t cap)
 {
@@ -84,6 +119,7 @@ static void test_lines(void)
 
 static const struct test tests[] = {
     {"escape", test_escape},
+    {"escape_every_byte", test_escape_every_byte},
     {"lines", test_lines},
 };
 
