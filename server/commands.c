@@ -33,11 +33,12 @@ static void reply(struct conn *c, const char *line, size_t len)
     conn_write(c, "\n", 1);
 }
 
-static void reject(struct conn *c, const char *line, size_t len, int why)
+/* "? line" back; the log says why (a parse error's text, or why). */
+static void reject(struct conn *c, const char *line, size_t len,
+                   const char *why)
 {
-    char prefix[64];
-    snprintf(prefix, sizeof prefix, "conn %lu invalid (%s): ", c->id,
-             proto_strerror(why));
+    char prefix[96];
+    snprintf(prefix, sizeof prefix, "conn %lu invalid (%s): ", c->id, why);
     log_data(prefix, line, len);
     conn_write(c, "? ", 2);
     conn_write(c, line, len);
@@ -122,7 +123,7 @@ static int handle_whatsat(struct server *srv, struct conn *c,
     const struct record *r = store_get(&srv->store, cmd->client.p,
                                        cmd->client.len);
     if (r == NULL) {
-        reject(c, line, len, PROTO_EUNKNOWN);
+        reject(c, line, len, "unknown client");
         return 0;
     }
     struct proto_slice loc = record_location(r);
@@ -190,15 +191,15 @@ int commands_client_line(struct conn *c, const char *line, size_t len)
         return 0;
     log_line(c, "<", line, len);
     if (rc != 0) {
-        reject(c, line, len, rc);
+        reject(c, line, len, proto_strerror(rc));
         return 0;
     }
     if (cmd.client.len > srv->opt->max_client_id) {
-        reject(c, line, len, PROTO_EARITY);
+        reject(c, line, len, "client id too long");
         return 0;
     }
     if (handlers[cmd.kind] == NULL) {
-        reject(c, line, len, PROTO_EUNKNOWN);
+        reject(c, line, len, "AT from a client");
         return 0;
     }
     return handlers[cmd.kind](srv, c, &cmd, line, len);
