@@ -374,6 +374,25 @@ static void test_unset_options(void)
     CHECK_EQ_INT(cfg.places_timeout_ms, 0);
     CHECK_EQ_INT(cfg.max_line, 0);
     CHECK_EQ_INT(cfg.max_output, 0);
+    CHECK(cfg.peer_batch_us == CONFIG_UNSET); /* 0 is a value here */
+    config_free(&cfg);
+}
+
+static void test_peer_batch(void)
+{
+    struct config cfg;
+    struct herd_error err;
+    CHECK_EQ_INT(parse(&cfg, "peer_batch_us 0\n", NULL, &err), 0);
+    CHECK(cfg.peer_batch_us == 0);
+    config_free(&cfg);
+    CHECK_EQ_INT(parse(&cfg, "peer_batch_us 100000\n", NULL, &err), 0);
+    CHECK(cfg.peer_batch_us == 100000);
+    config_free(&cfg);
+    CHECK(parse(&cfg, "peer_batch_us 100001\n", NULL, &err) != 0);
+    CHECK_EQ_INT(err.line, 1);
+    config_free(&cfg);
+    CHECK(parse(&cfg, "\npeer_batch_us -1\n", NULL, &err) != 0);
+    CHECK_EQ_INT(err.line, 2);
     config_free(&cfg);
 }
 
@@ -523,6 +542,7 @@ static void test_load_file(void)
 }
 
 static const struct test tests[] = {
+    {"peer_batch", test_peer_batch},
     {"default_herd", test_default_herd},
     {"default_herd_crlf", test_default_herd_crlf},
     {"explicit_peer", test_explicit_peer},
