@@ -1,5 +1,6 @@
 #include "places_json.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -142,7 +143,13 @@ static int add_real(struct dynbuf *out, double v)
         snprintf(buf, sizeof buf, "%.1f", v);
         return add_str(out, buf);
     }
-    for (int prec = 1; prec <= 17; prec++) {
+    /* A double that is the nearest to a decimal of at most 15 digits
+     * prints as that decimal at %.15g (%g drops the trailing zeros, and
+     * picks the same notation as at the shorter precision), so 15 is the
+     * shortest whenever it reads back; else 16, else 17 (always exact).
+     * One conversion instead of up to seventeen. Subnormals carry fewer
+     * digits: for them, every precision from 1. */
+    for (int prec = fabs(v) >= DBL_MIN ? 15 : 1; prec <= 17; prec++) {
         snprintf(buf, sizeof buf, "%.*g", prec, v);
         if (strtod(buf, NULL) == v)
             break;
