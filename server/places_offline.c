@@ -156,6 +156,10 @@ static void scan_cell(const struct offline_index *ix, int row, int col,
         if (*n == max && max > 0 &&
             log10((double)p->population + 1.0) < top[max - 1].score)
             break;
+        /* The difference in latitude alone is a lower bound of the
+         * distance: most of a cell is ruled out without trigonometry. */
+        if (fabs(p->lat - lat) * DEG * EARTH_RADIUS_M > radius_m)
+            continue;
         double d = offline_distance_m(lat, lng, p->lat, p->lng);
         if (d <= radius_m) {
             struct hit h = {p, d, prominence(p->population, d, radius_m)};
