@@ -89,8 +89,9 @@ int strparse_time(const char *p, size_t len, uint64_t *sec, uint32_t *nsec)
     uint64_t v = 0;
     int overflow = 0;
     for (; i < len && is_digit(p[i]); i++)
-        overflow |= __builtin_mul_overflow(v, 10, &v) |
-                    __builtin_add_overflow(v, (uint64_t)(p[i] - '0'), &v);
+        if (__builtin_mul_overflow(v, 10, &v) ||
+            __builtin_add_overflow(v, (uint64_t)(p[i] - '0'), &v))
+            overflow = 1;
     if (i == 0)
         return STRPARSE_ESYNTAX;
     uint32_t ns = 0;
