@@ -25,7 +25,7 @@ struct record *record_new(struct proto_slice server, struct proto_slice diff,
     r->client_len = (uint32_t)c->client.len;
     r->time_off = (uint32_t)(len - c->time.len);
     r->time_len = (uint32_t)c->time.len;
-    r->hash = store_record_hash(r);
+    r->hash = 0; /* set by store_apply, once the record is kept */
     return r;
 }
 
@@ -278,6 +278,7 @@ int store_apply(struct store *s, struct record *rec, const struct record **cur)
         *cur = old;
         return STORE_STALE;
     }
+    rec->hash = store_record_hash(rec);
     s->slots[i].h = h;
     s->slots[i].r = rec;
     if (old == NULL) {

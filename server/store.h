@@ -16,7 +16,8 @@
 #include "proto.h"
 
 struct record {
-    uint64_t hash; /* store_record_hash(), set by record_new */
+    uint64_t hash; /* store_record_hash(), set when the store keeps it
+                      (a stale copy is never hashed) */
     uint64_t sec;  /* client time */
     uint32_t nsec;
     uint32_t len;        /* of line */
@@ -68,7 +69,7 @@ struct store {
 };
 
 /* A hash of the record's line under a fixed key (the same on every
- * server), for digests. record_new keeps it in r->hash. */
+ * server), for digests; a record the store holds keeps it in r->hash. */
 uint64_t store_record_hash(const struct record *r);
 
 void store_init(struct store *s, uint64_t k0, uint64_t k1);
