@@ -51,7 +51,7 @@
 #define CONFIG_PEER_PORT_OFFSET 10000
 #define CONFIG_UNSET UINT64_MAX        /* for settings where 0 is a value */
 #define CONFIG_PEER_BATCH_MAX_US 100000
-#define CONFIG_PEER_BATCH_DEFAULT_US 500
+#define CONFIG_PEER_BATCH_DEFAULT_US 2000
 
 enum config_status {
     CONFIG_ESYNTAX = -1301, /* the file is wrong; err says where */

@@ -58,7 +58,7 @@ static const char usage_text[] =
     "  --max-pending N          WHATSATs waiting per connection before it\n"
     "                           stops being read (default 64)\n"
     "  --peer-batch-us N        under load, send to each neighbour at most\n"
-    "                           once per N microseconds (default 500; 0:\n"
+    "                           once per N microseconds (default 2000; 0:\n"
     "                           every loop iteration); an idle server sends\n"
     "                           at once\n"
     "  --max-client-id BYTES    longest client id (default 256)\n"
