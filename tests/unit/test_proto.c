@@ -512,7 +512,58 @@ static void test_radius_overflow_rejected(void)
                  PROTO_ERADIUS);
 }
 
+/* The word-at-a-time split against the definition, on random lines of
+ * spaces, control bytes, high bytes and text, at every length. */
+static size_t reference_split(const char *p, size_t len, struct proto_slice *f,
+                              size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len;) {
+        if (proto_is_space(p[i])) {
+            i++;
+            continue;
+        }
+        size_t s = i;
+        while (i < len && !proto_is_space(p[i]))
+            i++;
+        if (n < max) {
+            f[n].p = p + s;
+            f[n].len = i - s;
+        }
+        n++;
+    }
+    return n;
+}
+
+static void test_split_random(void)
+{
+    static const char alphabet[] = " \t\r\f\v\x01\x1f\x20\x21\x7f\x80\xa0\xff"
+                                   "abc+-.9";
+    uint32_t x = 2463534242u;
+    char line[80];
+    for (int round = 0; round < 20000; round++) {
+        size_t len = (size_t)(round % 80);
+        for (size_t i = 0; i < len; i++) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            /* Mostly text, so that long fields occur. */
+            line[i] = x % 4 ? (char)('a' + x % 26)
+                            : alphabet[(x >> 8) % (sizeof alphabet - 1)];
+        }
+        struct proto_slice a[PROTO_MAX_FIELDS], b[PROTO_MAX_FIELDS];
+        size_t na = proto_split(line, len, a, PROTO_MAX_FIELDS);
+        size_t nb = reference_split(line, len, b, PROTO_MAX_FIELDS);
+        CHECK_EQ_INT(na, nb);
+        for (size_t k = 0; k < na && k < PROTO_MAX_FIELDS; k++) {
+            CHECK(a[k].p == b[k].p);
+            CHECK_EQ_INT(a[k].len, b[k].len);
+        }
+    }
+}
+
 static const struct test tests[] = {
+    {"split_random", test_split_random},
     {"status_table", test_status_table},
     {"iamat_fields", test_iamat_fields},
     {"whatsat_fields", test_whatsat_fields},
