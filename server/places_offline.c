@@ -157,8 +157,11 @@ static void scan_cell(const struct offline_index *ix, int row, int col,
             log10((double)p->population + 1.0) < top[max - 1].score)
             break;
         /* The difference in latitude alone is a lower bound of the
-         * distance: most of a cell is ruled out without trigonometry. */
-        if (fabs(p->lat - lat) * DEG * EARTH_RADIUS_M > radius_m)
+         * distance: most of a cell is ruled out without trigonometry. The
+         * slack covers rounding, so that a place the haversine puts right
+         * on the circle is still looked at. */
+        if (fabs(p->lat - lat) * DEG * EARTH_RADIUS_M >
+            radius_m * (1 + 1e-9) + 1e-6)
             continue;
         double d = offline_distance_m(lat, lng, p->lat, p->lng);
         if (d <= radius_m) {
