@@ -50,7 +50,7 @@
 #define CONFIG_HOST_MAX 255
 #define CONFIG_PEER_PORT_OFFSET 10000
 #define CONFIG_UNSET UINT64_MAX        /* for settings where 0 is a value */
-#define CONFIG_PEER_BATCH_MAX_US 100000
+#define CONFIG_PEER_BATCH_MAX_US 10000 /* the busy window is 10 ms */
 #define CONFIG_PEER_BATCH_DEFAULT_US 2000
 
 enum config_status {

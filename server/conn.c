@@ -464,6 +464,22 @@ static void count_window(struct conn *c, uint64_t now)
     c->window_bytes += c->out.len;
 }
 
+/* Milliseconds until the first held link may go (at least 1: the
+ * timer's resolution). */
+static uint64_t hold_wait_ms(const struct conn_pool *pool, uint64_t now)
+{
+    uint64_t wait = pool->peer_hold_ns;
+    for (const struct conn *c = pool->held; c != NULL; c = c->dirty_next) {
+        uint64_t due = c->flushed_ns + pool->peer_hold_ns;
+        if (due <= now)
+            return 1;
+        if (due - now < wait)
+            wait = due - now;
+    }
+    wait = (wait + 999999) / 1000000;
+    return wait > 0 ? wait : 1;
+}
+
 /* Wakes the loop so held peer output leaves (the flush runs in the
  * iteration this starts). */
 static void on_hold_timer(uv_timer_t *t)
@@ -495,7 +511,8 @@ void conn_pool_flush(struct conn_pool *pool)
         if (pool->before_write)
             pool->before_write(pool->before_write_arg);
         /* Peer links first: an update is on its way to the neighbours
-         * before the client that sent it reads its AT reply. */
+         * before the client that sent it reads its AT reply, unless its
+         * link is busy and held (then it follows within peer_hold_ns). */
         struct conn *lists[2] = {NULL, NULL};
         while (pool->dirty != NULL) {
             struct conn *c = pool->dirty;
@@ -514,7 +531,7 @@ void conn_pool_flush(struct conn_pool *pool)
                     continue;
                 }
                 c->dirty = 0;
-                if (k == 0 && pool->peer_hold_ns > 0) {
+                if (k == 0 && pool->peer_hold_ns > 0 && !c->writing) {
                     c->flushed_ns = now;
                     count_window(c, now);
                 }
@@ -524,7 +541,8 @@ void conn_pool_flush(struct conn_pool *pool)
         }
     }
     if (pool->held != NULL && !uv_is_active((uv_handle_t *)&pool->hold_timer))
-        uv_timer_start(&pool->hold_timer, on_hold_timer, 1, 0);
+        uv_timer_start(&pool->hold_timer, on_hold_timer,
+                       hold_wait_ms(pool, now), 0);
 }
 
 void conn_pool_close_all(struct conn_pool *pool, const char *reason)
