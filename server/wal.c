@@ -184,7 +184,9 @@ int wal_replay(struct wal *w,
         uint32_t word = get32(data + off);
         uint32_t crc = get32(data + off + 4);
         uint32_t len = word & ~LEN_CRC32C;
-        if (len > WAL_MAX_RECORD || off + HEADER + len > got)
+        /* No record is empty: a zero length is a zero-filled tail (some
+         * file systems leave one after a crash), cut like a torn one. */
+        if (len == 0 || len > WAL_MAX_RECORD || off + HEADER + len > got)
             break;
         const char *payload = (const char *)data + off + HEADER;
         uint32_t want = word & LEN_CRC32C
