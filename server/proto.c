@@ -99,10 +99,15 @@ static int valid_diff(struct proto_slice f)
     const char *dot = memchr(f.p, '.', f.len);
     if (dot == NULL || dot == f.p + 1 || (size_t)(f.p + f.len - dot) != 10)
         return 0;
+    /* Digits only: the value is never used, but a whole part must still
+     * fit in 64 bits, as proto_format_diff could have written it. */
+    for (const char *q = f.p + 1; q < f.p + f.len; q++)
+        if (q != dot && (*q < '0' || *q > '9'))
+            return 0;
     uint64_t v;
-    if (strparse_uint(f.p + 1, (size_t)(dot - f.p - 1), UINT64_MAX, &v) != 0)
-        return 0;
-    return strparse_uint(dot + 1, 9, UINT64_MAX, &v) == 0;
+    size_t whole = (size_t)(dot - f.p - 1);
+    return whole < 20 ||
+           strparse_uint(f.p + 1, whole, UINT64_MAX, &v) == 0;
 }
 
 static int parse_at(struct proto_command *c, const struct proto_slice *f)
