@@ -88,10 +88,14 @@ int strparse_time(const char *p, size_t len, uint64_t *sec, uint32_t *nsec)
     size_t i = 0;
     uint64_t v = 0;
     int overflow = 0;
-    for (; i < len && is_digit(p[i]); i++)
-        if (__builtin_mul_overflow(v, 10, &v) ||
-            __builtin_add_overflow(v, (uint64_t)(p[i] - '0'), &v))
+    for (; i < len && is_digit(p[i]); i++) {
+        uint64_t d = (uint64_t)(p[i] - '0');
+        if (i < 19) /* 19 digits always fit in 64 bits */
+            v = v * 10 + d;
+        else if (__builtin_mul_overflow(v, 10, &v) ||
+                 __builtin_add_overflow(v, d, &v))
             overflow = 1;
+    }
     if (i == 0)
         return STRPARSE_ESYNTAX;
     uint32_t ns = 0;
@@ -124,23 +128,33 @@ static long parse_coord(const char *p, size_t len, unsigned limit,
         return STRPARSE_EEMPTY;
     if (p[0] != '+' && p[0] != '-')
         return STRPARSE_ESYNTAX;
-    size_t int_len = 0;
-    size_t n = scan_decimal(p + 1, len - 1, &int_len);
-    if (n == 0)
-        return STRPARSE_ESYNTAX;
-    /* Integer part, saturating: a value past the limit is out of range
-     * however many digits it has. */
+    /* One pass over [+-]DIGITS[.DIGITS]: the integer part saturates (a
+     * value past the limit is out of range however many digits it has),
+     * and syntax is decided before range, as scan_decimal would. */
+    size_t i = 1;
     uint64_t whole = 0;
-    for (size_t i = 0; i < int_len; i++) {
-        whole = whole * 10 + (uint64_t)(p[1 + i] - '0');
-        if (whole > limit)
-            return STRPARSE_ERANGE;
+    int over = 0;
+    for (; i < len && is_digit(p[i]); i++) {
+        whole = whole * 10 + (uint64_t)(p[i] - '0');
+        if (whole > limit) {
+            over = 1;
+            whole = limit + 1u;
+        }
     }
+    size_t int_len = i - 1;
+    if (int_len == 0)
+        return STRPARSE_ESYNTAX;
     int frac_nonzero = 0;
-    for (size_t i = int_len + 1; i < n; i++)
-        if (p[1 + i] != '0')
-            frac_nonzero = 1;
-    if (whole == limit && frac_nonzero)
+    if (i < len && p[i] == '.') {
+        size_t j = i + 1;
+        for (; j < len && is_digit(p[j]); j++)
+            frac_nonzero |= p[j] != '0';
+        if (j == i + 1)
+            return STRPARSE_ESYNTAX; /* "12." has no fraction digits */
+        i = j;
+    }
+    size_t n = i - 1; /* DIGITS[.DIGITS], without the sign */
+    if (over || (whole == limit && frac_nonzero))
         return STRPARSE_ERANGE;
     /* The double is for distance maths only; the text is what is echoed.
      * Leading zeros and digits past the 20th fraction digit change nothing
@@ -153,8 +167,8 @@ static long parse_coord(const char *p, size_t len, unsigned limit,
     size_t start = 0;
     while (start + 1 < int_len && p[1 + start] == '0')
         start++;
-    for (size_t i = start; i < n && t < sizeof tmp - 1; i++)
-        tmp[t++] = p[1 + i];
+    for (size_t k = start; k < n && t < sizeof tmp - 1; k++)
+        tmp[t++] = p[1 + k];
     tmp[t] = '\0';
     *val = strtod(tmp, NULL);
     return (long)(n + 1);
