@@ -62,6 +62,17 @@ static void open_ok(struct wal *w)
     CHECK_EQ_INT(wal_open(w, dir, 0, &holder), 0);
 }
 
+/* Appends and flushes the first n of lines[]. */
+static void append_lines(struct wal *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct record *r = rec(lines[i]);
+        CHECK_EQ_INT(wal_append(w, r), 0);
+        free(r);
+    }
+    CHECK_EQ_INT(wal_flush(w), 0);
+}
+
 static void test_write_and_replay(void)
 {
     fresh_dir();
@@ -94,12 +105,7 @@ static void test_torn_tail_is_cut(void)
     fresh_dir();
     struct wal w;
     open_ok(&w);
-    for (size_t i = 0; i < 3; i++) {
-        struct record *r = rec(lines[i]);
-        CHECK_EQ_INT(wal_append(&w, r), 0);
-        free(r);
-    }
-    CHECK_EQ_INT(wal_flush(&w), 0);
+    append_lines(&w, 3);
     uint64_t full = w.size;
     wal_close(&w);
     /* A crash in the middle of the last frame. */
@@ -132,12 +138,7 @@ static void test_damaged_crc_is_cut(void)
     fresh_dir();
     struct wal w;
     open_ok(&w);
-    for (size_t i = 0; i < 3; i++) {
-        struct record *r = rec(lines[i]);
-        CHECK_EQ_INT(wal_append(&w, r), 0);
-        free(r);
-    }
-    CHECK_EQ_INT(wal_flush(&w), 0);
+    append_lines(&w, 3);
     wal_close(&w);
     char path[300];
     snprintf(path, sizeof path, "%s/records.wal", dir);
@@ -163,12 +164,7 @@ static void test_zero_tail_is_cut(void)
     fresh_dir();
     struct wal w;
     open_ok(&w);
-    for (size_t i = 0; i < 3; i++) {
-        struct record *r = rec(lines[i]);
-        CHECK_EQ_INT(wal_append(&w, r), 0);
-        free(r);
-    }
-    CHECK_EQ_INT(wal_flush(&w), 0);
+    append_lines(&w, 3);
     uint64_t good = w.size;
     wal_close(&w);
     char path[300];
