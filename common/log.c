@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "dynbuf.h"
+#include "strparse.h"
 
 #define LOG_HIGH_WATER (256 * 1024)
 #define LOG_MAX (64 * 1024 * 1024)
@@ -208,14 +209,8 @@ void log_conn_data(unsigned long id, const char *tag, const char *data,
 {
     stamp();
     char prefix[64] = "conn ";
-    char digits[24];
-    size_t nd = 0;
-    do
-        digits[nd++] = (char)('0' + id % 10);
-    while ((id /= 10) != 0);
     size_t o = 5;
-    while (nd > 0)
-        prefix[o++] = digits[--nd];
+    o += strparse_format_u64(prefix + o, id);
     prefix[o++] = ' ';
     size_t tlen = strlen(tag);
     if (tlen > sizeof prefix - o - 1)

@@ -28,22 +28,56 @@ static size_t scan_decimal(const char *p, size_t len, size_t *int_len)
     return i;
 }
 
+/* Leading DIGITS of p as a number: returns how many there are; *over is
+ * set when they do not fit in 64 bits. The first 19 always fit, so only
+ * later ones pay for an overflow check. */
+static size_t scan_digits(const char *p, size_t len, uint64_t *v, int *over)
+{
+    uint64_t x = 0;
+    int o = 0;
+    size_t i = 0;
+    for (; i < len && is_digit(p[i]); i++) {
+        uint64_t d = (uint64_t)(p[i] - '0');
+        if (i < 19)
+            x = x * 10 + d;
+        else if (__builtin_mul_overflow(x, 10, &x) ||
+                 __builtin_add_overflow(x, d, &x))
+            o = 1;
+    }
+    *v = x;
+    *over = o;
+    return i;
+}
+
 int strparse_uint(const char *p, size_t len, uint64_t max, uint64_t *out)
 {
     if (len == 0)
         return STRPARSE_EEMPTY;
-    uint64_t v = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (!is_digit(p[i]))
-            return STRPARSE_ESYNTAX;
-        if (__builtin_mul_overflow(v, 10, &v) ||
-            __builtin_add_overflow(v, (uint64_t)(p[i] - '0'), &v))
-            return STRPARSE_ERANGE;
-    }
+    uint64_t v;
+    int over;
+    size_t n = scan_digits(p, len, &v, &over);
+    /* An overflow is in the digits before any non-digit, so it is the
+     * first error, as it would be digit by digit. */
+    if (over)
+        return STRPARSE_ERANGE;
+    if (n != len)
+        return STRPARSE_ESYNTAX;
     if (v > max)
         return STRPARSE_ERANGE;
     *out = v;
     return 0;
+}
+
+size_t strparse_format_u64(char out[20], uint64_t v)
+{
+    char digits[20];
+    size_t n = 0;
+    do
+        digits[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    for (size_t i = 0; i < n; i++)
+        out[i] = digits[n - 1 - i];
+    return n;
 }
 
 int strparse_fixed(const char *p, size_t len, unsigned frac_digits,
@@ -85,17 +119,9 @@ int strparse_time(const char *p, size_t len, uint64_t *sec, uint32_t *nsec)
     /* One pass: every IAMAT and every flooded record has a time. */
     if (len == 0)
         return STRPARSE_EEMPTY;
-    size_t i = 0;
-    uint64_t v = 0;
-    int overflow = 0;
-    for (; i < len && is_digit(p[i]); i++) {
-        uint64_t d = (uint64_t)(p[i] - '0');
-        if (i < 19) /* 19 digits always fit in 64 bits */
-            v = v * 10 + d;
-        else if (__builtin_mul_overflow(v, 10, &v) ||
-                 __builtin_add_overflow(v, d, &v))
-            overflow = 1;
-    }
+    uint64_t v;
+    int overflow;
+    size_t i = scan_digits(p, len, &v, &overflow);
     if (i == 0)
         return STRPARSE_ESYNTAX;
     uint32_t ns = 0;

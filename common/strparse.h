@@ -21,6 +21,9 @@ enum strparse_error {
 /* DIGITS, value <= max. */
 int strparse_uint(const char *p, size_t len, uint64_t max, uint64_t *out);
 
+/* The other way: v in decimal, no NUL; returns the length (1 to 20). */
+size_t strparse_format_u64(char out[20], uint64_t v);
+
 /* DIGITS[.DIGITS], scaled by 10^frac_digits and truncated:
  * "1.2345" with frac_digits 3 gives 1234. *inexact is set when digits were
  * cut that were not all zero. At most 9 frac_digits. */

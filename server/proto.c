@@ -99,15 +99,10 @@ static int valid_diff(struct proto_slice f)
     const char *dot = memchr(f.p, '.', f.len);
     if (dot == NULL || dot == f.p + 1 || (size_t)(f.p + f.len - dot) != 10)
         return 0;
-    /* Digits only: the value is never used, but a whole part must still
-     * fit in 64 bits, as proto_format_diff could have written it. */
-    for (const char *q = f.p + 1; q < f.p + f.len; q++)
-        if (q != dot && (*q < '0' || *q > '9'))
-            return 0;
     uint64_t v;
-    size_t whole = (size_t)(dot - f.p - 1);
-    return whole < 20 ||
-           strparse_uint(f.p + 1, whole, UINT64_MAX, &v) == 0;
+    if (strparse_uint(f.p + 1, (size_t)(dot - f.p - 1), UINT64_MAX, &v) != 0)
+        return 0;
+    return strparse_uint(dot + 1, 9, UINT64_MAX, &v) == 0;
 }
 
 static int parse_at(struct proto_command *c, const struct proto_slice *f)
@@ -188,15 +183,9 @@ size_t proto_format_diff(char out[32], uint64_t now_sec, uint32_t now_nsec,
         }
     }
     /* "%c%llu.%09u" by hand: this runs for every IAMAT. */
-    char digits[24];
-    size_t nd = 0;
-    do
-        digits[nd++] = (char)('0' + ds % 10);
-    while ((ds /= 10) != 0);
     size_t o = 0;
     out[o++] = sign;
-    while (nd > 0)
-        out[o++] = digits[--nd];
+    o += strparse_format_u64(out + o, ds);
     out[o++] = '.';
     for (int i = 8; i >= 0; i--) {
         out[o + (size_t)i] = (char)('0' + dn % 10);

@@ -566,7 +566,27 @@ static void test_strerror(void)
     }
 }
 
+static void test_format_u64(void)
+{
+    static const struct {
+        uint64_t v;
+        const char *want;
+    } cases[] = {{0, "0"}, {9, "9"}, {10, "10"}, {1000000, "1000000"},
+                 {18446744073709551615ULL, "18446744073709551615"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[20];
+        size_t n = strparse_format_u64(out, cases[i].v);
+        CHECK_EQ_MEM(out, cases[i].want, strlen(cases[i].want));
+        CHECK_EQ_INT(n, strlen(cases[i].want));
+        /* and it reads back */
+        uint64_t back;
+        CHECK_EQ_INT(strparse_uint(out, n, UINT64_MAX, &back), 0);
+        CHECK(back == cases[i].v);
+    }
+}
+
 static const struct test tests[] = {
+    {"format_u64", test_format_u64},
     {"uint_table", test_uint_table},
     {"uint_does_not_read_past_len", test_uint_does_not_read_past_len},
     {"fixed_table", test_fixed_table},
