@@ -439,6 +439,13 @@ static void resume(struct conn *c)
     mark_dirty(c);
 }
 
+/* Whether the window that started at window_ns is the current one or
+ * the one just before it: an older count says nothing about the load. */
+static int window_recent(const struct conn *c, uint64_t now)
+{
+    return now - c->window_ns < 2 * CONN_PEER_WINDOW_NS;
+}
+
 /* Whether a peer link keeps its output back for a later iteration. */
 static int hold_back(const struct conn_pool *pool, const struct conn *c,
                      uint64_t now)
@@ -446,7 +453,7 @@ static int hold_back(const struct conn_pool *pool, const struct conn *c,
     return pool->peer_hold_ns > 0 && !c->closing && !c->writing &&
            c->out.len < CONN_PEER_BATCH &&
            c->last_window_bytes >= CONN_PEER_BUSY_BYTES &&
-           now - c->window_ns < 2 * CONN_PEER_WINDOW_NS &&
+           window_recent(c, now) &&
            now - c->flushed_ns < pool->peer_hold_ns;
 }
 
@@ -455,9 +462,7 @@ static int hold_back(const struct conn_pool *pool, const struct conn *c,
 static void count_window(struct conn *c, uint64_t now)
 {
     if (now - c->window_ns >= CONN_PEER_WINDOW_NS) {
-        c->last_window_bytes = now - c->window_ns < 2 * CONN_PEER_WINDOW_NS
-                                   ? c->window_bytes
-                                   : 0;
+        c->last_window_bytes = window_recent(c, now) ? c->window_bytes : 0;
         c->window_bytes = 0;
         c->window_ns = now;
     }
