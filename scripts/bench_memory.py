@@ -17,6 +17,7 @@ starts is stopped before it exits, and every wait has a deadline.
 
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -68,7 +69,6 @@ class Server:
             stdin=subprocess.DEVNULL, pass_fds=(wfd,))
         os.close(wfd)
         try:
-            import select
             r, _, _ = select.select([rfd], [], [], timeout)
             if not r or os.read(rfd, 1) != b"\n":
                 raise RuntimeError("%s did not become ready within %.0f s"
