@@ -290,45 +290,35 @@ static int on_hello_out(struct conn *c, const char *line, size_t len)
     return 0;
 }
 
-/* Whether line is, byte for byte, the AT line this server holds for its
- * client: a flood that came back round a cycle (two of the six copies of
- * every update on the default graph). Such a copy is stale, and valid,
- * since the held one was validated; finding the client needs only the
- * single spaces a server writes, and anything else takes the full path. */
-static int is_held_copy(const struct server *srv, const char *line,
-                        size_t len)
-{
-    if (len < 3 || memcmp(line, "AT ", 3) != 0)
-        return 0;
-    const char *end = line + len;
-    const char *f = line + 3; /* the server name */
-    for (int skip = 0; skip < 2; skip++) {
-        const char *sp = memchr(f, ' ', (size_t)(end - f));
-        if (sp == NULL)
-            return 0;
-        f = sp + 1; /* then the difference, then the client */
-    }
-    const char *sp = memchr(f, ' ', (size_t)(end - f));
-    if (sp == NULL)
-        return 0;
-    const struct record *r = store_get(&srv->store, f, (size_t)(sp - f));
-    return r != NULL && r->len == len && memcmp(r->line, line, len) == 0;
-}
-
 static int on_peer_line(struct conn *c, const char *line, size_t len)
 {
     struct peer *p = c->data;
     struct server *srv = p->srv;
-    if (is_held_copy(srv, line, len)) {
-        p->received++;
-        srv->stats.records_stale++;
-        return 0;
+    struct proto_slice f[PROTO_MAX_FIELDS];
+    size_t n = proto_split(line, len, f, PROTO_MAX_FIELDS);
+    if (n == 0)
+        return 0; /* blank */
+    p->received++;
+    /* The client is looked up once, for the check below and the store. A
+     * line that is, byte for byte, the one held for its client is a flood
+     * that came back round a cycle (two of the six copies of every update
+     * on the default graph): stale, and valid, since the held one was. */
+    const struct proto_slice *client = &f[3];
+    int at = n == 6 && f[0].len == 2 && memcmp(f[0].p, "AT", 2) == 0 &&
+             client->len <= srv->opt->max_client_id;
+    uint64_t h = 0;
+    if (at) {
+        h = store_key_hash(&srv->store, client->p, client->len);
+        const struct record *held =
+            store_get_hashed(&srv->store, h, client->p, client->len);
+        if (held != NULL && held->len == len &&
+            memcmp(held->line, line, len) == 0) {
+            srv->stats.records_stale++;
+            return 0;
+        }
     }
     struct proto_command cmd;
-    int rc = proto_parse(line, len, &cmd);
-    if (rc == PROTO_EBLANK)
-        return 0;
-    p->received++;
+    int rc = proto_parse_fields(f, n, &cmd);
     if (rc == 0 && cmd.client.len > srv->opt->max_client_id)
         rc = PROTO_EARITY;
     if (rc != 0 || cmd.kind != PROTO_AT) {
@@ -340,13 +330,13 @@ static int on_peer_line(struct conn *c, const char *line, size_t len)
                 rc != 0 ? proto_strerror(rc) : "not an AT line", excerpt);
         return 0;
     }
-    struct record *r = record_new(cmd.server, cmd.diff, &cmd);
+    struct record *r = record_from_at(line, len, &cmd);
     if (r == NULL) {
         log_msg("link %s: out of memory for a record", p->name);
         return 0;
     }
     const struct record *cur;
-    server_offer(srv, r, p, &cur);
+    server_offer_hashed(srv, r, h, p, &cur);
     return 0;
 }
 

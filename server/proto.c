@@ -17,6 +17,31 @@ static const unsigned char space[256] = {
     [' '] = 1, ['\t'] = 1, ['\r'] = 1, ['\f'] = 1, ['\v'] = 1,
 };
 
+/* The first separator at or after i, or len. Eight bytes a step: a word
+ * with no byte below 0x21 holds none; in one that has some, each such
+ * byte (lowest first) is looked up, since the word test also flags a few
+ * that are not separators (other control bytes, and a byte above one
+ * that borrowed). */
+static size_t next_space(const unsigned char *u, size_t i, size_t len)
+{
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, u + i, sizeof w);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        w = __builtin_bswap64(w);
+#endif
+        uint64_t m = (w - 0x2121212121212121ULL) & ~w & 0x8080808080808080ULL;
+        for (; m != 0; m &= m - 1) {
+            size_t k = i + ((size_t)__builtin_ctzll(m) >> 3);
+            if (space[u[k]])
+                return k;
+        }
+    }
+    while (i < len && !space[u[i]])
+        i++;
+    return i;
+}
+
 size_t proto_split(const char *p, size_t len, struct proto_slice *f,
                    size_t max)
 {
@@ -29,17 +54,7 @@ size_t proto_split(const char *p, size_t len, struct proto_slice *f,
         if (i >= len)
             return n;
         size_t s = i;
-        /* Eight bytes a step while none of them is 0x20 or below (every
-         * space is); the rest of the field byte by byte. */
-        while (i + 8 <= len) {
-            uint64_t w;
-            memcpy(&w, u + i, sizeof w);
-            if (((w - 0x2121212121212121ULL) & ~w & 0x8080808080808080ULL) != 0)
-                break;
-            i += 8;
-        }
-        while (i < len && !space[u[i]])
-            i++;
+        i = next_space(u, i, len);
         if (n < max) {
             f[n].p = p + s;
             f[n].len = i - s;
@@ -129,10 +144,9 @@ static const struct {
     {"AT", PROTO_AT, 6, parse_at},
 };
 
-int proto_parse(const char *line, size_t len, struct proto_command *cmd)
+int proto_parse_fields(const struct proto_slice *f, size_t n,
+                       struct proto_command *cmd)
 {
-    struct proto_slice f[PROTO_MAX_FIELDS];
-    size_t n = proto_split(line, len, f, PROTO_MAX_FIELDS);
     if (n == 0)
         return PROTO_EBLANK;
     memset(cmd, 0, sizeof *cmd);
@@ -146,6 +160,13 @@ int proto_parse(const char *line, size_t len, struct proto_command *cmd)
         return commands[i].parse(cmd, f);
     }
     return PROTO_EUNKNOWN;
+}
+
+int proto_parse(const char *line, size_t len, struct proto_command *cmd)
+{
+    struct proto_slice f[PROTO_MAX_FIELDS];
+    size_t n = proto_split(line, len, f, PROTO_MAX_FIELDS);
+    return proto_parse_fields(f, n, cmd);
 }
 
 const char *proto_kind_name(enum proto_kind kind)

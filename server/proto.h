@@ -57,6 +57,12 @@ struct proto_command {
 /* Parses one line. Returns PROTO_OK or a negative enum proto_status. */
 int proto_parse(const char *line, size_t len, struct proto_command *cmd);
 
+/* proto_parse of a line already split: f and n as proto_split(line, len,
+ * f, PROTO_MAX_FIELDS) returned them, for a caller that looked at the
+ * fields first. */
+int proto_parse_fields(const struct proto_slice *f, size_t n,
+                       struct proto_command *cmd);
+
 /* Name of a command kind ("IAMAT"...). */
 const char *proto_kind_name(enum proto_kind kind);
 

@@ -15,7 +15,17 @@
 int server_offer(struct server *srv, struct record *rec, struct peer *from,
                  const struct record **cur)
 {
-    int rc = store_apply(&srv->store, rec, cur);
+    return server_offer_hashed(
+        srv, rec,
+        store_key_hash(&srv->store, rec->line + rec->client_off,
+                       rec->client_len),
+        from, cur);
+}
+
+int server_offer_hashed(struct server *srv, struct record *rec, uint64_t h,
+                        struct peer *from, const struct record **cur)
+{
+    int rc = store_apply_hashed(&srv->store, rec, h, cur);
     if (rc == STORE_CHANGED) {
         srv->stats.records_applied++;
         /* Logged before anything about it leaves (flushed first in

@@ -96,5 +96,8 @@ int server_run(const struct server_options *opt);
  * now holds for the client (borrowed, may be NULL on STORE_ENOMEM). */
 int server_offer(struct server *srv, struct record *rec, struct peer *from,
                  const struct record **cur);
+/* server_offer given h = store_key_hash() of rec's client. */
+int server_offer_hashed(struct server *srv, struct record *rec, uint64_t h,
+                        struct peer *from, const struct record **cur);
 
 #endif

@@ -35,6 +35,13 @@ struct record {
 struct record *record_new(struct proto_slice server, struct proto_slice diff,
                           const struct proto_command *c);
 
+/* The record of an AT command c that proto_parse read from [line, line +
+ * len): the same as record_new(c->server, c->diff, c), but when the line
+ * is already in that form (one space between fields, none around them;
+ * what every server sends) it is copied as it is. */
+struct record *record_from_at(const char *line, size_t len,
+                              const struct proto_command *c);
+
 /* <0, 0, >0 as a is older than, the same as, or newer than b: client time
  * first (seconds, nanoseconds, then fraction digits past the ninth), then
  * server name, then the client's fields as bytes, and last the smaller time
@@ -68,8 +75,10 @@ struct store {
     uint64_t digest;
 };
 
-/* A hash of the record's line under a fixed key (the same on every
- * server), for digests; a record the store holds keeps it in r->hash. */
+/* A hash of the record's line, the same on every server, for digests; a
+ * record the store holds keeps it in r->hash. Not keyed: nothing is
+ * looked up by it, so it need not resist chosen inputs, only tell
+ * records apart (a change of a single bit changes about half of it). */
 uint64_t store_record_hash(const struct record *r);
 
 void store_init(struct store *s, uint64_t k0, uint64_t k1);
@@ -85,6 +94,23 @@ int store_apply(struct store *s, struct record *rec,
 /* Borrowed; valid until the next store_apply or store_close. */
 const struct record *store_get(const struct store *s, const char *client,
                                size_t len);
+
+/* The table's keyed hash of a client id, for the *_hashed calls, which
+ * are store_get and store_apply given h = store_key_hash() of the
+ * client: a caller that looks a client up before offering its record
+ * hashes the id once. */
+uint64_t store_key_hash(const struct store *s, const char *client,
+                        size_t len);
+const struct record *store_get_hashed(const struct store *s, uint64_t h,
+                                      const char *client, size_t len);
+int store_apply_hashed(struct store *s, struct record *rec, uint64_t h,
+                       const struct record **cur);
+
+/* Hints for a lookup of h coming soon: the slot where it starts, then
+ * (once that slot has arrived) the record it holds if the slot's hash is
+ * h. They only start loads; a wrong hint costs a wasted load. */
+void store_prefetch_slot(const struct store *s, uint64_t h);
+void store_prefetch_record(const struct store *s, uint64_t h);
 
 /* Calls fn for every record, in no particular order, until it returns
  * non-zero (which is returned). */

@@ -618,6 +618,134 @@ static void test_siphash(void)
     CHECK(same < 20);
 }
 
+/* record_from_at builds exactly what record_new does, copying a line
+ * that is already single-spaced and re-spacing any other. */
+static void test_record_from_at_matches_record_new(void)
+{
+    static const char *const lines[] = {
+        "AT Alford +0.000123456 kiwi.cs.ucla.edu +34.068930-118.445127 "
+        "1621464827.959498503",
+        "AT Bolden -1.500000000 \xff\x01 +1-2 3",
+        "AT\tBolden  -1.500000000 \xff\x01\v+1-2   3",
+        " AT Bolden -1.500000000 c +1-2 3",
+        "AT Bolden -1.500000000 c +1-2 3 ",
+        "AT Bolden -1.500000000 c +1-2 3\r",
+        "AT Bolden -1.500000000 c\t+1-2 3",
+        "AT Bolden -1.500000000 c +1-2\f3",
+    };
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+        const char *line = lines[i];
+        size_t len = strlen(line);
+        struct proto_command c;
+        CHECK_EQ_INT(proto_parse(line, len, &c), PROTO_OK);
+        struct record *a = record_from_at(line, len, &c);
+        struct record *b = record_new(c.server, c.diff, &c);
+        CHECK(a != NULL && b != NULL);
+        CHECK_EQ_MEM(a->line, b->line, b->len);
+        CHECK_EQ_INT(a->len, b->len);
+        CHECK_EQ_INT(a->client_off, b->client_off);
+        CHECK_EQ_INT(a->client_len, b->client_len);
+        CHECK_EQ_INT(a->time_off, b->time_off);
+        CHECK_EQ_INT(a->time_len, b->time_len);
+        CHECK_EQ_INT(a->server_len, b->server_len);
+        CHECK(a->sec == b->sec);
+        CHECK_EQ_INT(a->nsec, b->nsec);
+        CHECK(record_compare(a, b) == 0);
+        if (i < 2) /* already single-spaced: the bytes as they came */
+            CHECK_EQ_MEM(a->line, line, len);
+        free(a);
+        free(b);
+    }
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The digest hash: the same on every server and every version that
+ * shares digests (so these values are pinned), different for lines that
+ * differ in one digit, and every input bit reaches about half of the
+ * output bits. */
+static void test_record_hash(void)
+{
+    struct record *r = from_at("AT Alford +0.000123456 kiwi.cs.ucla.edu "
+                               "+34.068930-118.445127 1621464827.959498503");
+    CHECK(store_record_hash(r) == 0x3df03b3f15c2762fULL);
+    struct record *e = from_at("AT A +0.000000000 c +1-2 3");
+    CHECK(store_record_hash(e) == 0xa4b79b1b1451872eULL);
+    /* One bit flipped anywhere, at every length a tail can have. */
+    for (uint32_t len = r->len - 8; len <= r->len; len++) {
+        uint32_t saved = r->len;
+        r->len = len;
+        uint64_t base = store_record_hash(r);
+        unsigned total = 0, least = 64;
+        for (uint32_t bit = 0; bit < len * 8; bit++) {
+            r->line[bit / 8] ^= (char)(1u << (bit % 8));
+            unsigned d = (unsigned)__builtin_popcountll(base ^
+                                                        store_record_hash(r));
+            r->line[bit / 8] ^= (char)(1u << (bit % 8));
+            total += d;
+            least = d < least ? d : least;
+        }
+        double mean = (double)total / (len * 8);
+        CHECK(mean > 29.0 && mean < 35.0);
+        CHECK(least >= 12);
+        r->len = saved;
+    }
+    /* 200 000 updates of one client in a row: no two hash alike. */
+    size_t n = 200000;
+    uint64_t *h = malloc(n * sizeof *h);
+    CHECK(h != NULL);
+    for (size_t i = 0; i < n; i++) {
+        char line[128];
+        snprintf(line, sizeof line,
+                 "AT Alford +0.000%06zu bench.client.%zu +34.%06zu-118.445127 "
+                 "1764579096.%09zu",
+                 i % 1000000, i % 10000, i % 999983, i);
+        struct record *x = from_at(line);
+        h[i] = store_record_hash(x);
+        free(x);
+    }
+    qsort(h, n, sizeof *h, cmp_u64);
+    size_t dup = 0;
+    for (size_t i = 1; i < n; i++)
+        dup += h[i] == h[i - 1];
+    CHECK_EQ_INT(dup, 0);
+    free(h);
+    free(r);
+    free(e);
+}
+
+/* The *_hashed calls are store_get and store_apply with the hash given;
+ * the prefetch hints change nothing. */
+static void test_hashed_calls(void)
+{
+    struct store s;
+    store_init(&s, 5, 6);
+    store_prefetch_slot(&s, 1); /* empty: no table yet */
+    store_prefetch_record(&s, 1);
+    CHECK(store_get_hashed(&s, store_key_hash(&s, S("kiwi")), S("kiwi")) ==
+          NULL);
+    for (int i = 0; i < 500; i++) {
+        char line[96];
+        snprintf(line, sizeof line, "IAMAT c%d +1-2 %d", i % 50, i);
+        struct record *r = from_iamat("A", "+0.000000000", line);
+        struct proto_slice c = record_client(r);
+        uint64_t h = store_key_hash(&s, c.p, c.len);
+        store_prefetch_slot(&s, h);
+        store_prefetch_record(&s, h);
+        CHECK(store_get_hashed(&s, h, c.p, c.len) == store_get(&s, c.p, c.len));
+        const struct record *cur;
+        CHECK_EQ_INT(store_apply_hashed(&s, r, h, &cur), STORE_CHANGED);
+        CHECK(cur == r);
+        CHECK(store_get(&s, c.p, c.len) == r);
+    }
+    CHECK_EQ_INT(s.count, 50);
+    store_close(&s);
+}
+
 static const struct test tests[] = {
     {"record_new_single_spaced", test_record_new_single_spaced},
     {"record_new_from_at", test_record_new_from_at},
@@ -635,6 +763,10 @@ static const struct test tests[] = {
     {"empty_store", test_empty_store},
     {"client_ids_arbitrary_bytes", test_client_ids_arbitrary_bytes},
     {"siphash", test_siphash},
+    {"record_from_at_matches_record_new",
+     test_record_from_at_matches_record_new},
+    {"record_hash", test_record_hash},
+    {"hashed_calls", test_hashed_calls},
 };
 
 TEST_MAIN(tests)
