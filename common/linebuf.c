@@ -10,6 +10,25 @@ void linebuf_init(struct linebuf *lb, size_t max)
     lb->cap = 0;
     lb->max = max;
     lb->paused = 0;
+    lb->ahead = NULL;
+    lb->ahead_len = 0;
+    lb->gen = 0;
+}
+
+/* Generations are unique in the process (one loop thread uses them). */
+static uint64_t last_gen;
+
+static void new_gen(struct linebuf *lb)
+{
+    lb->gen = ++last_gen;
+}
+
+const char *linebuf_ahead(const struct linebuf *lb, size_t *len,
+                          uint64_t *gen)
+{
+    *len = lb->ahead_len;
+    *gen = lb->gen;
+    return lb->ahead;
 }
 
 void linebuf_close(struct linebuf *lb)
@@ -50,11 +69,17 @@ static int keep(struct linebuf *lb, const char *p, size_t n)
     return 0;
 }
 
-static int emit(const char *line, size_t len, linebuf_line_cb *cb, void *arg)
+static int emit(struct linebuf *lb, const char *line, size_t len,
+                const char *end, linebuf_line_cb *cb, void *arg)
 {
+    lb->ahead = line + len + 1;
+    lb->ahead_len = (size_t)(end - lb->ahead);
     if (len > 0 && line[len - 1] == '\r')
         len--;
-    return cb(arg, line, len);
+    int rc = cb(arg, line, len);
+    lb->ahead = NULL;
+    lb->ahead_len = 0;
+    return rc;
 }
 
 /* Hands out complete lines from [p, p + n); keeps the rest. */
@@ -70,7 +95,7 @@ static int frame(struct linebuf *lb, const char *p, size_t n,
         /* The limit excludes the terminator, "\r\n" included. */
         if (len > lb->max + (len > 0 && p[len - 1] == '\r'))
             return LINEBUF_ETOOLONG;
-        int stop = emit(p, len, cb, arg);
+        int stop = emit(lb, p, len, end, cb, arg);
         p = nl + 1;
         if (stop) {
             lb->paused = 1;
@@ -87,6 +112,7 @@ static int frame(struct linebuf *lb, const char *p, size_t n,
 int linebuf_feed(struct linebuf *lb, const char *data, size_t n,
                  linebuf_line_cb *cb, void *arg)
 {
+    new_gen(lb);
     if (lb->len == 0)
         return frame(lb, data, n, cb, arg);
     /* Complete the kept line with the bytes up to the first newline, then
@@ -109,8 +135,15 @@ int linebuf_feed(struct linebuf *lb, const char *data, size_t n,
     size_t len = lb->len - 1;
     if (len > lb->max + (len > 0 && lb->data[len - 1] == '\r'))
         return LINEBUF_ETOOLONG;
-    /* The callback may not touch lb, so the kept bytes stay valid. */
-    int stop = emit(lb->data, len, cb, arg);
+    /* The callback may not touch lb, so the kept bytes stay valid. Past
+     * this line come the caller's bytes. */
+    lb->ahead = data + head;
+    lb->ahead_len = n - head;
+    if (len > 0 && lb->data[len - 1] == '\r')
+        len--;
+    int stop = cb(arg, lb->data, len);
+    lb->ahead = NULL;
+    lb->ahead_len = 0;
     lb->len = 0;
     if (stop) {
         lb->paused = 1;
@@ -125,6 +158,7 @@ int linebuf_resume(struct linebuf *lb, linebuf_line_cb *cb, void *arg)
     lb->paused = 0;
     if (lb->len == 0)
         return 0;
+    new_gen(lb);
     return frame(lb, lb->data, lb->len, cb, arg);
 }
 
@@ -135,7 +169,10 @@ int linebuf_finish(struct linebuf *lb, linebuf_line_cb *cb, void *arg)
     size_t len = lb->len;
     if (len > lb->max + (lb->data[len - 1] == '\r'))
         return LINEBUF_ETOOLONG;
-    int stop = emit(lb->data, len, cb, arg);
+    new_gen(lb); /* nothing ahead: ahead_len stays 0 */
+    if (lb->data[len - 1] == '\r')
+        len--;
+    int stop = cb(arg, lb->data, len);
     free(lb->data);
     lb->data = NULL;
     lb->len = 0;

@@ -13,6 +13,7 @@
 #define HERD_LINEBUF_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define LINEBUF_DEFAULT_MAX 8192
 
@@ -32,6 +33,12 @@ struct linebuf {
     size_t cap;
     size_t max; /* longest line accepted, terminator excluded */
     int paused;
+    /* During a callback: the bytes after the current line that are already
+     * here (the next lines, and perhaps the start of one not complete),
+     * and the generation of the buffer they are in. */
+    const char *ahead;
+    size_t ahead_len;
+    uint64_t gen;
 };
 
 void linebuf_init(struct linebuf *lb, size_t max);
@@ -49,6 +56,15 @@ int linebuf_resume(struct linebuf *lb, linebuf_line_cb *cb, void *arg);
 /* At end of input: hands out a final unterminated line, if any. Returns 0,
  * 1 if the callback paused, or an error. */
 int linebuf_finish(struct linebuf *lb, linebuf_line_cb *cb, void *arg);
+
+/* For a callback that wants to start work on the lines to come (a
+ * prefetch): the bytes already read past the current line, valid during
+ * the callback only, and *gen, a number that no other feed, resume or
+ * finish of any linebuf in the process hands out, so that something
+ * remembered about the bytes at an address is known to be about these
+ * same bytes while *gen is unchanged. */
+const char *linebuf_ahead(const struct linebuf *lb, size_t *len,
+                          uint64_t *gen);
 
 /* Number of bytes held (an incomplete line or paused input). */
 size_t linebuf_pending(const struct linebuf *lb);

@@ -290,6 +290,85 @@ static int on_hello_out(struct conn *c, const char *line, size_t len)
     return 0;
 }
 
+/* Where the client id of the AT line at [p, p + n) is if the line is
+ * single-spaced, as servers send it. A guess: whoever uses it checks it
+ * against the fields of the line once split. */
+static int guess_client(const char *p, size_t n, struct proto_slice *client)
+{
+    if (n < 3 || memcmp(p, "AT ", 3) != 0)
+        return 0;
+    const char *end = p + n;
+    const char *f = p + 3; /* the server name */
+    for (int field = 0; field < 3; field++) {
+        const char *sp = memchr(f, ' ', (size_t)(end - f));
+        if (sp == NULL)
+            return 0;
+        if (field == 2) {
+            client->p = f;
+            client->len = (size_t)(sp - f);
+            return 1;
+        }
+        f = sp + 1; /* then the difference, then the client */
+    }
+    return 0;
+}
+
+static int make_hint(struct server *srv, struct peer_hint *ph, uint64_t gen,
+                     const char *p, size_t n)
+{
+    struct proto_slice cl;
+    if (!guess_client(p, n, &cl) || cl.len > srv->opt->max_client_id) {
+        ph->gen = 0;
+        return 0;
+    }
+    ph->gen = gen;
+    ph->line = p;
+    ph->client = cl.p;
+    ph->client_len = cl.len;
+    ph->h = store_key_hash(&srv->store, cl.p, cl.len);
+    store_prefetch_slot(&srv->store, ph->h);
+    return 1;
+}
+
+/* A relay's lookups would each wait for two cache misses (the slot, then
+ * the record) on a store larger than the cache. The lines already read
+ * get their loads started early instead: while a line is handled, the
+ * next one's record and the one after's slot are on their way. */
+static void look_ahead(struct peer *p, struct conn *c)
+{
+    struct server *srv = p->srv;
+    size_t n;
+    uint64_t gen;
+    const char *a = linebuf_ahead(&c->in, &n, &gen);
+    const char *nl = a != NULL ? memchr(a, '\n', n) : NULL;
+    if (nl == NULL) { /* no complete line ahead */
+        p->hint[0].gen = p->hint[1].gen = 0;
+        return;
+    }
+    if (p->hint[1].gen == gen && p->hint[1].line == a) {
+        p->hint[0] = p->hint[1]; /* its slot was asked for a line ago */
+        store_prefetch_record(&srv->store, p->hint[0].h);
+    } else {
+        make_hint(srv, &p->hint[0], gen, a, (size_t)(nl - a));
+    }
+    const char *b = nl + 1;
+    make_hint(srv, &p->hint[1], gen, b, (size_t)(a + n - b));
+}
+
+/* The client's key hash, from the hint made for this very line if any. */
+static uint64_t client_hash(struct peer *p, struct conn *c,
+                            struct proto_slice client)
+{
+    size_t n;
+    uint64_t gen;
+    linebuf_ahead(&c->in, &n, &gen);
+    const struct peer_hint *ph = &p->hint[0];
+    if (ph->gen == gen && ph->client == client.p &&
+        ph->client_len == client.len)
+        return ph->h;
+    return store_key_hash(&p->srv->store, client.p, client.len);
+}
+
 static int on_peer_line(struct conn *c, const char *line, size_t len)
 {
     struct peer *p = c->data;
@@ -306,9 +385,9 @@ static int on_peer_line(struct conn *c, const char *line, size_t len)
     const struct proto_slice *client = &f[3];
     int at = n == 6 && f[0].len == 2 && memcmp(f[0].p, "AT", 2) == 0 &&
              client->len <= srv->opt->max_client_id;
-    uint64_t h = 0;
+    uint64_t h = at ? client_hash(p, c, *client) : 0;
+    look_ahead(p, c);
     if (at) {
-        h = store_key_hash(&srv->store, client->p, client->len);
         const struct record *held =
             store_get_hashed(&srv->store, h, client->p, client->len);
         if (held != NULL && held->len == len &&

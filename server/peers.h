@@ -27,6 +27,17 @@ struct server;
 struct conn;
 struct record;
 
+/* What a link already knows about a line it has not handled yet: the
+ * client's key hash, whose slot (and then record) is being fetched. Valid
+ * while the linebuf generation is gen (0: none). */
+struct peer_hint {
+    uint64_t gen;
+    const char *line;
+    const char *client;
+    size_t client_len;
+    uint64_t h;
+};
+
 struct peer {
     struct server *srv;
     char name[CONFIG_NAME_MAX + 1];
@@ -41,6 +52,7 @@ struct peer {
     int down_logged; /* a failed dial was logged since the last success */
     unsigned char dial_nonce[16]; /* our nonce in the dial in progress */
     unsigned long sent, received;
+    struct peer_hint hint[2]; /* the next line, and the one after */
 };
 
 struct peers {

@@ -548,6 +548,82 @@ static void test_strerror(void)
     CHECK(strstr(linebuf_strerror(LINEBUF_ETOOLONG), "long") != NULL);
 }
 
+/* What linebuf_ahead shows each callback: the bytes after its line in
+ * the same buffer, under a generation that every feed, resume and finish
+ * of any linebuf changes. */
+struct ahead_log {
+    const struct linebuf *lb;
+    size_t n;
+    char ahead[8][64];
+    size_t ahead_len[8];
+    uint64_t gen[8];
+    size_t pause_at; /* pause after this many lines (0: never) */
+};
+
+static int on_line_ahead(void *arg, const char *line, size_t len)
+{
+    (void)line;
+    (void)len;
+    struct ahead_log *a = arg;
+    CHECK(a->n < 8);
+    size_t n;
+    uint64_t gen;
+    const char *p = linebuf_ahead(a->lb, &n, &gen);
+    CHECK(n < sizeof a->ahead[0]);
+    if (n > 0)
+        memcpy(a->ahead[a->n], p, n);
+    a->ahead_len[a->n] = n;
+    a->gen[a->n] = gen;
+    a->n++;
+    return a->pause_at != 0 && a->n == a->pause_at;
+}
+
+static void test_ahead(void)
+{
+    struct linebuf lb, other;
+    linebuf_init(&lb, 64);
+    linebuf_init(&other, 64);
+    struct ahead_log a = {.lb = &lb};
+    /* "ab\r\n" completes a kept "x": its ahead is the caller's bytes. */
+    CHECK_EQ_INT(linebuf_feed(&lb, S("x"), on_line_ahead, &a), 0);
+    CHECK_EQ_INT(linebuf_feed(&lb, S("ab\r\ncd\nef"), on_line_ahead, &a), 0);
+    CHECK_EQ_INT(a.n, 2);
+    CHECK_EQ_MEM(a.ahead[0], "cd\nef", a.ahead_len[0]);
+    CHECK_EQ_INT(a.ahead_len[0], 5);
+    CHECK_EQ_MEM(a.ahead[1], "ef", a.ahead_len[1]);
+    CHECK_EQ_INT(a.ahead_len[1], 2);
+    CHECK(a.gen[0] == a.gen[1] && a.gen[0] != 0);
+    /* Another linebuf's feed, then this one's: new generations. */
+    struct ahead_log b = {.lb = &other};
+    CHECK_EQ_INT(linebuf_feed(&other, S("q\n"), on_line_ahead, &b), 0);
+    CHECK(b.gen[0] != a.gen[0]);
+    CHECK_EQ_INT(b.ahead_len[0], 0);
+    a.pause_at = 3; /* the kept "ef", completed by the next feed */
+    CHECK_EQ_INT(linebuf_feed(&lb, S("\ngh\nij\n"), on_line_ahead, &a), 1);
+    CHECK_EQ_INT(a.n, 3);
+    CHECK(a.gen[2] != a.gen[0] && a.gen[2] != b.gen[0]);
+    CHECK_EQ_MEM(a.ahead[2], "gh\nij\n", a.ahead_len[2]);
+    /* Resumed from the kept copy: another generation, the same bytes. */
+    a.pause_at = 0;
+    CHECK_EQ_INT(linebuf_resume(&lb, on_line_ahead, &a), 0);
+    CHECK_EQ_INT(a.n, 5);
+    CHECK(a.gen[3] != a.gen[2] && a.gen[3] == a.gen[4]);
+    CHECK_EQ_MEM(a.ahead[3], "ij\n", a.ahead_len[3]);
+    CHECK_EQ_INT(a.ahead_len[4], 0);
+    /* An unterminated last line at the end: nothing ahead. */
+    CHECK_EQ_INT(linebuf_feed(&lb, S("kl"), on_line_ahead, &a), 0);
+    CHECK_EQ_INT(linebuf_finish(&lb, on_line_ahead, &a), 0);
+    CHECK_EQ_INT(a.n, 6);
+    CHECK_EQ_INT(a.ahead_len[5], 0);
+    CHECK(a.gen[5] != a.gen[4]);
+    /* Outside a callback: nothing. */
+    size_t n;
+    uint64_t gen;
+    CHECK(linebuf_ahead(&lb, &n, &gen) == NULL && n == 0);
+    linebuf_close(&lb);
+    linebuf_close(&other);
+}
+
 static const struct test tests[] = {
     {"lf_and_crlf", test_lf_and_crlf},
     {"only_one_cr_before_lf_dropped", test_only_one_cr_before_lf_dropped},
@@ -568,6 +644,7 @@ static const struct test tests[] = {
     {"idle_buffer_freed", test_idle_buffer_freed},
     {"close_with_pending", test_close_with_pending},
     {"strerror", test_strerror},
+    {"ahead", test_ahead},
 };
 
 TEST_MAIN(tests)
