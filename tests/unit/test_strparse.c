@@ -1,5 +1,6 @@
 /* Unit tests for common/strparse: one edge-case table per token type. */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "strparse.h"
@@ -585,6 +586,207 @@ static void test_format_u64(void)
     }
 }
 
+/* ---- word-at-a-time parsing against the byte-by-byte definition ------- */
+
+static size_t ref_digits(const char *p, size_t len, uint64_t *v, int *over)
+{
+    uint64_t x = 0;
+    int o = 0;
+    size_t i = 0;
+    for (; i < len && p[i] >= '0' && p[i] <= '9'; i++) {
+        uint64_t d = (uint64_t)(p[i] - '0');
+        if (x > (UINT64_MAX - d) / 10)
+            o = 1;
+        x = x * 10 + d;
+    }
+    *v = x;
+    *over = o;
+    return i;
+}
+
+static int ref_uint(const char *p, size_t len, uint64_t max, uint64_t *out)
+{
+    if (len == 0)
+        return STRPARSE_EEMPTY;
+    uint64_t v;
+    int over;
+    size_t n = ref_digits(p, len, &v, &over);
+    if (over)
+        return STRPARSE_ERANGE;
+    if (n != len)
+        return STRPARSE_ESYNTAX;
+    if (v > max)
+        return STRPARSE_ERANGE;
+    *out = v;
+    return 0;
+}
+
+static int ref_time(const char *p, size_t len, uint64_t *sec, uint32_t *nsec)
+{
+    if (len == 0)
+        return STRPARSE_EEMPTY;
+    uint64_t v;
+    int over;
+    size_t i = ref_digits(p, len, &v, &over);
+    if (i == 0)
+        return STRPARSE_ESYNTAX;
+    uint32_t ns = 0;
+    if (i < len) {
+        if (p[i] != '.')
+            return STRPARSE_ESYNTAX;
+        size_t f = 0;
+        for (i++; i < len && p[i] >= '0' && p[i] <= '9'; i++, f++)
+            if (f < 9)
+                ns = ns * 10 + (uint32_t)(p[i] - '0');
+        if (f == 0 || i != len)
+            return STRPARSE_ESYNTAX;
+        for (; f < 9; f++)
+            ns *= 10;
+    }
+    if (over)
+        return STRPARSE_ERANGE;
+    *sec = v;
+    *nsec = ns;
+    return 0;
+}
+
+/* One coordinate: the length, or an error. */
+static long ref_coord(const char *p, size_t len, unsigned limit)
+{
+    if (len == 0)
+        return STRPARSE_EEMPTY;
+    if (p[0] != '+' && p[0] != '-')
+        return STRPARSE_ESYNTAX;
+    size_t i = 1;
+    uint64_t whole = 0;
+    for (; i < len && p[i] >= '0' && p[i] <= '9'; i++)
+        if (whole <= limit)
+            whole = whole * 10 + (uint64_t)(p[i] - '0');
+    if (i == 1)
+        return STRPARSE_ESYNTAX;
+    int frac_nonzero = 0;
+    if (i < len && p[i] == '.') {
+        size_t j = i + 1;
+        for (; j < len && p[j] >= '0' && p[j] <= '9'; j++)
+            frac_nonzero |= p[j] != '0';
+        if (j == i + 1)
+            return STRPARSE_ESYNTAX;
+        i = j;
+    }
+    if (whole > limit || (whole == limit && frac_nonzero))
+        return STRPARSE_ERANGE;
+    return (long)i;
+}
+
+static int ref_coords(const char *p, size_t len, size_t *lng_off)
+{
+    if (len == 0)
+        return STRPARSE_EEMPTY;
+    long a = ref_coord(p, len, 90);
+    if (a < 0)
+        return (int)a;
+    long b = ref_coord(p + a, len - (size_t)a, 180);
+    if (b < 0)
+        return b == STRPARSE_EEMPTY ? STRPARSE_ESYNTAX : (int)b;
+    if ((size_t)(a + b) != len)
+        return STRPARSE_ESYNTAX;
+    *lng_off = (size_t)a;
+    return 0;
+}
+
+static uint32_t xorshift(uint32_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 17;
+    *x ^= *x << 5;
+    return *x;
+}
+
+/* Appends what a number part of a time or coordinate might be: digits
+ * (leading zeros, the limits 90 and 180, long runs), maybe a dot and
+ * more digits. */
+static size_t gen_number(char *p, uint32_t *x)
+{
+    static const char *const ints[] = {"0", "9", "90", "090", "180", "0180",
+                                       "89", "179", "181", "91", "1000"};
+    size_t n = 0;
+    uint32_t r = xorshift(x);
+    if (r % 3 == 0) {
+        const char *s = ints[(r >> 4) % (sizeof ints / sizeof ints[0])];
+        memcpy(p, s, strlen(s));
+        n = strlen(s);
+    } else {
+        size_t k = (r >> 4) % 24;
+        for (size_t i = 0; i < k; i++)
+            p[n++] = (char)('0' + xorshift(x) % 10);
+    }
+    r = xorshift(x);
+    if (r % 3 != 0) {
+        p[n++] = '.';
+        size_t k = (r >> 4) % 24;
+        int zeros = (r >> 12) % 3 == 0;
+        for (size_t i = 0; i < k; i++)
+            p[n++] = zeros ? '0' : (char)('0' + xorshift(x) % 10);
+    }
+    return n;
+}
+
+/* Random tokens at every length across word boundaries, shaped like
+ * times and coordinates or not at all, with a byte spoiled now and then;
+ * each in a heap block of exactly its length (so that a read past it is
+ * a sanitizer error). */
+static void test_words_match_bytes(void)
+{
+    static const char alphabet[] = "0123456789012345678901234567890000099."
+                                   "..+-+-x/:\x00 ";
+    uint32_t x = 88172645u;
+    int ok_time = 0, ok_coords = 0;
+    for (int round = 0; round < 300000; round++) {
+        char buf[128];
+        size_t len = 0;
+        switch (round % 3) {
+        case 0: /* noise */
+            len = (size_t)(round % 41);
+            for (size_t i = 0; i < len; i++)
+                buf[i] = alphabet[xorshift(&x) % (sizeof alphabet - 1)];
+            break;
+        case 1: /* a time */
+            len = gen_number(buf, &x);
+            break;
+        default: /* a location */
+            buf[len++] = xorshift(&x) & 1 ? '+' : '-';
+            len += gen_number(buf + len, &x);
+            buf[len++] = xorshift(&x) & 1 ? '+' : '-';
+            len += gen_number(buf + len, &x);
+            break;
+        }
+        if (len > 0 && xorshift(&x) % 8 == 0)
+            buf[xorshift(&x) % len] = alphabet[xorshift(&x) % (sizeof alphabet - 1)];
+        char *p = malloc(len ? len : 1);
+        CHECK(p != NULL);
+        memcpy(p, buf, len);
+        uint64_t a = 0, b = 0;
+        uint64_t max = xorshift(&x) % 3 == 0 ? UINT64_MAX : x % 1000;
+        CHECK_EQ_INT(strparse_uint(p, len, max, &a), ref_uint(p, len, max, &b));
+        CHECK(a == b);
+        uint64_t sa = 0, sb = 0;
+        uint32_t na = 0, nb = 0;
+        int rc = strparse_time(p, len, &sa, &na);
+        CHECK_EQ_INT(rc, ref_time(p, len, &sb, &nb));
+        CHECK(sa == sb && na == nb);
+        ok_time += rc == 0 && len >= 16;
+        size_t oa = 0, ob = 0;
+        rc = strparse_coords(p, len, NULL, NULL, &oa);
+        CHECK_EQ_INT(rc, ref_coords(p, len, &ob));
+        CHECK_EQ_INT(oa, ob);
+        ok_coords += rc == 0 && len >= 16;
+        free(p);
+    }
+    /* The shapes did reach the long valid inputs. */
+    CHECK(ok_time > 20000);
+    CHECK(ok_coords > 2000);
+}
+
 static const struct test tests[] = {
     {"format_u64", test_format_u64},
     {"uint_table", test_uint_table},
@@ -599,6 +801,7 @@ static const struct test tests[] = {
     {"hostport_capacity", test_hostport_capacity},
     {"strerror", test_strerror},
     {"fixed_overflow_in_fraction", test_fixed_overflow_in_fraction},
+    {"words_match_bytes", test_words_match_bytes},
 };
 
 TEST_MAIN(tests)
