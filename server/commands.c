@@ -29,8 +29,7 @@ static void log_line(const struct conn *c, const char *dir, const char *line,
 static void reply(struct conn *c, const char *line, size_t len)
 {
     log_line(c, ">", line, len);
-    conn_write(c, line, len);
-    conn_write(c, "\n", 1);
+    conn_write_line(c, line, len);
 }
 
 /* "? line" back; the log says why (a parse error's text, or why). */
@@ -41,8 +40,7 @@ static void reject(struct conn *c, const char *line, size_t len,
     snprintf(prefix, sizeof prefix, "conn %lu invalid (%s): ", c->id, why);
     log_data(prefix, line, len);
     conn_write(c, "? ", 2);
-    conn_write(c, line, len);
-    conn_write(c, "\n", 1);
+    conn_write_line(c, line, len);
 }
 
 static int handle_iamat(struct server *srv, struct conn *c,

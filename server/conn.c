@@ -309,6 +309,32 @@ void conn_write(struct conn *c, const char *data, size_t len)
     check_limit(c);
 }
 
+void conn_write_line(struct conn *c, const char *data, size_t len)
+{
+    if (c->closing)
+        return;
+    if (c->head != NULL || len == SIZE_MAX) {
+        conn_write(c, data, len);
+        conn_write(c, "\n", 1);
+        return;
+    }
+    /* The common case in one reservation: every reply and every record
+     * sent to a neighbour is a line. */
+    size_t n = len + 1;
+    int too_big = n > c->out.max || c->out.len > c->out.max - n;
+    char *p = too_big ? NULL : dynbuf_reserve(&c->out, n);
+    if (p == NULL) {
+        conn_close(c, dynbuf_strerror(too_big ? DYNBUF_ETOOBIG
+                                              : DYNBUF_ENOMEM));
+        return;
+    }
+    memcpy(p, data, len);
+    p[len] = '\n';
+    c->out.len += n;
+    mark_dirty(c);
+    check_limit(c);
+}
+
 struct conn_slot *conn_hold(struct conn *c)
 {
     struct conn_slot *s = new_slot(c, 0);

@@ -129,6 +129,8 @@ void conn_unref(struct conn *c);
 /* Queues bytes after every earlier reply. Over the output limit the
  * connection is closed. */
 void conn_write(struct conn *c, const char *data, size_t len);
+/* conn_write of data and then "\n". */
+void conn_write_line(struct conn *c, const char *data, size_t len);
 
 /* Reserves the place of a reply that comes later. Returns NULL when memory
  * runs out. */

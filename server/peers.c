@@ -133,8 +133,7 @@ static void schedule_dial(struct peer *p);
 static int send_record(void *arg, const struct record *r)
 {
     struct conn *c = arg;
-    conn_write(c, r->line, r->len);
-    conn_write(c, "\n", 1);
+    conn_write_line(c, r->line, r->len);
     return c->closing;
 }
 
@@ -414,6 +413,8 @@ static int on_peer_line(struct conn *c, const char *line, size_t len)
         log_msg("link %s: out of memory for a record", p->name);
         return 0;
     }
+    /* A valid AT line has six fields and a client within the limit, so h
+     * is its client's hash. */
     const struct record *cur;
     server_offer_hashed(srv, r, h, p, &cur);
     return 0;
@@ -544,8 +545,7 @@ void peers_flood(struct server *srv, const struct record *rec,
         struct peer *p = &srv->peers.v[i];
         if (p == except || p->link == NULL)
             continue;
-        conn_write(p->link, rec->line, rec->len);
-        conn_write(p->link, "\n", 1);
+        conn_write_line(p->link, rec->line, rec->len);
         p->sent++;
         srv->stats.flood_sent++;
     }
