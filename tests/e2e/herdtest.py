@@ -23,6 +23,7 @@ passed.  Every wait has a deadline.  Traffic goes to 127.0.0.1 only.
 """
 
 import argparse
+import atexit
 import json
 import os
 import random
@@ -87,6 +88,50 @@ def eq(got, expected, what):
 _handed_out = set()
 _rng = random.Random()
 
+# Tests run in parallel (ctest -j) each probe ports on their own: without a
+# record shared between them, two could be handed the same free port, and
+# the second server to bind it fails. A port handed out here is claimed by
+# creating a file named after it (O_EXCL) in a directory every test
+# process shares, and released when the process ends; a claim older than
+# CLAIM_TTL (left by a killed test) is taken over.
+CLAIM_DIR = os.path.join(tempfile.gettempdir(), "herd-e2e-ports")
+CLAIM_TTL = 900.0
+_claims = []
+
+
+def _claim(port):
+    path = os.path.join(CLAIM_DIR, str(port))
+    for _ in range(2):
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            _claims.append(path)
+            return True
+        except FileExistsError:
+            try:
+                if time.time() - os.stat(path).st_mtime < CLAIM_TTL:
+                    return False
+                os.unlink(path)  # stale: its test is gone
+            except FileNotFoundError:
+                pass
+        except OSError:
+            return True  # no shared directory: probing alone decides
+    return False
+
+
+def _release_claims():
+    for path in _claims:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+atexit.register(_release_claims)
+try:
+    os.makedirs(CLAIM_DIR, exist_ok=True)
+except OSError:
+    pass
+
 
 def _probe_range():
     """Ports to probe: below the kernel's ephemeral range when possible.
@@ -134,6 +179,9 @@ def free_ports(n):
                     continue
                 s = _bind(p)
                 if s is None:
+                    continue
+                if not _claim(p):
+                    s.close()
                     continue
             else:
                 s = _bind(0)

@@ -623,8 +623,8 @@ static void test_siphash(void)
 static void test_record_from_at_matches_record_new(void)
 {
     static const char *const lines[] = {
-        "AT Alford +0.000123456 kiwi.cs.ucla.edu +34.068930-118.445127 "
-        "1621464827.959498503",
+        ("AT Alford +0.000123456 kiwi.cs.ucla.edu +34.068930-118.445127 "
+         "1621464827.959498503"),
         "AT Bolden -1.500000000 \xff\x01 +1-2 3",
         "AT\tBolden  -1.500000000 \xff\x01\v+1-2   3",
         " AT Bolden -1.500000000 c +1-2 3",
