@@ -28,6 +28,12 @@ static size_t scan_decimal(const char *p, size_t len, size_t *int_len)
     return i;
 }
 
+/* The digit value of c, or something above 9: one comparison decides. */
+static unsigned digit(char c)
+{
+    return (unsigned)(unsigned char)c - '0';
+}
+
 /* Leading DIGITS of p as a number: returns how many there are; *over is
  * set when they do not fit in 64 bits. The first 19 always fit, so only
  * later ones pay for an overflow check. */
@@ -35,15 +41,16 @@ static size_t scan_digits(const char *p, size_t len, uint64_t *v, int *over)
 {
     uint64_t x = 0;
     int o = 0;
+    size_t n = len < 19 ? len : 19;
     size_t i = 0;
-    for (; i < len && is_digit(p[i]); i++) {
-        uint64_t d = (uint64_t)(p[i] - '0');
-        if (i < 19)
-            x = x * 10 + d;
-        else if (__builtin_mul_overflow(x, 10, &x) ||
-                 __builtin_add_overflow(x, d, &x))
-            o = 1;
-    }
+    unsigned d;
+    for (; i < n && (d = digit(p[i])) <= 9; i++)
+        x = x * 10 + d;
+    if (i == 19)
+        for (; i < len && (d = digit(p[i])) <= 9; i++)
+            if (__builtin_mul_overflow(x, 10, &x) ||
+                __builtin_add_overflow(x, (uint64_t)d, &x))
+                o = 1;
     *v = x;
     *over = o;
     return i;
@@ -129,9 +136,14 @@ int strparse_time(const char *p, size_t len, uint64_t *sec, uint32_t *nsec)
     if (i < len) {
         if (p[i] != '.')
             return STRPARSE_ESYNTAX;
-        for (i++; i < len && is_digit(p[i]); i++, frac++)
-            if (frac < 9)
-                ns = ns * 10 + (uint32_t)(p[i] - '0');
+        i++;
+        size_t nine = len - i < 9 ? len - i : 9;
+        unsigned d;
+        for (; frac < nine && (d = digit(p[i])) <= 9; i++, frac++)
+            ns = ns * 10 + d;
+        if (frac == 9) /* digits past the ninth: checked, not used */
+            for (; i < len && digit(p[i]) <= 9; i++, frac++)
+                ;
         if (frac == 0 || i != len)
             return STRPARSE_ESYNTAX; /* "12." or junk after the digits */
     }
@@ -160,8 +172,9 @@ static long parse_coord(const char *p, size_t len, unsigned limit,
     size_t i = 1;
     uint64_t whole = 0;
     int over = 0;
-    for (; i < len && is_digit(p[i]); i++) {
-        whole = whole * 10 + (uint64_t)(p[i] - '0');
+    unsigned d;
+    for (; i < len && (d = digit(p[i])) <= 9; i++) {
+        whole = whole * 10 + d;
         if (whole > limit) {
             over = 1;
             whole = limit + 1u;
@@ -173,8 +186,9 @@ static long parse_coord(const char *p, size_t len, unsigned limit,
     int frac_nonzero = 0;
     if (i < len && p[i] == '.') {
         size_t j = i + 1;
-        for (; j < len && is_digit(p[j]); j++)
-            frac_nonzero |= p[j] != '0';
+        unsigned f;
+        for (; j < len && (f = digit(p[j])) <= 9; j++)
+            frac_nonzero |= f != 0;
         if (j == i + 1)
             return STRPARSE_ESYNTAX; /* "12." has no fraction digits */
         i = j;
