@@ -368,32 +368,53 @@ static uint64_t client_hash(struct peer *p, struct conn *c,
     return store_key_hash(&p->srv->store, client.p, client.len);
 }
 
+/* Whether line is, byte for byte, the one held for its client: a flood
+ * that came back round a cycle (two of the six copies of every update on
+ * the default graph). Such a copy is stale, and valid, since the held one
+ * was. */
+static int is_held(const struct server *srv, uint64_t h,
+                   struct proto_slice client, const char *line, size_t len)
+{
+    const struct record *held =
+        store_get_hashed(&srv->store, h, client.p, client.len);
+    return held != NULL && held->len == len &&
+           memcmp(held->line, line, len) == 0;
+}
+
 static int on_peer_line(struct conn *c, const char *line, size_t len)
 {
     struct peer *p = c->data;
     struct server *srv = p->srv;
+    /* A line the hint was made for is checked against the held record
+     * before it is even split: a copy already held needs nothing more. */
+    size_t ahead;
+    uint64_t gen;
+    linebuf_ahead(&c->in, &ahead, &gen);
+    const struct peer_hint *ph = &p->hint[0];
+    if (ph->gen == gen && ph->line == line) {
+        struct proto_slice hinted = {ph->client, ph->client_len};
+        if (is_held(srv, ph->h, hinted, line, len)) {
+            look_ahead(p, c);
+            p->received++;
+            srv->stats.records_stale++;
+            return 0;
+        }
+    }
     struct proto_slice f[PROTO_MAX_FIELDS];
     size_t n = proto_split(line, len, f, PROTO_MAX_FIELDS);
     if (n == 0)
         return 0; /* blank */
     p->received++;
-    /* The client is looked up once, for the check below and the store. A
-     * line that is, byte for byte, the one held for its client is a flood
-     * that came back round a cycle (two of the six copies of every update
-     * on the default graph): stale, and valid, since the held one was. */
+    /* The client is looked up once, for the held-copy check and the
+     * store. */
     const struct proto_slice *client = &f[3];
     int at = n == 6 && f[0].len == 2 && memcmp(f[0].p, "AT", 2) == 0 &&
              client->len <= srv->opt->max_client_id;
     uint64_t h = at ? client_hash(p, c, *client) : 0;
     look_ahead(p, c);
-    if (at) {
-        const struct record *held =
-            store_get_hashed(&srv->store, h, client->p, client->len);
-        if (held != NULL && held->len == len &&
-            memcmp(held->line, line, len) == 0) {
-            srv->stats.records_stale++;
-            return 0;
-        }
+    if (at && is_held(srv, h, *client, line, len)) {
+        srv->stats.records_stale++;
+        return 0;
     }
     struct proto_command cmd;
     int rc = proto_parse_fields(f, n, &cmd);
