@@ -587,12 +587,30 @@ def run(t, secret, other, fake):
     t.ok("a Bolden that knows the secret links up; %d malformed records are logged and "
          "dropped, the link stays up, the valid record after them is applied" % len(bad))
 
+    # In one write, so that each line is looked at ahead of time: the held
+    # copy of forged.ok (dropped as stale), the same record re-spaced (not
+    # byte-identical: parsed, still stale), a valid record with tabs and
+    # double spaces (applied, kept single-spaced), a newer forged.ok.
+    newer = at_line(b"forged.ok", diff=b"+0.223456789", loc=b"+34.6-118.5",
+                    ctime=b"1621464828.959498503")
+    spaced = (b"AT  Bolden\t+0.000000002   spaced.ok  +34.5-118.5\t" + CTIME)
+    raw.send(good + b"\n" + good.replace(b" ", b"  ") + b"\n" + spaced + b"\r\n"
+             + good + b"\n" + newer + b"\n")
+    eq(whatsat_first(a, b"forged.ok"), newer, "the newer forged.ok after the batch")
+    eq(whatsat_first(a, b"spaced.ok"),
+       b"AT Bolden +0.000000002 spaced.ok +34.5-118.5 " + CTIME,
+       "a re-spaced valid record, stored single-spaced")
+    n2 = len(re.findall(rb"link Bolden: dropped invalid record", a.log_bytes()[since:]))
+    eq(n2, len(bad), "'dropped invalid record' lines after the well-formed batch")
+    t.ok("held copies, re-spaced copies and re-spaced new records in one batch: "
+         "stale ones change nothing, new ones are applied in the canonical form")
+
     # When it goes, the real Bolden comes back and catches up.
     raw.close()
     a.wait_log(rb"link Bolden down", 5.0, since)
     since2 = a.log_size()
     a.wait_links_up(["Bolden"], 10.0, since2)
-    eq(whatsat_first(b, b"forged.ok"), good, "the impostor's record at Bolden after catch-up")
+    eq(whatsat_first(b, b"forged.ok"), newer, "the impostor's record at Bolden after catch-up")
     whatsat_unknown(b, b"bad.loc", "malformed record after catch-up")
     t.ok("after the proven impostor leaves, the real link comes back and carries its record")
 
