@@ -401,7 +401,9 @@ static int on_peer_line(struct conn *c, const char *line, size_t len)
         }
     }
     struct proto_slice f[PROTO_MAX_FIELDS];
-    size_t n = proto_split(line, len, f, PROTO_MAX_FIELDS);
+    size_t n = proto_split6(line, len, f); /* the form servers send */
+    if (n == 0)
+        n = proto_split(line, len, f, PROTO_MAX_FIELDS);
     if (n == 0)
         return 0; /* blank */
     p->received++;

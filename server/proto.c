@@ -63,6 +63,54 @@ size_t proto_split(const char *p, size_t len, struct proto_slice *f,
     }
 }
 
+size_t proto_split6(const char *p, size_t len, struct proto_slice f[6])
+{
+    const unsigned char *u = (const unsigned char *)p;
+    size_t sep[5];
+    size_t nsep = 0;
+    size_t i = 0;
+    /* One pass, a word at a time: each byte below 0x21 the word test
+     * flags is looked up (as in next_space); a separator must be a single
+     * space, and there must be exactly five. */
+    for (;; i += 8) {
+        uint64_t w, m;
+        if (i + 8 <= len) {
+            memcpy(&w, u + i, sizeof w);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+            w = __builtin_bswap64(w);
+#endif
+            m = (w - 0x2121212121212121ULL) & ~w & 0x8080808080808080ULL;
+        } else {
+            m = 0;
+            for (size_t k = i; k < len; k++)
+                m |= (uint64_t)(u[k] < 0x21) << (8 * (k - i) + 7);
+        }
+        for (; m != 0; m &= m - 1) {
+            size_t k = i + ((size_t)__builtin_ctzll(m) >> 3);
+            if (!space[u[k]])
+                continue; /* field content (or a borrow's false flag) */
+            if (u[k] != ' ' || nsep == 5)
+                return 0;
+            sep[nsep++] = k;
+        }
+        if (i + 8 >= len)
+            break;
+    }
+    if (nsep != 5 || sep[0] == 0 || sep[4] + 1 == len)
+        return 0;
+    size_t start = 0;
+    for (size_t k = 0; k < 5; k++) {
+        if (sep[k] == start)
+            return 0; /* two spaces in a row, or a leading one */
+        f[k].p = p + start;
+        f[k].len = sep[k] - start;
+        start = sep[k] + 1;
+    }
+    f[5].p = p + start;
+    f[5].len = len - start;
+    return 6;
+}
+
 static int parse_location(struct proto_command *c, struct proto_slice f)
 {
     size_t lng_off;

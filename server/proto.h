@@ -85,6 +85,12 @@ size_t proto_format_metres(char out[32], uint64_t radius_mm);
 size_t proto_split(const char *p, size_t len, struct proto_slice *f,
                    size_t max);
 
+/* proto_split for the form every server sends: exactly six fields with
+ * one space between them and none around (an AT line). Returns 6 with f
+ * filled as proto_split would fill it, or 0 for any other line (then
+ * proto_split decides). One pass over the line. */
+size_t proto_split6(const char *p, size_t len, struct proto_slice f[6]);
+
 /* Whether c is a field separator (space, tab, CR, FF, VT). */
 int proto_is_space(char c);
 

@@ -566,8 +566,67 @@ static void test_split_random(void)
     }
 }
 
+/* proto_split6 against proto_split: the same six fields for a line of
+ * six fields with single spaces between them and none around, and 0 for
+ * every other line. Lines of words (bytes of every kind, separators of
+ * every kind, sometimes doubled) around every word boundary. */
+static void test_split6_random(void)
+{
+    /* Separators come from seps; a word's bytes are anything else. */
+    static const char alphabet[] = "\x01\x1f\x21\x7f\x80\xa0\xff"
+                                   "abc+-.9";
+    static const char seps[] = "      \t\r\f\v";
+    uint32_t x = 380116160u;
+    int six = 0;
+    for (int round = 0; round < 200000; round++) {
+        char line[160];
+        size_t len = 0;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        size_t words = x % 3 ? 6 : 4 + x % 4; /* mostly six */
+        if (x % 7 == 0)
+            line[len++] = ' ';
+        for (size_t w = 0; w < words; w++) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            size_t wl = (x >> 4) % 20;
+            for (size_t i = 0; i < wl && len < 150; i++) {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                line[len++] = x % 8 ? (char)('a' + x % 26)
+                                    : alphabet[(x >> 8) % (sizeof alphabet - 1)];
+            }
+            if (w + 1 < words || x % 9 == 0) {
+                line[len++] = x % 5 ? ' ' : seps[(x >> 12) % (sizeof seps - 1)];
+                if (x % 11 == 0)
+                    line[len++] = ' ';
+            }
+        }
+        struct proto_slice a[6], b[PROTO_MAX_FIELDS];
+        size_t na = proto_split6(line, len, a);
+        size_t nb = proto_split(line, len, b, PROTO_MAX_FIELDS);
+        size_t ws = 0, spaces = 0;
+        for (size_t i = 0; i < len; i++) {
+            ws += proto_is_space(line[i]);
+            spaces += line[i] == ' ';
+        }
+        int canonical = nb == 6 && ws == 5 && spaces == 5;
+        CHECK_EQ_INT(na, canonical ? 6 : 0);
+        for (size_t k = 0; k < na; k++) {
+            CHECK(a[k].p == b[k].p);
+            CHECK_EQ_INT(a[k].len, b[k].len);
+        }
+        six += na == 6;
+    }
+    CHECK(six > 20000);
+}
+
 static const struct test tests[] = {
     {"split_random", test_split_random},
+    {"split6_random", test_split6_random},
     {"status_table", test_status_table},
     {"iamat_fields", test_iamat_fields},
     {"whatsat_fields", test_whatsat_fields},
