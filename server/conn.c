@@ -400,7 +400,10 @@ static void flush(struct conn *c)
 {
     if (c->closing || c->writing)
         return;
+    if (c->out.len > 0 && c->prepare_out != NULL)
+        c->prepare_out(c);
     if (c->out.len > 0) {
+        c->flushes++; /* from here on, out's bytes are on their way */
         uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
         int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
         if (n == UV_EAGAIN || n == UV_ENOSYS)

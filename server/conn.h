@@ -102,6 +102,10 @@ struct conn {
     size_t max_output; /* close past this many bytes waiting */
     conn_line_cb *on_line;
     conn_close_cb *on_close;
+    /* Called when out is about to be written; it may take bytes out of
+     * it (peer links drop copies the neighbour sent first). */
+    void (*prepare_out)(struct conn *c);
+    uint64_t flushes; /* times out was handed to the kernel */
     void *data; /* the owner's */
     struct conn *prev, *next;
     struct conn *dirty_next, *resume_next;

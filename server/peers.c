@@ -138,6 +138,7 @@ static int send_record(void *arg, const struct record *r)
 }
 
 static int on_peer_line(struct conn *c, const char *line, size_t len);
+static void prepare_link_out(struct conn *c);
 
 /* The handshake is done: the link carries records from now on. */
 static void link_up(struct peer *p, struct conn *c, const struct hello *h)
@@ -154,6 +155,7 @@ static void link_up(struct peer *p, struct conn *c, const struct hello *h)
     int restarted = p->remote_epoch != 0 && p->remote_epoch != epoch;
     p->remote_epoch = epoch;
     c->on_line = on_peer_line;
+    c->prepare_out = prepare_link_out;
     /* Catch-up: whatever either side missed while the link was down
      * crosses once; older copies stop at the receiver. Two ends whose
      * digests agree hold the same records and send nothing. */
@@ -372,13 +374,100 @@ static uint64_t client_hash(struct peer *p, struct conn *c,
  * that came back round a cycle (two of the six copies of every update on
  * the default graph). Such a copy is stale, and valid, since the held one
  * was. */
-static int is_held(const struct server *srv, uint64_t h,
-                   struct proto_slice client, const char *line, size_t len)
+static const struct record *is_held(const struct server *srv, uint64_t h,
+                                    struct proto_slice client,
+                                    const char *line, size_t len)
 {
     const struct record *held =
         store_get_hashed(&srv->store, h, client.p, client.len);
     return held != NULL && held->len == len &&
-           memcmp(held->line, line, len) == 0;
+                   memcmp(held->line, line, len) == 0
+               ? held
+               : NULL;
+}
+
+/* Whether p's pending list describes its link's output as it is now. */
+static int pend_valid(const struct peer *p)
+{
+    return p->link != NULL && p->pend_conn == p->link->id &&
+           p->pend_flushes == p->link->flushes;
+}
+
+/* A record just queued on p's link at [off, off + len) of its output. */
+static void remember(struct peer *p, uint64_t seq, size_t off, size_t len)
+{
+    if (!pend_valid(p)) {
+        p->npend = p->nwithheld = 0;
+        p->pend_conn = p->link->id;
+        p->pend_flushes = p->link->flushes;
+    }
+    if (off > UINT32_MAX || len >= (1u << 31))
+        return;
+    if (p->npend == p->pend_cap) {
+        if (p->pend_cap == PEERS_MAX_PENDING)
+            return; /* later copies stay as they are */
+        size_t cap = p->pend_cap ? p->pend_cap * 2 : 64;
+        struct peer_pending *v = realloc(p->pend, cap * sizeof *v);
+        if (v == NULL)
+            return;
+        p->pend = v;
+        p->pend_cap = cap;
+    }
+    struct peer_pending *e = &p->pend[p->npend++];
+    e->seq = seq;
+    e->off = (uint32_t)off;
+    e->len = (uint32_t)len;
+    e->withheld = 0;
+}
+
+/* p just sent us r, which we hold: it has r (or something newer), so a
+ * copy of r still waiting in our output to p need not go. On the default
+ * graph two copies of every update cross on the Bolden links; with
+ * batching the later one is usually still here when the earlier one
+ * arrives. */
+static void withhold(struct peer *p, const struct record *r)
+{
+    if (p->npend == 0 || !pend_valid(p))
+        return;
+    size_t lo = 0, hi = p->npend;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->pend[mid].seq < r->seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    struct peer_pending *e = &p->pend[lo];
+    if (lo == p->npend || e->seq != r->seq || e->withheld)
+        return;
+    e->withheld = 1;
+    p->nwithheld++;
+    p->sent--;
+    p->srv->stats.flood_sent--;
+    p->srv->stats.flood_withheld++;
+}
+
+/* The link's output is about to be written: withheld copies come out. */
+static void prepare_link_out(struct conn *c)
+{
+    struct peer *p = c->data;
+    if (p->link != c)
+        return;
+    if (p->nwithheld > 0 && pend_valid(p)) {
+        char *d = c->out.data;
+        size_t to = 0, from = 0;
+        for (size_t i = 0; i < p->npend; i++) {
+            const struct peer_pending *e = &p->pend[i];
+            if (!e->withheld)
+                continue;
+            memmove(d + to, d + from, e->off - from);
+            to += e->off - from;
+            from = (size_t)e->off + e->len;
+        }
+        memmove(d + to, d + from, c->out.len - from);
+        c->out.len = to + (c->out.len - from);
+    }
+    p->npend = p->nwithheld = 0;
 }
 
 static int on_peer_line(struct conn *c, const char *line, size_t len)
@@ -393,7 +482,9 @@ static int on_peer_line(struct conn *c, const char *line, size_t len)
     const struct peer_hint *ph = &p->hint[0];
     if (ph->gen == gen && ph->line == line) {
         struct proto_slice hinted = {ph->client, ph->client_len};
-        if (is_held(srv, ph->h, hinted, line, len)) {
+        const struct record *held = is_held(srv, ph->h, hinted, line, len);
+        if (held != NULL) {
+            withhold(p, held);
             look_ahead(p, c);
             p->received++;
             srv->stats.records_stale++;
@@ -414,7 +505,9 @@ static int on_peer_line(struct conn *c, const char *line, size_t len)
              client->len <= srv->opt->max_client_id;
     uint64_t h = at ? client_hash(p, c, *client) : 0;
     look_ahead(p, c);
-    if (at && is_held(srv, h, *client, line, len)) {
+    const struct record *held = at ? is_held(srv, h, *client, line, len) : NULL;
+    if (held != NULL) {
+        withhold(p, held);
         srv->stats.records_stale++;
         return 0;
     }
@@ -568,9 +661,14 @@ void peers_flood(struct server *srv, const struct record *rec,
         struct peer *p = &srv->peers.v[i];
         if (p == except || p->link == NULL)
             continue;
-        conn_write_line(p->link, rec->line, rec->len);
+        struct conn *c = p->link;
+        size_t off = c->out.len;
+        int direct = c->head == NULL && !c->closing;
+        conn_write_line(c, rec->line, rec->len);
         p->sent++;
         srv->stats.flood_sent++;
+        if (direct && !c->closing && c->out.len == off + rec->len + 1)
+            remember(p, rec->seq, off, rec->len + 1);
     }
 }
 
@@ -580,6 +678,9 @@ void peers_close(struct server *srv)
         struct peer *p = &srv->peers.v[i];
         uv_timer_stop(&p->timer);
         uv_close((uv_handle_t *)&p->timer, NULL);
+        free(p->pend);
+        p->pend = NULL;
+        p->npend = p->pend_cap = p->nwithheld = 0;
         if (p->link)
             conn_close(p->link, "server stopping");
         if (p->pending)

@@ -38,6 +38,15 @@ struct peer_hint {
     uint64_t h;
 };
 
+/* A record queued on a link and not yet written: where its line is in
+ * the link's output, so that it can be taken back. */
+struct peer_pending {
+    uint64_t seq; /* the record's */
+    uint32_t off;
+    uint32_t len : 31;
+    uint32_t withheld : 1;
+};
+
 struct peer {
     struct server *srv;
     char name[CONFIG_NAME_MAX + 1];
@@ -53,6 +62,13 @@ struct peer {
     unsigned char dial_nonce[16]; /* our nonce in the dial in progress */
     unsigned long sent, received;
     struct peer_hint hint[2]; /* the next line, and the one after */
+    /* Records flooded on the link since its output was last written, in
+     * order (so by seq); valid while the link is pend_conn and its flush
+     * count pend_flushes. */
+    struct peer_pending *pend;
+    size_t npend, pend_cap, nwithheld;
+    unsigned long pend_conn;
+    uint64_t pend_flushes;
 };
 
 struct peers {
@@ -65,6 +81,10 @@ struct peers {
 int peers_init(struct server *srv);
 /* Starts dialling. */
 void peers_start(struct server *srv);
+/* Most records remembered per link between two writes; past it, later
+ * copies are not taken back. */
+#define PEERS_MAX_PENDING 65536
+
 /* Closes links and timers. */
 void peers_close(struct server *srv);
 /* Takes a connection accepted on the peer port: it must say HELLO.

@@ -224,10 +224,11 @@ static void stop(struct server *srv, const char *why)
     srv->pool.peer_hold_ns = 0; /* nothing is held back from here on */
     const struct places_stats *ps = &srv->places.stats;
     log_msg("stopping (%s): %lu records held, %lu applied, %lu stale, "
-            "%lu flooded; places: %lu searches, %lu cache hits, %lu joined, "
-            "%lu HTTP requests",
+            "%lu flooded, %lu withheld; places: %lu searches, %lu cache "
+            "hits, %lu joined, %lu HTTP requests",
             why, (unsigned long)srv->store.count, srv->stats.records_applied,
-            srv->stats.records_stale, srv->stats.flood_sent, ps->searches,
+            srv->stats.records_stale, srv->stats.flood_sent,
+            srv->stats.flood_withheld, ps->searches,
             ps->cache_hits, ps->joined, ps->requests);
     /* What is already queued still gets one chance to leave. */
     conn_pool_flush(&srv->pool);

@@ -25,7 +25,8 @@ struct record *record_new(struct proto_slice server, struct proto_slice diff,
     r->client_len = (uint32_t)c->client.len;
     r->time_off = (uint32_t)(len - c->time.len);
     r->time_len = (uint32_t)c->time.len;
-    r->hash = 0; /* set by store_apply, once the record is kept */
+    r->hash = 0; /* hash and seq: set by store_apply, once it is kept */
+    r->seq = 0;
     return r;
 }
 
@@ -61,6 +62,7 @@ struct record *record_from_at(const char *line, size_t len,
     r->time_off = (uint32_t)(c->time.p - line);
     r->time_len = (uint32_t)c->time.len;
     r->hash = 0;
+    r->seq = 0;
     return r;
 }
 
@@ -266,6 +268,7 @@ void store_init(struct store *s, uint64_t k0, uint64_t k1)
 {
     s->bytes = 0;
     s->digest = 0;
+    s->last_seq = 0;
     s->slots = NULL;
     s->cap = 0;
     s->count = 0;
@@ -350,6 +353,7 @@ int store_apply_hashed(struct store *s, struct record *rec, uint64_t h,
         return STORE_STALE;
     }
     rec->hash = store_record_hash(rec);
+    rec->seq = ++s->last_seq;
     s->slots[i].h = h;
     s->slots[i].r = rec;
     if (old == NULL) {

@@ -18,6 +18,8 @@
 struct record {
     uint64_t hash; /* store_record_hash(), set when the store keeps it
                       (a stale copy is never hashed) */
+    uint64_t seq;  /* set by the store when it keeps the record: unique
+                      among the records of this process */
     uint64_t sec;  /* client time */
     uint32_t nsec;
     uint32_t len;        /* of line */
@@ -73,6 +75,7 @@ struct store {
      * counts) on two servers mean equal contents, whatever the order the
      * records arrived in. */
     uint64_t digest;
+    uint64_t last_seq; /* the last record->seq handed out */
 };
 
 /* A hash of the record's line, the same on every server, for digests; a
