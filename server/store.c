@@ -24,7 +24,6 @@ struct record *record_new(struct proto_slice server, struct proto_slice diff,
     r->client_off = (uint32_t)(3 + server.len + 1 + diff.len + 1);
     r->client_len = (uint32_t)c->client.len;
     r->time_off = (uint32_t)(len - c->time.len);
-    r->time_len = (uint32_t)c->time.len;
     r->hash = 0; /* hash and seq: set by store_apply, once it is kept */
     r->seq = 0;
     return r;
@@ -60,7 +59,6 @@ struct record *record_from_at(const char *line, size_t len,
     r->client_off = (uint32_t)(c->client.p - line);
     r->client_len = (uint32_t)c->client.len;
     r->time_off = (uint32_t)(c->time.p - line);
-    r->time_len = (uint32_t)c->time.len;
     r->hash = 0;
     r->seq = 0;
     return r;
@@ -85,11 +83,12 @@ struct proto_slice record_location(const struct record *r)
 static struct proto_slice time_tail(const struct record *r)
 {
     const char *t = r->line + r->time_off;
-    const char *dot = memchr(t, '.', r->time_len);
+    size_t tlen = r->len - r->time_off;
+    const char *dot = memchr(t, '.', tlen);
     struct proto_slice s = {t, 0};
     if (dot == NULL)
         return s;
-    size_t flen = r->time_len - (size_t)(dot + 1 - t);
+    size_t flen = tlen - (size_t)(dot + 1 - t);
     if (flen <= 9)
         return s;
     s.p = dot + 10;

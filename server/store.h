@@ -25,8 +25,8 @@ struct record {
     uint32_t len;        /* of line */
     uint32_t client_off; /* client id within line */
     uint32_t client_len;
-    uint32_t time_off; /* client time text within line */
-    uint32_t time_len;
+    uint32_t time_off; /* client time text within line: the last field,
+                          so it runs to len */
     uint16_t server_len; /* server name starts at line + 3 */
     char line[];         /* the AT line, no terminator, not NUL-terminated */
 };

@@ -82,8 +82,8 @@ static void test_record_new_single_spaced(void)
     CHECK(r->sec == 1621464827u);
     CHECK_EQ_INT(r->nsec, 959498503);
     CHECK_EQ_INT(r->server_len, 6);
-    CHECK_EQ_INT(r->time_len, 20);
-    CHECK_EQ_MEM(r->line + r->time_off, "1621464827.959498503", r->time_len);
+    CHECK_EQ_INT(r->len - r->time_off, 20);
+    CHECK_EQ_MEM(r->line + r->time_off, "1621464827.959498503", 20);
     free(r);
 }
 
@@ -646,7 +646,6 @@ static void test_record_from_at_matches_record_new(void)
         CHECK_EQ_INT(a->client_off, b->client_off);
         CHECK_EQ_INT(a->client_len, b->client_len);
         CHECK_EQ_INT(a->time_off, b->time_off);
-        CHECK_EQ_INT(a->time_len, b->time_len);
         CHECK_EQ_INT(a->server_len, b->server_len);
         CHECK(a->sec == b->sec);
         CHECK_EQ_INT(a->nsec, b->nsec);
