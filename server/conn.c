@@ -400,8 +400,11 @@ static void flush(struct conn *c)
 {
     if (c->closing || c->writing)
         return;
-    if (c->out.len > 0 && c->prepare_out != NULL)
+    if (c->out.len > 0 && c->prepare_out != NULL) {
         c->prepare_out(c);
+        if (c->out.len == 0)
+            maybe_resume(c); /* all taken back: as good as written */
+    }
     if (c->out.len > 0) {
         c->flushes++; /* from here on, out's bytes are on their way */
         uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);

@@ -42,7 +42,9 @@ struct floor;
 struct link_in {
     uv_tcp_t tcp;
     struct floor *f;
-    int started; /* past the first chunk (and the HELLO, if any) */
+    int started; /* past the first line (the HELLO, if it is one) */
+    char first[HANDSHAKE_LINE_MAX]; /* the first line, until complete */
+    size_t first_len;
     char buf[READ_BUF];
 };
 
@@ -70,6 +72,7 @@ struct floor {
     int nfwd;
     int connecting;
     int failed;
+    int stopping; /* a signal came: connects cancelled now are no error */
     uint64_t bytes_in, bytes_wal, bytes_fwd;
 };
 
@@ -176,13 +179,26 @@ static void on_link_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     size_t n = (size_t)nread;
     f->bytes_in += n;
     if (!l->started && n > 0) {
-        l->started = 1;
+        /* The first line, which may come in pieces: a HELLO is answered
+         * and not passed on; anything else is passed on as it is. */
         char *nl = memchr(p, '\n', n);
-        if (n >= 6 && memcmp(p, "HELLO ", 6) == 0 && nl != NULL) {
+        size_t take = nl != NULL ? (size_t)(nl + 1 - p) : n;
+        if (take > sizeof l->first - l->first_len)
+            take = sizeof l->first - l->first_len;
+        memcpy(l->first + l->first_len, p, take);
+        l->first_len += take;
+        p += take;
+        n -= take;
+        int complete = l->first[l->first_len - 1] == '\n';
+        size_t cmp = l->first_len < 6 ? l->first_len : 6;
+        int hello = memcmp(l->first, "HELLO ", cmp) == 0;
+        if (!complete && hello && l->first_len < sizeof l->first)
+            return; /* more of it to come */
+        l->started = 1;
+        if (complete && hello && l->first_len >= 6)
             answer_hello(l);
-            n -= (size_t)(nl + 1 - p);
-            p = nl + 1;
-        }
+        else
+            relay(f, l->first, l->first_len);
     }
     relay(f, p, n);
 }
@@ -229,6 +245,8 @@ static void on_forward_connected(uv_connect_t *req, int status)
     struct forward *w = req->data;
     struct floor *f = w->f;
     f->connecting--;
+    if (status == UV_ECANCELED || f->stopping)
+        return; /* closed at exit */
     if (status != 0) {
         fprintf(stderr, "herd-floor %s: cannot reach %s: %s\n", f->name,
                 w->addr, uv_strerror(status));
@@ -256,6 +274,7 @@ static void close_handle(uv_handle_t *h, void *arg)
 static void on_signal(uv_signal_t *s, int signum)
 {
     (void)signum;
+    ((struct floor *)s->data)->stopping = 1;
     uv_stop(s->loop);
 }
 
@@ -339,19 +358,25 @@ int main(int argc, char **argv)
         uv_tcp_init(f.loop, &w->tcp);
         w->tcp.data = w;
         w->connect.data = w;
-        if (uv_tcp_connect(&w->connect, &w->tcp,
-                           (struct sockaddr *)&fwd_sa[i],
-                           on_forward_connected) == 0)
+        rc = uv_tcp_connect(&w->connect, &w->tcp,
+                            (struct sockaddr *)&fwd_sa[i], on_forward_connected);
+        if (rc == 0) {
             f.connecting++;
-        else
+        } else {
+            fprintf(stderr, "herd-floor %s: cannot reach %s: %s\n", f.name,
+                    w->addr, uv_strerror(rc));
             f.failed = 1;
+        }
     }
     uv_signal_init(f.loop, &f.sigint);
     uv_signal_init(f.loop, &f.sigterm);
+    f.sigint.data = &f;
+    f.sigterm.data = &f;
     uv_signal_start(&f.sigint, on_signal, SIGINT);
     uv_signal_start(&f.sigterm, on_signal, SIGTERM);
     if (!f.failed)
         uv_run(f.loop, UV_RUN_DEFAULT);
+    f.stopping = 1; /* no callback may stop the loop while it closes */
     uv_walk(f.loop, close_handle, &f);
     uv_run(f.loop, UV_RUN_DEFAULT);
     uv_loop_close(f.loop);

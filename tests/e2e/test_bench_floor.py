@@ -96,6 +96,19 @@ def main(t):
             time.sleep(0.02)
         t.ok("all %d AT lines reached Yan's file and, passed on, Zed's, byte for byte"
              % len(sent))
+
+        # A HELLO in two pieces is still answered.
+        with socket.create_connection((LOOPBACK, zed_port), timeout=5) as raw:
+            raw.sendall(b"HELLO herd/1 Tester 1 0 0 ")
+            time.sleep(0.05)  # let the first piece be read alone
+            raw.sendall(b"00112233445566778899aabbccddeeff\n")
+            got = b""
+            while not got.endswith(b"\n"):
+                chunk = raw.recv(4096)
+                check(chunk != b"", "Zed closed the connection without a HELLO")
+                got += chunk
+        check(got.startswith(b"HELLO herd/1 Zed "), "Zed's answer to a split HELLO: %r" % got)
+        t.ok("a HELLO that arrives in two pieces is answered: %r" % got.strip()[:40])
     finally:
         for name, p in procs.items():
             if p.poll() is None:
