@@ -335,12 +335,9 @@ static int make_hint(struct server *srv, struct peer_hint *ph, uint64_t gen,
  * the record) on a store larger than the cache. The lines already read
  * get their loads started early instead: while a line is handled, the
  * next one's record and the one after's slot are on their way. */
-static void look_ahead(struct peer *p, struct conn *c)
+static void look_ahead(struct peer *p, const char *a, size_t n, uint64_t gen)
 {
     struct server *srv = p->srv;
-    size_t n;
-    uint64_t gen;
-    const char *a = linebuf_ahead(&c->in, &n, &gen);
     const char *nl = a != NULL ? memchr(a, '\n', n) : NULL;
     if (nl == NULL) { /* no complete line ahead */
         p->hint[0].gen = p->hint[1].gen = 0;
@@ -354,20 +351,6 @@ static void look_ahead(struct peer *p, struct conn *c)
     }
     const char *b = nl + 1;
     make_hint(srv, &p->hint[1], gen, b, (size_t)(a + n - b));
-}
-
-/* The client's key hash, from the hint made for this very line if any. */
-static uint64_t client_hash(struct peer *p, struct conn *c,
-                            struct proto_slice client)
-{
-    size_t n;
-    uint64_t gen;
-    linebuf_ahead(&c->in, &n, &gen);
-    const struct peer_hint *ph = &p->hint[0];
-    if (ph->gen == gen && ph->client == client.p &&
-        ph->client_len == client.len)
-        return ph->h;
-    return store_key_hash(&p->srv->store, client.p, client.len);
 }
 
 /* Whether line is, byte for byte, the one held for its client: a flood
@@ -474,18 +457,20 @@ static int on_peer_line(struct conn *c, const char *line, size_t len)
 {
     struct peer *p = c->data;
     struct server *srv = p->srv;
-    /* A line the hint was made for is checked against the held record
-     * before it is even split: a copy already held needs nothing more. */
-    size_t ahead;
+    size_t ahead_len;
     uint64_t gen;
-    linebuf_ahead(&c->in, &ahead, &gen);
-    const struct peer_hint *ph = &p->hint[0];
-    if (ph->gen == gen && ph->line == line) {
-        struct proto_slice hinted = {ph->client, ph->client_len};
-        const struct record *held = is_held(srv, ph->h, hinted, line, len);
+    const char *ahead = linebuf_ahead(&c->in, &ahead_len, &gen);
+    /* The hint made for this very line, if any (look_ahead replaces it).
+     * Such a line is checked against the held record before it is even
+     * split: a copy already held needs nothing more. */
+    struct peer_hint hint = p->hint[0];
+    int hinted = hint.gen == gen && hint.line == line;
+    look_ahead(p, ahead, ahead_len, gen);
+    if (hinted) {
+        struct proto_slice cl = {hint.client, hint.client_len};
+        const struct record *held = is_held(srv, hint.h, cl, line, len);
         if (held != NULL) {
             withhold(p, held);
-            look_ahead(p, c);
             p->received++;
             srv->stats.records_stale++;
             return 0;
@@ -498,18 +483,23 @@ static int on_peer_line(struct conn *c, const char *line, size_t len)
     if (n == 0)
         return 0; /* blank */
     p->received++;
-    /* The client is looked up once, for the held-copy check and the
-     * store. */
+    /* The client is hashed once, for the held-copy check and the store;
+     * a hint that guessed the client right has done both already. */
     const struct proto_slice *client = &f[3];
     int at = n == 6 && f[0].len == 2 && memcmp(f[0].p, "AT", 2) == 0 &&
              client->len <= srv->opt->max_client_id;
-    uint64_t h = at ? client_hash(p, c, *client) : 0;
-    look_ahead(p, c);
-    const struct record *held = at ? is_held(srv, h, *client, line, len) : NULL;
-    if (held != NULL) {
-        withhold(p, held);
-        srv->stats.records_stale++;
-        return 0;
+    uint64_t h = 0;
+    if (at && hinted && hint.client == client->p &&
+        hint.client_len == client->len) {
+        h = hint.h; /* and the line is not the held one */
+    } else if (at) {
+        h = store_key_hash(&srv->store, client->p, client->len);
+        const struct record *held = is_held(srv, h, *client, line, len);
+        if (held != NULL) {
+            withhold(p, held);
+            srv->stats.records_stale++;
+            return 0;
+        }
     }
     struct proto_command cmd;
     int rc = proto_parse_fields(f, n, &cmd);
