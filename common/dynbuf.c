@@ -55,6 +55,20 @@ int dynbuf_add(struct dynbuf *b, const void *data, size_t n)
     return 0;
 }
 
+int dynbuf_add_line(struct dynbuf *b, const void *data, size_t n)
+{
+    if (n >= b->max || b->len > b->max - n - 1)
+        return DYNBUF_ETOOBIG;
+    char *p = dynbuf_reserve(b, n + 1);
+    if (p == NULL)
+        return DYNBUF_ENOMEM;
+    if (n > 0)
+        memcpy(p, data, n);
+    p[n] = '\n';
+    b->len += n + 1;
+    return 0;
+}
+
 int dynbuf_addc(struct dynbuf *b, char c)
 {
     return dynbuf_add(b, &c, 1);

@@ -287,52 +287,43 @@ static struct conn_slot *new_slot(struct conn *c, int done)
     return s;
 }
 
-void conn_write(struct conn *c, const char *data, size_t len)
+/* Queues len bytes of data, and a newline if line, after every earlier
+ * reply. */
+static void append(struct conn *c, const char *data, size_t len, int line)
 {
-    if (c->closing || len == 0)
+    if (c->closing || (len == 0 && !line))
         return;
-    int rc;
-    if (c->head == NULL) {
-        rc = dynbuf_add(&c->out, data, len);
-    } else {
+    struct dynbuf *b = &c->out;
+    if (c->head != NULL) {
         /* Behind a reply that waits: queue in order. */
         struct conn_slot *s = c->tail->done ? c->tail : new_slot(c, 1);
-        rc = s ? dynbuf_add(&s->data, data, len) : DYNBUF_ENOMEM;
-        if (rc == 0)
-            c->queued += len;
+        if (s == NULL) {
+            conn_close(c, dynbuf_strerror(DYNBUF_ENOMEM));
+            return;
+        }
+        b = &s->data;
     }
+    int rc = line ? dynbuf_add_line(b, data, len) : dynbuf_add(b, data, len);
     if (rc != 0) {
         conn_close(c, dynbuf_strerror(rc));
         return;
     }
+    if (c->head != NULL)
+        c->queued += len + (line != 0);
     mark_dirty(c);
     check_limit(c);
 }
 
+void conn_write(struct conn *c, const char *data, size_t len)
+{
+    append(c, data, len, 0);
+}
+
 void conn_write_line(struct conn *c, const char *data, size_t len)
 {
-    if (c->closing)
-        return;
-    if (c->head != NULL || len == SIZE_MAX) {
-        conn_write(c, data, len);
-        conn_write(c, "\n", 1);
-        return;
-    }
-    /* The common case in one reservation: every reply and every record
-     * sent to a neighbour is a line. */
-    size_t n = len + 1;
-    int too_big = n > c->out.max || c->out.len > c->out.max - n;
-    char *p = too_big ? NULL : dynbuf_reserve(&c->out, n);
-    if (p == NULL) {
-        conn_close(c, dynbuf_strerror(too_big ? DYNBUF_ETOOBIG
-                                              : DYNBUF_ENOMEM));
-        return;
-    }
-    memcpy(p, data, len);
-    p[len] = '\n';
-    c->out.len += n;
-    mark_dirty(c);
-    check_limit(c);
+    /* Every reply and every record sent to a neighbour is a line: one
+     * reservation for it and its newline. */
+    append(c, data, len, 1);
 }
 
 struct conn_slot *conn_hold(struct conn *c)

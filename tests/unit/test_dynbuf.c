@@ -30,6 +30,32 @@ static void test_add_and_addc(void)
     dynbuf_free(&b);
 }
 
+/* A line and its newline go in together, to the limit and not past it. */
+static void test_add_line(void)
+{
+    struct dynbuf b;
+    dynbuf_init(&b, 10);
+    CHECK_EQ_INT(dynbuf_add_line(&b, "abc", 3), 0);
+    CHECK_EQ_INT(dynbuf_add_line(&b, "", 0), 0);
+    CHECK_EQ_INT(b.len, 5);
+    CHECK_EQ_MEM(b.data, "abc\n\n", 5);
+    /* "defg" and its newline fill the buffer exactly; one more is not
+     * taken, not even in part. */
+    CHECK_EQ_INT(dynbuf_add_line(&b, "defg", 4), 0);
+    CHECK_EQ_INT(b.len, 10);
+    CHECK_EQ_INT(dynbuf_add_line(&b, "", 0), DYNBUF_ETOOBIG);
+    CHECK_EQ_INT(b.len, 10);
+    CHECK_EQ_MEM(b.data, "abc\n\ndefg\n", 10);
+    dynbuf_free(&b);
+    dynbuf_init(&b, 10);
+    CHECK_EQ_INT(dynbuf_add_line(&b, "0123456789", 10), DYNBUF_ETOOBIG);
+    CHECK_EQ_INT(dynbuf_add_line(&b, "x", (size_t)-1), DYNBUF_ETOOBIG);
+    CHECK(b.data == NULL);
+    CHECK_EQ_INT(dynbuf_add_line(&b, "012345678", 9), 0);
+    CHECK_EQ_MEM(b.data, "012345678\n", 10);
+    dynbuf_free(&b);
+}
+
 static void test_limit_enforced(void)
 {
     struct dynbuf b;
@@ -258,6 +284,7 @@ static const struct test tests[] = {
     {"init_empty", test_init_empty},
     {"add_and_addc", test_add_and_addc},
     {"limit_enforced", test_limit_enforced},
+    {"add_line", test_add_line},
     {"printf_small", test_printf_small},
     {"printf_growth_past_256", test_printf_growth_past_256},
     {"printf_long_past_limit", test_printf_long_past_limit},
