@@ -17,6 +17,19 @@ static const unsigned char space[256] = {
     [' '] = 1, ['\t'] = 1, ['\r'] = 1, ['\f'] = 1, ['\v'] = 1,
 };
 
+/* The high bit of each of the eight bytes at p that is below 0x21, and
+ * perhaps of a byte above one of those (the subtraction borrows): every
+ * separator is flagged, a flag still has to be looked up. */
+static uint64_t low_bytes(const unsigned char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, sizeof w);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    return (w - 0x2121212121212121ULL) & ~w & 0x8080808080808080ULL;
+}
+
 /* The first separator at or after i, or len. Eight bytes a step: a word
  * with no byte below 0x21 holds none; in one that has some, each such
  * byte (lowest first) is looked up, since the word test also flags a few
@@ -25,13 +38,7 @@ static const unsigned char space[256] = {
 static size_t next_space(const unsigned char *u, size_t i, size_t len)
 {
     for (; i + 8 <= len; i += 8) {
-        uint64_t w;
-        memcpy(&w, u + i, sizeof w);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-        w = __builtin_bswap64(w);
-#endif
-        uint64_t m = (w - 0x2121212121212121ULL) & ~w & 0x8080808080808080ULL;
-        for (; m != 0; m &= m - 1) {
+        for (uint64_t m = low_bytes(u + i); m != 0; m &= m - 1) {
             size_t k = i + ((size_t)__builtin_ctzll(m) >> 3);
             if (space[u[k]])
                 return k;
@@ -73,13 +80,9 @@ size_t proto_split6(const char *p, size_t len, struct proto_slice f[6])
      * flags is looked up (as in next_space); a separator must be a single
      * space, and there must be exactly five. */
     for (;; i += 8) {
-        uint64_t w, m;
+        uint64_t m;
         if (i + 8 <= len) {
-            memcpy(&w, u + i, sizeof w);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-            w = __builtin_bswap64(w);
-#endif
-            m = (w - 0x2121212121212121ULL) & ~w & 0x8080808080808080ULL;
+            m = low_bytes(u + i);
         } else {
             m = 0;
             for (size_t k = i; k < len; k++)
