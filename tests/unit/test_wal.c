@@ -25,6 +25,14 @@ static void fresh_dir(void)
     CHECK(system(cmd) == 0);
 }
 
+/* The log file in dir. */
+static const char *log_path(void)
+{
+    static char path[300];
+    snprintf(path, sizeof path, "%s/records.wal", dir);
+    return path;
+}
+
 static struct record *rec(const char *line)
 {
     struct proto_command c;
@@ -109,8 +117,7 @@ static void test_torn_tail_is_cut(void)
     uint64_t full = w.size;
     wal_close(&w);
     /* A crash in the middle of the last frame. */
-    char path[300];
-    snprintf(path, sizeof path, "%s/records.wal", dir);
+    const char *path = log_path();
     CHECK_EQ_INT(truncate(path, (off_t)(full - 5)), 0);
     open_ok(&w);
     struct collected c = {0};
@@ -140,8 +147,7 @@ static void test_damaged_crc_is_cut(void)
     open_ok(&w);
     append_lines(&w, 3);
     wal_close(&w);
-    char path[300];
-    snprintf(path, sizeof path, "%s/records.wal", dir);
+    const char *path = log_path();
     int fd = open(path, O_WRONLY);
     CHECK(fd >= 0);
     /* Flip a byte in the second frame's payload. */
@@ -167,8 +173,7 @@ static void test_zero_tail_is_cut(void)
     append_lines(&w, 3);
     uint64_t good = w.size;
     wal_close(&w);
-    char path[300];
-    snprintf(path, sizeof path, "%s/records.wal", dir);
+    const char *path = log_path();
     int fd = open(path, O_WRONLY | O_APPEND);
     CHECK(fd >= 0);
     static const char zeros[4096];
@@ -202,8 +207,7 @@ static void test_old_crc32_frames_replay(void)
     struct wal w;
     open_ok(&w);
     wal_close(&w);
-    char path[300];
-    snprintf(path, sizeof path, "%s/records.wal", dir);
+    const char *path = log_path();
     int fd = open(path, O_WRONLY | O_TRUNC);
     CHECK(fd >= 0);
     for (size_t i = 0; i < 2; i++) {
