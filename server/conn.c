@@ -434,7 +434,8 @@ static void flush(struct conn *c)
             return;
         }
         c->out.len = 0;
-        if (c->out.cap > 16384)
+        if (c->out.cap > (c->kind == CONN_CLIENT ? CONN_CLIENT_KEEP_OUT
+                                                 : CONN_PEER_KEEP_OUT))
             dynbuf_free(&c->out);
         maybe_resume(c); /* a reader paused on output may go on */
     }
