@@ -41,11 +41,18 @@ static uint32_t get32(const unsigned char *p)
 
 static int frame(struct dynbuf *b, const char *data, size_t len)
 {
-    unsigned char h[HEADER];
+    /* One reservation for the header and the line: every record every
+     * server keeps passes here. */
+    if (len > SIZE_MAX - HEADER)
+        return DYNBUF_ENOMEM;
+    unsigned char *h = (unsigned char *)dynbuf_reserve(b, HEADER + len);
+    if (h == NULL)
+        return DYNBUF_ENOMEM;
     put32(h, (uint32_t)len | LEN_CRC32C);
     put32(h + 4, crc32c(data, len));
-    int rc = dynbuf_add(b, h, sizeof h);
-    return rc != 0 ? rc : dynbuf_add(b, data, len);
+    memcpy(h + HEADER, data, len);
+    b->len += HEADER + len;
+    return 0;
 }
 
 static char *join(const char *dir, const char *file)
@@ -264,6 +271,10 @@ struct compact_ctx {
     int failed;
 };
 
+/* A compaction writes whenever this much is buffered. */
+#define COMPACT_CHUNK (1024 * 1024)
+#define COMPACT_ROOM (COMPACT_CHUNK + 64 * 1024)
+
 static int write_record(void *arg, const struct record *r)
 {
     struct compact_ctx *c = arg;
@@ -271,7 +282,7 @@ static int write_record(void *arg, const struct record *r)
         c->failed = 1;
         return 1;
     }
-    if (c->buf.len >= 1024 * 1024) {
+    if (c->buf.len >= COMPACT_CHUNK) {
         if (write_all(c->fd, c->buf.data, c->buf.len) != 0) {
             c->failed = 1;
             return 1;
@@ -289,6 +300,12 @@ int wal_compact(struct wal *w, const struct store *s)
     struct compact_ctx c;
     c.failed = 0;
     dynbuf_init(&c.buf, SIZE_MAX);
+    /* Room for what is written at once (up to COMPACT_CHUNK and a record),
+     * so the buffer is not grown and copied step by step; if it cannot be
+     * had, it grows as it goes. */
+    uint64_t total = s->bytes + (uint64_t)s->count * HEADER;
+    (void)dynbuf_reserve(&c.buf, total < COMPACT_ROOM ? (size_t)total
+                                                      : COMPACT_ROOM);
     c.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (c.fd < 0) {
         int rc = fail_io(w);
