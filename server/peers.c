@@ -291,66 +291,52 @@ static int on_hello_out(struct conn *c, const char *line, size_t len)
     return 0;
 }
 
-/* Where the client id of the AT line at [p, p + n) is if the line is
- * single-spaced, as servers send it. A guess: whoever uses it checks it
- * against the fields of the line once split. */
-static int guess_client(const char *p, size_t n, struct proto_slice *client)
+/* A hint for the line [p, p + n): its fields and its client's slot on
+ * the way. Made only for an AT line in the single-spaced form servers
+ * send; anything else is split when it is handled. */
+static void make_hint(struct server *srv, struct peer_hint *ph, uint64_t gen,
+                      const char *p, size_t n)
 {
-    if (n < 3 || memcmp(p, "AT ", 3) != 0)
-        return 0;
-    const char *end = p + n;
-    const char *f = p + 3; /* the server name */
-    for (int field = 0; field < 3; field++) {
-        const char *sp = memchr(f, ' ', (size_t)(end - f));
-        if (sp == NULL)
-            return 0;
-        if (field == 2) {
-            client->p = f;
-            client->len = (size_t)(sp - f);
-            return 1;
-        }
-        f = sp + 1; /* then the difference, then the client */
-    }
-    return 0;
-}
-
-static int make_hint(struct server *srv, struct peer_hint *ph, uint64_t gen,
-                     const char *p, size_t n)
-{
-    struct proto_slice cl;
-    if (!guess_client(p, n, &cl) || cl.len > srv->opt->max_client_id) {
-        ph->gen = 0;
-        return 0;
-    }
+    ph->gen = 0;
+    if (proto_split6(p, n, ph->f) != 6 || ph->f[0].len != 2 ||
+        memcmp(ph->f[0].p, "AT", 2) != 0 ||
+        ph->f[3].len > srv->opt->max_client_id)
+        return;
     ph->gen = gen;
     ph->line = p;
-    ph->client = cl.p;
-    ph->client_len = cl.len;
-    ph->h = store_key_hash(&srv->store, cl.p, cl.len);
+    ph->len = n;
+    ph->h = store_key_hash(&srv->store, ph->f[3].p, ph->f[3].len);
     store_prefetch_slot(&srv->store, ph->h);
-    return 1;
 }
 
 /* A relay's lookups would each wait for two cache misses (the slot, then
  * the record) on a store larger than the cache. The lines already read
  * get their loads started early instead: while a line is handled, the
- * next one's record and the one after's slot are on their way. */
+ * next one's record and the one after's slot are on their way. Each line
+ * is split once, when its hint is made, two lines ahead. */
 static void look_ahead(struct peer *p, const char *a, size_t n, uint64_t gen)
 {
     struct server *srv = p->srv;
-    const char *nl = a != NULL ? memchr(a, '\n', n) : NULL;
-    if (nl == NULL) { /* no complete line ahead */
-        p->hint[0].gen = p->hint[1].gen = 0;
-        return;
-    }
-    if (p->hint[1].gen == gen && p->hint[1].line == a) {
+    const char *end = a != NULL ? a + n : NULL;
+    const char *b; /* the line after the next */
+    if (a != NULL && p->hint[1].gen == gen && p->hint[1].line == a) {
         p->hint[0] = p->hint[1]; /* its slot was asked for a line ago */
         store_prefetch_record(&srv->store, p->hint[0].h);
+        b = a + p->hint[0].len + 1;
     } else {
+        const char *nl = a != NULL ? memchr(a, '\n', n) : NULL;
+        if (nl == NULL) { /* no complete line ahead */
+            p->hint[0].gen = p->hint[1].gen = 0;
+            return;
+        }
         make_hint(srv, &p->hint[0], gen, a, (size_t)(nl - a));
+        b = nl + 1;
     }
-    const char *b = nl + 1;
-    make_hint(srv, &p->hint[1], gen, b, (size_t)(a + n - b));
+    const char *nl = memchr(b, '\n', (size_t)(end - b));
+    if (nl != NULL)
+        make_hint(srv, &p->hint[1], gen, b, (size_t)(nl - b));
+    else
+        p->hint[1].gen = 0;
 }
 
 /* Whether line is, byte for byte, the one held for its client: a flood
@@ -461,44 +447,46 @@ static int on_peer_line(struct conn *c, const char *line, size_t len)
     uint64_t gen;
     const char *ahead = linebuf_ahead(&c->in, &ahead_len, &gen);
     /* The hint made for this very line, if any (look_ahead replaces it).
-     * Such a line is checked against the held record before it is even
-     * split: a copy already held needs nothing more. */
+     * Such a line is split already, and checked against the held record
+     * first: a copy already held needs nothing more. */
     struct peer_hint hint = p->hint[0];
-    int hinted = hint.gen == gen && hint.line == line;
+    int hinted = hint.gen == gen && hint.line == line && hint.len == len;
     look_ahead(p, ahead, ahead_len, gen);
+    struct proto_slice split[PROTO_MAX_FIELDS];
+    const struct proto_slice *f = split;
+    size_t n;
+    uint64_t h = 0;
     if (hinted) {
-        struct proto_slice cl = {hint.client, hint.client_len};
-        const struct record *held = is_held(srv, hint.h, cl, line, len);
+        const struct record *held = is_held(srv, hint.h, hint.f[3], line, len);
+        p->received++;
         if (held != NULL) {
             withhold(p, held);
-            p->received++;
             srv->stats.records_stale++;
             return 0;
         }
-    }
-    struct proto_slice f[PROTO_MAX_FIELDS];
-    size_t n = proto_split6(line, len, f); /* the form servers send */
-    if (n == 0)
-        n = proto_split(line, len, f, PROTO_MAX_FIELDS);
-    if (n == 0)
-        return 0; /* blank */
-    p->received++;
-    /* The client is hashed once, for the held-copy check and the store;
-     * a hint that guessed the client right has done both already. */
-    const struct proto_slice *client = &f[3];
-    int at = n == 6 && f[0].len == 2 && memcmp(f[0].p, "AT", 2) == 0 &&
-             client->len <= srv->opt->max_client_id;
-    uint64_t h = 0;
-    if (at && hinted && hint.client == client->p &&
-        hint.client_len == client->len) {
-        h = hint.h; /* and the line is not the held one */
-    } else if (at) {
-        h = store_key_hash(&srv->store, client->p, client->len);
-        const struct record *held = is_held(srv, h, *client, line, len);
-        if (held != NULL) {
-            withhold(p, held);
-            srv->stats.records_stale++;
-            return 0;
+        f = hint.f; /* an AT line's six fields */
+        n = 6;
+        h = hint.h;
+    } else {
+        n = proto_split6(line, len, split); /* the form servers send */
+        if (n == 0)
+            n = proto_split(line, len, split, PROTO_MAX_FIELDS);
+        if (n == 0)
+            return 0; /* blank */
+        p->received++;
+        /* The client is hashed once, for the held-copy check and the
+         * store. */
+        const struct proto_slice *client = &f[3];
+        int at = n == 6 && f[0].len == 2 && memcmp(f[0].p, "AT", 2) == 0 &&
+                 client->len <= srv->opt->max_client_id;
+        if (at) {
+            h = store_key_hash(&srv->store, client->p, client->len);
+            const struct record *held = is_held(srv, h, *client, line, len);
+            if (held != NULL) {
+                withhold(p, held);
+                srv->stats.records_stale++;
+                return 0;
+            }
         }
     }
     struct proto_command cmd;

@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "proto.h"
 
 #define PEERS_BACKOFF_FIRST_MS 50
 #define PEERS_BACKOFF_MAX_MS 1000
@@ -27,15 +28,17 @@ struct server;
 struct conn;
 struct record;
 
-/* What a link already knows about a line it has not handled yet: the
- * client's key hash, whose slot (and then record) is being fetched. Valid
- * while the linebuf generation is gen (0: none). */
+/* What a link already knows about a line it has not handled yet: its
+ * fields, split once, and the client's key hash, whose slot (and then
+ * record) is being fetched. Made only for an AT line in the form servers
+ * send (proto_split6); valid while the linebuf generation is gen (0:
+ * none). */
 struct peer_hint {
     uint64_t gen;
     const char *line;
-    const char *client;
-    size_t client_len;
-    uint64_t h;
+    size_t len; /* of the line, without its newline */
+    struct proto_slice f[PROTO_MAX_FIELDS];
+    uint64_t h; /* of the client, f[3] */
 };
 
 /* A record queued on a link and not yet written: where its line is in
