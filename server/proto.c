@@ -157,18 +157,24 @@ static int parse_whatsat(struct proto_command *c, const struct proto_slice *f)
     return 0;
 }
 
-/* [+-]DIGITS.DIGITS{9}, as proto_format_diff writes it. */
+/* [+-]DIGITS.DIGITS{9}, as proto_format_diff writes it, with DIGITS a
+ * 64-bit number: one pass, since every record a server receives has one. */
 static int valid_diff(struct proto_slice f)
 {
     if (f.len < 12 || (f.p[0] != '+' && f.p[0] != '-'))
         return 0;
-    const char *dot = memchr(f.p, '.', f.len);
-    if (dot == NULL || dot == f.p + 1 || (size_t)(f.p + f.len - dot) != 10)
+    size_t dot = f.len - 10; /* at least 2 */
+    if (f.p[dot] != '.')
         return 0;
+    unsigned bad = 0;
+    for (size_t i = 1; i < f.len; i++)
+        bad |= i != dot && (unsigned)(unsigned char)f.p[i] - '0' > 9;
+    if (bad)
+        return 0;
+    /* Up to 19 digits always fit; more may not (leading zeros aside). */
     uint64_t v;
-    if (strparse_uint(f.p + 1, (size_t)(dot - f.p - 1), UINT64_MAX, &v) != 0)
-        return 0;
-    return strparse_uint(dot + 1, 9, UINT64_MAX, &v) == 0;
+    return dot - 1 <= 19 ||
+           strparse_uint(f.p + 1, dot - 1, UINT64_MAX, &v) == 0;
 }
 
 static int parse_at(struct proto_command *c, const struct proto_slice *f)

@@ -516,6 +516,76 @@ static void test_radius_overflow_rejected(void)
                  PROTO_ERADIUS);
 }
 
+/* The AT difference field against its definition, [+-]DIGITS.DIGITS{9}
+ * with DIGITS a 64-bit number, written here the slow way: random fields
+ * of signs, digits, dots and other bytes, around the nine-digit fraction
+ * and the 64-bit limit. */
+static int reference_diff(const char *p, size_t len)
+{
+    if (len < 1 || (p[0] != '+' && p[0] != '-'))
+        return 0;
+    const char *dot = memchr(p, '.', len);
+    if (dot == NULL || dot == p + 1 || (size_t)(p + len - dot - 1) != 9)
+        return 0;
+    for (const char *q = p + 1; q < p + len; q++)
+        if (q != dot && (*q < '0' || *q > '9'))
+            return 0;
+    /* The whole part as a decimal string against 18446744073709551615. */
+    const char *w = p + 1;
+    while (w < dot - 1 && *w == '0')
+        w++;
+    size_t wl = (size_t)(dot - w);
+    static const char max[] = "18446744073709551615";
+    return wl < sizeof max - 1 ||
+           (wl == sizeof max - 1 && memcmp(w, max, wl) <= 0);
+}
+
+static void test_diff_random(void)
+{
+    static const char alphabet[] = "+-.0123456789a \x80";
+    uint32_t x = 1234567u;
+    int valid = 0;
+    for (int round = 0; round < 200000; round++) {
+        char field[40];
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        size_t whole = x % 24; /* around the 20 digits of 2^64 */
+        size_t len = 0;
+        field[len++] = x % 13 ? (x & 1 ? '+' : '-') : '0';
+        for (size_t i = 0; i < whole; i++) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            /* Leading zeros, the digits of 2^64 - 1, or any digit. */
+            field[len++] = x % 5 == 0   ? '0'
+                           : x % 5 == 1 ? "18446744073709551615"[i % 20]
+                                        : (char)('0' + x % 10);
+        }
+        size_t frac = 7 + x % 4; /* 7 to 10 fraction digits */
+        field[len++] = '.';
+        for (size_t i = 0; i < frac; i++)
+            field[len++] = (char)('0' + (x >> i) % 10);
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        if (x % 4 == 0) /* one byte anywhere replaced */
+            field[x % len] = alphabet[(x >> 8) % (sizeof alphabet - 1)];
+        char line[80];
+        int n = snprintf(line, sizeof line, "AT Alford %.*s kiwi +1+1 1",
+                         (int)len, field);
+        struct proto_command cmd;
+        int rc = proto_parse(line, (size_t)n, &cmd);
+        int want = reference_diff(field, len);
+        if (memchr(field, ' ', len) != NULL)
+            want = -1; /* another field count: not this test's business */
+        if (want >= 0)
+            CHECK_EQ_INT(rc, want ? PROTO_OK : PROTO_EDIFF);
+        valid += want == 1;
+    }
+    CHECK(valid > 20000);
+}
+
 /* The word-at-a-time split against the definition, on random lines of
  * spaces, control bytes, high bytes and text, at every length. */
 static size_t reference_split(const char *p, size_t len, struct proto_slice *f,
@@ -627,6 +697,7 @@ static void test_split6_random(void)
 static const struct test tests[] = {
     {"split_random", test_split_random},
     {"split6_random", test_split6_random},
+    {"diff_random", test_diff_random},
     {"status_table", test_status_table},
     {"iamat_fields", test_iamat_fields},
     {"whatsat_fields", test_whatsat_fields},
