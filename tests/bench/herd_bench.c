@@ -72,109 +72,10 @@
 
 #include <uv.h>
 
+#include "bench.h"
 #include "strparse.h"
 
-#define MAX_PORTS 16
-#define MAX_PIPELINE 1024
-#define MAX_PIDS 16
-/* Idle mode's connects in flight at once: more only overflows the
- * servers' listen backlogs, and a dropped SYN costs a second. */
-#define IDLE_CONNECTING 256
-/* How long propagation mode waits past its planned end (and for its
- * connections at the start) before giving up. */
-#define PROP_GRACE_NS (10 * 1000000000ull)
-
-enum mode { MODE_LOAD, MODE_PROPAGATION, MODE_IDLE };
-
-struct bench;
-
-struct bconn {
-    uv_tcp_t tcp;
-    uv_connect_t connect;
-    struct bench *b;
-    int port_index;
-    uint64_t sent_at[MAX_PIPELINE]; /* ring of send times */
-    unsigned head, outstanding;
-    unsigned char kinds[MAX_PIPELINE]; /* 1: WHATSAT */
-    char *in;
-    size_t in_len, in_cap;
-    int closed;
-    int seen; /* propagation: this observer has the current update */
-};
-
-/* Idle mode's connections: no rings, since there may be tens of
- * thousands. */
-struct iconn {
-    uv_tcp_t tcp;
-    uv_connect_t connect;
-    struct bench *b;
-    int port_index;
-    int closed;
-};
-
-/* Propagation mode: the update in flight and the pacing. */
-struct prop {
-    uv_timer_t timer;
-    uint64_t rate;
-    uint64_t planned;    /* updates to send at most */
-    uint64_t stop_at;    /* hrtime: no new update from then (0: none) */
-    uint64_t give_up_at; /* hrtime: fail if not finished by then */
-    uint64_t sent, completed, probes;
-    int stage; /* 0 idle, 1 IAMAT sent, 2 probing */
-    unsigned id;
-    char time[32]; /* the update's time text */
-    size_t time_len;
-    char probe[96]; /* the WHATSAT line for it */
-    size_t probe_len;
-    uint64_t t0; /* hrtime of the target's reply */
-    uint64_t last_seen;
-    int pending; /* observers that have not seen it */
-};
-
-struct bench {
-    uv_loop_t *loop;
-    enum mode mode;
-    char host[64];
-    int ports[MAX_PORTS];
-    int nports;
-    int conns;
-    int pipeline;
-    uint64_t requests; /* to send in all */
-    uint64_t sent, done, errors;
-    uint64_t duration_ns; /* 0: none */
-    uint64_t stop_at;     /* hrtime after which nothing new is sent */
-    int whatsat_pct;
-    unsigned clients;
-    int spread;
-    int redis;
-    const char *radius;
-    int bound;
-    uint64_t *lat; /* latency of each reply (or update), ns */
-    uint64_t nlat, lat_cap;
-    uint64_t start_ns, end_ns;
-    uint64_t base_ns; /* wall clock at start: client times count from it */
-    struct bconn *c;
-    int connected;
-    int finished;
-    int failed;
-    uint64_t seq;
-    unsigned rng;
-    /* --pids */
-    int pids[MAX_PIDS];
-    int npids;
-    uint64_t pid_cpu[MAX_PIDS]; /* ns: at the start, then the difference */
-    uint64_t self_cpu;
-    int cpu_ok;
-    struct prop prop;
-    /* --idle */
-    struct iconn *ic;
-    int idle_next, connecting;
-    uint64_t hold_ms;
-    uv_timer_t hold;
-    uv_signal_t sigint, sigterm;
-};
-
-static uint64_t now_ns(void)
+uint64_t now_ns(void)
 {
     return uv_hrtime();
 }
@@ -193,12 +94,12 @@ static uint64_t wall_ns(void)
 }
 
 /* The client time of request (or update) seq: SEC.NNNNNNNNN. */
-static unsigned long long time_sec(const struct bench *b, uint64_t seq)
+unsigned long long time_sec(const struct bench *b, uint64_t seq)
 {
     return (unsigned long long)((b->base_ns + seq) / 1000000000u);
 }
 
-static unsigned time_nsec(const struct bench *b, uint64_t seq)
+unsigned time_nsec(const struct bench *b, uint64_t seq)
 {
     return (unsigned)((b->base_ns + seq) % 1000000000u);
 }
@@ -210,7 +111,7 @@ static void on_written(uv_write_t *req, int status)
 }
 
 /* Writes now what the socket takes, and queues a copy of the rest. */
-static void send_bytes(struct bconn *c, const char *buf, size_t len)
+void send_bytes(struct bconn *c, const char *buf, size_t len)
 {
     uv_buf_t ub = uv_buf_init((char *)(uintptr_t)buf, (unsigned)len);
     int n = uv_try_write((uv_stream_t *)&c->tcp, &ub, 1);
@@ -218,6 +119,10 @@ static void send_bytes(struct bconn *c, const char *buf, size_t len)
         n = 0;
     if ((size_t)n < len) {
         uv_write_t *req = malloc(sizeof *req + len - (size_t)n);
+        if (req == NULL) {
+            fputs("herd-bench: out of memory for a write\n", stderr);
+            exit(1);
+        }
         char *copy = (char *)(req + 1);
         memcpy(copy, buf + n, len - (size_t)n);
         uv_buf_t rest = uv_buf_init(copy, (unsigned)(len - (size_t)n));
@@ -225,7 +130,7 @@ static void send_bytes(struct bconn *c, const char *buf, size_t len)
     }
 }
 
-static void record_lat(struct bench *b, uint64_t t)
+void record_lat(struct bench *b, uint64_t t)
 {
     if (b->nlat == b->lat_cap) {
         /* Doubling: a few reallocations per run, never one per reply. */
@@ -241,86 +146,8 @@ static void record_lat(struct bench *b, uint64_t t)
     b->lat[b->nlat++] = t;
 }
 
-/* The first field of /proc/PID/schedstat: ns the task ran. */
-static int read_schedstat(int pid, uint64_t *ns)
-{
-    char path[64], buf[128];
-    snprintf(path, sizeof path, "/proc/%d/schedstat", pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    const char *sp = memchr(buf, ' ', n);
-    if (sp == NULL)
-        return -1;
-    return strparse_uint(buf, (size_t)(sp - buf), UINT64_MAX, ns) == 0 ? 0
-                                                                        : -1;
-}
 
-static uint64_t self_cpu_ns(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    uint64_t us = (uint64_t)ru.ru_utime.tv_sec * 1000000u +
-                  (uint64_t)ru.ru_utime.tv_usec +
-                  (uint64_t)ru.ru_stime.tv_sec * 1000000u +
-                  (uint64_t)ru.ru_stime.tv_usec;
-    return us * 1000u;
-}
-
-/* Reads every pid's CPU time into now[]; says which failed. */
-static int read_pids(const struct bench *b, uint64_t *now)
-{
-    for (int i = 0; i < b->npids; i++)
-        if (read_schedstat(b->pids[i], &now[i]) != 0) {
-            fprintf(stderr, "herd-bench: cannot read /proc/%d/schedstat\n",
-                    b->pids[i]);
-            return -1;
-        }
-    return 0;
-}
-
-static void cpu_start(struct bench *b)
-{
-    if (b->npids == 0)
-        return;
-    if (read_pids(b, b->pid_cpu) != 0)
-        exit(1);
-    b->self_cpu = self_cpu_ns();
-}
-
-static void cpu_end(struct bench *b)
-{
-    uint64_t now[MAX_PIDS];
-    if (b->npids == 0)
-        return;
-    if (read_pids(b, now) != 0) {
-        b->failed = 1;
-        return;
-    }
-    b->self_cpu = self_cpu_ns() - b->self_cpu;
-    for (int i = 0; i < b->npids; i++)
-        b->pid_cpu[i] = now[i] - b->pid_cpu[i];
-    b->cpu_ok = 1;
-}
-
-static void print_cpu(const struct bench *b, uint64_t n)
-{
-    if (!b->cpu_ok)
-        return;
-    double per = n ? 1.0 / 1000.0 / (double)n : 0;
-    uint64_t total = 0;
-    for (int i = 0; i < b->npids; i++)
-        total += b->pid_cpu[i];
-    printf("cpu  %.2f us/req  (", (double)total * per);
-    for (int i = 0; i < b->npids; i++)
-        printf("%s%d: %.2f us/req", i ? ", " : "", b->pids[i],
-               (double)b->pid_cpu[i] * per);
-    printf(")  bench %.2f us/req\n", (double)b->self_cpu * per);
-}
-
-static void close_conns(struct bench *b)
+void close_conns(struct bench *b)
 {
     for (int i = 0; i < b->conns; i++)
         if (!b->c[i].closed) {
@@ -329,7 +156,7 @@ static void close_conns(struct bench *b)
         }
 }
 
-static void client_location(const struct bench *b, unsigned id, char *out,
+void client_location(const struct bench *b, unsigned id, char *out,
                             size_t cap)
 {
     if (!b->spread) {
@@ -408,7 +235,7 @@ static void finish_if_done(struct bench *b)
 
 /* The length of the complete reply at p, or 0 if it has not all come:
  * one line, or for a WHATSAT "AT ...\n{...}\n\n" (or "? ...\n"). */
-static size_t reply_len(const char *p, size_t left, int whatsat)
+size_t reply_len(const char *p, size_t left, int whatsat)
 {
     if (whatsat && !(left >= 2 && p[0] == '?')) {
         for (size_t i = 1; i + 1 < left; i++)
@@ -452,6 +279,10 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     if (c->in_cap - c->in_len < 65536) {
         c->in_cap = c->in_cap * 2 + 65536;
         c->in = realloc(c->in, c->in_cap);
+        if (c->in == NULL) {
+            fputs("herd-bench: out of memory for replies\n", stderr);
+            exit(1);
+        }
     }
     buf->base = c->in + c->in_len;
     buf->len = c->in_cap - c->in_len;
@@ -480,223 +311,6 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     finish_if_done(b);
 }
 
-/* Propagation mode. */
-
-static void prop_finish(struct bench *b)
-{
-    if (b->finished)
-        return;
-    b->finished = 1;
-    b->end_ns = now_ns();
-    if (b->start_ns != 0 && !b->failed)
-        cpu_end(b);
-    uv_close((uv_handle_t *)&b->prop.timer, NULL);
-    close_conns(b);
-}
-
-static void prop_fail(struct bench *b)
-{
-    b->failed = 1;
-    prop_finish(b);
-}
-
-static void prop_probe(struct bconn *c)
-{
-    c->b->prop.probes++;
-    send_bytes(c, c->b->prop.probe, c->b->prop.probe_len);
-}
-
-/* Sends the next update if one is due, or ends the run after the last. */
-static void prop_next(struct bench *b)
-{
-    struct prop *p = &b->prop;
-    if (b->finished || b->start_ns == 0 || p->stage != 0)
-        return;
-    uint64_t now = now_ns();
-    if (p->sent >= p->planned || (p->stop_at != 0 && now >= p->stop_at)) {
-        prop_finish(b);
-        return;
-    }
-    /* Due times count from the start, so a late update does not lower
-     * the long-run rate: the ones after it go as soon as it is done. */
-    uint64_t due = b->start_ns + p->sent * 1000000000u / p->rate;
-    if (now < due)
-        return;
-    uint64_t seq = p->sent++;
-    p->id = b->clients ? (unsigned)(seq % b->clients) : (unsigned)seq;
-    p->time_len = (size_t)snprintf(p->time, sizeof p->time, "%llu.%09u",
-                                   time_sec(b, seq), time_nsec(b, seq));
-    p->probe_len = (size_t)snprintf(p->probe, sizeof p->probe,
-                                    "WHATSAT bench.prop.%u 0 0\n", p->id);
-    char loc[64], line[160];
-    client_location(b, p->id, loc, sizeof loc);
-    int n = snprintf(line, sizeof line, "IAMAT bench.prop.%u %s %s\n", p->id,
-                     loc, p->time);
-    p->stage = 1;
-    send_bytes(&b->c[0], line, (size_t)n);
-}
-
-static void prop_on_timer(uv_timer_t *t)
-{
-    struct bench *b = t->data;
-    struct prop *p = &b->prop;
-    if (now_ns() < p->give_up_at) {
-        prop_next(b);
-        return;
-    }
-    if (b->connected < b->conns)
-        fprintf(stderr, "herd-bench: propagation: only %d of %d "
-                        "connections up after %llu s; giving up\n",
-                b->connected, b->conns,
-                (unsigned long long)(PROP_GRACE_NS / 1000000000u));
-    else if (p->stage == 0)
-        fprintf(stderr, "herd-bench: propagation: still sending at the "
-                        "deadline; giving up\n");
-    else {
-        fprintf(stderr, "herd-bench: propagation: %llu s past the planned "
-                        "end, update %llu (bench.prop.%u at %s) ",
-                (unsigned long long)(PROP_GRACE_NS / 1000000000u),
-                (unsigned long long)p->sent, p->id, p->time);
-        if (p->stage == 1)
-            fprintf(stderr, "got no reply from port %d", b->ports[0]);
-        else
-            for (int i = 1, first = 1; i < b->conns; i++)
-                if (!b->c[i].seen) {
-                    fprintf(stderr, "%s port %d", first ? "has not reached"
-                                                        : ",",
-                            b->ports[i]);
-                    first = 0;
-                }
-        fputs("; giving up\n", stderr);
-    }
-    prop_fail(b);
-}
-
-/* The last field of the line at p (without its newline) is the time of
- * the update in flight. */
-static int has_time(const struct prop *p, const char *line, size_t len)
-{
-    const char *q = line + len;
-    while (q > line && q[-1] != ' ')
-        q--;
-    return (size_t)(line + len - q) == p->time_len &&
-           memcmp(q, p->time, p->time_len) == 0;
-}
-
-static void prop_target_reply(struct bconn *c, uint64_t now)
-{
-    struct bench *b = c->b;
-    struct prop *p = &b->prop;
-    size_t end = reply_len(c->in, c->in_len, 0);
-    if (end == 0)
-        return;
-    int len = (int)end - 1;
-    if (p->stage != 1 || end != c->in_len) {
-        fprintf(stderr, "herd-bench: port %d: unexpected: %.*s\n",
-                b->ports[0], len, c->in);
-        prop_fail(b);
-        return;
-    }
-    if (strncmp(c->in, "AT ", 3) != 0 || !has_time(p, c->in, (size_t)len)) {
-        fprintf(stderr, "herd-bench: port %d did not take the update: "
-                        "%.*s\n", b->ports[0], len, c->in);
-        prop_fail(b);
-        return;
-    }
-    c->in_len = 0; /* only one reply is outstanding */
-    p->t0 = now;
-    p->stage = 2;
-    p->pending = b->conns - 1;
-    for (int i = 1; i < b->conns; i++) {
-        b->c[i].seen = 0;
-        prop_probe(&b->c[i]);
-    }
-}
-
-static void prop_observer_reply(struct bconn *c, uint64_t now)
-{
-    struct bench *b = c->b;
-    struct prop *p = &b->prop;
-    const char *nl = memchr(c->in, '\n', c->in_len);
-    if (nl == NULL)
-        return;
-    int len = (int)(nl - c->in);
-    /* Only an AT line has more after it; anything else is one line. */
-    size_t end = (size_t)len + 1;
-    if (strncmp(c->in, "AT ", 3) == 0 &&
-        (end = reply_len(c->in, c->in_len, 1)) == 0)
-        return;
-    int port = b->ports[c->port_index];
-    if (p->stage != 2 || c->seen || end != c->in_len) {
-        fprintf(stderr, "herd-bench: port %d: unexpected: %.*s\n", port, len,
-                c->in);
-        prop_fail(b);
-        return;
-    }
-    if (strncmp(c->in, "AT ", 3) == 0) {
-        if (has_time(p, c->in, (size_t)len)) {
-            c->in_len = 0;
-            c->seen = 1;
-            p->last_seen = now;
-            if (--p->pending == 0) {
-                record_lat(b, p->last_seen - p->t0);
-                p->completed++;
-                p->stage = 0;
-                prop_next(b);
-            }
-            return;
-        }
-    } else if (strncmp(c->in, "? ", 2) != 0 ||
-               (b->clients && p->sent > b->clients)) {
-        /* Not an answer, or a client id it must know from an update
-         * seen everywhere before. */
-        fprintf(stderr, "herd-bench: port %d: probe failed: %.*s\n", port,
-                len, c->in);
-        prop_fail(b);
-        return;
-    }
-    c->in_len = 0;
-    prop_probe(c); /* not there yet: again at once */
-}
-
-static void prop_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-    (void)buf;
-    struct bconn *c = s->data;
-    struct bench *b = c->b;
-    if (nread < 0) {
-        if (!c->closed) {
-            fprintf(stderr, "herd-bench: connection to port %d lost: %s\n",
-                    b->ports[c->port_index], uv_strerror((int)nread));
-            prop_fail(b);
-        }
-        return;
-    }
-    c->in_len += (size_t)nread;
-    if (b->finished)
-        return;
-    if (c == &b->c[0])
-        prop_target_reply(c, now_ns());
-    else
-        prop_observer_reply(c, now_ns());
-}
-
-static void prop_start(struct bench *b)
-{
-    struct prop *p = &b->prop;
-    b->start_ns = now_ns();
-    cpu_start(b);
-    uint64_t planned_ns = UINT64_MAX;
-    if (p->planned != UINT64_MAX)
-        planned_ns = p->planned * 1000000000u / p->rate;
-    if (b->duration_ns != 0) {
-        p->stop_at = b->start_ns + b->duration_ns;
-        if (b->duration_ns < planned_ns)
-            planned_ns = b->duration_ns;
-    }
-    p->give_up_at = b->start_ns + planned_ns + PROP_GRACE_NS;
-    prop_next(b);
-}
 
 static void on_connect(uv_connect_t *req, int status)
 {
@@ -724,125 +338,6 @@ static void on_connect(uv_connect_t *req, int status)
         fill(&b->c[i]);
 }
 
-/* Idle mode. */
-
-static void idle_finish(struct bench *b)
-{
-    if (b->finished)
-        return;
-    b->finished = 1;
-    for (int i = 0; i < b->idle_next; i++)
-        if (!b->ic[i].closed) {
-            b->ic[i].closed = 1;
-            uv_close((uv_handle_t *)&b->ic[i].tcp, NULL);
-        }
-    uv_close((uv_handle_t *)&b->hold, NULL);
-    uv_close((uv_handle_t *)&b->sigint, NULL);
-    uv_close((uv_handle_t *)&b->sigterm, NULL);
-}
-
-static void idle_on_signal(uv_signal_t *s, int signum)
-{
-    struct bench *b = s->data;
-    (void)signum;
-    if (b->connected < b->conns) {
-        fprintf(stderr, "herd-bench: interrupted with %d of %d connections "
-                        "open\n", b->connected, b->conns);
-        b->failed = 1;
-    }
-    idle_finish(b);
-}
-
-static void idle_on_hold(uv_timer_t *t)
-{
-    idle_finish(t->data);
-}
-
-static void idle_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    static char sink[256]; /* nothing is expected; what comes is dropped */
-    (void)h;
-    (void)suggested;
-    *buf = uv_buf_init(sink, sizeof sink);
-}
-
-static void idle_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-    (void)buf;
-    struct iconn *c = s->data;
-    struct bench *b = c->b;
-    if (nread >= 0 || c->closed)
-        return;
-    fprintf(stderr, "herd-bench: idle connection to port %d lost: %s\n",
-            b->ports[c->port_index], uv_strerror((int)nread));
-    b->failed = 1;
-    idle_finish(b);
-}
-
-static void idle_connect_more(struct bench *b);
-
-static void idle_on_connect(uv_connect_t *req, int status)
-{
-    struct iconn *c = req->data;
-    struct bench *b = c->b;
-    b->connecting--;
-    if (b->finished)
-        return;
-    if (status < 0) {
-        fprintf(stderr, "herd-bench: connect to port %d: %s\n",
-                b->ports[c->port_index], uv_strerror(status));
-        b->failed = 1;
-        idle_finish(b);
-        return;
-    }
-    uv_read_start((uv_stream_t *)&c->tcp, idle_alloc, idle_on_read);
-    if (++b->connected == b->conns) {
-        printf("idle %d connections open\n", b->conns);
-        fflush(stdout);
-        uv_timer_start(&b->hold, idle_on_hold, b->hold_ms, 0);
-        return;
-    }
-    idle_connect_more(b);
-}
-
-static void idle_connect_more(struct bench *b)
-{
-    while (b->connecting < IDLE_CONNECTING && b->idle_next < b->conns) {
-        struct iconn *c = &b->ic[b->idle_next];
-        c->b = b;
-        c->port_index = b->idle_next % b->nports;
-        uv_tcp_init(b->loop, &c->tcp);
-        b->idle_next++;
-        c->tcp.data = c;
-        c->connect.data = c;
-        struct sockaddr_in sa;
-        uv_ip4_addr(b->host, b->ports[c->port_index], &sa);
-        int rc = uv_tcp_connect(&c->connect, &c->tcp,
-                                (struct sockaddr *)&sa, idle_on_connect);
-        if (rc < 0) {
-            fprintf(stderr, "herd-bench: connection %d of %d to port %d: "
-                            "%s\n", b->idle_next, b->conns,
-                    b->ports[c->port_index], uv_strerror(rc));
-            b->failed = 1;
-            idle_finish(b);
-            return;
-        }
-        b->connecting++;
-    }
-}
-
-static void idle_start(struct bench *b)
-{
-    b->ic = calloc((size_t)b->conns, sizeof *b->ic);
-    uv_timer_init(b->loop, &b->hold);
-    b->hold.data = b;
-    uv_signal_init(b->loop, &b->sigint);
-    uv_signal_init(b->loop, &b->sigterm);
-    b->sigint.data = b->sigterm.data = b;
-    uv_signal_start(&b->sigint, idle_on_signal, SIGINT);
-    uv_signal_start(&b->sigterm, idle_on_signal, SIGTERM);
-    idle_connect_more(b);
-}
 
 /* Raises the soft limit on open files to the hard one, and checks that
  * the connections fit under it. */
@@ -925,6 +420,7 @@ static uint64_t seconds_ms(const char *s, uint64_t min_ms, uint64_t max_s)
 }
 
 /* PID[,PID...] */
+
 static void parse_pids(struct bench *b, const char *s)
 {
     while (*s != '\0') {
@@ -1058,6 +554,10 @@ int main(int argc, char **argv)
     if (b.lat_cap && (b.lat = malloc(b.lat_cap * sizeof *b.lat)) == NULL)
         b.lat_cap = 0; /* record_lat starts small and grows */
     b.c = calloc((size_t)b.conns, sizeof *b.c);
+    if (b.c == NULL) {
+        fputs("herd-bench: out of memory for connections\n", stderr);
+        return 1;
+    }
     if (b.mode == MODE_PROPAGATION) {
         uv_timer_init(b.loop, &b.prop.timer);
         b.prop.timer.data = &b;
