@@ -3,29 +3,40 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A record of len bytes for an AT line of c's fields after a server
+ * name and a difference of these lengths, single-spaced: every field but
+ * the line itself set (hash and seq by store_apply, once it is kept). */
+static struct record *record_alloc(size_t len, size_t server_len,
+                                   size_t diff_len,
+                                   const struct proto_command *c)
+{
+    if (len > UINT32_MAX || server_len > UINT16_MAX)
+        return NULL;
+    struct record *r = malloc(sizeof *r + len);
+    if (r == NULL)
+        return NULL;
+    r->len = (uint32_t)len;
+    r->sec = c->sec;
+    r->nsec = c->nsec;
+    r->server_len = (uint16_t)server_len;
+    r->client_off = (uint32_t)(3 + server_len + 1 + diff_len + 1);
+    r->client_len = (uint32_t)c->client.len;
+    r->time_off = (uint32_t)(len - c->time.len);
+    r->hash = 0;
+    r->seq = 0;
+    return r;
+}
+
 struct record *record_new(struct proto_slice server, struct proto_slice diff,
                           const struct proto_command *c)
 {
     size_t len = 3 + server.len + 1 + diff.len + 1 + c->client.len + 1 +
                  c->location.len + 1 + c->time.len;
-    if (len > UINT32_MAX || server.len > UINT16_MAX)
-        return NULL;
-    struct record *r = malloc(sizeof *r + len);
-    if (r == NULL)
-        return NULL;
-    if (proto_format_at(r->line, len, server, diff, c) != len) {
+    struct record *r = record_alloc(len, server.len, diff.len, c);
+    if (r != NULL && proto_format_at(r->line, len, server, diff, c) != len) {
         free(r);
         return NULL;
     }
-    r->len = (uint32_t)len;
-    r->sec = c->sec;
-    r->nsec = c->nsec;
-    r->server_len = (uint16_t)server.len;
-    r->client_off = (uint32_t)(3 + server.len + 1 + diff.len + 1);
-    r->client_len = (uint32_t)c->client.len;
-    r->time_off = (uint32_t)(len - c->time.len);
-    r->hash = 0; /* hash and seq: set by store_apply, once it is kept */
-    r->seq = 0;
     return r;
 }
 
@@ -39,8 +50,7 @@ struct record *record_from_at(const char *line, size_t len,
                               const struct proto_command *c)
 {
     struct proto_slice at = {line, 2};
-    int canonical = len <= UINT32_MAX && c->server.len <= UINT16_MAX &&
-                    len >= 2 && memcmp(line, "AT", 2) == 0 &&
+    int canonical = len >= 2 && memcmp(line, "AT", 2) == 0 &&
                     next_field(at, c->server) && next_field(c->server, c->diff) &&
                     next_field(c->diff, c->client) &&
                     next_field(c->client, c->location) &&
@@ -48,19 +58,11 @@ struct record *record_from_at(const char *line, size_t len,
                     c->time.p + c->time.len == line + len;
     if (!canonical)
         return record_new(c->server, c->diff, c);
-    struct record *r = malloc(sizeof *r + len);
-    if (r == NULL)
-        return NULL;
-    memcpy(r->line, line, len);
-    r->len = (uint32_t)len;
-    r->sec = c->sec;
-    r->nsec = c->nsec;
-    r->server_len = (uint16_t)c->server.len;
-    r->client_off = (uint32_t)(c->client.p - line);
-    r->client_len = (uint32_t)c->client.len;
-    r->time_off = (uint32_t)(c->time.p - line);
-    r->hash = 0;
-    r->seq = 0;
+    /* The line is "AT server diff client location time", as record_new
+     * would write it. */
+    struct record *r = record_alloc(len, c->server.len, c->diff.len, c);
+    if (r != NULL)
+        memcpy(r->line, line, len);
     return r;
 }
 
