@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "config.h"
 #include "strparse.h"
 
@@ -22,11 +23,7 @@ static const unsigned char space[256] = {
  * separator is flagged, a flag still has to be looked up. */
 static uint64_t low_bytes(const unsigned char *p)
 {
-    uint64_t w;
-    memcpy(&w, p, sizeof w);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    w = __builtin_bswap64(w);
-#endif
+    uint64_t w = bytes_le64(p);
     return (w - 0x2121212121212121ULL) & ~w & 0x8080808080808080ULL;
 }
 

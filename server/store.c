@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
+
 /* A record of len bytes for an AT line of c's fields after a server
  * name and a difference of these lengths, single-spaced: every field but
  * the line itself set (hash and seq by store_apply, once it is kept). */
@@ -185,17 +187,6 @@ static uint64_t rotl(uint64_t x, int b)
         v2 = rotl(v2, 32);                                                     \
     } while (0)
 
-/* Eight bytes as a little-endian word; memcpy compiles to one load. */
-static uint64_t load_le64(const unsigned char *p)
-{
-    uint64_t m;
-    memcpy(&m, p, sizeof m);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    m = __builtin_bswap64(m);
-#endif
-    return m;
-}
-
 uint64_t store_siphash(uint64_t k0, uint64_t k1, const void *data, size_t len)
 {
     const unsigned char *p = data;
@@ -206,13 +197,12 @@ uint64_t store_siphash(uint64_t k0, uint64_t k1, const void *data, size_t len)
     uint64_t b = (uint64_t)len << 56;
     size_t i = 0;
     for (; i + 8 <= len; i += 8) {
-        uint64_t m = load_le64(p + i);
+        uint64_t m = bytes_le64(p + i);
         v3 ^= m;
         SIPROUND;
         v0 ^= m;
     }
-    for (size_t j = 0; i + j < len; j++)
-        b |= (uint64_t)p[i + j] << (8 * j);
+    b |= bytes_le_tail(p + i, len - i);
     v3 ^= b;
     SIPROUND;
     v0 ^= b;
@@ -248,11 +238,9 @@ uint64_t store_record_hash(const struct record *r)
     for (;; i += 8) {
         uint64_t m;
         if (i + 8 <= len) {
-            m = load_le64(p + i);
+            m = bytes_le64(p + i);
         } else if (i < len) {
-            m = 0;
-            for (size_t j = 0; i + j < len; j++)
-                m |= (uint64_t)p[i + j] << (8 * j);
+            m = bytes_le_tail(p + i, len - i);
         } else {
             break;
         }
