@@ -456,37 +456,32 @@ static int on_peer_line(struct conn *c, const char *line, size_t len)
     const struct proto_slice *f = split;
     size_t n;
     uint64_t h = 0;
+    int at;
     if (hinted) {
-        const struct record *held = is_held(srv, hint.h, hint.f[3], line, len);
-        p->received++;
-        if (held != NULL) {
-            withhold(p, held);
-            srv->stats.records_stale++;
-            return 0;
-        }
-        f = hint.f; /* an AT line's six fields */
+        f = hint.f; /* an AT line's six fields, its client hashed */
         n = 6;
         h = hint.h;
+        at = 1;
     } else {
         n = proto_split6(line, len, split); /* the form servers send */
         if (n == 0)
             n = proto_split(line, len, split, PROTO_MAX_FIELDS);
         if (n == 0)
             return 0; /* blank */
-        p->received++;
+        at = n == 6 && f[0].len == 2 && memcmp(f[0].p, "AT", 2) == 0 &&
+             f[3].len <= srv->opt->max_client_id;
         /* The client is hashed once, for the held-copy check and the
          * store. */
-        const struct proto_slice *client = &f[3];
-        int at = n == 6 && f[0].len == 2 && memcmp(f[0].p, "AT", 2) == 0 &&
-                 client->len <= srv->opt->max_client_id;
-        if (at) {
-            h = store_key_hash(&srv->store, client->p, client->len);
-            const struct record *held = is_held(srv, h, *client, line, len);
-            if (held != NULL) {
-                withhold(p, held);
-                srv->stats.records_stale++;
-                return 0;
-            }
+        if (at)
+            h = store_key_hash(&srv->store, f[3].p, f[3].len);
+    }
+    p->received++;
+    if (at) {
+        const struct record *held = is_held(srv, h, f[3], line, len);
+        if (held != NULL) {
+            withhold(p, held);
+            srv->stats.records_stale++;
+            return 0;
         }
     }
     struct proto_command cmd;
