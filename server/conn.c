@@ -66,7 +66,7 @@ static size_t high_water(const struct conn *c)
 static int must_pause(const struct conn *c)
 {
     return c->closing || c->holds >= c->pool->max_holds ||
-           conn_pending(c) >= high_water(c);
+           (!c->no_output_pause && conn_pending(c) >= high_water(c));
 }
 
 static void maybe_resume(struct conn *c)
@@ -192,6 +192,22 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     } else if (rc == 1) {
         pause_reading(c);
         maybe_resume(c);
+    }
+    if (c->turn_read_max > 0 && !c->closing) {
+        struct conn_pool *pool = c->pool;
+        if (c->turn_id != pool->turn) {
+            c->turn_id = pool->turn;
+            c->turn_read = 0;
+        }
+        c->turn_read += (size_t)nread;
+        if (c->turn_read >= c->turn_read_max && c->reading && !c->throttled) {
+            uv_read_stop(s);
+            c->reading = 0;
+            c->throttled = 1;
+            conn_ref(c);
+            c->throttled_next = pool->throttled;
+            pool->throttled = c;
+        }
     }
     /* A line that never completes is timed from its first byte; complete
      * lines held by a pause are not. */
@@ -453,7 +469,7 @@ static void resume(struct conn *c)
         conn_close(c, linebuf_strerror(rc));
     } else if (rc == 1) {
         pause_reading(c);
-    } else if (!c->closing && !c->eof) {
+    } else if (!c->closing && !c->eof && !c->throttled) {
         rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
         if (rc != 0)
             conn_close(c, uv_strerror(rc));
@@ -516,8 +532,28 @@ static void on_hold_timer(uv_timer_t *t)
     (void)t;
 }
 
+/* Connections that read their share in the last turn read again. */
+static void unthrottle(struct conn_pool *pool)
+{
+    while (pool->throttled != NULL) {
+        struct conn *c = pool->throttled;
+        pool->throttled = c->throttled_next;
+        c->throttled = 0;
+        if (!c->closing && !c->eof && !c->paused && !c->reading) {
+            int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+            if (rc != 0)
+                conn_close(c, uv_strerror(rc));
+            else
+                c->reading = 1;
+        }
+        conn_unref(c);
+    }
+}
+
 void conn_pool_flush(struct conn_pool *pool)
 {
+    pool->turn++;
+    unthrottle(pool);
     /* Held peer links are looked at again, once. */
     while (pool->held != NULL) {
         struct conn *c = pool->held;

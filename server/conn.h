@@ -73,6 +73,8 @@ struct conn_pool {
      * wait when the loop would otherwise sleep. */
     uint64_t peer_hold_ns;
     struct conn *held; /* peer links keeping output back */
+    struct conn *throttled; /* read their share of this turn; go on next */
+    uint64_t turn;          /* conn_pool_flush calls: one per loop turn */
     uv_timer_t hold_timer;
     char read_buf[CONN_READ_BUF];
 };
@@ -90,6 +92,17 @@ struct conn {
     unsigned dirty : 1;
     unsigned paused : 1;
     unsigned on_resume : 1;
+    unsigned throttled : 1;
+    /* Reading never pauses for this connection's own output (peer links:
+     * what they send is either a flood from elsewhere or a catch-up that
+     * produces only when there is room; pausing could make two ends wait
+     * for each other). max_output still cuts it off. */
+    unsigned no_output_pause : 1;
+    /* At most this many bytes are read per loop turn (0: no limit), so
+     * that one busy connection cannot make a turn long. */
+    size_t turn_read_max;
+    size_t turn_read;
+    uint64_t turn_id;
     struct linebuf in;
     struct dynbuf out;
     size_t write_len; /* bytes in the uv_write in flight */
@@ -113,7 +126,7 @@ struct conn {
     uint64_t flushes; /* times out was handed to the kernel */
     void *data; /* the owner's */
     struct conn *prev, *next;
-    struct conn *dirty_next, *resume_next;
+    struct conn *dirty_next, *resume_next, *throttled_next;
     char addr[64]; /* the other end, for logs */
 };
 

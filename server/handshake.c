@@ -130,7 +130,8 @@ int handshake_proof(const unsigned char *secret, size_t secret_len,
      * message is unambiguous. */
     unsigned char msg[16 + 2 * (CONFIG_NAME_MAX + 1) + 2 * HANDSHAKE_NONCE];
     size_t n = 0;
-    const char *r = role == HANDSHAKE_DIAL ? "herd/1 dial|" : "herd/1 accept|";
+    const char *r = role == HANDSHAKE_DIAL ? HANDSHAKE_PROTO " dial|"
+                                     : HANDSHAKE_PROTO " accept|";
     size_t rl = strlen(r);
     size_t dl = strnlen(dialer, CONFIG_NAME_MAX);
     size_t al = strnlen(acceptor, CONFIG_NAME_MAX);

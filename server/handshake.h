@@ -1,7 +1,7 @@
 /* handshake: the peer link handshake, pure (parsing, formatting, proofs).
  *
- *   dialer   -> HELLO herd/1 NAME EPOCH COUNT DIGEST NONCE
- *   acceptor -> HELLO herd/1 NAME EPOCH COUNT DIGEST NONCE PROOF
+ *   dialer   -> HELLO herd/2 NAME EPOCH COUNT DIGEST NONCE
+ *   acceptor -> HELLO herd/2 NAME EPOCH COUNT DIGEST NONCE PROOF
  *   dialer   -> PROOF PROOF
  *
  * NONCE is 16 fresh random bytes from each side (hex). With a herd secret,
@@ -19,7 +19,7 @@
 
 #include "proto.h"
 
-#define HANDSHAKE_PROTO "herd/1"
+#define HANDSHAKE_PROTO "herd/2"
 #define HANDSHAKE_NONCE 16
 #define HANDSHAKE_PROOF 32
 #define HANDSHAKE_LINE_MAX 256

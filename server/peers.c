@@ -79,14 +79,6 @@ int peers_init(struct server *srv)
     return 0;
 }
 
-size_t peers_up(const struct server *srv)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < srv->peers.n; i++)
-        n += srv->peers.v[i].link != NULL;
-    return n;
-}
-
 static struct peer *find_peer(struct server *srv, const char *name,
                               size_t len)
 {
@@ -130,11 +122,53 @@ static void send_hello(struct server *srv, struct conn *c,
 
 static void schedule_dial(struct peer *p);
 
-static int send_record(void *arg, const struct record *r)
+static void sync_send_line(void *arg, const char *line, size_t len)
 {
-    struct conn *c = arg;
-    conn_write_line(c, r->line, r->len);
-    return c->closing;
+    struct peer *p = arg;
+    if (p->link != NULL)
+        conn_write_line(p->link, line, len);
+}
+
+static void sync_send_record(void *arg, const struct record *r)
+{
+    struct peer *p = arg;
+    if (p->link != NULL)
+        conn_write_line(p->link, r->line, r->len);
+}
+
+static const struct sync_ops sync_ops = {sync_send_line, sync_send_record};
+
+/* Logs the end of p's catch-up, once, when neither side waits for the
+ * other any more. */
+static void sync_check_done(struct peer *p)
+{
+    if (!p->sync_active || !sync_idle(&p->sync))
+        return;
+    p->sync_active = 0;
+    const struct sync_stats *st = &p->sync.st;
+    log_msg("link %s: catch-up done in %.1f ms: sent %llu records (%llu "
+            "bytes) and %llu messages (%llu bytes), received %lu records "
+            "and %llu messages; longest loop turn %.2f ms",
+            p->name, (double)(uv_hrtime() - p->sync_start_ns) / 1e6,
+            (unsigned long long)st->records_sent,
+            (unsigned long long)st->record_bytes,
+            (unsigned long long)st->lines_sent,
+            (unsigned long long)st->line_bytes, p->sync_received,
+            (unsigned long long)st->lines_received,
+            (double)p->sync_worst_ns / 1e6);
+}
+
+/* The link of p is gone: so is its catch-up. */
+static void sync_end(struct peer *p, const char *why)
+{
+    if (p->sync_active)
+        log_msg("link %s: catch-up interrupted (%s) after %llu records "
+                "sent, %lu received",
+                p->name, why, (unsigned long long)p->sync.st.records_sent,
+                p->sync_received);
+    if (p->sync_on)
+        sync_close(&p->sync);
+    p->sync_on = p->sync_active = 0;
 }
 
 static int on_peer_line(struct conn *c, const char *line, size_t len);
@@ -156,20 +190,27 @@ static void link_up(struct peer *p, struct conn *c, const struct hello *h)
     p->remote_epoch = epoch;
     c->on_line = on_peer_line;
     c->prepare_out = prepare_link_out;
+    c->no_output_pause = 1;
+    c->turn_read_max = PEERS_READ_PER_TURN;
     /* Catch-up: whatever either side missed while the link was down
-     * crosses once; older copies stop at the receiver. Two ends whose
-     * digests agree hold the same records and send nothing. */
+     * crosses once (sync.h); older copies stop at the receiver. Two ends
+     * whose digests agree hold the same records and send nothing. */
     int same = h->count == srv->store.count && h->digest == srv->store.digest;
     log_msg("link %s up (%s, %s%s, %s)", p->name, c->addr,
             c->kind == CONN_PEER_OUT ? "dialled" : "accepted",
             restarted ? ", neighbour restarted" : "",
-            same ? "in sync" : "sending every record");
-    if (!same) {
-        size_t before = conn_pending(c);
-        store_foreach(&srv->store, send_record, c);
-        log_msg("link %s: catch-up of %zu records, %zu bytes", p->name,
-                srv->store.count, conn_pending(c) - before);
-    }
+            same ? "in sync" : "catching up");
+    sync_end(p, "replaced by a newer link");
+    sync_init(&p->sync, &srv->store, &sync_ops, p, p->dialer);
+    p->sync_on = 1;
+    p->sync_active = 1;
+    p->sync_start_ns = uv_hrtime();
+    p->sync_worst_ns = 0;
+    p->sync_received = 0;
+    sync_start(&p->sync, h->count, h->digest);
+    if (same)
+        p->sync_active = 0; /* nothing to log unless the other side asks */
+    sync_check_done(p);
 }
 
 static void log_refused(struct conn *c, const char *why, const char *line,
@@ -217,7 +258,14 @@ static int on_hello_in(struct conn *c, const char *line, size_t len)
     struct handshake_in *hs = c->data;
     struct server *srv = hs->srv;
     if (handshake_parse_hello(line, len, &hs->h) != 0 || hs->h.has_proof)
-        return refuse(c, "not a herd handshake", line, len);
+        return refuse(c,
+                      len > 13 && memcmp(line, "HELLO herd/", 11) == 0 &&
+                              memcmp(line, "HELLO " HANDSHAKE_PROTO " ",
+                                     7 + strlen(HANDSHAKE_PROTO)) != 0
+                          ? "another version of the peer protocol (this "
+                            "server speaks " HANDSHAKE_PROTO ")"
+                          : "not a herd handshake",
+                      line, len);
     struct peer *p = find_peer(srv, hs->h.name.p, hs->h.name.len);
     if (p == NULL)
         return refuse(c, "not a configured neighbour", line, len);
@@ -265,6 +313,13 @@ static int on_hello_out(struct conn *c, const char *line, size_t len)
     struct peer *p = c->data;
     struct server *srv = p->srv;
     struct hello h;
+    if (len > 11 && memcmp(line, "HELLO herd/", 11) == 0 &&
+        memcmp(line, "HELLO " HANDSHAKE_PROTO " ",
+               7 + strlen(HANDSHAKE_PROTO)) != 0)
+        return refuse(c,
+                      "another version of the peer protocol (this server "
+                      "speaks " HANDSHAKE_PROTO ")",
+                      line, len);
     if (handshake_parse_hello(line, len, &h) != 0 || !h.has_proof ||
         strlen(p->name) != h.name.len ||
         memcmp(p->name, h.name.p, h.name.len) != 0)
@@ -484,6 +539,30 @@ static int on_peer_line(struct conn *c, const char *line, size_t len)
             return 0;
         }
     }
+    if (!at) {
+        int src = sync_on_line(&p->sync, f, n);
+        if (src != SYNC_ENOTSYNC) {
+            if (src == 0 && !p->sync_active && !sync_idle(&p->sync)) {
+                p->sync_active = 1; /* the other side opened */
+                p->sync_start_ns = uv_hrtime();
+                p->sync_worst_ns = 0;
+                p->sync_received = 0;
+            }
+            if (src == SYNC_EBAD) {
+                char excerpt[160];
+                log_escape(excerpt, sizeof excerpt, line, len);
+                log_msg("link %s: dropped invalid catch-up message: %s",
+                        p->name, excerpt);
+            } else if (src != 0) {
+                conn_close(c, src == SYNC_EQUEUE
+                                  ? "catch-up: too many ranges asked for"
+                                  : "catch-up: out of memory");
+                return 1;
+            }
+            sync_check_done(p);
+            return 0;
+        }
+    }
     struct proto_command cmd;
     int rc = proto_parse_fields(f, n, &cmd);
     if (rc == 0 && cmd.client.len > srv->opt->max_client_id)
@@ -506,6 +585,7 @@ static int on_peer_line(struct conn *c, const char *line, size_t len)
      * is its client's hash. */
     const struct record *cur;
     server_offer_hashed(srv, r, h, p, &cur);
+    p->sync_received += p->sync_active;
     return 0;
 }
 
@@ -525,6 +605,7 @@ static void on_peer_close(struct conn *c, const char *reason)
     if (p->link == c) {
         p->link = NULL;
         log_msg("link %s down: %s", p->name, reason);
+        sync_end(p, reason);
     }
     if (p->pending == c) {
         p->pending = NULL;
@@ -645,10 +726,40 @@ void peers_flood(struct server *srv, const struct record *rec,
     }
 }
 
+void peers_pump(struct server *srv, uint64_t turn_ns)
+{
+    for (size_t i = 0; i < srv->peers.n; i++) {
+        struct peer *p = &srv->peers.v[i];
+        if (p->sync_active && turn_ns > p->sync_worst_ns)
+            p->sync_worst_ns = turn_ns;
+        if (p->link == NULL || !p->sync_on || !sync_has_queue(&p->sync))
+            continue;
+        size_t pending = conn_pending(p->link);
+        if (pending < PEERS_CATCHUP_ROOM) {
+            size_t room = PEERS_CATCHUP_ROOM - pending;
+            sync_pump(&p->sync,
+                      room < PEERS_CATCHUP_SLICE ? room : PEERS_CATCHUP_SLICE);
+            sync_check_done(p);
+        }
+    }
+}
+
+int peers_pump_ready(const struct server *srv)
+{
+    for (size_t i = 0; i < srv->peers.n; i++) {
+        const struct peer *p = &srv->peers.v[i];
+        if (p->link != NULL && p->sync_on && sync_has_queue(&p->sync) &&
+            conn_pending(p->link) < PEERS_CATCHUP_ROOM)
+            return 1;
+    }
+    return 0;
+}
+
 void peers_close(struct server *srv)
 {
     for (size_t i = 0; i < srv->peers.n; i++) {
         struct peer *p = &srv->peers.v[i];
+        sync_end(p, "server stopping");
         uv_timer_stop(&p->timer);
         uv_close((uv_handle_t *)&p->timer, NULL);
         free(p->pend);

@@ -2,11 +2,10 @@
  *
  * Of the two ends of an edge, the one with the smaller name dials and the
  * other accepts, so an edge has one link. A link starts with a handshake
- *     HELLO herd/1 NAME EPOCH
- * from each side; only a configured neighbour is accepted. Then both ends
- * send every record they hold (a catch-up after a restart or partition) and
- * flood newer records as AT lines. A dialer whose link is down retries with
- * a capped backoff; a neighbour that is down costs nothing.
+ * (handshake.h); only a configured neighbour is accepted. Then the two
+ * ends catch up, sending each other only what differs (sync.h), while
+ * both flood newer records as AT lines. A dialer whose link is down
+ * retries with a capped backoff; a neighbour that is down costs nothing.
  */
 #ifndef HERD_PEERS_H
 #define HERD_PEERS_H
@@ -18,11 +17,18 @@
 
 #include "config.h"
 #include "proto.h"
+#include "sync.h"
 
 #define PEERS_BACKOFF_FIRST_MS 50
 #define PEERS_BACKOFF_MAX_MS 1000
 #define PEERS_HANDSHAKE_TIMEOUT_MS 5000
 #define PEERS_MAX_OUTPUT (256u * 1024 * 1024)
+/* A catch-up produces records only while a link's output holds less than
+ * this, at most PEERS_CATCHUP_SLICE bytes a loop turn; a link reads at
+ * most PEERS_READ_PER_TURN bytes a turn. Both keep a turn short. */
+#define PEERS_CATCHUP_ROOM (512u * 1024)
+#define PEERS_CATCHUP_SLICE (128u * 1024)
+#define PEERS_READ_PER_TURN (128u * 1024)
 
 struct server;
 struct conn;
@@ -72,6 +78,13 @@ struct peer {
     size_t npend, pend_cap, nwithheld;
     unsigned long pend_conn;
     uint64_t pend_flushes;
+    /* The catch-up of the current link. */
+    struct sync sync;
+    int sync_on;            /* sync is initialized */
+    int sync_active;        /* started and not finished */
+    uint64_t sync_start_ns; /* uv_hrtime() at link-up */
+    uint64_t sync_worst_ns; /* the longest loop turn since */
+    unsigned long sync_received; /* records received since */
 };
 
 struct peers {
@@ -98,7 +111,13 @@ int peers_in_handshake(const struct conn *c);
 /* Queues rec to every neighbour whose link is up, but `except`. */
 void peers_flood(struct server *srv, const struct record *rec,
                  const struct peer *except);
-/* Number of links up. */
-size_t peers_up(const struct server *srv);
+/* Sends the next slice of every catch-up whose link has room; once per
+ * loop turn, before the output is written. turn_ns is how long the last
+ * turn worked (for the catch-up's log line). */
+void peers_pump(struct server *srv, uint64_t turn_ns);
+/* Whether a catch-up could send more now (its link has room): then the
+ * loop must not sleep, since a write the kernel took whole calls nothing
+ * back. Otherwise the end of a write wakes it. */
+int peers_pump_ready(const struct server *srv);
 
 #endif

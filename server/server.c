@@ -139,12 +139,35 @@ static void flush_wal(void *arg)
 /* Runs once per loop iteration, before the loop sleeps: everything the
  * iteration produced goes out in as few writes as possible, the log of
  * records first. */
+static void on_spin(uv_idle_t *h)
+{
+    (void)h; /* only keeps the loop from sleeping */
+}
+
+/* How long the loop worked since the last call: the time between two
+ * flushes less what it slept in between. */
+static uint64_t turn_ns(struct server *srv)
+{
+    uint64_t now = uv_hrtime();
+    uint64_t idle = uv_metrics_idle_time(&srv->loop);
+    uint64_t busy = now - srv->turn_mark_ns;
+    uint64_t slept = idle - srv->turn_mark_idle;
+    srv->turn_mark_ns = now;
+    srv->turn_mark_idle = idle;
+    return busy > slept ? busy - slept : 0;
+}
+
 static void on_flush(uv_prepare_t *h)
 {
     struct server *srv = h->data;
+    peers_pump(srv, turn_ns(srv));
     flush_wal(srv);
     conn_pool_flush(&srv->pool);
     log_flush();
+    if (peers_pump_ready(srv) && !srv->stopping)
+        uv_idle_start(&srv->spin, on_spin);
+    else
+        uv_idle_stop(&srv->spin);
 }
 
 static int replay_line(void *arg, const char *line, size_t len)
@@ -239,6 +262,7 @@ static void stop(struct server *srv, const char *why)
     conn_pool_close_all(&srv->pool, "server stopping");
     conn_pool_flush(&srv->pool);
     uv_close((uv_handle_t *)&srv->flush, NULL);
+    uv_close((uv_handle_t *)&srv->spin, NULL);
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
     uv_close((uv_handle_t *)&srv->sigint, NULL);
     uv_close((uv_handle_t *)&srv->sweep, NULL);
@@ -425,8 +449,10 @@ int server_run(const struct server_options *opt)
     srv.pool.before_write_arg = &srv;
     uv_tcp_init(&srv.loop, &srv.client_listener);
     uv_tcp_init(&srv.loop, &srv.peer_listener);
+    uv_loop_configure(&srv.loop, UV_METRICS_IDLE_TIME);
     uv_prepare_init(&srv.loop, &srv.flush);
     srv.flush.data = &srv;
+    uv_idle_init(&srv.loop, &srv.spin);
     uv_signal_init(&srv.loop, &srv.sigterm);
     uv_signal_init(&srv.loop, &srv.sigint);
     srv.sigterm.data = srv.sigint.data = &srv;
@@ -505,6 +531,8 @@ int server_run(const struct server_options *opt)
                     "send records");
         peers_start(&srv);
         log_flush();
+        srv.turn_mark_ns = uv_hrtime();
+        srv.turn_mark_idle = uv_metrics_idle_time(&srv.loop);
         signal_ready(opt->ready_fd);
         uv_run(&srv.loop, UV_RUN_DEFAULT);
     } else {
@@ -514,6 +542,7 @@ int server_run(const struct server_options *opt)
         uv_close((uv_handle_t *)&srv.client_listener, NULL);
         uv_close((uv_handle_t *)&srv.peer_listener, NULL);
         uv_close((uv_handle_t *)&srv.flush, NULL);
+        uv_close((uv_handle_t *)&srv.spin, NULL);
         uv_close((uv_handle_t *)&srv.sigterm, NULL);
         uv_close((uv_handle_t *)&srv.sigint, NULL);
         uv_close((uv_handle_t *)&srv.sweep, NULL);

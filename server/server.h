@@ -71,6 +71,8 @@ struct server {
     uv_tcp_t client_listener;
     uv_tcp_t peer_listener;
     uv_prepare_t flush;
+    uv_idle_t spin; /* active while a catch-up has records and room */
+    uint64_t turn_mark_ns, turn_mark_idle; /* the last flush's clock */
     uv_signal_t sigterm;
     uv_signal_t sigint;
     uv_pipe_t lifeline;

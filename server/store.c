@@ -26,6 +26,8 @@ static struct record *record_alloc(size_t len, size_t server_len,
     r->time_off = (uint32_t)(len - c->time.len);
     r->hash = 0;
     r->seq = 0;
+    r->bprev = r->bnext = NULL;
+    r->sub = 0;
     return r;
 }
 
@@ -228,12 +230,10 @@ static uint64_t fmix64(uint64_t h)
 /* Eight bytes a step, each word multiplied, rotated and folded in as
  * MurmurHash3 does; about a quarter of the instructions of SipHash over a
  * whole AT line, which every server hashes for every record it keeps. */
-uint64_t store_record_hash(const struct record *r)
+static uint64_t word_hash(const unsigned char *p, size_t len, uint64_t seed)
 {
     const uint64_t c1 = 0x87c37b91114253d5ULL, c2 = 0x4cf5ad432745937fULL;
-    const unsigned char *p = (const unsigned char *)r->line;
-    size_t len = r->len;
-    uint64_t h = 0x6865726420646967ULL ^ ((uint64_t)len * c2);
+    uint64_t h = seed ^ ((uint64_t)len * c2);
     size_t i = 0;
     for (;; i += 8) {
         uint64_t m;
@@ -253,6 +253,18 @@ uint64_t store_record_hash(const struct record *r)
     return fmix64(h ^ len);
 }
 
+uint64_t store_record_hash(const struct record *r)
+{
+    return word_hash((const unsigned char *)r->line, r->len,
+                     0x6865726420646967ULL);
+}
+
+uint32_t store_client_key(const char *client, size_t len)
+{
+    return (uint32_t)(word_hash((const unsigned char *)client, len,
+                                0x6865726420747265ULL) >> 32);
+}
+
 void store_init(struct store *s, uint64_t k0, uint64_t k1)
 {
     s->bytes = 0;
@@ -263,6 +275,7 @@ void store_init(struct store *s, uint64_t k0, uint64_t k1)
     s->count = 0;
     s->k0 = k0;
     s->k1 = k1;
+    s->buckets = NULL;
 }
 
 void store_close(struct store *s)
@@ -270,6 +283,8 @@ void store_close(struct store *s)
     for (size_t i = 0; i < s->cap; i++)
         free(s->slots[i].r);
     free(s->slots);
+    free(s->buckets);
+    s->buckets = NULL;
     s->slots = NULL;
     s->cap = 0;
     s->count = 0;
@@ -330,8 +345,10 @@ int store_apply_hashed(struct store *s, struct record *rec, uint64_t h,
     *cur = NULL;
     const char *client = rec->line + rec->client_off;
     /* Keep the load under 3/4 so probes stay short. */
-    if ((s->count + 1) * 4 > s->cap * 3 &&
-        resize(s, s->cap ? s->cap * 2 : 64) != 0) {
+    if (s->buckets == NULL)
+        s->buckets = calloc(STORE_BUCKETS, sizeof *s->buckets);
+    if (s->buckets == NULL || ((s->count + 1) * 4 > s->cap * 3 &&
+                               resize(s, s->cap ? s->cap * 2 : 64) != 0)) {
         *cur = store_get_hashed(s, h, client, rec->client_len);
         return STORE_ENOMEM;
     }
@@ -345,14 +362,35 @@ int store_apply_hashed(struct store *s, struct record *rec, uint64_t h,
     rec->seq = ++s->last_seq;
     s->slots[i].h = h;
     s->slots[i].r = rec;
+    uint32_t key = store_client_key(client, rec->client_len);
+    struct store_bucket *b = &s->buckets[key >> (32 - STORE_BUCKET_BITS)];
+    rec->sub = (uint16_t)key;
     if (old == NULL) {
         s->count++;
+        b->count++;
+        rec->bprev = NULL;
+        rec->bnext = b->head;
+        if (b->head != NULL)
+            b->head->bprev = rec;
+        b->head = rec;
     } else {
         s->bytes -= old->len;
         s->digest ^= old->hash;
+        b->digest ^= old->hash;
+        /* In the old record's place: a walk of the bucket that stops at
+         * a client finds its way on from the newer record. */
+        rec->bprev = old->bprev;
+        rec->bnext = old->bnext;
+        if (rec->bprev != NULL)
+            rec->bprev->bnext = rec;
+        else
+            b->head = rec;
+        if (rec->bnext != NULL)
+            rec->bnext->bprev = rec;
     }
     s->bytes += rec->len;
     s->digest ^= rec->hash;
+    b->digest ^= rec->hash;
     free(old);
     *cur = rec;
     return STORE_CHANGED;

@@ -21,6 +21,10 @@ struct record {
     uint64_t seq;  /* set by the store when it keeps the record: unique
                       among the records of this process */
     uint64_t sec;  /* client time */
+    /* The other records of the client-key bucket (store_client_key),
+     * while the store keeps this one; a newer record of the client takes
+     * the old one's place in the list. */
+    struct record *bprev, *bnext;
     uint32_t nsec;
     uint32_t len;        /* of line */
     uint32_t client_off; /* client id within line */
@@ -28,6 +32,8 @@ struct record {
     uint32_t time_off; /* client time text within line: the last field,
                           so it runs to len */
     uint16_t server_len; /* server name starts at line + 3 */
+    uint16_t sub;        /* the low 16 bits of the client key, set when the
+                            store keeps the record */
     char line[];         /* the AT line, no terminator, not NUL-terminated */
 };
 
@@ -65,6 +71,19 @@ struct store_slot {
     struct record *r; /* NULL: empty */
 };
 
+/* The client key: a 32-bit hash of a client id, the same on every server
+ * (not keyed), that places the client in the tree the servers compare
+ * when a link comes up (server/sync.h). Its top STORE_BUCKET_BITS bits
+ * name the client's bucket; the rest are kept in record->sub. */
+#define STORE_BUCKET_BITS 16
+#define STORE_BUCKETS (1u << STORE_BUCKET_BITS)
+
+struct store_bucket {
+    struct record *head; /* the bucket's records, newest client first */
+    uint64_t digest;     /* XOR of their store_record_hash() */
+    uint32_t count;
+};
+
 struct store {
     struct store_slot *slots; /* open addressing, linear probing */
     size_t cap;            /* power of two, or 0 */
@@ -76,6 +95,10 @@ struct store {
      * records arrived in. */
     uint64_t digest;
     uint64_t last_seq; /* the last record->seq handed out */
+    /* STORE_BUCKETS of them once the first record is kept, else NULL:
+     * the digest above, split by client key, with each bucket's records
+     * in a list. */
+    struct store_bucket *buckets;
 };
 
 /* A hash of the record's line, the same on every server, for digests; a
@@ -83,6 +106,9 @@ struct store {
  * looked up by it, so it need not resist chosen inputs, only tell
  * records apart (a change of a single bit changes about half of it). */
 uint64_t store_record_hash(const struct record *r);
+
+/* The client key of a client id (see STORE_BUCKET_BITS). */
+uint32_t store_client_key(const char *client, size_t len);
 
 void store_init(struct store *s, uint64_t k0, uint64_t k1);
 /* Frees every record. */

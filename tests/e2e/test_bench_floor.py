@@ -99,7 +99,7 @@ def main(t):
 
         # A HELLO in two pieces is still answered.
         with socket.create_connection((LOOPBACK, zed_port), timeout=5) as raw:
-            raw.sendall(b"HELLO herd/1 Tester 1 0 0 ")
+            raw.sendall(b"HELLO herd/2 Tester 1 0 0 ")
             time.sleep(0.05)  # let the first piece be read alone
             raw.sendall(b"00112233445566778899aabbccddeeff\n")
             got = b""
@@ -107,7 +107,7 @@ def main(t):
                 chunk = raw.recv(4096)
                 check(chunk != b"", "Zed closed the connection without a HELLO")
                 got += chunk
-        check(got.startswith(b"HELLO herd/1 Zed "), "Zed's answer to a split HELLO: %r" % got)
+        check(got.startswith(b"HELLO herd/2 Zed "), "Zed's answer to a split HELLO: %r" % got)
         t.ok("a HELLO that arrives in two pieces is answered: %r" % got.strip()[:40])
     finally:
         for name, p in procs.items():

@@ -53,13 +53,13 @@ CLOSE_WITHIN = 3.0
 
 
 def proof(secret, role, dialer, acceptor, dial_nonce, accept_nonce):
-    prefix = b"herd/1 dial|" if role == "dial" else b"herd/1 accept|"
+    prefix = b"herd/2 dial|" if role == "dial" else b"herd/2 accept|"
     msg = prefix + dialer + b"|" + acceptor + b"|" + dial_nonce + accept_nonce
     return hmac.new(secret, msg, hashlib.sha256).hexdigest().encode()
 
 
 def hello(name, nonce, proof_field=None, epoch=1, count=0, digest=0):
-    line = b"HELLO herd/1 %s %d %d %016x %s" % (name, epoch, count, digest,
+    line = b"HELLO herd/2 %s %d %d %016x %s" % (name, epoch, count, digest,
                                                  nonce.hex().encode())
     if proof_field is not None:
         line += b" " + proof_field
@@ -68,7 +68,7 @@ def hello(name, nonce, proof_field=None, epoch=1, count=0, digest=0):
 
 def parse_hello(line, who):
     f = line.split(b" ")
-    check(len(f) in (7, 8) and f[0] == b"HELLO" and f[1] == b"herd/1",
+    check(len(f) in (7, 8) and f[0] == b"HELLO" and f[1] == b"herd/2",
           "%s: not a HELLO line: %s" % (who, show(line)))
     check(re.match(rb"^[0-9]+$", f[3]) and re.match(rb"^[0-9]+$", f[4]),
           "%s: HELLO epoch/count not decimal: %s" % (who, show(line)))
@@ -313,14 +313,13 @@ def attack_cases(t, a, b):
         ("binary", b"\x00\xff\xfe garbage \x01\x02\n"),
         ("HTTP", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
         ("client IAMAT", b"IAMAT kiwi " + UCLA + b" " + CTIME + b"\n"),
-        ("HELLO herd/2", b"HELLO herd/2 Bolden 1 0 0000000000000000 " + b"ab" * 16 + b"\n"),
-        ("HELLO with a short nonce", b"HELLO herd/1 Bolden 1 0 0000000000000000 abcd\n"),
+        ("HELLO with a short nonce", b"HELLO herd/2 Bolden 1 0 0000000000000000 abcd\n"),
         ("HELLO with an upper-case nonce",
-         b"HELLO herd/1 Bolden 1 0 0000000000000000 " + b"AB" * 16 + b"\n"),
+         b"HELLO herd/2 Bolden 1 0 0000000000000000 " + b"AB" * 16 + b"\n"),
         ("HELLO with a 400-digit count",
-         b"HELLO herd/1 Bolden 1 " + b"9" * 400 + b" 0000000000000000 " + b"ab" * 16 + b"\n"),
+         b"HELLO herd/2 Bolden 1 " + b"9" * 400 + b" 0000000000000000 " + b"ab" * 16 + b"\n"),
         ("HELLO with a NUL in the name",
-         b"HELLO herd/1 Bol\x00den 1 0 0000000000000000 " + b"ab" * 16 + b"\n"),
+         b"HELLO herd/2 Bol\x00den 1 0 0000000000000000 " + b"ab" * 16 + b"\n"),
         ("dialer HELLO carrying a proof",
          hello(b"Bolden", os.urandom(16), b"ab" * 32)),
     ]
@@ -333,6 +332,19 @@ def attack_cases(t, a, b):
         refused(a, raw, b"not a herd handshake", since)
     t.ok("%d kinds of garbage instead of HELLO: refused, logged, nothing sent back"
          % len(garbage))
+
+    # A neighbour speaking another version of the peer protocol: refused
+    # with a reason that names the version this server speaks.
+    for old in (b"herd/1", b"herd/3"):
+        since = a.log_size()
+        raw = Raw(a.peer_port, "impostor speaking %s" % old.decode())
+        raw.send_quiet(b"HELLO " + old + b" Bolden 1 0 0000000000000000 "
+                       + b"ab" * 16 + b"\n" + evil_ats(1))
+        eq(raw.closed_within(CLOSE_WITHIN)[0], b"", "bytes sent back for %s" % old)
+        raw.close()
+        refused(a, raw, b"another version of the peer protocol (this server "
+                b"speaks herd/2)", since)
+    t.ok("HELLO herd/1 and herd/3: refused as another version of the peer protocol")
 
     # A huge line with no newline on the peer port: not buffered, closed.
     since = a.log_size()
@@ -358,7 +370,7 @@ def attack_cases(t, a, b):
     t0 = time.monotonic()
     silent = Raw(a.peer_port, "impostor that says nothing")
     half = Raw(a.peer_port, "impostor that sends half a HELLO")
-    half.send(b"HELLO herd/1 Bolden 1 0")
+    half.send(b"HELLO herd/2 Bolden 1 0")
     stalled = Raw(a.peer_port, "impostor that stops after HELLO")
     stalled.send(hello(b"Bolden", os.urandom(16)))
     parse_hello(stalled.read_line(), "Alford's answer to the stalling impostor")
