@@ -200,6 +200,12 @@ static void link_up(struct peer *p, struct conn *c, const struct hello *h)
             c->kind == CONN_PEER_OUT ? "dialled" : "accepted",
             restarted ? ", neighbour restarted" : "",
             same ? "in sync" : "catching up");
+    /* The union of the two stores holds at least the larger: grown to
+     * that now, while this store may be small, rather than doubled under
+     * the catch-up. */
+    if (!same && h->count > srv->store.count &&
+        h->count < 4 * srv->store.count + (1u << 24))
+        store_reserve(&srv->store, (size_t)h->count);
     sync_end(p, "replaced by a newer link");
     sync_init(&p->sync, &srv->store, &sync_ops, p, p->dialer);
     p->sync_on = 1;

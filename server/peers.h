@@ -28,7 +28,7 @@
  * most PEERS_READ_PER_TURN bytes a turn. Both keep a turn short. */
 #define PEERS_CATCHUP_ROOM (512u * 1024)
 #define PEERS_CATCHUP_SLICE (128u * 1024)
-#define PEERS_READ_PER_TURN (128u * 1024)
+#define PEERS_READ_PER_TURN (64u * 1024)
 
 struct server;
 struct conn;

@@ -339,6 +339,17 @@ static int resize(struct store *s, size_t cap)
     return 0;
 }
 
+int store_reserve(struct store *s, size_t n)
+{
+    size_t cap = s->cap ? s->cap : 64;
+    while (n * 4 > cap * 3) {
+        if (cap > SIZE_MAX / 4)
+            return STORE_ENOMEM;
+        cap *= 2;
+    }
+    return cap > s->cap ? resize(s, cap) : 0;
+}
+
 int store_apply_hashed(struct store *s, struct record *rec, uint64_t h,
                        const struct record **cur)
 {

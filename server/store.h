@@ -114,6 +114,11 @@ void store_init(struct store *s, uint64_t k0, uint64_t k1);
 /* Frees every record. */
 void store_close(struct store *s);
 
+/* Makes room for n records without growing again on the way: a catch-up
+ * that brings a neighbour's million clients would otherwise rehash the
+ * table in one piece at each doubling. Returns 0 or STORE_ENOMEM. */
+int store_reserve(struct store *s, size_t n);
+
 /* Offers rec. On STORE_CHANGED the store owns rec (and has freed the older
  * record). On STORE_STALE or STORE_ENOMEM the caller still owns rec; *cur is
  * then the record that stays (NULL if none). */
