@@ -26,6 +26,10 @@
  *   peer_batch_us N                   a busy server sends to a neighbour
  *                                     at most once per N us (0: every
  *                                     loop iteration)
+ *   link_ping_ms N                    a link that sent nothing this long
+ *                                     sends a heartbeat
+ *   link_timeout_ms N                 a link that heard nothing this long
+ *                                     (or a dial not answered) is closed
  *   server_bin PATH                   herd-server for the supervisor
  *   restart_first_ms N                first restart delay (doubles)
  *   restart_max_ms N                  restart delay cap
@@ -52,6 +56,8 @@
 #define CONFIG_UNSET UINT64_MAX        /* for settings where 0 is a value */
 #define CONFIG_PEER_BATCH_MAX_US 10000 /* the busy window is 10 ms */
 #define CONFIG_PEER_BATCH_DEFAULT_US 2000
+#define CONFIG_LINK_PING_DEFAULT_MS 500
+#define CONFIG_LINK_TIMEOUT_DEFAULT_MS 2000
 
 enum config_status {
     CONFIG_ESYNTAX = -1301, /* the file is wrong; err says where */
@@ -101,6 +107,8 @@ struct config {
     uint64_t max_pending;
     uint64_t max_client_id;
     uint64_t peer_batch_us; /* CONFIG_UNSET: not set */
+    uint64_t link_ping_ms;  /* 0: not set */
+    uint64_t link_timeout_ms;
     uint64_t restart_first_ms;  /* supervisor settings; 0: not set */
     uint64_t restart_max_ms;
     uint64_t restart_stable_ms;

@@ -62,6 +62,11 @@ static const char usage_text[] =
     "                           every loop iteration); an idle server sends\n"
     "                           at once\n"
     "  --max-client-id BYTES    longest client id (default 256)\n"
+    "  --link-ping MS           a link that sent nothing this long sends a\n"
+    "                           heartbeat (default 500)\n"
+    "  --link-timeout MS        a link that heard nothing this long is\n"
+    "                           closed and redialled; a dial unanswered\n"
+    "                           this long too (default 2000)\n"
     "  --ready-fd FD            write a newline to FD once listening\n"
     "  --lifeline-fd FD         stop when FD reaches end of file (the\n"
     "                           supervisor holds its other end)\n"
@@ -274,6 +279,10 @@ static int parse_args(struct args *a, int argc, char **argv)
         } else if (strcmp(key, "--peer-batch-us") == 0) {
             rc = number(key, val, 0, CONFIG_PEER_BATCH_MAX_US,
                         &a->opt.peer_batch_us);
+        } else if (strcmp(key, "--link-ping") == 0) {
+            rc = number(key, val, 10, 600000, &a->opt.link_ping_ms);
+        } else if (strcmp(key, "--link-timeout") == 0) {
+            rc = number(key, val, 50, 3600000, &a->opt.link_timeout_ms);
         } else if (strcmp(key, "--max-client-id") == 0) {
             rc = number(key, val, 1, 1 << 20, &a->opt.max_client_id);
         } else if (strcmp(key, "--ready-fd") == 0) {
@@ -371,6 +380,10 @@ static int apply_config(struct args *a, struct config *cfg,
         a->opt.max_client_id = cfg->max_client_id;
     if (a->opt.peer_batch_us == CONFIG_UNSET)
         a->opt.peer_batch_us = cfg->peer_batch_us;
+    if (a->opt.link_ping_ms == 0)
+        a->opt.link_ping_ms = cfg->link_ping_ms;
+    if (a->opt.link_timeout_ms == 0)
+        a->opt.link_timeout_ms = cfg->link_timeout_ms;
     if (a->opt.data_dir == NULL && cfg->data_dir != NULL) {
         snprintf(data_path, data_cap, "%s/%s", cfg->data_dir, a->opt.name);
         a->opt.data_dir = data_path;
@@ -443,6 +456,17 @@ int main(int argc, char **argv)
         a.opt.max_client_id = SERVER_MAX_CLIENT_ID;
     if (a.opt.peer_batch_us == CONFIG_UNSET)
         a.opt.peer_batch_us = CONFIG_PEER_BATCH_DEFAULT_US;
+    if (a.opt.link_ping_ms == 0)
+        a.opt.link_ping_ms = CONFIG_LINK_PING_DEFAULT_MS;
+    if (a.opt.link_timeout_ms == 0)
+        a.opt.link_timeout_ms = CONFIG_LINK_TIMEOUT_DEFAULT_MS;
+    if (a.opt.link_timeout_ms <= a.opt.link_ping_ms) {
+        config_free(&cfg);
+        return usage_error("link timeout (%llu ms) must be longer than the "
+                           "link ping interval (%llu ms)",
+                           (unsigned long long)a.opt.link_timeout_ms,
+                           (unsigned long long)a.opt.link_ping_ms);
+    }
     if (a.opt.places == NULL)
         a.opt.places = "offline";
     if (a.opt.places_index == NULL)

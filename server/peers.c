@@ -1,8 +1,12 @@
 #include "peers.h"
 
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "conn.h"
 #include "exit_codes.h"
@@ -19,32 +23,16 @@ struct dial_req {
     struct conn *c;
 };
 
-static int resolve(const struct config_addr *a, struct sockaddr_storage *out)
+/* An address literal into out; 0, or -1 for a host name. */
+static int parse_literal(const struct config_addr *a,
+                         struct sockaddr_storage *out)
 {
     memset(out, 0, sizeof *out);
     if (uv_ip4_addr(a->host, a->port, (struct sockaddr_in *)out) == 0)
         return 0;
     if (uv_ip6_addr(a->host, a->port, (struct sockaddr_in6 *)out) == 0)
         return 0;
-    /* A host name: resolved once at start (a blocking lookup is fine
-     * before the loop runs). */
-    uv_getaddrinfo_t req;
-    struct addrinfo hints;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    char port[8];
-    snprintf(port, sizeof port, "%u", a->port);
-    uv_loop_t loop;
-    if (uv_loop_init(&loop) != 0)
-        return UV_ENOMEM;
-    int rc = uv_getaddrinfo(&loop, &req, NULL, a->host, port, &hints);
-    if (rc == 0) {
-        memcpy(out, req.addrinfo->ai_addr, req.addrinfo->ai_addrlen);
-        uv_freeaddrinfo(req.addrinfo);
-    }
-    uv_loop_close(&loop);
-    return rc;
+    return -1;
 }
 
 int peers_init(struct server *srv)
@@ -64,18 +52,18 @@ int peers_init(struct server *srv)
         snprintf(p->name, sizeof p->name, "%s", po->name);
         snprintf(p->addr_text, sizeof p->addr_text, "%s:%u", po->addr.host,
                  po->addr.port);
-        int rc = resolve(&po->addr, &p->addr);
-        if (rc != 0) {
-            fprintf(stderr, "herd-server: neighbour %s: cannot resolve %s: %s\n",
-                    p->name, p->addr_text, uv_strerror(rc));
-            return HERD_EXIT_CONFIG;
-        }
+        /* A host name is resolved at every dial: its machine may not be
+         * up yet, or come back with another address. */
+        p->conf_addr = &po->addr;
+        p->literal = parse_literal(&po->addr, &p->addr) == 0;
         p->dialer = strcmp(opt->name, p->name) < 0;
         p->backoff_ms = PEERS_BACKOFF_FIRST_MS;
         uv_timer_init(&srv->loop, &p->timer);
         p->timer.data = p;
         ps->n++;
     }
+    uv_timer_init(&srv->loop, &ps->heartbeat);
+    ps->heartbeat.data = srv;
     return 0;
 }
 
@@ -174,6 +162,16 @@ static void sync_end(struct peer *p, const char *why)
 static int on_peer_line(struct conn *c, const char *line, size_t len);
 static void prepare_link_out(struct conn *c);
 
+/* Data the neighbour does not acknowledge within ms fails the socket
+ * (TCP_USER_TIMEOUT), instead of TCP's retransmissions for minutes. */
+static void set_user_timeout(struct conn *c, uint64_t ms)
+{
+    uv_os_fd_t fd;
+    unsigned v = ms > UINT_MAX ? UINT_MAX : (unsigned)ms;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &v, sizeof v);
+}
+
 /* The handshake is done: the link carries records from now on. */
 static void link_up(struct peer *p, struct conn *c, const struct hello *h)
 {
@@ -192,6 +190,8 @@ static void link_up(struct peer *p, struct conn *c, const struct hello *h)
     c->prepare_out = prepare_link_out;
     c->no_output_pause = 1;
     c->turn_read_max = PEERS_READ_PER_TURN;
+    p->ping_ns = 0;
+    set_user_timeout(c, srv->opt->link_timeout_ms);
     /* Catch-up: whatever either side missed while the link was down
      * crosses once (sync.h); older copies stop at the receiver. Two ends
      * whose digests agree hold the same records and send nothing. */
@@ -500,6 +500,28 @@ static void prepare_link_out(struct conn *c)
     p->npend = p->nwithheld = 0;
 }
 
+/* PING TOKEN is answered with PONG TOKEN; our own PING's PONG gives the
+ * round trip. Any line at all shows the link alive; these exist for links
+ * with nothing else to say. */
+static void on_heartbeat(struct peer *p, struct conn *c,
+                         const struct proto_slice *f)
+{
+    if (f[0].p[1] == 'I') {
+        char line[40];
+        int n = snprintf(line, sizeof line, "PONG %.*s",
+                         (int)(f[1].len < 24 ? f[1].len : 24), f[1].p);
+        conn_write_line(c, line, (size_t)n);
+        return;
+    }
+    uint64_t token;
+    if (p->ping_ns != 0 &&
+        strparse_uint(f[1].p, f[1].len, UINT64_MAX, &token) == 0 &&
+        token == p->ping_ns) {
+        p->rtt_ns = uv_hrtime() - token;
+        p->ping_ns = 0;
+    }
+}
+
 static int on_peer_line(struct conn *c, const char *line, size_t len)
 {
     struct peer *p = c->data;
@@ -544,6 +566,11 @@ static int on_peer_line(struct conn *c, const char *line, size_t len)
             srv->stats.records_stale++;
             return 0;
         }
+    }
+    if (!at && n == 2 && f[0].len == 4 &&
+        (memcmp(f[0].p, "PING", 4) == 0 || memcmp(f[0].p, "PONG", 4) == 0)) {
+        on_heartbeat(p, c, f);
+        return 0;
     }
     if (!at) {
         int src = sync_on_line(&p->sync, f, n);
@@ -644,11 +671,10 @@ static void on_connect(uv_connect_t *req, int status)
     conn_unref(c);
 }
 
-static void dial(struct peer *p)
+/* Connects to p->addr. */
+static void connect_to(struct peer *p)
 {
     struct server *srv = p->srv;
-    if (p->link != NULL || p->pending != NULL || srv->stopping)
-        return;
     struct conn *c = conn_new(&srv->pool, CONN_PEER_OUT);
     struct dial_req *d = c ? malloc(sizeof *d) : NULL;
     if (d == NULL) {
@@ -676,6 +702,60 @@ static void dial(struct peer *p)
     }
 }
 
+static void on_resolved(uv_getaddrinfo_t *req, int status,
+                        struct addrinfo *res)
+{
+    struct peer *p = req->data;
+    p->resolving = 0;
+    if (status == 0 && res != NULL && res->ai_addrlen <= sizeof p->addr) {
+        memset(&p->addr, 0, sizeof p->addr);
+        memcpy(&p->addr, res->ai_addr, res->ai_addrlen);
+    }
+    if (res != NULL)
+        uv_freeaddrinfo(res);
+    if (status == UV_ECANCELED || p->srv->stopping)
+        return;
+    if (status != 0) {
+        /* Its machine may not be up yet: retried like a refusal. */
+        if (!p->down_logged)
+            log_msg("link %s: cannot resolve %s: %s (retrying)", p->name,
+                    p->addr_text, uv_strerror(status));
+        p->down_logged = 1;
+        schedule_dial(p);
+        return;
+    }
+    connect_to(p);
+}
+
+static void dial(struct peer *p)
+{
+    struct server *srv = p->srv;
+    if (p->link != NULL || p->pending != NULL || p->resolving ||
+        srv->stopping)
+        return;
+    p->dial_ms = uv_now(&srv->loop);
+    if (p->literal) {
+        connect_to(p);
+        return;
+    }
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    char port[8];
+    snprintf(port, sizeof port, "%u", p->conf_addr->port);
+    p->gai.data = p;
+    int rc = uv_getaddrinfo(&srv->loop, &p->gai, on_resolved,
+                            p->conf_addr->host, port, &hints);
+    if (rc != 0) {
+        log_msg("link %s: cannot resolve %s: %s (retrying)", p->name,
+                p->addr_text, uv_strerror(rc));
+        schedule_dial(p);
+        return;
+    }
+    p->resolving = 1;
+}
+
 static void on_dial_timer(uv_timer_t *t)
 {
     dial(t->data);
@@ -689,8 +769,50 @@ static void schedule_dial(struct peer *p)
         p->backoff_ms = PEERS_BACKOFF_MAX_MS;
 }
 
+/* Every link: a heartbeat when it sent nothing for link_ping_ms, closed
+ * when it heard nothing for link_timeout_ms (a cut cable sends no FIN);
+ * every dial: closed when not up within link_timeout_ms (a SYN to a
+ * machine that is gone waits minutes otherwise). */
+static void on_heartbeat_timer(uv_timer_t *t)
+{
+    struct server *srv = t->data;
+    const struct server_options *opt = srv->opt;
+    uint64_t now = uv_now(&srv->loop);
+    for (size_t i = 0; i < srv->peers.n; i++) {
+        struct peer *p = &srv->peers.v[i];
+        struct conn *c = p->link;
+        char why[64];
+        if (c != NULL && now - c->last_read_ms >= opt->link_timeout_ms) {
+            snprintf(why, sizeof why, "silent for %.1f s",
+                     (double)(now - c->last_read_ms) / 1000);
+            conn_close(c, why);
+        } else if (c != NULL && conn_pending(c) == 0 &&
+                   now - c->last_write_ms >= opt->link_ping_ms) {
+            char line[32];
+            p->ping_ns = uv_hrtime();
+            int n = snprintf(line, sizeof line, "PING %llu",
+                             (unsigned long long)p->ping_ns);
+            conn_write_line(c, line, (size_t)n);
+        }
+        if (p->pending != NULL &&
+            now - p->dial_ms >= opt->link_timeout_ms) {
+            snprintf(why, sizeof why, "no answer within %.1f s",
+                     (double)(now - p->dial_ms) / 1000);
+            conn_close(p->pending, why);
+        }
+    }
+}
+
 void peers_start(struct server *srv)
 {
+    const struct server_options *opt = srv->opt;
+    uint64_t tick = opt->link_ping_ms / 2;
+    if (tick > opt->link_timeout_ms / 8)
+        tick = opt->link_timeout_ms / 8;
+    if (tick < 5)
+        tick = 5;
+    if (srv->peers.n > 0)
+        uv_timer_start(&srv->peers.heartbeat, on_heartbeat_timer, tick, tick);
     for (size_t i = 0; i < srv->peers.n; i++)
         if (srv->peers.v[i].dialer)
             dial(&srv->peers.v[i]);
@@ -763,9 +885,13 @@ int peers_pump_ready(const struct server *srv)
 
 void peers_close(struct server *srv)
 {
+    uv_timer_stop(&srv->peers.heartbeat);
+    uv_close((uv_handle_t *)&srv->peers.heartbeat, NULL);
     for (size_t i = 0; i < srv->peers.n; i++) {
         struct peer *p = &srv->peers.v[i];
         sync_end(p, "server stopping");
+        if (p->resolving)
+            uv_cancel((uv_req_t *)&p->gai);
         uv_timer_stop(&p->timer);
         uv_close((uv_handle_t *)&p->timer, NULL);
         free(p->pend);

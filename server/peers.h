@@ -60,7 +60,15 @@ struct peer {
     struct server *srv;
     char name[CONFIG_NAME_MAX + 1];
     char addr_text[CONFIG_HOST_MAX + 8];
-    struct sockaddr_storage addr;
+    const struct config_addr *conf_addr; /* as configured */
+    struct sockaddr_storage addr; /* an address literal, or the last
+                                     resolution of the host name */
+    int literal;                  /* the host is an address: never resolved */
+    uv_getaddrinfo_t gai;         /* resolution at each dial of a name */
+    int resolving;
+    uint64_t dial_ms;             /* uv_now() when the dial started */
+    uint64_t ping_ns;             /* the PING in flight (its token) */
+    uint64_t rtt_ns;              /* the last heartbeat's round trip */
     int dialer;           /* we dial this neighbour */
     struct conn *link;    /* handshake done */
     struct conn *pending; /* our dial, before the handshake completes */
@@ -90,10 +98,11 @@ struct peer {
 struct peers {
     struct peer *v;
     size_t n;
+    uv_timer_t heartbeat; /* heartbeats, silence, dial timeouts */
 };
 
-/* Resolves every neighbour's address. Returns 0, or a herd_exit code with a
- * message on stderr. */
+/* Sets up the neighbours (host names are resolved at each dial, not
+ * here). Returns 0, or a herd_exit code with a message on stderr. */
 int peers_init(struct server *srv);
 /* Starts dialling. */
 void peers_start(struct server *srv);

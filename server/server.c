@@ -552,6 +552,8 @@ int server_run(const struct server_options *opt)
             places_close(&srv.places);
         for (size_t i = 0; i < srv.peers.n; i++)
             uv_close((uv_handle_t *)&srv.peers.v[i].timer, NULL);
+        if (srv.peers.heartbeat.loop != NULL) /* peers_init got that far */
+            uv_close((uv_handle_t *)&srv.peers.heartbeat, NULL);
         uv_run(&srv.loop, UV_RUN_DEFAULT);
     }
     if (srv.has_wal) {

@@ -51,6 +51,9 @@ struct server_options {
     uint64_t max_client_id;   /* longest client id */
     uint64_t peer_batch_us;   /* least time between sends to a neighbour
                                  while busy; 0: every iteration */
+    uint64_t link_ping_ms;    /* a link idle this long sends PING */
+    uint64_t link_timeout_ms; /* a link silent this long is closed; a
+                                 dial unanswered this long too */
     const char *data_dir; /* NULL: no write-ahead log */
     int fsync_batch;      /* --fsync batch */
     int ready_fd;    /* -1: none */
