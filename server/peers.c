@@ -275,6 +275,8 @@ static int on_hello_in(struct conn *c, const char *line, size_t len)
     struct peer *p = find_peer(srv, hs->h.name.p, hs->h.name.len);
     if (p == NULL)
         return refuse(c, "not a configured neighbour", line, len);
+    if (p->cut)
+        return refuse(c, "the link is cut (herd heal)", line, len);
     hs->p = p;
     hs->h.name.p = p->name; /* the line goes away after this call */
     random_bytes(hs->nonce, sizeof hs->nonce);
@@ -647,7 +649,7 @@ static void on_peer_close(struct conn *c, const char *reason)
                     p->addr_text, reason);
         p->down_logged = 1;
     }
-    if (p->dialer && !p->srv->stopping)
+    if (p->dialer && !p->srv->stopping && !p->cut)
         schedule_dial(p);
 }
 
@@ -713,7 +715,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status,
     }
     if (res != NULL)
         uv_freeaddrinfo(res);
-    if (status == UV_ECANCELED || p->srv->stopping)
+    if (status == UV_ECANCELED || p->srv->stopping || p->cut)
         return;
     if (status != 0) {
         /* Its machine may not be up yet: retried like a refusal. */
@@ -730,7 +732,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status,
 static void dial(struct peer *p)
 {
     struct server *srv = p->srv;
-    if (p->link != NULL || p->pending != NULL || p->resolving ||
+    if (p->link != NULL || p->pending != NULL || p->resolving || p->cut ||
         srv->stopping)
         return;
     p->dial_ms = uv_now(&srv->loop);
@@ -801,6 +803,34 @@ static void on_heartbeat_timer(uv_timer_t *t)
             conn_close(p->pending, why);
         }
     }
+}
+
+struct peer *peers_find(struct server *srv, const char *name)
+{
+    return find_peer(srv, name, strlen(name));
+}
+
+int peers_set_cut(struct server *srv, const char *name, int cut)
+{
+    struct peer *p = peers_find(srv, name);
+    if (p == NULL)
+        return -1;
+    if (p->cut == !!cut)
+        return 0;
+    p->cut = !!cut;
+    log_msg("link %s %s by the operator", p->name, cut ? "cut" : "healed");
+    if (cut) {
+        uv_timer_stop(&p->timer);
+        if (p->link != NULL)
+            conn_close(p->link, "cut by the operator");
+        if (p->pending != NULL)
+            conn_close(p->pending, "cut by the operator");
+        /* A resolution in flight finds the cut when it ends (dial). */
+    } else if (p->dialer) {
+        p->backoff_ms = PEERS_BACKOFF_FIRST_MS;
+        dial(p);
+    }
+    return 0;
 }
 
 void peers_start(struct server *srv)

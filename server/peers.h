@@ -69,6 +69,8 @@ struct peer {
     uint64_t dial_ms;             /* uv_now() when the dial started */
     uint64_t ping_ns;             /* the PING in flight (its token) */
     uint64_t rtt_ns;              /* the last heartbeat's round trip */
+    int cut;                      /* cut by the operator: no link, no dial,
+                                     no accept, until healed */
     int dialer;           /* we dial this neighbour */
     struct conn *link;    /* handshake done */
     struct conn *pending; /* our dial, before the handshake completes */
@@ -115,6 +117,13 @@ void peers_close(struct server *srv);
 /* Takes a connection accepted on the peer port: it must say HELLO.
  * Returns 0 or -1 (out of memory; the caller closes it). */
 int peers_accept(struct server *srv, struct conn *c);
+/* Cuts (cut = 1) or heals (cut = 0) the link to the neighbour named
+ * name: a cut link is closed and neither dialled nor accepted until it is
+ * healed; healing dials at once (if this side dials). Returns 0, or -1 if
+ * there is no such neighbour. Logged. */
+int peers_set_cut(struct server *srv, const char *name, int cut);
+/* The neighbour named name, or NULL. */
+struct peer *peers_find(struct server *srv, const char *name);
 /* Whether a peer connection has not finished its handshake. */
 int peers_in_handshake(const struct conn *c);
 /* Queues rec to every neighbour whose link is up, but `except`. */
