@@ -146,9 +146,14 @@ static void sync_check_done(struct peer *p)
             (double)p->sync_worst_ns / 1e6);
 }
 
-/* The link of p is gone: so is its catch-up. */
+/* The link of p is gone: so is its catch-up (once no sync call runs). */
 static void sync_end(struct peer *p, const char *why)
 {
+    if (p->sync_calls > 0) {
+        p->sync_end_pending = 1;
+        return;
+    }
+    p->sync_end_pending = 0;
     if (p->sync_active)
         log_msg("link %s: catch-up interrupted (%s) after %llu records "
                 "sent, %lu received",
@@ -157,6 +162,19 @@ static void sync_end(struct peer *p, const char *why)
     if (p->sync_on)
         sync_close(&p->sync);
     p->sync_on = p->sync_active = 0;
+}
+
+/* Around a sync call: a write in it may close the link, whose catch-up
+ * then ends after the call. */
+static void sync_enter(struct peer *p)
+{
+    p->sync_calls++;
+}
+
+static void sync_leave(struct peer *p, const char *why)
+{
+    if (--p->sync_calls == 0 && p->sync_end_pending)
+        sync_end(p, why);
 }
 
 static int on_peer_line(struct conn *c, const char *line, size_t len);
@@ -213,7 +231,9 @@ static void link_up(struct peer *p, struct conn *c, const struct hello *h)
     p->sync_start_ns = uv_hrtime();
     p->sync_worst_ns = 0;
     p->sync_received = 0;
+    sync_enter(p);
     sync_start(&p->sync, h->count, h->digest);
+    sync_leave(p, "link closed");
     if (same)
         p->sync_active = 0; /* nothing to log unless the other side asks */
     sync_check_done(p);
@@ -575,7 +595,11 @@ static int on_peer_line(struct conn *c, const char *line, size_t len)
         return 0;
     }
     if (!at) {
+        sync_enter(p);
         int src = sync_on_line(&p->sync, f, n);
+        sync_leave(p, "link closed");
+        if (!p->sync_on)
+            return c->closing;
         if (src != SYNC_ENOTSYNC) {
             if (src == 0 && !p->sync_active && !sync_idle(&p->sync)) {
                 p->sync_active = 1; /* the other side opened */
@@ -895,8 +919,10 @@ void peers_pump(struct server *srv, uint64_t turn_ns)
         size_t pending = conn_pending(p->link);
         if (pending < PEERS_CATCHUP_ROOM) {
             size_t room = PEERS_CATCHUP_ROOM - pending;
+            sync_enter(p);
             sync_pump(&p->sync,
                       room < PEERS_CATCHUP_SLICE ? room : PEERS_CATCHUP_SLICE);
+            sync_leave(p, "link closed");
             sync_check_done(p);
         }
     }

@@ -92,6 +92,9 @@ struct peer {
     struct sync sync;
     int sync_on;            /* sync is initialized */
     int sync_active;        /* started and not finished */
+    int sync_calls;         /* sync calls running (their writes may close
+                               the link: its end waits for them) */
+    int sync_end_pending;
     uint64_t sync_start_ns; /* uv_hrtime() at link-up */
     uint64_t sync_worst_ns; /* the longest loop turn since */
     unsigned long sync_received; /* records received since */

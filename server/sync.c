@@ -225,11 +225,15 @@ static int on_sums(struct sync *s, unsigned level, uint32_t prefix,
     }
     uint64_t ours[16], count[16];
     sync_children(s->store, level, prefix, ours, count);
-    unsigned ndiff = 0;
-    for (unsigned c = 0; c < 16; c++)
+    /* A child empty on both sides agrees without saying anything about
+     * the others: a sparse store that differs everywhere has some. */
+    unsigned ndiff = 0, nempty = 0;
+    for (unsigned c = 0; c < 16; c++) {
         ndiff += ours[c] != theirs[c];
+        nempty += ours[c] == theirs[c] && count[c] == 0;
+    }
     int rc = 0;
-    if (ndiff == 16 && level >= 3) {
+    if (level >= 3 && ndiff >= 12 && ndiff + nempty == 16) {
         rc = exchange(s, level, prefix); /* differs everywhere */
     } else {
         for (unsigned c = 0; c < 16 && rc == 0; c++) {

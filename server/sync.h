@@ -26,9 +26,9 @@
  * child that differs is answered with SUMS for it (one level down), or,
  * when this side holds at most SYNC_DIRECT records under it (or it is a
  * whole client key), by sending those records and a PULL for it; a node
- * of level 3 or more whose 16 children all differ is sent whole the same
- * way (stores that differ everywhere cost a full exchange and little
- * more). Then DONE. A PULL is answered with the records of the range,
+ * of level 3 or more whose 16 children all differ (at least 12 of them,
+ * the others empty on both sides) is sent whole the same way (stores that
+ * differ everywhere cost a full exchange and little more). Then DONE. A PULL is answered with the records of the range,
  * then DONE. The receiver of a record keeps it if it is newer, as for any
  * flood, so the order of records, floods and catch-up does not matter.
  *
@@ -69,6 +69,8 @@ enum {
     SYNC_EQUEUE = -1604    /* more ranges asked for than SYNC_MAX_QUEUE */
 };
 
+/* The callbacks must not call sync_close on the sync that called them
+ * (a caller whose write may close the link defers it). */
 struct sync_ops {
     /* A message line (no newline). */
     void (*send_line)(void *arg, const char *line, size_t len);
