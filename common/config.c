@@ -433,3 +433,27 @@ int config_connected(const struct config *cfg)
     free(seen);
     return count == cfg->nservers;
 }
+
+int config_run_dir(const struct config *cfg, const char *path, char *out,
+                   size_t cap)
+{
+    int n;
+    if (cfg->run_dir != NULL) {
+        n = snprintf(out, cap, "%s", cfg->run_dir);
+    } else {
+        const char *slash = strrchr(path, '/');
+        if (slash == NULL)
+            n = snprintf(out, cap, "run");
+        else
+            n = snprintf(out, cap, "%.*s/run", (int)(slash - path), path);
+    }
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+int config_control_path(const char *run_dir, const char *name, char *out,
+                        size_t cap)
+{
+    int n = snprintf(out, cap, "%s/%s.sock", run_dir,
+                     strcmp(name, "herd") == 0 ? "herd.server" : name);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}

@@ -140,4 +140,16 @@ int config_connected(const struct config *cfg);
 /* Server name rule: 1..63 bytes of [A-Za-z0-9_.-]. */
 int config_valid_name(const char *name, size_t len);
 
+/* The directory of runtime files (sockets, pid file): cfg's run_dir, or
+ * "run" beside the file at path (what herd uses). Returns 0, or -1 if it
+ * does not fit in cap. */
+int config_run_dir(const struct config *cfg, const char *path, char *out,
+                   size_t cap);
+
+/* The control socket of the server named name: RUN_DIR/NAME.sock, except
+ * for a server named "herd", whose is RUN_DIR/herd.server.sock (herd.sock
+ * is the supervisor's). Returns 0, or -1 if it does not fit in cap. */
+int config_control_path(const char *run_dir, const char *name, char *out,
+                        size_t cap);
+
 #endif

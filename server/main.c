@@ -44,6 +44,9 @@ static const char usage_text[] =
     "  --fsync never|batch      never: survive a process crash (default);\n"
     "                           batch: one fsync per group, survive a\n"
     "                           machine crash\n"
+    "  --control PATH|none      the control socket (cut, heal, status; mode\n"
+    "                           0600; default with --config:\n"
+    "                           RUN_DIR/NAME.sock; none: no socket)\n"
     "  --secret-file FILE       the herd secret: peer links prove they know\n"
     "                           it (HMAC-SHA256); without one, links are\n"
     "                           not authenticated (a warning is logged)\n"
@@ -85,6 +88,7 @@ struct args {
     uint64_t max_line, max_output;
     const char *fsync;
     const char *secret_file;
+    const char *control; /* --control as given; NULL: not given */
 };
 
 /* Reads the herd secret: 16 to 256 bytes, trailing whitespace dropped. */
@@ -260,6 +264,10 @@ static int parse_args(struct args *a, int argc, char **argv)
                 return usage_error("--fsync wants never or batch, not '%s'",
                                    val);
             a->fsync = val;
+        } else if (strcmp(key, "--control") == 0) {
+            if (val[0] == '\0')
+                return usage_error("--control wants a path or none");
+            a->control = val;
         } else if (strcmp(key, "--secret-file") == 0) {
             a->secret_file = val;
         } else if (strcmp(key, "--log-file") == 0) {
@@ -302,10 +310,26 @@ static int parse_args(struct args *a, int argc, char **argv)
     return 0;
 }
 
+/* mkdir -p, quietly: what cannot be made shows up when it is used. */
+static void make_dirs(const char *path)
+{
+    char tmp[4200];
+    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
+        return;
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        mkdir(tmp, 0755);
+        *p = '/';
+    }
+    mkdir(tmp, 0755);
+}
+
 /* Fills in what the command line left out from herd.conf. */
 static int apply_config(struct args *a, struct config *cfg,
                         char *log_path, size_t log_cap, char *data_path,
-                        size_t data_cap)
+                        size_t data_cap, char *ctl_path, size_t ctl_cap)
 {
     struct herd_error err = {0, ""};
     if (config_load(cfg, a->config, &err) != 0) {
@@ -396,6 +420,18 @@ static int apply_config(struct args *a, struct config *cfg,
         snprintf(log_path, log_cap, "%s/%s.log", cfg->log_dir, a->opt.name);
         a->opt.log_file = log_path;
     }
+    if (a->control == NULL) {
+        char run_dir[4096];
+        if (config_run_dir(cfg, a->config, run_dir, sizeof run_dir) != 0 ||
+            config_control_path(run_dir, a->opt.name, ctl_path, ctl_cap) !=
+                0) {
+            fprintf(stderr, "herd-server: %s: run_dir is too long\n",
+                    a->config);
+            return HERD_EXIT_CONFIG;
+        }
+        make_dirs(run_dir);
+        a->opt.control_path = ctl_path;
+    }
     return 0;
 }
 
@@ -412,9 +448,10 @@ int main(int argc, char **argv)
     config_init(&cfg);
     char log_path[4200];
     char data_path[4200];
+    char ctl_path[4200];
     if (a.config != NULL) {
         rc = apply_config(&a, &cfg, log_path, sizeof log_path, data_path,
-                          sizeof data_path);
+                          sizeof data_path, ctl_path, sizeof ctl_path);
         if (rc != 0) {
             config_free(&cfg);
             return rc;
@@ -440,6 +477,8 @@ int main(int argc, char **argv)
             return usage_error("server '%s' cannot be its own neighbour",
                                a.opt.name);
         }
+    if (a.control != NULL)
+        a.opt.control_path = strcmp(a.control, "none") == 0 ? NULL : a.control;
     a.opt.peers = a.peers;
     a.opt.npeers = a.npeers;
     a.opt.max_line = a.max_line ? a.max_line : LINEBUF_DEFAULT_MAX;

@@ -257,6 +257,7 @@ static void stop(struct server *srv, const char *why)
     conn_pool_flush(&srv->pool);
     uv_close((uv_handle_t *)&srv->client_listener, NULL);
     uv_close((uv_handle_t *)&srv->peer_listener, NULL);
+    ctl_close(srv);
     places_close(&srv->places);
     peers_close(srv);
     conn_pool_close_all(&srv->pool, "server stopping");
@@ -429,6 +430,7 @@ int server_run(const struct server_options *opt)
     struct server srv;
     memset(&srv, 0, sizeof srv);
     srv.opt = opt;
+    srv.started_ns = uv_hrtime();
     int rc = log_open(opt->log_file);
     if (rc != 0) {
         fprintf(stderr, "herd-server: cannot open log file %s: %s\n",
@@ -498,6 +500,10 @@ int server_run(const struct server_options *opt)
     }
     if (exit_code == 0)
         exit_code = open_wal(&srv);
+    /* Cuts the operator made before a restart hold from the start: before
+     * any link is accepted or dialled. */
+    if (exit_code == 0)
+        exit_code = ctl_load_cuts(&srv);
     if (exit_code == 0)
         exit_code = listen_on(&srv, &srv.client_listener, &opt->listen,
                               on_client_connection, "client");
@@ -510,6 +516,8 @@ int server_run(const struct server_options *opt)
                 opt->lifeline_fd);
         exit_code = HERD_EXIT_USAGE;
     }
+    if (exit_code == 0)
+        exit_code = ctl_start(&srv, opt->control_path);
     if (exit_code == 0) {
         uv_prepare_start(&srv.flush, on_flush);
         uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
@@ -561,6 +569,7 @@ int server_run(const struct server_options *opt)
         wal_close(&srv.wal);
     }
     store_close(&srv.store);
+    ctl_free(&srv);
     free(srv.peers.v);
     if (uv_loop_close(&srv.loop) != 0) {
         log_msg("internal error: handles left open at exit");

@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "conn.h"
+#include "ctl.h"
 #include "peers.h"
 #include "places.h"
 #include "store.h"
@@ -55,6 +56,7 @@ struct server_options {
     uint64_t link_timeout_ms; /* a link silent this long is closed; a
                                  dial unanswered this long too */
     const char *data_dir; /* NULL: no write-ahead log */
+    const char *control_path; /* the control socket (ctl.h); NULL: none */
     int fsync_batch;      /* --fsync batch */
     int ready_fd;    /* -1: none */
     int lifeline_fd; /* -1: none; EOF on it stops the server */
@@ -88,6 +90,8 @@ struct server {
     struct wal wal;
     int has_wal;
     struct server_stats stats;
+    struct ctl ctl;
+    uint64_t started_ns; /* uv_hrtime() at start */
     uint64_t epoch; /* random per start, so neighbours can tell restarts */
     int stopping;
 };

@@ -1,0 +1,77 @@
+/* ctl: a server's control channel, a Unix stream socket for the operator.
+ *
+ * herd-server --control PATH listens on PATH; with --config the default is
+ * RUN_DIR/NAME.sock (herd.conf's run_dir); --control none, or neither
+ * option, means no control socket. The socket is made mode 0600, a stale
+ * one left by a dead server is replaced (a live one makes the start fail),
+ * and it is removed at a clean shutdown. Only a process of the server's
+ * own uid, or root, may connect (SO_PEERCRED); at most CTL_MAX_CONNS
+ * connections at once, each closed after CTL_IDLE_MS of silence.
+ *
+ * The protocol: one command per line (at most CTL_LINE_MAX bytes), one
+ * reply line per command, in order; the connection stays open.
+ *
+ *   cut NAME     cut the link to the neighbour NAME: it is closed and
+ *                neither dialled nor accepted until healed
+ *                -> "ok cut NAME"
+ *   cut          cut every link -> "ok cut NAME..."
+ *   heal NAME    heal it: this side dials again at once (if it is the
+ *                dialer) -> "ok heal NAME"
+ *   heal         heal every link -> "ok heal NAME..."
+ *   status       -> one line of JSON:
+ *                {"name", "pid", "epoch" (16 hex digits), "uptime_ms",
+ *                 "records", "digest" (16 hex digits), "clients",
+ *                 "neighbours": [{"name", "state" (up | dialling | cut |
+ *                 down), "rtt_us" (0: not measured yet), "sent",
+ *                 "received"}]}
+ *   anything else -> "error MESSAGE" (so is an unknown neighbour)
+ *
+ * Cuts outlive a restart: the names of the cut neighbours are kept in
+ * DATA_DIR/cuts (one a line, replaced atomically at every change) and
+ * applied at start, before any link is dialled or accepted. A server
+ * without a data directory keeps its cuts in memory only. A cut that
+ * could not be saved is still applied, and answered with an error line.
+ */
+#ifndef HERD_CTL_H
+#define HERD_CTL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <uv.h>
+
+#define CTL_MAX_CONNS 16
+#define CTL_IDLE_MS 5000
+#define CTL_LINE_MAX 1024
+#define CTL_MAX_OUTPUT (1024 * 1024) /* unread replies before a close */
+#define CTL_PATH_MAX 108             /* sun_path */
+
+struct server;
+struct ctl_conn;
+
+struct ctl {
+    struct server *srv;
+    uv_pipe_t listener;
+    int listening;
+    char path[CTL_PATH_MAX];
+    dev_t dev; /* of the socket file we made: removed only if still ours */
+    ino_t ino;
+    struct ctl_conn *conns;
+    unsigned nconns;
+    char *cuts_path; /* DATA_DIR/cuts, or NULL: cuts in memory only */
+};
+
+/* Reads DATA_DIR/cuts (when the server has a data directory) and cuts the
+ * links it names; call after peers_init, before peers_start. Returns 0,
+ * or a herd_exit code with a message on stderr. */
+int ctl_load_cuts(struct server *srv);
+/* Listens on path (NULL: no control socket). Returns 0, or a herd_exit
+ * code with a message on stderr (then nothing is left open but handles
+ * already closing). */
+int ctl_start(struct server *srv, const char *path);
+/* Stops listening, removes the socket file, closes every connection. */
+void ctl_close(struct server *srv);
+/* Frees what ctl_load_cuts kept; after the loop has ended. */
+void ctl_free(struct server *srv);
+
+#endif
