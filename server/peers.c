@@ -663,6 +663,7 @@ static void on_peer_close(struct conn *c, const char *reason)
     struct peer *p = c->data;
     if (p->link == c) {
         p->link = NULL;
+        p->rtt_ns = p->ping_ns = 0; /* a round trip of a link that is gone */
         log_msg("link %s down: %s", p->name, reason);
         sync_end(p, reason);
     }
