@@ -109,6 +109,7 @@ static void send_hello(struct server *srv, struct conn *c,
 }
 
 static void schedule_dial(struct peer *p);
+static void arm_heartbeat(struct server *srv);
 
 static void sync_send_line(void *arg, const char *line, size_t len)
 {
@@ -209,7 +210,9 @@ static void link_up(struct peer *p, struct conn *c, const struct hello *h)
     c->no_output_pause = 1;
     c->turn_read_max = PEERS_READ_PER_TURN;
     p->ping_ns = 0;
+    p->ping_sent_ms = 0;
     set_user_timeout(c, srv->opt->link_timeout_ms);
+    arm_heartbeat(srv);
     /* Catch-up: whatever either side missed while the link was down
      * crosses once (sync.h); older copies stop at the receiver. Two ends
      * whose digests agree hold the same records and send nothing. */
@@ -720,6 +723,7 @@ static void connect_to(struct peer *p)
     p->pending = c;
     d->c = c;
     conn_ref(c);
+    arm_heartbeat(srv);
     int rc = uv_tcp_connect(&d->req, &c->tcp, (struct sockaddr *)&p->addr,
                             on_connect);
     if (rc != 0) {
@@ -796,6 +800,46 @@ static void schedule_dial(struct peer *p)
         p->backoff_ms = PEERS_BACKOFF_MAX_MS;
 }
 
+/* When p's link last sent: the kernel took bytes, or a PING was queued. */
+static uint64_t last_sent_ms(const struct peer *p)
+{
+    uint64_t w = p->link->last_write_ms;
+    return p->ping_sent_ms > w ? p->ping_sent_ms : w;
+}
+
+static void on_heartbeat_timer(uv_timer_t *t);
+
+/* Arms the heartbeat timer for the earliest thing due: a PING, a silence
+ * or a dial that has waited too long. An idle herd so wakes only when
+ * something is due, not on a fixed tick. */
+static void arm_heartbeat(struct server *srv)
+{
+    const struct server_options *opt = srv->opt;
+    uint64_t now = uv_now(&srv->loop);
+    uint64_t due = UINT64_MAX;
+    for (size_t i = 0; i < srv->peers.n; i++) {
+        const struct peer *p = &srv->peers.v[i];
+        if (p->link != NULL) {
+            uint64_t silent = p->link->last_read_ms + opt->link_timeout_ms;
+            due = silent < due ? silent : due;
+            /* Output waiting: it is on its way, no PING is due. */
+            uint64_t ping = last_sent_ms(p) + opt->link_ping_ms;
+            if (conn_pending(p->link) == 0 && ping < due)
+                due = ping;
+        }
+        if (p->pending != NULL && p->dial_ms + opt->link_timeout_ms < due)
+            due = p->dial_ms + opt->link_timeout_ms;
+    }
+    if (due == UINT64_MAX || srv->stopping) {
+        uv_timer_stop(&srv->peers.heartbeat);
+        return;
+    }
+    /* At least 1 ms: a timer due now re-armed from its own callback would
+     * run again before the loop polls. */
+    uv_timer_start(&srv->peers.heartbeat, on_heartbeat_timer,
+                   due > now ? due - now : 1, 0);
+}
+
 /* Every link: a heartbeat when it sent nothing for link_ping_ms, closed
  * when it heard nothing for link_timeout_ms (a cut cable sends no FIN);
  * every dial: closed when not up within link_timeout_ms (a SYN to a
@@ -814,9 +858,10 @@ static void on_heartbeat_timer(uv_timer_t *t)
                      (double)(now - c->last_read_ms) / 1000);
             conn_close(c, why);
         } else if (c != NULL && conn_pending(c) == 0 &&
-                   now - c->last_write_ms >= opt->link_ping_ms) {
+                   now - last_sent_ms(p) >= opt->link_ping_ms) {
             char line[32];
             p->ping_ns = uv_hrtime();
+            p->ping_sent_ms = now;
             int n = snprintf(line, sizeof line, "PING %llu",
                              (unsigned long long)p->ping_ns);
             conn_write_line(c, line, (size_t)n);
@@ -828,6 +873,7 @@ static void on_heartbeat_timer(uv_timer_t *t)
             conn_close(p->pending, why);
         }
     }
+    arm_heartbeat(srv);
 }
 
 struct peer *peers_find(struct server *srv, const char *name)
@@ -860,14 +906,6 @@ int peers_set_cut(struct server *srv, const char *name, int cut)
 
 void peers_start(struct server *srv)
 {
-    const struct server_options *opt = srv->opt;
-    uint64_t tick = opt->link_ping_ms / 2;
-    if (tick > opt->link_timeout_ms / 8)
-        tick = opt->link_timeout_ms / 8;
-    if (tick < 5)
-        tick = 5;
-    if (srv->peers.n > 0)
-        uv_timer_start(&srv->peers.heartbeat, on_heartbeat_timer, tick, tick);
     for (size_t i = 0; i < srv->peers.n; i++)
         if (srv->peers.v[i].dialer)
             dial(&srv->peers.v[i]);

@@ -68,6 +68,7 @@ struct peer {
     int resolving;
     uint64_t dial_ms;             /* uv_now() when the dial started */
     uint64_t ping_ns;             /* the PING in flight (its token) */
+    uint64_t ping_sent_ms;        /* uv_now() when it was queued */
     uint64_t rtt_ns;              /* the last heartbeat's round trip */
     int cut;                      /* cut by the operator: no link, no dial,
                                      no accept, until healed */
