@@ -1,6 +1,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -360,9 +361,27 @@ static int listen_on(struct server *srv, uv_tcp_t *t,
     if (rc != 0 && strcmp(a->host, "localhost") == 0)
         rc = uv_ip4_addr("127.0.0.1", a->port, (struct sockaddr_in *)&ss);
     if (rc != 0) {
-        fprintf(stderr, "herd-server: %s address %s:%u: not an IP address\n",
-                what, a->host, a->port);
-        return HERD_EXIT_CONFIG;
+        /* A host name (this machine's, in a herd.conf shared by several):
+         * resolved once, before the loop runs. */
+        struct addrinfo hints, *res = NULL;
+        memset(&hints, 0, sizeof hints);
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = AI_PASSIVE;
+        char port[8];
+        snprintf(port, sizeof port, "%u", a->port);
+        int gai = getaddrinfo(a->host, port, &hints, &res);
+        if (gai != 0 || res == NULL || res->ai_addrlen > sizeof ss) {
+            fprintf(stderr,
+                    "herd-server: %s address %s:%u: cannot resolve: %s\n",
+                    what, a->host, a->port,
+                    gai != 0 ? gai_strerror(gai) : "no address");
+            if (res != NULL)
+                freeaddrinfo(res);
+            return HERD_EXIT_CONFIG;
+        }
+        memcpy(&ss, res->ai_addr, res->ai_addrlen);
+        freeaddrinfo(res);
     }
     t->data = srv;
     rc = uv_tcp_bind(t, (struct sockaddr *)&ss, 0);
