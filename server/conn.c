@@ -270,7 +270,8 @@ void conn_close(struct conn *c, const char *reason)
     c->prev = c->next = NULL;
     pool->count--;
     pool->clients -= c->kind == CONN_CLIENT;
-    linebuf_close(&c->in);
+    /* The input stays until the last reference goes (conn_unref): a line
+     * handler that closed the connection may be running from it. */
     dynbuf_free(&c->out);
     uv_close((uv_handle_t *)&c->tcp, on_closed);
 }

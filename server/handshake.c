@@ -1,5 +1,6 @@
 #include "handshake.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -159,4 +160,17 @@ int handshake_proof_equal(const unsigned char a[HANDSHAKE_PROOF],
                           const unsigned char b[HANDSHAKE_PROOF])
 {
     return CRYPTO_memcmp(a, b, HANDSHAKE_PROOF) == 0;
+}
+
+int handshake_derive(const unsigned char *secret, size_t secret_len,
+                     const char *label, unsigned char out[HANDSHAKE_PROOF])
+{
+    unsigned outlen = 0;
+    if (secret_len == 0 || secret_len > INT_MAX ||
+        HMAC(EVP_sha256(), secret, (int)secret_len,
+             (const unsigned char *)label, strlen(label), out,
+             &outlen) == NULL ||
+        outlen != HANDSHAKE_PROOF)
+        return -1;
+    return 0;
 }

@@ -72,4 +72,9 @@ int handshake_proof(const unsigned char *secret, size_t secret_len,
 int handshake_proof_equal(const unsigned char a[HANDSHAKE_PROOF],
                           const unsigned char b[HANDSHAKE_PROOF]);
 
+/* A key for label derived from the herd secret: HMAC-SHA256(secret,
+ * label), the same on every server of the herd. Returns 0, or -1. */
+int handshake_derive(const unsigned char *secret, size_t secret_len,
+                     const char *label, unsigned char out[HANDSHAKE_PROOF]);
+
 #endif

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "conn.h"
@@ -110,6 +111,14 @@ static void send_hello(struct server *srv, struct conn *c,
 
 static void schedule_dial(struct peer *p);
 static void arm_heartbeat(struct server *srv);
+
+/* A peer link takes lines at least as long as a catch-up message,
+ * whatever max_line clients get. */
+static void peer_line_limit(struct conn *c)
+{
+    if (c->in.max < SYNC_LINE_MAX)
+        c->in.max = SYNC_LINE_MAX;
+}
 
 static void sync_send_line(void *arg, const char *line, size_t len)
 {
@@ -225,7 +234,7 @@ static void link_up(struct peer *p, struct conn *c, const struct hello *h)
      * that now, while this store may be small, rather than doubled under
      * the catch-up. */
     if (!same && h->count > srv->store.count &&
-        h->count < 4 * srv->store.count + (1u << 24))
+        h->count <= 2 * srv->store.count + (1u << 22))
         store_reserve(&srv->store, (size_t)h->count);
     sync_end(p, "replaced by a newer link");
     sync_init(&p->sync, &srv->store, &sync_ops, p, p->dialer);
@@ -331,6 +340,9 @@ static int on_proof_in(struct conn *c, const char *line, size_t len)
                            : "wrong proof (a different herd secret?)",
                       hs->p->name, strlen(hs->p->name));
     struct peer *p = hs->p;
+    if (p->cut)
+        return refuse(c, "the link is cut (herd heal)", p->name,
+                      strlen(p->name));
     struct hello h = hs->h;
     c->data = p;
     free(hs);
@@ -373,6 +385,9 @@ static int on_hello_out(struct conn *c, const char *line, size_t len)
                handshake_format_proof(out, sizeof out,
                                       signed_ok ? proof : NULL));
     h.name.p = p->name;
+    if (p->cut)
+        return refuse(c, "the link is cut (herd heal)", p->name,
+                      strlen(p->name));
     link_up(p, c, &h);
     return 0;
 }
@@ -718,9 +733,11 @@ static void connect_to(struct peer *p)
     c->on_line = on_hello_out;
     c->on_close = on_peer_close;
     c->max_output = PEERS_MAX_OUTPUT;
+    peer_line_limit(c);
     snprintf(c->addr, sizeof c->addr, "%.*s", (int)sizeof c->addr - 1,
              p->addr_text);
     p->pending = c;
+    p->dial_ms = uv_now(&srv->loop); /* resolving a name is not counted */
     d->c = c;
     conn_ref(c);
     arm_heartbeat(srv);
@@ -738,9 +755,20 @@ static void on_resolved(uv_getaddrinfo_t *req, int status,
 {
     struct peer *p = req->data;
     p->resolving = 0;
-    if (status == 0 && res != NULL && res->ai_addrlen <= sizeof p->addr) {
-        memset(&p->addr, 0, sizeof p->addr);
-        memcpy(&p->addr, res->ai_addr, res->ai_addrlen);
+    if (status == 0 && res != NULL) {
+        /* Each dial takes the next of the name's addresses, so one that
+         * refuses (::1 where the neighbour listens on 127.0.0.1, say)
+         * does not hide the others. */
+        size_t n = 0;
+        for (const struct addrinfo *a = res; a != NULL; a = a->ai_next)
+            n++;
+        const struct addrinfo *a = res;
+        for (size_t k = p->dials++ % n; k > 0; k--)
+            a = a->ai_next;
+        if (a->ai_addrlen <= sizeof p->addr) {
+            memset(&p->addr, 0, sizeof p->addr);
+            memcpy(&p->addr, a->ai_addr, a->ai_addrlen);
+        }
     }
     if (res != NULL)
         uv_freeaddrinfo(res);
@@ -764,7 +792,6 @@ static void dial(struct peer *p)
     if (p->link != NULL || p->pending != NULL || p->resolving || p->cut ||
         srv->stopping)
         return;
-    p->dial_ms = uv_now(&srv->loop);
     if (p->literal) {
         connect_to(p);
         return;
@@ -800,6 +827,21 @@ static void schedule_dial(struct peer *p)
         p->backoff_ms = PEERS_BACKOFF_MAX_MS;
 }
 
+/* Bytes the kernel holds for c that the loop has not read yet: after a
+ * long loop turn (timers run before sockets are read) a link can look
+ * silent while its neighbour's lines wait here. Such a link is not. */
+static int unread(struct conn *c)
+{
+    uv_os_fd_t fd;
+    int n = 0;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0 ||
+        ioctl(fd, FIONREAD, &n) != 0)
+        return 0;
+    if (n > 0)
+        c->last_read_ms = uv_now(c->pool->loop); /* heard, if late */
+    return n;
+}
+
 /* When p's link last sent: the kernel took bytes, or a PING was queued. */
 static uint64_t last_sent_ms(const struct peer *p)
 {
@@ -822,9 +864,13 @@ static void arm_heartbeat(struct server *srv)
         if (p->link != NULL) {
             uint64_t silent = p->link->last_read_ms + opt->link_timeout_ms;
             due = silent < due ? silent : due;
-            /* Output waiting: it is on its way, no PING is due. */
-            uint64_t ping = last_sent_ms(p) + opt->link_ping_ms;
-            if (conn_pending(p->link) == 0 && ping < due)
+            /* Output waiting: it is on its way, no PING is due; look again
+             * a quarter of the interval later (nothing else wakes us when
+             * it drains). */
+            uint64_t ping = conn_pending(p->link) == 0
+                                ? last_sent_ms(p) + opt->link_ping_ms
+                                : now + opt->link_ping_ms / 4 + 1;
+            if (ping < due)
                 due = ping;
         }
         if (p->pending != NULL && p->dial_ms + opt->link_timeout_ms < due)
@@ -853,7 +899,8 @@ static void on_heartbeat_timer(uv_timer_t *t)
         struct peer *p = &srv->peers.v[i];
         struct conn *c = p->link;
         char why[64];
-        if (c != NULL && now - c->last_read_ms >= opt->link_timeout_ms) {
+        if (c != NULL && now - c->last_read_ms >= opt->link_timeout_ms &&
+            unread(c) == 0) {
             snprintf(why, sizeof why, "silent for %.1f s",
                      (double)(now - c->last_read_ms) / 1000);
             conn_close(c, why);
@@ -921,6 +968,7 @@ int peers_accept(struct server *srv, struct conn *c)
     c->on_line = on_hello_in;
     c->on_close = on_peer_close;
     c->max_output = PEERS_MAX_OUTPUT;
+    peer_line_limit(c);
     return 0;
 }
 
@@ -962,6 +1010,8 @@ void peers_pump(struct server *srv, uint64_t turn_ns)
             sync_pump(&p->sync,
                       room < PEERS_CATCHUP_SLICE ? room : PEERS_CATCHUP_SLICE);
             sync_leave(p, "link closed");
+            if (p->sync_on && p->sync.broken && p->link != NULL)
+                conn_close(p->link, "catch-up: out of memory");
             sync_check_done(p);
         }
     }

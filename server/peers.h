@@ -66,6 +66,7 @@ struct peer {
     int literal;                  /* the host is an address: never resolved */
     uv_getaddrinfo_t gai;         /* resolution at each dial of a name */
     int resolving;
+    unsigned long dials;          /* picks which resolved address */
     uint64_t dial_ms;             /* uv_now() when the dial started */
     uint64_t ping_ns;             /* the PING in flight (its token) */
     uint64_t ping_sent_ms;        /* uv_now() when it was queued */

@@ -9,7 +9,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "commands.h"
+#include "handshake.h"
 #include "exit_codes.h"
 #include "log.h"
 
@@ -465,6 +467,14 @@ int server_run(const struct server_options *opt)
     raise_fd_limit(opt);
     srv.epoch = random64();
     store_init(&srv.store, random64(), random64());
+    /* Client keys place clients in the tree that neighbours compare:
+     * keyed by the herd secret, the same on every server, unknown to
+     * clients. */
+    unsigned char ck[HANDSHAKE_PROOF];
+    if (opt->secret_len > 0 &&
+        handshake_derive(opt->secret, opt->secret_len,
+                         HANDSHAKE_PROTO " client key", ck) == 0)
+        store_set_client_key(&srv.store, bytes_le64(ck), bytes_le64(ck + 8));
     conn_pool_init(&srv.pool, &srv.loop, opt->max_line, opt->max_output);
     srv.pool.before_write = flush_wal;
     srv.pool.before_write_arg = &srv;

@@ -276,6 +276,22 @@ void store_init(struct store *s, uint64_t k0, uint64_t k1)
     s->k0 = k0;
     s->k1 = k1;
     s->buckets = NULL;
+    s->ck0 = s->ck1 = 0;
+    s->ck_keyed = 0;
+}
+
+void store_set_client_key(struct store *s, uint64_t k0, uint64_t k1)
+{
+    s->ck0 = k0;
+    s->ck1 = k1;
+    s->ck_keyed = 1;
+}
+
+uint32_t store_key_of(const struct store *s, const char *client, size_t len)
+{
+    if (!s->ck_keyed)
+        return store_client_key(client, len);
+    return (uint32_t)(store_siphash(s->ck0, s->ck1, client, len) >> 32);
 }
 
 void store_close(struct store *s)
@@ -373,7 +389,7 @@ int store_apply_hashed(struct store *s, struct record *rec, uint64_t h,
     rec->seq = ++s->last_seq;
     s->slots[i].h = h;
     s->slots[i].r = rec;
-    uint32_t key = store_client_key(client, rec->client_len);
+    uint32_t key = store_key_of(s, client, rec->client_len);
     struct store_bucket *b = &s->buckets[key >> (32 - STORE_BUCKET_BITS)];
     rec->sub = (uint16_t)key;
     if (old == NULL) {

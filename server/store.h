@@ -99,6 +99,8 @@ struct store {
      * the digest above, split by client key, with each bucket's records
      * in a list. */
     struct store_bucket *buckets;
+    uint64_t ck0, ck1; /* client-key key */
+    int ck_keyed;
 };
 
 /* A hash of the record's line, the same on every server, for digests; a
@@ -107,8 +109,17 @@ struct store {
  * records apart (a change of a single bit changes about half of it). */
 uint64_t store_record_hash(const struct record *r);
 
-/* The client key of a client id (see STORE_BUCKET_BITS). */
+/* The client key of a client id (see STORE_BUCKET_BITS) in a store with
+ * no client-key key: a fixed hash, which anyone can run backwards. */
 uint32_t store_client_key(const char *client, size_t len);
+/* The client key of a client id in s: keyed (SipHash-1-3) once
+ * store_set_client_key was called, else store_client_key(). */
+uint32_t store_key_of(const struct store *s, const char *client, size_t len);
+/* Keys the client keys of s, which must be empty. Every server of a herd
+ * sets the same key (servers derive it from the herd secret), so their
+ * trees agree, while a client who does not know it cannot choose ids that
+ * crowd one bucket (which would make every catch-up walk it). */
+void store_set_client_key(struct store *s, uint64_t k0, uint64_t k1);
 
 void store_init(struct store *s, uint64_t k0, uint64_t k1);
 /* Frees every record. */

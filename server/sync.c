@@ -335,8 +335,10 @@ size_t sync_pump(struct sync *s, size_t budget)
             for (; r != NULL; r = r->bnext) {
                 visits++;
                 if (sent >= budget || visits >= PUMP_MAX_VISITS) {
-                    if (walk_remember(s, r) != 0)
-                        r = NULL; /* the rest of this bucket is skipped */
+                    if (walk_remember(s, r) != 0) {
+                        s->broken = 1;
+                        return sent;
+                    }
                     break;
                 }
                 if (r->seq > s->start_seq || !under(r, e->level, e->prefix))

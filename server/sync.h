@@ -3,8 +3,8 @@
  * When a link comes up, its two ends find what differs between their
  * stores and send each other only that, whatever the stores' size.
  *
- * The tree. Every client has a 32-bit client key (store_client_key, the
- * same on every server). A node of the tree is a key prefix of L hex
+ * The tree. Every client has a 32-bit client key (store_key_of: the same
+ * on every server of a herd, keyed by the herd secret). A node of the tree is a key prefix of L hex
  * digits (level L, 0 to 8); its 16 children add one digit. A node's
  * digest is the XOR of store_record_hash() of the records whose client
  * key starts with its prefix (the root's is the store's digest, which the
@@ -98,6 +98,8 @@ struct sync {
     int dialer;
     int opened;   /* this side sent the opening */
     int started;  /* sync_start was called */
+    int broken;   /* out of memory mid-walk: the link must go (a range
+                     would be left half sent) */
     uint64_t start_seq;
     uint64_t outstanding; /* SUMS and PULL sent, not yet DONE */
     struct sync_range *q; /* ring of ranges to send */
