@@ -4,8 +4,9 @@
  * stores and send each other only that, whatever the stores' size.
  *
  * The tree. Every client has a 32-bit client key (store_key_of: the same
- * on every server of a herd, keyed by the herd secret). A node of the tree is a key prefix of L hex
- * digits (level L, 0 to 8); its 16 children add one digit. A node's
+ * on every server of a herd, keyed by the herd secret). A node of the
+ * tree is a key prefix of L hex digits (level L, 0 to 8); its 16 children
+ * add one digit. A node's
  * digest is the XOR of store_record_hash() of the records whose client
  * key starts with its prefix (the root's is the store's digest, which the
  * HELLO carries). The store keeps the digests of its 2^16 buckets (level
