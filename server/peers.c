@@ -138,11 +138,22 @@ static const struct sync_ops sync_ops = {sync_send_line, sync_send_record};
 
 /* Logs the end of p's catch-up, once, when neither side waits for the
  * other any more. */
+/* A link reads at most PEERS_READ_PER_TURN bytes a turn while its
+ * catch-up runs (a catch-up's records arrive as fast as the socket
+ * goes), and without a limit otherwise (the limit costs a relay two
+ * system calls a turn under load). */
+static void set_read_limit(struct peer *p)
+{
+    if (p->link != NULL)
+        p->link->turn_read_max = p->sync_active ? PEERS_READ_PER_TURN : 0;
+}
+
 static void sync_check_done(struct peer *p)
 {
     if (!p->sync_active || !sync_idle(&p->sync))
         return;
     p->sync_active = 0;
+    set_read_limit(p);
     const struct sync_stats *st = &p->sync.st;
     log_msg("link %s: catch-up done in %.1f ms: sent %llu records (%llu "
             "bytes) and %llu messages (%llu bytes), received %lu records "
@@ -217,7 +228,6 @@ static void link_up(struct peer *p, struct conn *c, const struct hello *h)
     c->on_line = on_peer_line;
     c->prepare_out = prepare_link_out;
     c->no_output_pause = 1;
-    c->turn_read_max = PEERS_READ_PER_TURN;
     p->ping_ns = 0;
     p->ping_sent_ms = 0;
     set_user_timeout(c, srv->opt->link_timeout_ms);
@@ -248,6 +258,7 @@ static void link_up(struct peer *p, struct conn *c, const struct hello *h)
     sync_leave(p, "link closed");
     if (same)
         p->sync_active = 0; /* nothing to log unless the other side asks */
+    set_read_limit(p);
     sync_check_done(p);
 }
 
@@ -408,6 +419,7 @@ static void make_hint(struct server *srv, struct peer_hint *ph, uint64_t gen,
     ph->len = n;
     ph->h = store_key_hash(&srv->store, ph->f[3].p, ph->f[3].len);
     store_prefetch_slot(&srv->store, ph->h);
+    store_prefetch_bucket(&srv->store, ph->h);
 }
 
 /* A relay's lookups would each wait for two cache misses (the slot, then
@@ -621,6 +633,7 @@ static int on_peer_line(struct conn *c, const char *line, size_t len)
         if (src != SYNC_ENOTSYNC) {
             if (src == 0 && !p->sync_active && !sync_idle(&p->sync)) {
                 p->sync_active = 1; /* the other side opened */
+                set_read_limit(p);
                 p->sync_start_ns = uv_hrtime();
                 p->sync_worst_ns = 0;
                 p->sync_received = 0;

@@ -276,14 +276,15 @@ void store_init(struct store *s, uint64_t k0, uint64_t k1)
     s->k0 = k0;
     s->k1 = k1;
     s->buckets = NULL;
-    s->ck0 = s->ck1 = 0;
     s->ck_keyed = 0;
 }
 
 void store_set_client_key(struct store *s, uint64_t k0, uint64_t k1)
 {
-    s->ck0 = k0;
-    s->ck1 = k1;
+    /* One hash for both: the table's slots take its low bits, the
+     * client key its high ones. */
+    s->k0 = k0;
+    s->k1 = k1;
     s->ck_keyed = 1;
 }
 
@@ -291,7 +292,13 @@ uint32_t store_key_of(const struct store *s, const char *client, size_t len)
 {
     if (!s->ck_keyed)
         return store_client_key(client, len);
-    return (uint32_t)(store_siphash(s->ck0, s->ck1, client, len) >> 32);
+    return (uint32_t)(store_key_hash(s, client, len) >> 32);
+}
+
+void store_prefetch_bucket(const struct store *s, uint64_t h)
+{
+    if (s->ck_keyed && s->buckets != NULL)
+        __builtin_prefetch(&s->buckets[h >> (64 - STORE_BUCKET_BITS)], 1);
 }
 
 void store_close(struct store *s)
@@ -379,18 +386,26 @@ int store_apply_hashed(struct store *s, struct record *rec, uint64_t h,
         *cur = store_get_hashed(s, h, client, rec->client_len);
         return STORE_ENOMEM;
     }
+    /* The bucket is a cache miss of its own on a large store: asked for
+     * before the slot's, so the two loads overlap. */
+    uint32_t key = s->ck_keyed ? (uint32_t)(h >> 32)
+                               : store_client_key(client, rec->client_len);
+    struct store_bucket *b = &s->buckets[key >> (32 - STORE_BUCKET_BITS)];
+    __builtin_prefetch(b, 1);
     size_t i = find_slot(s, h, client, rec->client_len);
     struct record *old = s->slots[i].r;
     if (old != NULL && record_compare(rec, old) <= 0) {
         *cur = old;
         return STORE_STALE;
     }
+    /* A new client goes in front of the bucket's first record, whose
+     * line is fetched while the record is hashed. */
+    if (old == NULL && b->head != NULL)
+        __builtin_prefetch(b->head, 1);
     rec->hash = store_record_hash(rec);
     rec->seq = ++s->last_seq;
     s->slots[i].h = h;
     s->slots[i].r = rec;
-    uint32_t key = store_key_of(s, client, rec->client_len);
-    struct store_bucket *b = &s->buckets[key >> (32 - STORE_BUCKET_BITS)];
     rec->sub = (uint16_t)key;
     if (old == NULL) {
         s->count++;
@@ -459,6 +474,12 @@ void store_prefetch_record(const struct store *s, uint64_t h)
         /* The header, and the line's start (where the client id is). */
         __builtin_prefetch(e->r);
         __builtin_prefetch((const char *)e->r + 64);
+    } else if (e->r == NULL && s->ck_keyed && s->buckets != NULL) {
+        /* A new client: it goes in front of its bucket's first record. */
+        const struct record *head =
+            s->buckets[h >> (64 - STORE_BUCKET_BITS)].head;
+        if (head != NULL)
+            __builtin_prefetch(head, 1);
     }
 }
 

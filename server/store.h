@@ -99,8 +99,8 @@ struct store {
      * the digest above, split by client key, with each bucket's records
      * in a list. */
     struct store_bucket *buckets;
-    uint64_t ck0, ck1; /* client-key key */
-    int ck_keyed;
+    int ck_keyed; /* store_set_client_key was called: k0, k1 are the
+                     herd's, and a client's key hash is its client key */
 };
 
 /* A hash of the record's line, the same on every server, for digests; a
@@ -115,7 +115,11 @@ uint32_t store_client_key(const char *client, size_t len);
 /* The client key of a client id in s: keyed (SipHash-1-3) once
  * store_set_client_key was called, else store_client_key(). */
 uint32_t store_key_of(const struct store *s, const char *client, size_t len);
-/* Keys the client keys of s, which must be empty. Every server of a herd
+/* A hint for a record of client hash h coming soon: its bucket's digest
+ * and list head (keyed stores only). */
+void store_prefetch_bucket(const struct store *s, uint64_t h);
+/* Keys the client keys of s (and its table: one hash serves both), which
+ * must be empty. Every server of a herd
  * sets the same key (servers derive it from the herd secret), so their
  * trees agree, while a client who does not know it cannot choose ids that
  * crowd one bucket (which would make every catch-up walk it). */
