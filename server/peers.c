@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "conn.h"
 #include "exit_codes.h"
@@ -855,6 +856,35 @@ static int unread(struct conn *c)
     return n;
 }
 
+/* How long p's link may send nothing before it sends a PING. The
+ * acceptor waits half as long again as the dialer: on an idle link the
+ * dialer's PINGs come first, the acceptor's PONGs count as its sending,
+ * and one PING and one PONG cross per interval, not two of each. The
+ * acceptor still pings a link on which it only listens. */
+static uint64_t ping_interval(const struct peer *p)
+{
+    uint64_t ms = p->srv->opt->link_ping_ms;
+    return p->dialer ? ms : 2 * ms;
+}
+
+/* The first beat at or after the loop time t: beats fall on multiples of
+ * half the ping interval of the wall clock, which every server of a
+ * machine (and of an NTP-synchronised herd) shares, so a server's PINGs,
+ * and the PINGs and PONGs that reach it, come together in one wake-up
+ * instead of one each. */
+static uint64_t next_beat(const struct server *srv, uint64_t t)
+{
+    uint64_t beat = srv->opt->link_ping_ms / 2;
+    struct timespec ts;
+    if (beat < 2 || clock_gettime(CLOCK_REALTIME, &ts) != 0)
+        return t;
+    uint64_t now = uv_now(&srv->loop);
+    uint64_t wall = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    uint64_t at = wall + (t > now ? t - now : 0);
+    uint64_t aligned = (at + beat - 1) / beat * beat;
+    return t + (aligned - at);
+}
+
 /* When p's link last sent: the kernel took bytes, or a PING was queued. */
 static uint64_t last_sent_ms(const struct peer *p)
 {
@@ -880,9 +910,10 @@ static void arm_heartbeat(struct server *srv)
             /* Output waiting: it is on its way, no PING is due; look again
              * a quarter of the interval later (nothing else wakes us when
              * it drains). */
-            uint64_t ping = conn_pending(p->link) == 0
-                                ? last_sent_ms(p) + opt->link_ping_ms
-                                : now + opt->link_ping_ms / 4 + 1;
+            uint64_t ping =
+                conn_pending(p->link) == 0
+                    ? next_beat(srv, last_sent_ms(p) + ping_interval(p))
+                    : now + opt->link_ping_ms / 4 + 1;
             if (ping < due)
                 due = ping;
         }
@@ -918,7 +949,10 @@ static void on_heartbeat_timer(uv_timer_t *t)
                      (double)(now - c->last_read_ms) / 1000);
             conn_close(c, why);
         } else if (c != NULL && conn_pending(c) == 0 &&
-                   now - last_sent_ms(p) >= opt->link_ping_ms) {
+                   now + opt->link_ping_ms / 4 >=
+                       last_sent_ms(p) + ping_interval(p)) {
+            /* Due, or due within a quarter interval: the PINGs of a
+             * server's links go out in one wake-up. */
             char line[32];
             p->ping_ns = uv_hrtime();
             p->ping_sent_ms = now;

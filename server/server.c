@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bytes.h"
@@ -555,7 +556,14 @@ int server_run(const struct server_options *opt)
                             ? opt->line_timeout_ms
                             : opt->idle_timeout_ms;
         tick = tick / 4 < 1000 ? (tick / 4 ? tick / 4 : 1) : 1000;
-        uv_timer_start(&srv.sweep, on_sweep, tick, tick);
+        /* On the wall clock's whole ticks, where the links' heartbeats
+         * fall too (peers.c): one wake-up for both on an idle server. */
+        struct timespec ts;
+        uint64_t first = tick;
+        if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
+            first = tick - ((uint64_t)ts.tv_sec * 1000 +
+                            (uint64_t)ts.tv_nsec / 1000000) % tick;
+        uv_timer_start(&srv.sweep, on_sweep, first, tick);
         log_msg("%s listening: clients on %s:%u, neighbours on %s:%u, "
                 "%zu neighbour%s, places %s",
                 opt->name, opt->listen.host, opt->listen.port,
