@@ -868,21 +868,24 @@ static uint64_t ping_interval(const struct peer *p)
 }
 
 /* The first beat at or after the loop time t: beats fall on multiples of
- * half the ping interval of the wall clock, which every server of a
- * machine (and of an NTP-synchronised herd) shares, so a server's PINGs,
- * and the PINGs and PONGs that reach it, come together in one wake-up
- * instead of one each. */
+ * the ping interval of the wall clock, which every server of a machine
+ * (and of an NTP-synchronised herd) shares, so a server's PINGs, and the
+ * PINGs and PONGs that reach it, come together in fewer wake-ups, and
+ * with the client sweep's (server.c, whole seconds). */
 static uint64_t next_beat(const struct server *srv, uint64_t t)
 {
-    uint64_t beat = srv->opt->link_ping_ms / 2;
+    uint64_t beat = srv->opt->link_ping_ms;
     struct timespec ts;
     if (beat < 2 || clock_gettime(CLOCK_REALTIME, &ts) != 0)
         return t;
     uint64_t now = uv_now(&srv->loop);
     uint64_t wall = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    /* A PING leaves a little after its beat: a quarter beat early still
+     * counts as the beat, or every other one would be skipped. */
+    uint64_t slack = beat / 4;
     uint64_t at = wall + (t > now ? t - now : 0);
-    uint64_t aligned = (at + beat - 1) / beat * beat;
-    return t + (aligned - at);
+    uint64_t aligned = (at - slack + beat - 1) / beat * beat;
+    return aligned > at ? t + (aligned - at) : t - (at - aligned);
 }
 
 /* When p's link last sent: the kernel took bytes, or a PING was queued. */
@@ -910,10 +913,10 @@ static void arm_heartbeat(struct server *srv)
             /* Output waiting: it is on its way, no PING is due; look again
              * a quarter of the interval later (nothing else wakes us when
              * it drains). */
-            uint64_t ping =
-                conn_pending(p->link) == 0
-                    ? next_beat(srv, last_sent_ms(p) + ping_interval(p))
-                    : now + opt->link_ping_ms / 4 + 1;
+            uint64_t ping = next_beat(srv, last_sent_ms(p) + ping_interval(p));
+            if (ping <= now && conn_pending(p->link) > 0)
+                ping = now + opt->link_ping_ms / 4 + 1; /* overdue, but
+                                                           output waits */
             if (ping < due)
                 due = ping;
         }
