@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "dynbuf.h"
+#include "fileio.h"
 #include "strparse.h"
 
 #define LOG_HIGH_WATER (256 * 1024)
@@ -46,15 +47,9 @@ void log_close(void)
 
 void log_flush(void)
 {
-    size_t off = 0;
-    while (off < log_buf.len) {
-        ssize_t n = write(log_fd, log_buf.data + off, log_buf.len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break; /* a full disk must not stop the server */
-        off += (size_t)n;
-    }
+    /* A failed write (a full disk) must not stop the server: the lines
+     * are dropped. */
+    (void)fileio_write_all(log_fd, log_buf.data, log_buf.len);
     log_buf.len = 0;
     if (log_buf.cap > LOG_HIGH_WATER * 4)
         dynbuf_free(&log_buf);

@@ -17,6 +17,7 @@
 
 #include "dynbuf.h"
 #include "exit_codes.h"
+#include "fileio.h"
 #include "log.h"
 #include "peers.h"
 #include "server.h"
@@ -41,20 +42,6 @@ struct ctl_write {
 };
 
 /* ---- the cuts file -------------------------------------------------- */
-
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
 
 /* Replaces DATA_DIR/cuts with the names of the cut neighbours (write a
  * temporary file, fsync, rename, fsync the directory); no cut: no file.
@@ -91,7 +78,7 @@ static int save_cuts(struct ctl *ctl)
     if (fd < 0) {
         err = errno;
     } else {
-        if (write_all(fd, b.data, b.len) != 0 || fsync(fd) != 0)
+        if (fileio_write_all(fd, b.data, b.len) != 0 || fsync(fd) != 0)
             err = errno ? errno : EIO;
         if (close(fd) != 0 && err == 0)
             err = errno;
@@ -102,12 +89,7 @@ static int save_cuts(struct ctl *ctl)
     }
     if (err == 0) {
         /* The rename itself must reach the disk. */
-        const char *dir = ctl->srv->opt->data_dir;
-        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
+        fileio_sync_dir(ctl->srv->opt->data_dir);
     }
     free(tmp);
     dynbuf_free(&b);

@@ -11,6 +11,7 @@
 #include <zlib.h>
 
 #include "crc32c.h"
+#include "fileio.h"
 #include "store.h"
 
 #define HEADER 8
@@ -226,26 +227,12 @@ int wal_append(struct wal *w, const struct record *r)
     return 0;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 int wal_flush(struct wal *w)
 {
     if (w->batch.len == 0)
         return 0;
     int rc = 0;
-    if (write_all(w->fd, w->batch.data, w->batch.len) != 0 ||
+    if (fileio_write_all(w->fd, w->batch.data, w->batch.len) != 0 ||
         (w->fsync_batch && fdatasync(w->fd) != 0)) {
         rc = fail_io(w);
         w->broken = 1;
@@ -283,7 +270,7 @@ static int write_record(void *arg, const struct record *r)
         return 1;
     }
     if (c->buf.len >= COMPACT_CHUNK) {
-        if (write_all(c->fd, c->buf.data, c->buf.len) != 0) {
+        if (fileio_write_all(c->fd, c->buf.data, c->buf.len) != 0) {
             c->failed = 1;
             return 1;
         }
@@ -314,7 +301,7 @@ int wal_compact(struct wal *w, const struct store *s)
     }
     store_foreach(s, write_record, &c);
     if (!c.failed && c.buf.len > 0 &&
-        write_all(c.fd, c.buf.data, c.buf.len) != 0)
+        fileio_write_all(c.fd, c.buf.data, c.buf.len) != 0)
         c.failed = 1;
     dynbuf_free(&c.buf);
     /* The new file must be on disk before it replaces the old one. */
@@ -334,11 +321,7 @@ int wal_compact(struct wal *w, const struct store *s)
         return rc;
     }
     free(tmp);
-    int dfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
+    fileio_sync_dir(w->dir);
     int fd = open(w->path, O_RDWR | O_APPEND | O_CLOEXEC);
     if (fd < 0)
         return fail_io(w);

@@ -22,6 +22,7 @@
 #include "control.h"
 #include "dynbuf.h"
 #include "exit_codes.h"
+#include "fileio.h"
 #include "log.h"
 #include "strparse.h"
 #include "supervise.h"
@@ -290,20 +291,11 @@ static int request_body(const struct herd *h, const char *line,
                 h->conf, h->sock, strerror(errno));
         return HERD_EXIT_FAILURE;
     }
-    size_t len = strlen(line);
-    const char *p = line;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            fprintf(stderr, "herd: cannot talk to the supervisor: %s\n",
-                    strerror(errno));
-            close(fd);
-            return HERD_EXIT_FAILURE;
-        }
-        p += n;
-        len -= (size_t)n;
+    if (fileio_write_all(fd, line, strlen(line)) != 0) {
+        fprintf(stderr, "herd: cannot talk to the supervisor: %s\n",
+                strerror(errno));
+        close(fd);
+        return HERD_EXIT_FAILURE;
     }
     struct dynbuf in;
     dynbuf_init(&in, 16 * 1024 * 1024);
