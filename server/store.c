@@ -288,11 +288,18 @@ void store_set_client_key(struct store *s, uint64_t k0, uint64_t k1)
     s->ck_keyed = 1;
 }
 
+/* The client key of client, whose store_key_hash() is h. */
+static uint32_t client_key(const struct store *s, uint64_t h,
+                           const char *client, size_t len)
+{
+    return s->ck_keyed ? (uint32_t)(h >> 32) : store_client_key(client, len);
+}
+
 uint32_t store_key_of(const struct store *s, const char *client, size_t len)
 {
     if (!s->ck_keyed)
         return store_client_key(client, len);
-    return (uint32_t)(store_key_hash(s, client, len) >> 32);
+    return client_key(s, store_key_hash(s, client, len), client, len);
 }
 
 void store_prefetch_bucket(const struct store *s, uint64_t h)
@@ -388,8 +395,7 @@ int store_apply_hashed(struct store *s, struct record *rec, uint64_t h,
     }
     /* The bucket is a cache miss of its own on a large store: asked for
      * before the slot's, so the two loads overlap. */
-    uint32_t key = s->ck_keyed ? (uint32_t)(h >> 32)
-                               : store_client_key(client, rec->client_len);
+    uint32_t key = client_key(s, h, client, rec->client_len);
     struct store_bucket *b = &s->buckets[key >> (32 - STORE_BUCKET_BITS)];
     __builtin_prefetch(b, 1);
     size_t i = find_slot(s, h, client, rec->client_len);
