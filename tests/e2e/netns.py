@@ -82,6 +82,22 @@ LINK_EVENT_RE = re.compile(rb"link (\w+) (up \(|down: )")
 LOG_LINE_RE = re.compile(rb"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z ([^\n]*)$", re.M)
 
 
+def snapshot(net, name, clients, timeout=5.0):
+    """client -> AT line held by a server (pipelined WHATSATs, bound 0), or
+    None if the server cannot be asked."""
+    out = {}
+    try:
+        with net.client(name, timeout=timeout) as c:
+            c.send(b"".join(b"WHATSAT %s 1 0\n" % cl for cl in clients))
+            for cl in clients:
+                first, _ = c.read_whatsat(timeout)
+                if first != b"?":
+                    out[cl] = first
+    except (OSError, herdtest.TestFailure):
+        return None
+    return out
+
+
 def log_time(stamp):
     """'2026-12-06T02:32:19.267' (UTC, bytes) -> POSIX seconds."""
     s = stamp.decode()

@@ -195,22 +195,6 @@ class Workload:
             c.close()
 
 
-def snapshot(net, name, clients, timeout=5.0):
-    """client -> AT line held by a server (pipelined WHATSATs, bound 0), or
-    None if the server cannot be asked."""
-    out = {}
-    try:
-        with net.client(name, timeout=timeout) as c:
-            c.send(b"".join(b"WHATSAT %s 1 0\n" % cl for cl in clients))
-            for cl in clients:
-                first, _ = c.read_whatsat(timeout)
-                if first != b"?":
-                    out[cl] = first
-    except (OSError, herdtest.TestFailure):
-        return None
-    return out
-
-
 def judge(snaps, wl):
     """(lost, stale, unexpected, examples), as test_chaos.py counts them."""
     lost = stale = unexpected = 0
@@ -501,7 +485,7 @@ def converge(t, net, wl, healed):
     since `healed`, or None, and the last counts)."""
     converged = None
     while True:
-        snaps = {n: snapshot(net, n, wl.clients) for n in NAMES}
+        snaps = {n: netns.snapshot(net, n, wl.clients) for n in NAMES}
         lost, stale, unexpected, examples = judge(snaps, wl)
         if stale == 0 and lost == 0 and all(s is not None for s in snaps.values()):
             converged = time.monotonic() - healed

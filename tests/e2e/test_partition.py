@@ -160,22 +160,6 @@ class Workload:
             c.close()
 
 
-def snapshot(net, name, clients, timeout=5.0):
-    """client -> AT line held by a server (pipelined WHATSATs, bound 0), or
-    None if the server cannot be asked."""
-    out = {}
-    try:
-        with net.client(name, timeout=timeout) as c:
-            c.send(b"".join(b"WHATSAT %s 1 0\n" % cl for cl in clients))
-            for cl in clients:
-                first, _ = c.read_whatsat(timeout)
-                if first != b"?":
-                    out[cl] = first
-    except (OSError, herdtest.TestFailure):
-        return None
-    return out
-
-
 def judge(snaps, ledgers):
     """(lost, stale, unexpected, examples) over the ledgers' clients."""
     lost = stale = unexpected = 0
@@ -227,7 +211,7 @@ def converge(t, net, ledgers, healed, what, limit=CONVERGE_LIMIT, after="the hea
     t.log("%s: watching from %.3f (wall), %.3f s after the heal"
           % (what, time.time(), time.monotonic() - healed))
     while True:
-        snaps = {n: snapshot(net, n, clients) for n in NAMES}
+        snaps = {n: netns.snapshot(net, n, clients) for n in NAMES}
         lost, stale, unexpected, examples = judge(snaps, ledgers)
         if stale == 0 and lost == 0 and all(s is not None for s in snaps.values()):
             converged = time.monotonic() - healed
@@ -323,7 +307,7 @@ def scenario_cut(t, net, rng, results):
     pairs = both_ends(links_across(["Parker"], [n for n in NAMES if n != "Parker"]))
     no_link_up(net, since, pairs, what)
     det = detections(net, since, t_cut, pairs)
-    snaps = {n: snapshot(net, n, wl.clients) for n in NAMES}
+    snaps = {n: netns.snapshot(net, n, wl.clients) for n in NAMES}
     _, stale, _, _ = judge(snaps, [wl.ledger])
     check(stale > 0, "%s: every server agreed before the heal: was anything cut?" % what)
     healed = time.monotonic()
@@ -368,7 +352,7 @@ def scenario_split(t, net, rng, results):
             expect[cl] = (None, T + 3000 + k)
     time.sleep(1.0)
     for n in NAMES:   # the brain is split: each side holds its own
-        snap = snapshot(net, n, conf.clients)
+        snap = netns.snapshot(net, n, conf.clients)
         check(snap is not None, "%s: %s cannot be asked" % (what, n))
         for k, cl in enumerate(conf.clients[:16]):
             line = snap.get(cl)
