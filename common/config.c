@@ -19,7 +19,11 @@ struct field {
 void config_init(struct config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->peer_batch_us = CONFIG_UNSET; /* 0 is a value here */
+    /* 0 is a value of these */
+    cfg->peer_batch_us = CONFIG_UNSET;
+    cfg->max_clients_per_addr = CONFIG_UNSET;
+    cfg->log_max_mb = CONFIG_UNSET;
+    cfg->max_future_s = CONFIG_UNSET;
 }
 
 void config_free(struct config *cfg)
@@ -35,6 +39,9 @@ void config_free(struct config *cfg)
     free(cfg->places_index);
     free(cfg->fsync);
     free(cfg->secret_file);
+    free(cfg->tls_cert);
+    free(cfg->tls_key);
+    free(cfg->tls_ca);
     config_init(cfg);
 }
 
@@ -274,6 +281,9 @@ static int parse_line(struct config *cfg, const struct field *f, size_t n,
         {"places_index", offsetof(struct config, places_index), 1},
         {"fsync", offsetof(struct config, fsync), 0},
         {"secret_file", offsetof(struct config, secret_file), 1},
+        {"tls_cert", offsetof(struct config, tls_cert), 1},
+        {"tls_key", offsetof(struct config, tls_key), 1},
+        {"tls_ca", offsetof(struct config, tls_ca), 1},
     };
     static const struct {
         const char *key;
@@ -303,6 +313,16 @@ static int parse_line(struct config *cfg, const struct field *f, size_t n,
         {"link_ping_ms", offsetof(struct config, link_ping_ms), 10, 600000},
         {"link_timeout_ms", offsetof(struct config, link_timeout_ms), 50,
          3600000},
+        {"max_handshakes", offsetof(struct config, max_handshakes), 1,
+         100000},
+        {"max_clients_per_addr",
+         offsetof(struct config, max_clients_per_addr), 0, 10000000},
+        {"max_records", offsetof(struct config, max_records), 1,
+         1000000000},
+        {"max_store_mb", offsetof(struct config, max_store_mb), 1, 1 << 24},
+        {"log_max_mb", offsetof(struct config, log_max_mb), 0, 1 << 20},
+        {"max_future_s", offsetof(struct config, max_future_s), 0,
+         1ULL << 32},
         {"restart_first_ms", offsetof(struct config, restart_first_ms), 1,
          3600000},
         {"restart_max_ms", offsetof(struct config, restart_max_ms), 1,

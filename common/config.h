@@ -30,6 +30,19 @@
  *                                     sends a heartbeat
  *   link_timeout_ms N                 a link that heard nothing this long
  *                                     (or a dial not answered) is closed
+ *   tls_cert FILE | tls_key FILE      peer links authenticated by
+ *   tls_ca FILE                       certificates naming each server
+ *                                     (instead of by the secret alone)
+ *   max_handshakes N                  peer connections still in their
+ *                                     handshake (beyond: closed)
+ *   max_clients_per_addr N            client connections per source
+ *                                     address (0: no limit)
+ *   max_records N                     clients stored (new ones refused
+ *   max_store_mb N                    beyond either bound)
+ *   log_max_mb N                      a log past this is rotated (.1;
+ *                                     0: never)
+ *   max_future_s N                    a client time further ahead is
+ *                                     refused (0: no bound)
  *   server_bin PATH                   herd-server for the supervisor
  *   restart_first_ms N                first restart delay (doubles)
  *   restart_max_ms N                  restart delay cap
@@ -58,6 +71,10 @@
 #define CONFIG_PEER_BATCH_DEFAULT_US 2000
 #define CONFIG_LINK_PING_DEFAULT_MS 500
 #define CONFIG_LINK_TIMEOUT_DEFAULT_MS 2000
+#define CONFIG_MAX_HANDSHAKES_DEFAULT 64
+#define CONFIG_MAX_RECORDS_DEFAULT 10000000
+#define CONFIG_MAX_STORE_MB_DEFAULT 1024
+#define CONFIG_LOG_MAX_MB_DEFAULT 64
 
 enum config_status {
     CONFIG_ESYNTAX = -1301, /* the file is wrong; err says where */
@@ -95,6 +112,9 @@ struct config {
     char *places_index;
     char *fsync;
     char *secret_file;
+    char *tls_cert;
+    char *tls_key;
+    char *tls_ca;
     uint64_t places_timeout_ms; /* 0: not set */
     uint64_t places_cache_ttl_ms;
     uint64_t places_cache_size;
@@ -109,6 +129,12 @@ struct config {
     uint64_t peer_batch_us; /* CONFIG_UNSET: not set */
     uint64_t link_ping_ms;  /* 0: not set */
     uint64_t link_timeout_ms;
+    uint64_t max_handshakes;      /* 0: not set */
+    uint64_t max_clients_per_addr; /* CONFIG_UNSET: not set */
+    uint64_t max_records;         /* 0: not set */
+    uint64_t max_store_mb;
+    uint64_t log_max_mb;   /* CONFIG_UNSET: not set */
+    uint64_t max_future_s; /* CONFIG_UNSET: not set */
     uint64_t restart_first_ms;  /* supervisor settings; 0: not set */
     uint64_t restart_max_ms;
     uint64_t restart_stable_ms;

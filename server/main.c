@@ -70,6 +70,27 @@ static const char usage_text[] =
     "  --link-timeout MS        a link that heard nothing this long is\n"
     "                           closed and redialled; a dial unanswered\n"
     "                           this long too (default 2000)\n"
+    ;
+/* Two halves: C compilers need support only 4095 bytes a literal. */
+static const char usage_limits[] =
+    "  --tls-cert FILE          certificate naming this server (PEM), with\n"
+    "  --tls-key FILE           its key and the CA that signed every\n"
+    "  --tls-ca FILE            server's: a neighbour must prove the name it\n"
+    "                           claims (default: the secret as a TLS 1.3\n"
+    "                           pre-shared key)\n"
+    "  --max-handshakes N       peer connections still in their handshake\n"
+    "                           (default 64; beyond: closed)\n"
+    "  --max-clients-per-addr N client connections per source address\n"
+    "                           (default 0: no limit; mobile clients share\n"
+    "                           carrier NAT addresses)\n"
+    "  --max-records N          clients stored (default 10000000)\n"
+    "  --max-store-mb N         bytes of records stored (default 1024);\n"
+    "                           past either bound new client ids are\n"
+    "                           refused, known ones still update\n"
+    "  --log-max-mb N           rotate the log file to FILE.1 past this\n"
+    "                           size (default 64; 0: never)\n"
+    "  --max-future-s N         refuse client times more than N seconds\n"
+    "                           ahead (default 0: no bound)\n"
     "  --ready-fd FD            write a newline to FD once listening\n"
     "  --lifeline-fd FD         stop when FD reaches end of file (the\n"
     "                           supervisor holds its other end)\n"
@@ -197,6 +218,7 @@ static int parse_args(struct args *a, int argc, char **argv)
         const char *arg = argv[i];
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             fputs(usage_text, stdout);
+            fputs(usage_limits, stdout);
             exit(0);
         }
         if (strncmp(arg, "--", 2) != 0) {
@@ -293,6 +315,24 @@ static int parse_args(struct args *a, int argc, char **argv)
             rc = number(key, val, 50, 3600000, &a->opt.link_timeout_ms);
         } else if (strcmp(key, "--max-client-id") == 0) {
             rc = number(key, val, 1, 1 << 20, &a->opt.max_client_id);
+        } else if (strcmp(key, "--tls-cert") == 0) {
+            a->opt.tls_cert = val;
+        } else if (strcmp(key, "--tls-key") == 0) {
+            a->opt.tls_key = val;
+        } else if (strcmp(key, "--tls-ca") == 0) {
+            a->opt.tls_ca = val;
+        } else if (strcmp(key, "--max-handshakes") == 0) {
+            rc = number(key, val, 1, 100000, &a->opt.max_handshakes);
+        } else if (strcmp(key, "--max-clients-per-addr") == 0) {
+            rc = number(key, val, 0, 10000000, &a->opt.max_clients_per_addr);
+        } else if (strcmp(key, "--max-records") == 0) {
+            rc = number(key, val, 1, 1000000000, &a->opt.max_records);
+        } else if (strcmp(key, "--max-store-mb") == 0) {
+            rc = number(key, val, 1, 1 << 24, &a->opt.max_store_mb);
+        } else if (strcmp(key, "--log-max-mb") == 0) {
+            rc = number(key, val, 0, 1 << 20, &a->opt.log_max_mb);
+        } else if (strcmp(key, "--max-future-s") == 0) {
+            rc = number(key, val, 0, 1ULL << 32, &a->opt.max_future_s);
         } else if (strcmp(key, "--ready-fd") == 0) {
             rc = number(key, val, 0, 1 << 20, &n);
             a->opt.ready_fd = (int)n;
@@ -408,6 +448,24 @@ static int apply_config(struct args *a, struct config *cfg,
         a->opt.link_ping_ms = cfg->link_ping_ms;
     if (a->opt.link_timeout_ms == 0)
         a->opt.link_timeout_ms = cfg->link_timeout_ms;
+    if (a->opt.tls_cert == NULL)
+        a->opt.tls_cert = cfg->tls_cert;
+    if (a->opt.tls_key == NULL)
+        a->opt.tls_key = cfg->tls_key;
+    if (a->opt.tls_ca == NULL)
+        a->opt.tls_ca = cfg->tls_ca;
+    if (a->opt.max_handshakes == 0)
+        a->opt.max_handshakes = cfg->max_handshakes;
+    if (a->opt.max_clients_per_addr == CONFIG_UNSET)
+        a->opt.max_clients_per_addr = cfg->max_clients_per_addr;
+    if (a->opt.max_records == 0)
+        a->opt.max_records = cfg->max_records;
+    if (a->opt.max_store_mb == 0)
+        a->opt.max_store_mb = cfg->max_store_mb;
+    if (a->opt.log_max_mb == CONFIG_UNSET)
+        a->opt.log_max_mb = cfg->log_max_mb;
+    if (a->opt.max_future_s == CONFIG_UNSET)
+        a->opt.max_future_s = cfg->max_future_s;
     if (a->opt.data_dir == NULL && cfg->data_dir != NULL) {
         snprintf(data_path, data_cap, "%s/%s", cfg->data_dir, a->opt.name);
         a->opt.data_dir = data_path;
@@ -441,6 +499,9 @@ int main(int argc, char **argv)
     a.opt.ready_fd = -1;
     a.opt.lifeline_fd = -1;
     a.opt.peer_batch_us = CONFIG_UNSET;
+    a.opt.max_clients_per_addr = CONFIG_UNSET;
+    a.opt.log_max_mb = CONFIG_UNSET;
+    a.opt.max_future_s = CONFIG_UNSET;
     int rc = parse_args(&a, argc, argv);
     if (rc != 0)
         return rc;
@@ -499,6 +560,24 @@ int main(int argc, char **argv)
         a.opt.link_ping_ms = CONFIG_LINK_PING_DEFAULT_MS;
     if (a.opt.link_timeout_ms == 0)
         a.opt.link_timeout_ms = CONFIG_LINK_TIMEOUT_DEFAULT_MS;
+    if (a.opt.max_handshakes == 0)
+        a.opt.max_handshakes = CONFIG_MAX_HANDSHAKES_DEFAULT;
+    if (a.opt.max_clients_per_addr == CONFIG_UNSET)
+        a.opt.max_clients_per_addr = 0;
+    if (a.opt.max_records == 0)
+        a.opt.max_records = CONFIG_MAX_RECORDS_DEFAULT;
+    if (a.opt.max_store_mb == 0)
+        a.opt.max_store_mb = CONFIG_MAX_STORE_MB_DEFAULT;
+    if (a.opt.log_max_mb == CONFIG_UNSET)
+        a.opt.log_max_mb = CONFIG_LOG_MAX_MB_DEFAULT;
+    if (a.opt.max_future_s == CONFIG_UNSET)
+        a.opt.max_future_s = 0;
+    int tls_files = (a.opt.tls_cert != NULL) + (a.opt.tls_key != NULL) +
+                    (a.opt.tls_ca != NULL);
+    if (tls_files != 0 && tls_files != 3) {
+        config_free(&cfg);
+        return usage_error("tls_cert, tls_key and tls_ca go together");
+    }
     if (a.opt.link_timeout_ms <= a.opt.link_ping_ms) {
         config_free(&cfg);
         return usage_error("link timeout (%llu ms) must be longer than the "

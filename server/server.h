@@ -55,6 +55,15 @@ struct server_options {
     uint64_t link_ping_ms;    /* a link idle this long sends PING */
     uint64_t link_timeout_ms; /* a link silent this long is closed; a
                                  dial unanswered this long too */
+    const char *tls_cert; /* certificates for peer links; NULL: the */
+    const char *tls_key;  /* secret alone (a pre-shared key) */
+    const char *tls_ca;
+    uint64_t max_handshakes;       /* peer connections not yet links */
+    uint64_t max_clients_per_addr; /* 0: no limit */
+    uint64_t max_records;          /* clients stored */
+    uint64_t max_store_mb;         /* their bytes */
+    uint64_t log_max_mb;           /* rotate the log past it; 0: never */
+    uint64_t max_future_s;         /* 0: client times unbounded */
     const char *data_dir; /* NULL: no write-ahead log */
     const char *control_path; /* the control socket (ctl.h); NULL: none */
     int fsync_batch;      /* --fsync batch */
