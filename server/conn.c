@@ -31,7 +31,7 @@ void conn_pool_init(struct conn_pool *pool, uv_loop_t *loop, size_t max_line,
 
 size_t conn_pending(const struct conn *c)
 {
-    return c->out.len + c->write_len + c->queued;
+    return c->out.len + c->wire.len + c->write_len + c->queued;
 }
 
 static void mark_dirty(struct conn *c)
@@ -94,6 +94,7 @@ struct conn *conn_new(struct conn_pool *pool, enum conn_kind kind)
     /* The limit applies to what waits in user space; one reply larger than
      * it (a big WHATSAT) still goes out whole. */
     dynbuf_init(&c->out, SIZE_MAX);
+    dynbuf_init(&c->wire, SIZE_MAX);
     c->next = pool->all;
     if (pool->all)
         pool->all->prev = c;
@@ -122,6 +123,8 @@ void conn_unref(struct conn *c)
     }
     linebuf_close(&c->in);
     dynbuf_free(&c->out);
+    dynbuf_free(&c->wire);
+    tls_conn_free(c->tls);
     free(c);
 }
 
@@ -157,10 +160,103 @@ static void pause_reading(struct conn *c)
 static void got_eof(struct conn *c)
 {
     c->eof = 1;
+    if (c->tls != NULL) {
+        /* A link's lines all end in a newline: an unfinished one is a
+         * stream cut short (by anyone on the path), not a record. */
+        mark_dirty(c);
+        return;
+    }
     int rc = linebuf_finish(&c->in, on_linebuf_line, c);
     if (rc < 0)
         conn_close(c, linebuf_strerror(rc));
     else
+        mark_dirty(c);
+}
+
+/* Bytes of lines: each complete one goes to on_line. */
+static void feed_lines(struct conn *c, const char *data, size_t len)
+{
+    int rc = linebuf_feed(&c->in, data, len, on_linebuf_line, c);
+    if (rc < 0) {
+        char why[96];
+        snprintf(why, sizeof why, "%s (limit %zu bytes)",
+                 linebuf_strerror(rc), c->pool->max_line);
+        conn_close(c, why);
+    } else if (rc == 1) {
+        pause_reading(c);
+        maybe_resume(c);
+    }
+}
+
+static void tls_failed(struct conn *c)
+{
+    char why[TLS_ERR_MAX + 8];
+    snprintf(why, sizeof why, "TLS: %s", tls_error(c->tls));
+    conn_close(c, why);
+}
+
+/* Decrypted records into lines, until the TLS session has no more or the
+ * reader pauses (the rest waits in the session for resume). The shared
+ * read buffer is free: what was read is in the session already. */
+static void tls_drain(struct conn *c)
+{
+    while (!c->closing && !c->paused && !c->eof) {
+        long n = tls_read(c->tls, c->pool->read_buf,
+                          sizeof c->pool->read_buf);
+        if (n == TLS_EAGAIN)
+            break;
+        if (n == TLS_ECLOSED) {
+            if (c->reading) {
+                uv_read_stop((uv_stream_t *)&c->tcp);
+                c->reading = 0;
+            }
+            got_eof(c);
+            break;
+        }
+        if (n < 0) {
+            tls_failed(c);
+            return;
+        }
+        feed_lines(c, c->pool->read_buf, (size_t)n);
+    }
+    if (!c->closing && tls_pending(c->tls) > 0)
+        mark_dirty(c); /* an answer of the session's own (a key update) */
+}
+
+/* Bytes from the socket of a TLS connection: the handshake first, then
+ * records. */
+static void tls_in(struct conn *c, const char *data, size_t len)
+{
+    if (tls_feed(c->tls, data, len) != TLS_OK) {
+        tls_failed(c);
+        return;
+    }
+    if (!tls_done(c->tls)) {
+        int rc = tls_handshake(c->tls);
+        if (tls_pending(c->tls) > 0)
+            mark_dirty(c);
+        if (rc == TLS_EAGAIN)
+            return;
+        if (rc != TLS_OK) {
+            tls_failed(c);
+            return;
+        }
+        if (c->on_secure != NULL)
+            c->on_secure(c);
+        if (c->closing)
+            return;
+    }
+    tls_drain(c);
+}
+
+void conn_start_tls(struct conn *c, struct tls_conn *t,
+                    void (*on_secure)(struct conn *c))
+{
+    c->tls = t;
+    c->on_secure = on_secure;
+    if (tls_handshake(t) == TLS_EFAIL) /* the dialler's ClientHello */
+        tls_failed(c);
+    else if (tls_pending(t) > 0)
         mark_dirty(c);
 }
 
@@ -182,17 +278,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     conn_ref(c);
     c->last_read_ms = uv_now(c->pool->loop);
-    int rc = linebuf_feed(&c->in, buf->base, (size_t)nread, on_linebuf_line,
-                          c);
-    if (rc < 0) {
-        char why[96];
-        snprintf(why, sizeof why, "%s (limit %zu bytes)",
-                 linebuf_strerror(rc), c->pool->max_line);
-        conn_close(c, why);
-    } else if (rc == 1) {
-        pause_reading(c);
-        maybe_resume(c);
-    }
+    if (c->tls != NULL)
+        tls_in(c, buf->base, (size_t)nread);
+    else
+        feed_lines(c, buf->base, (size_t)nread);
     if (c->turn_read_max > 0 && !c->closing) {
         struct conn_pool *pool = c->pool;
         if (c->turn_id != pool->turn) {
@@ -273,6 +362,7 @@ void conn_close(struct conn *c, const char *reason)
     /* The input stays until the last reference goes (conn_unref): a line
      * handler that closed the connection may be running from it. */
     dynbuf_free(&c->out);
+    dynbuf_free(&c->wire);
     uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
 
@@ -404,6 +494,33 @@ static void on_write(uv_write_t *req, int status)
     conn_unref(c);
 }
 
+/* A TLS connection's lines become records in wire (once the handshake
+ * is done: nothing leaves in clear), with whatever the session itself
+ * has to send. Returns 0, or -1 when it closed the connection. */
+static int seal(struct conn *c)
+{
+    if (tls_done(c->tls) && c->out.len > 0) {
+        if (tls_write(c->tls, c->out.data, c->out.len) != TLS_OK) {
+            tls_failed(c);
+            return -1;
+        }
+        c->flushes++; /* from here on, out's bytes are on their way */
+        c->out.len = 0;
+        if (c->out.cap > CONN_PEER_KEEP_OUT)
+            dynbuf_free(&c->out);
+    }
+    size_t n = tls_pending(c->tls);
+    if (n > 0) {
+        char *p = dynbuf_reserve(&c->wire, n);
+        if (p == NULL) {
+            conn_close(c, "out of memory");
+            return -1;
+        }
+        c->wire.len += tls_take(c->tls, p, n);
+    }
+    return 0;
+}
+
 static void flush(struct conn *c)
 {
     if (c->closing || c->writing)
@@ -413,9 +530,16 @@ static void flush(struct conn *c)
         if (c->out.len == 0)
             maybe_resume(c); /* all taken back: as good as written */
     }
-    if (c->out.len > 0) {
+    struct dynbuf *out = &c->out;
+    if (c->tls != NULL) {
+        if (seal(c) != 0)
+            return;
+        out = &c->wire;
+    } else if (c->out.len > 0) {
         c->flushes++; /* from here on, out's bytes are on their way */
-        uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+    }
+    if (out->len > 0) {
+        uv_buf_t b = uv_buf_init(out->data, (unsigned)out->len);
         int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
         if (n == UV_EAGAIN || n == UV_ENOSYS)
             n = 0;
@@ -425,7 +549,7 @@ static void flush(struct conn *c)
         }
         if (n > 0)
             c->last_write_ms = uv_now(c->pool->loop);
-        if ((size_t)n < c->out.len) {
+        if ((size_t)n < out->len) {
             /* The kernel took part: hand the rest to one uv_write, which
              * owns the storage until on_write. */
             struct write_req *w = malloc(sizeof *w);
@@ -434,7 +558,7 @@ static void flush(struct conn *c)
                 return;
             }
             size_t len;
-            w->data = dynbuf_take(&c->out, &len);
+            w->data = dynbuf_take(out, &len);
             w->c = c;
             b = uv_buf_init(w->data + n, (unsigned)(len - (size_t)n));
             int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1,
@@ -450,10 +574,10 @@ static void flush(struct conn *c)
             c->write_len = len - (size_t)n;
             return;
         }
-        c->out.len = 0;
-        if (c->out.cap > (c->kind == CONN_CLIENT ? CONN_CLIENT_KEEP_OUT
-                                                 : CONN_PEER_KEEP_OUT))
-            dynbuf_free(&c->out);
+        out->len = 0;
+        if (out->cap > (c->kind == CONN_CLIENT ? CONN_CLIENT_KEEP_OUT
+                                               : CONN_PEER_KEEP_OUT))
+            dynbuf_free(out);
         maybe_resume(c); /* a reader paused on output may go on */
     }
     if (c->eof && c->head == NULL && !c->paused)
@@ -470,7 +594,13 @@ static void resume(struct conn *c)
         conn_close(c, linebuf_strerror(rc));
     } else if (rc == 1) {
         pause_reading(c);
-    } else if (!c->closing && !c->eof && !c->throttled) {
+    } else {
+        if (c->tls != NULL && tls_done(c->tls))
+            tls_drain(c); /* records decrypted, or read, before the pause */
+        if (c->closing || c->paused || c->eof || c->throttled) {
+            mark_dirty(c);
+            return;
+        }
         rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
         if (rc != 0)
             conn_close(c, uv_strerror(rc));

@@ -18,6 +18,7 @@
 
 #include "dynbuf.h"
 #include "linebuf.h"
+#include "tls.h"
 
 #define CONN_READ_BUF (64 * 1024)
 #define CONN_DEFAULT_MAX_OUTPUT (4 * 1024 * 1024)
@@ -123,6 +124,12 @@ struct conn {
     /* Called when out is about to be written; it may take bytes out of
      * it (peer links drop copies the neighbour sent first). */
     void (*prepare_out)(struct conn *c);
+    /* A peer link inside TLS (conn_start_tls): lines come from decrypted
+     * records, out is sealed into records in wire when it is written. */
+    struct tls_conn *tls;
+    struct dynbuf wire;
+    /* The TLS handshake completed; nothing was read or written before. */
+    void (*on_secure)(struct conn *c);
     uint64_t flushes; /* times out was handed to the kernel */
     void *data; /* the owner's */
     struct conn *prev, *next;
@@ -144,6 +151,13 @@ void conn_pool_close_all(struct conn_pool *pool, const char *reason);
 struct conn *conn_new(struct conn_pool *pool, enum conn_kind kind);
 /* Starts reading once the handle is connected. Returns 0 or a uv error. */
 int conn_start(struct conn *c);
+/* Runs the connection inside TLS: takes t (freed with the connection),
+ * starts the handshake (the dialler's first flight leaves at the next
+ * flush) and calls on_secure once it completes. Before that nothing in
+ * out is sent and no line is read. Call before conn_start or right after
+ * it, from the same loop turn. */
+void conn_start_tls(struct conn *c, struct tls_conn *t,
+                    void (*on_secure)(struct conn *c));
 
 void conn_ref(struct conn *c);
 void conn_unref(struct conn *c);

@@ -42,6 +42,15 @@ int peers_init(struct server *srv)
     const struct server_options *opt = srv->opt;
     struct peers *ps = &srv->peers;
     ps->n = 0;
+    if (opt->secret_len > 0 || opt->tls_cert != NULL) {
+        char err[256];
+        ps->tls = tls_ctx_new(opt->secret, opt->secret_len, opt->tls_cert,
+                              opt->tls_key, opt->tls_ca, err, sizeof err);
+        if (ps->tls == NULL) {
+            fprintf(stderr, "herd-server: peer TLS: %s\n", err);
+            return HERD_EXIT_CONFIG;
+        }
+    }
     ps->v = calloc(opt->npeers ? opt->npeers : 1, sizeof *ps->v);
     if (ps->v == NULL) {
         fprintf(stderr, "herd-server: out of memory\n");
@@ -83,11 +92,29 @@ static struct peer *find_peer(struct server *srv, const char *name,
 /* What an accepted connection knows while its handshake runs. */
 struct handshake_in {
     struct server *srv;
+    struct conn *c;
+    struct handshake_in *prev, *next; /* peers.hs_head, in age order */
     int refused; /* the reason is logged already */
     struct peer *p;
     struct hello h; /* the dialer's HELLO, numbers only */
     unsigned char nonce[HANDSHAKE_NONCE];
 };
+
+/* hs is no longer a handshake in progress (up, or closed): unlinked. */
+static void handshake_unlink(struct handshake_in *hs)
+{
+    struct peers *ps = &hs->srv->peers;
+    if (hs->prev)
+        hs->prev->next = hs->next;
+    else
+        ps->hs_head = hs->next;
+    if (hs->next)
+        hs->next->prev = hs->prev;
+    else
+        ps->hs_tail = hs->prev;
+    hs->prev = hs->next = NULL;
+    ps->hs_count--;
+}
 
 static void random_bytes(unsigned char *out, size_t n)
 {
@@ -319,6 +346,9 @@ static int on_hello_in(struct conn *c, const char *line, size_t len)
     struct peer *p = find_peer(srv, hs->h.name.p, hs->h.name.len);
     if (p == NULL)
         return refuse(c, "not a configured neighbour", line, len);
+    if (c->tls != NULL && !tls_name_ok(c->tls, p->name))
+        return refuse(c, "its certificate does not name the server it claims "
+                         "to be", line, len);
     if (p->cut)
         return refuse(c, "the link is cut (herd heal)", line, len);
     hs->p = p;
@@ -357,6 +387,7 @@ static int on_proof_in(struct conn *c, const char *line, size_t len)
                       strlen(p->name));
     struct hello h = hs->h;
     c->data = p;
+    handshake_unlink(hs);
     free(hs);
     link_up(p, c, &h);
     return 0;
@@ -688,7 +719,8 @@ static void on_peer_close(struct conn *c, const char *reason)
         if (!hs->refused)
             log_msg("peer connection %s closed during the handshake: %s",
                     c->addr, reason);
-        free(c->data); /* never became a link */
+        handshake_unlink(hs);
+        free(hs); /* never became a link */
         c->data = NULL;
         return;
     }
@@ -710,6 +742,15 @@ static void on_peer_close(struct conn *c, const char *reason)
         schedule_dial(p);
 }
 
+/* A dialled link can speak: inside TLS once its handshake is done, at
+ * once without TLS. */
+static void dial_secure(struct conn *c)
+{
+    struct peer *p = c->data;
+    random_bytes(p->dial_nonce, sizeof p->dial_nonce);
+    send_hello(p->srv, c, HANDSHAKE_DIAL, p->dial_nonce, NULL);
+}
+
 static void on_connect(uv_connect_t *req, int status)
 {
     struct dial_req *d = (struct dial_req *)req;
@@ -720,12 +761,17 @@ static void on_connect(uv_connect_t *req, int status)
     } else if (!c->closing) {
         int rc = conn_start(c);
         struct peer *p = c->data;
-        if (rc != 0) {
+        struct tls_ctx *tls = p->srv->peers.tls;
+        struct tls_conn *t = NULL;
+        if (rc == 0 && tls != NULL &&
+            (t = tls_conn_new(tls, 0, p->name)) == NULL)
+            rc = UV_ENOMEM;
+        if (rc != 0)
             conn_close(c, uv_strerror(rc));
-        } else {
-            random_bytes(p->dial_nonce, sizeof p->dial_nonce);
-            send_hello(p->srv, c, HANDSHAKE_DIAL, p->dial_nonce, NULL);
-        }
+        else if (t != NULL)
+            conn_start_tls(c, t, dial_secure); /* HELLO once secure */
+        else
+            dial_secure(c);
     }
     conn_unref(c);
 }
@@ -1010,15 +1056,43 @@ void peers_start(struct server *srv)
 
 int peers_accept(struct server *srv, struct conn *c)
 {
+    struct peers *ps = &srv->peers;
+    /* Past the limit the oldest handshake goes, not the new one: a flood
+     * of half-open connections then cannot keep a neighbour out, whose
+     * handshake takes a round trip or two. */
+    if (ps->hs_count >= srv->opt->max_handshakes && ps->hs_head != NULL) {
+        struct conn *old = ps->hs_head->c;
+        if (ps->hs_evicted++ % 1000 == 0)
+            log_msg("peer handshakes: %llu in progress, the limit: closing "
+                    "the oldest (%lu so far)",
+                    (unsigned long long)srv->opt->max_handshakes,
+                    ps->hs_evicted);
+        ps->hs_head->refused = 1; /* logged here, not once each */
+        conn_close(old, "handshake limit");
+    }
     struct handshake_in *hs = calloc(1, sizeof *hs);
-    if (hs == NULL)
+    struct tls_conn *t = NULL;
+    if (hs == NULL ||
+        (ps->tls != NULL && (t = tls_conn_new(ps->tls, 1, NULL)) == NULL)) {
+        free(hs);
         return -1;
+    }
     hs->srv = srv;
+    hs->c = c;
+    hs->prev = ps->hs_tail;
+    if (ps->hs_tail)
+        ps->hs_tail->next = hs;
+    else
+        ps->hs_head = hs;
+    ps->hs_tail = hs;
+    ps->hs_count++;
     c->data = hs;
     c->on_line = on_hello_in;
     c->on_close = on_peer_close;
     c->max_output = PEERS_MAX_OUTPUT;
     peer_line_limit(c);
+    if (t != NULL)
+        conn_start_tls(c, t, NULL); /* lines come once it is done */
     return 0;
 }
 

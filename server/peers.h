@@ -18,6 +18,7 @@
 #include "config.h"
 #include "proto.h"
 #include "sync.h"
+#include "tls.h"
 
 #define PEERS_BACKOFF_FIRST_MS 50
 #define PEERS_BACKOFF_MAX_MS 1000
@@ -102,10 +103,20 @@ struct peer {
     unsigned long sync_received; /* records received since */
 };
 
+struct handshake_in;
+
 struct peers {
     struct peer *v;
     size_t n;
     uv_timer_t heartbeat; /* heartbeats, silence, dial timeouts */
+    /* TLS for every link (with a secret or certificates); NULL: links in
+     * clear. Freed by the server after the loop ends. */
+    struct tls_ctx *tls;
+    /* Accepted connections still in their handshake, oldest first: at
+     * most max_handshakes; a new one past it pushes out the oldest. */
+    struct handshake_in *hs_head, *hs_tail;
+    size_t hs_count;
+    unsigned long hs_evicted;
 };
 
 /* Sets up the neighbours (host names are resolved at each dial, not

@@ -429,8 +429,8 @@ static void raise_fd_limit(const struct server_options *opt)
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
         return;
-    rlim_t want = (rlim_t)(opt->max_clients + opt->npeers * 2 +
-                           opt->places_max_inflight + 64);
+    rlim_t want = (rlim_t)(opt->max_clients + opt->max_handshakes +
+                           opt->npeers * 2 + opt->places_max_inflight + 64);
     if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
         rlim_t old = rl.rlim_cur;
         rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want
@@ -570,10 +570,13 @@ int server_run(const struct server_options *opt)
                 opt->peer_listen.host, opt->peer_listen.port, srv.peers.n,
                 srv.peers.n == 1 ? "" : "s", srv.places.provider ? opt->places
                                                                  : "?");
-        if (opt->secret_len == 0 && srv.peers.n > 0)
+        if (srv.peers.tls == NULL && srv.peers.n > 0)
             log_msg("warning: no herd secret (--secret-file): peer links are "
                     "not authenticated; anyone who reaches the peer port can "
                     "send records");
+        else if (srv.peers.tls != NULL)
+            log_msg("peer links: TLS 1.3, authenticated by %s",
+                    tls_ctx_mode(srv.peers.tls));
         peers_start(&srv);
         log_flush();
         srv.turn_mark_ns = uv_hrtime();
@@ -608,6 +611,7 @@ int server_run(const struct server_options *opt)
     store_close(&srv.store);
     ctl_free(&srv);
     free(srv.peers.v);
+    tls_ctx_free(srv.peers.tls);
     if (uv_loop_close(&srv.loop) != 0) {
         log_msg("internal error: handles left open at exit");
         exit_code = exit_code ? exit_code : HERD_EXIT_SOFTWARE;
