@@ -5,7 +5,9 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,19 +22,82 @@ static struct dynbuf log_buf = {NULL, 0, 0, LOG_MAX};
 static int log_fd = 2;
 static int log_owned;
 static unsigned long log_dropped;
+/* Rotation: only of a regular file we opened (log_path, log_old set). */
+static char *log_path;     /* FILE */
+static char *log_old;      /* FILE.1 */
+static uint64_t log_size;  /* bytes in FILE: fstat at open, then counted */
+static uint64_t log_max;   /* 0: never rotate */
+
+/* Opens path for appending, never through a symbolic link, created 0600
+ * (an existing file of ours with group or other bits is made 0600). A FIFO
+ * must not block the open: O_NONBLOCK until it is known, then cleared.
+ * Sets *size and *regular. Returns the fd or a negative errno. */
+static int open_file(const char *path, uint64_t *size, int *regular)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
+                            O_NOFOLLOW | O_NONBLOCK,
+                  0600);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    int fl = fcntl(fd, F_GETFL);
+    if (fstat(fd, &st) != 0 || fl < 0 ||
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    *regular = S_ISREG(st.st_mode);
+    *size = *regular ? (uint64_t)st.st_size : 0;
+    if (*regular && (st.st_mode & 0177) != 0 && st.st_uid == geteuid())
+        (void)fchmod(fd, 0600); /* best effort */
+    return fd;
+}
+
+static void forget_path(void)
+{
+    free(log_path);
+    free(log_old);
+    log_path = log_old = NULL;
+}
 
 int log_open(const char *path)
 {
-    if (path == NULL) {
-        log_fd = 2;
-        return 0;
+    if (log_owned) {
+        log_flush();
+        close(log_fd);
+        log_owned = 0;
     }
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    forget_path();
+    log_fd = 2;
+    if (path == NULL)
+        return 0;
+    uint64_t size;
+    int regular;
+    int fd = open_file(path, &size, &regular);
     if (fd < 0)
-        return -errno;
+        return fd;
     log_fd = fd;
     log_owned = 1;
+    log_size = size;
+    if (regular) {
+        size_t n = strlen(path);
+        log_path = malloc(n + 1);
+        log_old = malloc(n + 3);
+        if (log_path == NULL || log_old == NULL) {
+            forget_path(); /* logs, but never rotates */
+        } else {
+            memcpy(log_path, path, n + 1);
+            memcpy(log_old, path, n);
+            memcpy(log_old + n, ".1", 3);
+        }
+    }
     return 0;
+}
+
+void log_set_max_bytes(uint64_t max)
+{
+    log_max = max;
 }
 
 void log_close(void)
@@ -42,15 +107,73 @@ void log_close(void)
         close(log_fd);
     log_fd = 2;
     log_owned = 0;
+    forget_path();
     dynbuf_free(&log_buf);
+}
+
+/* FILE -> FILE.1, and a new FILE. Should that fail, the file is emptied
+ * instead (the bound holds, the history is lost); should that fail too,
+ * rotation stops. A line about it goes to the new file with the lines
+ * that did not fit the old one. */
+static void rotate(void)
+{
+    uint64_t was = log_size;
+    int e = 0;
+    /* ENOENT: the file was removed under us; start a new one. */
+    if (rename(log_path, log_old) != 0 && errno != ENOENT) {
+        e = errno;
+    } else {
+        uint64_t size;
+        int regular;
+        int fd = open_file(log_path, &size, &regular);
+        if (fd >= 0 && regular) {
+            close(log_fd);
+            log_fd = fd;
+            log_size = size;
+            log_msg("log rotated: the previous %llu bytes are in %s",
+                    (unsigned long long)was, log_old);
+            return;
+        }
+        if (fd >= 0)
+            close(fd);
+        e = fd < 0 ? -fd : EINVAL;
+        /* The old file goes back to its name. */
+        (void)rename(log_old, log_path);
+    }
+    if (ftruncate(log_fd, 0) != 0) {
+        log_msg("log %s passed %llu bytes and cannot be rotated (%s) nor "
+                "emptied (%s): it is no longer bounded",
+                log_path, (unsigned long long)log_max, strerror(e),
+                strerror(errno));
+        forget_path();
+        return;
+    }
+    log_size = 0;
+    log_msg("log %s passed %llu bytes and cannot be rotated to %s (%s): "
+            "emptied instead",
+            log_path, (unsigned long long)log_max, log_old, strerror(e));
+}
+
+/* Writes the buffer out. A failed write (a full disk) must not stop the
+ * server: the lines are dropped (and counted as written, so that a
+ * rotation comes no later). */
+static void write_out(void)
+{
+    if (log_buf.len == 0)
+        return;
+    (void)fileio_write_all(log_fd, log_buf.data, log_buf.len);
+    log_size += log_buf.len;
+    log_buf.len = 0;
 }
 
 void log_flush(void)
 {
-    /* A failed write (a full disk) must not stop the server: the lines
-     * are dropped. */
-    (void)fileio_write_all(log_fd, log_buf.data, log_buf.len);
-    log_buf.len = 0;
+    /* Rotated before a write that would pass the cap: each file holds at
+     * most log_max bytes (or a single write, if one is larger). */
+    if (log_max > 0 && log_path != NULL && log_size > 0 &&
+        log_buf.len > 0 && log_size + log_buf.len > log_max)
+        rotate();
+    write_out();
     if (log_buf.cap > LOG_HIGH_WATER * 4)
         dynbuf_free(&log_buf);
 }
@@ -144,10 +267,13 @@ static size_t plain_run(const char *p, size_t len)
     return i;
 }
 
-size_t log_escape(char *out, size_t cap, const char *data, size_t len)
+/* log_escape, and *used: how many bytes of data made it. */
+static size_t escape(char *out, size_t cap, const char *data, size_t len,
+                     size_t *used)
 {
     static const char hex[] = "0123456789abcdef";
     size_t o = 0;
+    *used = 0;
     if (cap == 0)
         return 0;
     size_t i = 0;
@@ -164,31 +290,48 @@ size_t log_escape(char *out, size_t cap, const char *data, size_t len)
                 break;
             continue;
         }
-        unsigned char c = (unsigned char)data[i++];
         if (o + 4 >= cap)
             break;
+        unsigned char c = (unsigned char)data[i++];
         out[o++] = '\\';
         out[o++] = 'x';
         out[o++] = hex[c >> 4];
         out[o++] = hex[c & 15];
     }
     out[o] = '\0';
+    *used = i;
     return o;
 }
 
-/* Appends prefix, then the escaped bytes, then the newline. */
+size_t log_escape(char *out, size_t cap, const char *data, size_t len)
+{
+    size_t used;
+    return escape(out, cap, data, len, &used);
+}
+
+/* Appends prefix, then the escaped bytes (at most max of them, then
+ * "... (N bytes)" if that cut the data), then the newline. */
 static void add_escaped(const char *prefix, size_t plen, const char *data,
-                        size_t len)
+                        size_t len, size_t max)
 {
     /* Worst case every byte becomes four. */
-    char *p = dynbuf_reserve(&log_buf, plen + len * 4 + 1);
+    size_t room = len <= max / 4 ? len * 4 : max;
+    char *p = dynbuf_reserve(&log_buf, plen + room + 48);
     if (p == NULL) {
         log_dropped++;
         finish();
         return;
     }
     memcpy(p, prefix, plen);
-    size_t n = log_escape(p + plen, len * 4 + 1, data, len);
+    size_t used;
+    size_t n = escape(p + plen, room + 1, data, len, &used);
+    if (used < len) {
+        memcpy(p + plen + n, "... (", 5);
+        n += 5;
+        n += strparse_format_u64(p + plen + n, len);
+        memcpy(p + plen + n, " bytes)", 7);
+        n += 7;
+    }
     log_buf.len += plen + n;
     finish();
 }
@@ -196,7 +339,7 @@ static void add_escaped(const char *prefix, size_t plen, const char *data,
 void log_data(const char *prefix, const char *data, size_t len)
 {
     stamp();
-    add_escaped(prefix, strlen(prefix), data, len);
+    add_escaped(prefix, strlen(prefix), data, len, LOG_EXCERPT_MAX);
 }
 
 void log_conn_data(unsigned long id, const char *tag, const char *data,
@@ -213,5 +356,5 @@ void log_conn_data(unsigned long id, const char *tag, const char *data,
     memcpy(prefix + o, tag, tlen);
     o += tlen;
     prefix[o++] = ' ';
-    add_escaped(prefix, o, data, len);
+    add_escaped(prefix, o, data, len, LOG_LINE_MAX);
 }

@@ -1,16 +1,40 @@
+/* control: the supervisor's control socket (the protocol: control.h).
+ *
+ * Whoever may connect may stop, start and signal every server, so:
+ *   - the socket file is mode 0600 whatever the umask (bound under umask
+ *     0177, then chmod 0600 before listen: no moment in which another
+ *     user could connect);
+ *   - every connection's peer is checked with SO_PEERCRED: only our
+ *     effective uid, or root, is served; anyone else is told "error
+ *     permission denied", closed and logged;
+ *   - at most CONTROL_MAX_CONNS connections at once (answered or still
+ *     waiting on a start or stop); one more is told "error too many
+ *     control connections", closed and logged;
+ *   - a connection that sends no complete request line within
+ *     CONTROL_IDLE_MS is closed (and logged).
+ */
+/* struct ucred and SO_PEERCRED are Linux's. */
+#define _GNU_SOURCE
 #include "control.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "log.h"
 #include "strparse.h"
+
+#define CONTROL_MAX_CONNS 16
+#define CONTROL_IDLE_MS 5000
 
 enum wait_kind {
     WAIT_NONE,
@@ -295,7 +319,11 @@ static void execute(struct control_wait *w)
         return;
     }
     const char *cmd = words[0];
-    log_msg("control: %s%s%s", cmd, n > 1 ? " " : "", n > 1 ? words[1] : "");
+    char esc_cmd[96], esc_arg[160];
+    log_escape(esc_cmd, sizeof esc_cmd, cmd, strlen(cmd));
+    log_escape(esc_arg, sizeof esc_arg, n > 1 ? words[1] : "",
+               n > 1 ? strlen(words[1]) : 0);
+    log_msg("control: %s%s%s", esc_cmd, n > 1 ? " " : "", esc_arg);
     if (strcmp(cmd, "status") == 0 || strcmp(cmd, "status-json") == 0) {
         struct dynbuf body;
         dynbuf_init(&body, SIZE_MAX);
@@ -421,11 +449,66 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
 }
 
+/* No complete request within CONTROL_IDLE_MS (or a reply that could not
+ * be written by then). */
+static void on_idle(uv_timer_t *t)
+{
+    struct control_wait *w = t->data;
+    if (!w->replied)
+        log_msg("control: closed a connection that sent no complete "
+                "request in %d ms",
+                CONTROL_IDLE_MS);
+    finish(w);
+}
+
+/* Best effort, for a connection about to be closed. */
+static void say_and_finish(struct control_wait *w, const char *line)
+{
+    uv_buf_t b = uv_buf_init((char *)(uintptr_t)line, (unsigned)strlen(line));
+    (void)uv_try_write((uv_stream_t *)&w->pipe, &b, 1);
+    finish(w);
+}
+
+/* Whether the connection may stay: only our effective uid or root; at
+ * most CONTROL_MAX_CONNS at once (w itself counted). */
+static int admit(struct control_wait *w)
+{
+    uv_os_fd_t fd;
+    struct ucred cred;
+    socklen_t clen = sizeof cred;
+    if (uv_fileno((uv_handle_t *)&w->pipe, &fd) != 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0 ||
+        clen != sizeof cred) {
+        log_msg("control: cannot tell who connected: refused");
+        finish(w);
+        return 0;
+    }
+    if (cred.uid != geteuid() && cred.uid != 0) {
+        log_msg("control: refused a connection from uid %u (pid %d): only "
+                "uid %u or root may connect",
+                (unsigned)cred.uid, (int)cred.pid, (unsigned)geteuid());
+        say_and_finish(w, "error permission denied\n");
+        return 0;
+    }
+    int n = 0;
+    for (const struct control_wait *o = w->ctl->waits; o != NULL; o = o->next)
+        n++;
+    if (n > CONTROL_MAX_CONNS) {
+        log_msg("control: %d connections open: refused one more",
+                CONTROL_MAX_CONNS);
+        say_and_finish(w, "error too many control connections\n");
+        return 0;
+    }
+    return 1;
+}
+
 static void on_connection(uv_stream_t *listener, int status)
 {
     struct control *ctl = listener->data;
-    if (status < 0)
+    if (status < 0) {
+        log_msg("control: accept failed: %s", uv_strerror(status));
         return;
+    }
     struct control_wait *w = calloc(1, sizeof *w);
     unsigned char *t = calloc(ctl->sv->n ? ctl->sv->n : 1, 1);
     if (w == NULL || t == NULL) {
@@ -440,9 +523,18 @@ static void on_connection(uv_stream_t *listener, int status)
     w->pipe.data = w->timer.data = w;
     w->next = ctl->waits;
     ctl->waits = w;
-    if (uv_accept(listener, (uv_stream_t *)&w->pipe) != 0 ||
-        uv_read_start((uv_stream_t *)&w->pipe, on_alloc, on_read) != 0)
+    if (uv_accept(listener, (uv_stream_t *)&w->pipe) != 0) {
         finish(w);
+        return;
+    }
+    if (!admit(w))
+        return;
+    if (uv_read_start((uv_stream_t *)&w->pipe, on_alloc, on_read) != 0) {
+        finish(w);
+        return;
+    }
+    /* Replaced by the request's own deadline once it is read. */
+    uv_timer_start(&w->timer, on_idle, CONTROL_IDLE_MS, 0);
 }
 
 int control_init(struct control *ctl, uv_loop_t *loop, struct supervise *sv,
@@ -459,9 +551,16 @@ int control_init(struct control *ctl, uv_loop_t *loop, struct supervise *sv,
         return rc;
     ctl->listening = 1;
     ctl->listener.data = ctl;
+    /* Private from the start; chmod in case the umask was stricter still
+     * (the owner must be able to connect). */
+    mode_t old = umask(0177);
     rc = uv_pipe_bind(&ctl->listener, path);
+    umask(old);
+    if (rc == 0 && chmod(path, 0600) != 0)
+        rc = uv_translate_sys_error(errno);
     if (rc == 0)
-        rc = uv_listen((uv_stream_t *)&ctl->listener, 16, on_connection);
+        rc = uv_listen((uv_stream_t *)&ctl->listener, CONTROL_MAX_CONNS,
+                       on_connection);
     return rc;
 }
 
