@@ -285,7 +285,9 @@ static void spawn(struct child *c)
     }
     char logpath[4300];
     snprintf(logpath, sizeof logpath, "%s/%s.log", sv->log_dir, c->cfg->name);
-    int logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int logfd = open(logpath,
+                     O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
+                     0600);
     if (logfd < 0) {
         snprintf(c->note, sizeof c->note, "cannot open %.100s: %s", logpath,
                  strerror(errno));
