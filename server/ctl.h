@@ -6,7 +6,8 @@
  * one left by a dead server is replaced (a live one makes the start fail),
  * and it is removed at a clean shutdown. Only a process of the server's
  * own uid, or root, may connect (SO_PEERCRED); at most CTL_MAX_CONNS
- * connections at once, each closed when CTL_IDLE_MS pass without a complete command.
+ * connections at once, each closed when CTL_IDLE_MS pass without a
+ * complete command.
  *
  * The protocol: one command per line (at most CTL_LINE_MAX bytes), one
  * reply line per command, in order; the connection stays open.
