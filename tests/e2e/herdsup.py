@@ -148,11 +148,8 @@ class Herd:
         return os.path.join(self.log_dir, name + ".log")
 
     def log(self, name):
-        try:
-            with open(self.log_path(name), "rb") as f:
-                return f.read()
-        except FileNotFoundError:
-            return b""
+        """The log, with its rotated part (NAME.log.1) in front."""
+        return herdtest.read_log(self.log_path(name))
 
     def wait_log(self, name, pattern, timeout=10.0, since=0):
         rx = re.compile(pattern if isinstance(pattern, bytes) else pattern.encode())

@@ -267,6 +267,19 @@ def mask_diff(data):
 # client connections
 
 
+def read_log(path):
+    """A server's log with its rotated part (PATH.1, log_max_mb) in front:
+    offsets into it grow until the next rotation."""
+    data = b""
+    for p in (path + ".1", path):
+        try:
+            with open(p, "rb") as f:
+                data += f.read()
+        except FileNotFoundError:
+            pass
+    return data
+
+
 class Client:
     """A client connection with deadline-bounded reads."""
 
@@ -584,17 +597,17 @@ class Server:
 
     # -- log -------------------------------------------------------------
     def log_bytes(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read()
-        except FileNotFoundError:
-            return b""
+        return read_log(self.log_path)
 
     def log_size(self):
-        try:
-            return os.path.getsize(self.log_path)
-        except FileNotFoundError:
-            return 0
+        """An offset into log_bytes(): the rotated part and the log."""
+        size = 0
+        for p in (self.log_path + ".1", self.log_path):
+            try:
+                size += os.path.getsize(p)
+            except FileNotFoundError:
+                pass
+        return size
 
     def wait_log(self, pattern, timeout=10.0, since=0):
         """Wait until the log (from byte `since`) matches regex `pattern`."""
