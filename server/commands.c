@@ -32,9 +32,16 @@ static void reply(struct conn *c, const char *line, size_t len)
     conn_write_line(c, line, len);
 }
 
-/* "? line" back; the log says why (a parse error's text, or why). */
-static void reject(struct conn *c, const char *line, size_t len,
-                   const char *why)
+/* Every client line is logged once, escaped once and cut (log.h): a valid
+ * one as "conn N < LINE", an invalid one as "conn N invalid (WHY): LINE";
+ * a line refused after it was logged adds "conn N invalid (WHY)" only. So
+ * a flood of invalid lines costs the log a bounded multiple of its size.
+ */
+
+/* "? line" back for a line not logged yet; the log says why (a parse
+ * error's text, or why) and shows the line. */
+static void invalid(struct conn *c, const char *line, size_t len,
+                    const char *why)
 {
     char prefix[96];
     snprintf(prefix, sizeof prefix, "conn %lu invalid (%s): ", c->id, why);
@@ -43,14 +50,51 @@ static void reject(struct conn *c, const char *line, size_t len,
     conn_write_line(c, line, len);
 }
 
+/* "? line" back for a line already logged ("conn N <"): the log says why. */
+static void reject(struct conn *c, const char *line, size_t len,
+                   const char *why)
+{
+    log_msg("conn %lu invalid (%s)", c->id, why);
+    conn_write(c, "? ", 2);
+    conn_write_line(c, line, len);
+}
+
+/* An IAMAT the store refused (STORE_EFULL, see server.c): "? line" as for
+ * invalid input, and nothing else. It was not stored, logged or flooded,
+ * so it is not acknowledged; the log's one line a second about the full
+ * store (server.c) stands for every refusal, so none is logged here. */
+static void refuse_full(struct conn *c, const char *line, size_t len)
+{
+    conn_write(c, "? ", 2);
+    conn_write_line(c, line, len);
+}
+
+/* Whether the client time is more than max_future_s seconds ahead of now
+ * (max_future_s 0: never). */
+static int too_far_ahead(const struct server *srv,
+                         const struct proto_command *cmd,
+                         const struct timespec *now)
+{
+    uint64_t max = srv->opt->max_future_s;
+    if (max == 0)
+        return 0;
+    uint64_t limit = (uint64_t)now->tv_sec + max;
+    return cmd->sec > limit ||
+           (cmd->sec == limit && cmd->nsec > (uint32_t)now->tv_nsec);
+}
+
 static int handle_iamat(struct server *srv, struct conn *c,
                         const struct proto_command *cmd, const char *line,
                         size_t len)
 {
-    (void)line;
-    (void)len;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
+    /* A time far ahead would hold the client's record against every
+     * later update, on every server, for as long as it is ahead. */
+    if (too_far_ahead(srv, cmd, &now)) {
+        reject(c, line, len, "client time too far ahead");
+        return 0;
+    }
     char diff[32];
     size_t dlen = proto_format_diff(diff, (uint64_t)now.tv_sec,
                                     (uint32_t)now.tv_nsec, cmd->sec,
@@ -64,6 +108,10 @@ static int handle_iamat(struct server *srv, struct conn *c,
     }
     const struct record *cur;
     int rc = server_offer(srv, r, NULL, &cur);
+    if (rc == STORE_EFULL) {
+        refuse_full(c, line, len);
+        return 0;
+    }
     if (rc == STORE_ENOMEM || cur == NULL) {
         conn_close(c, "out of memory");
         return 0;
@@ -187,18 +235,18 @@ int commands_client_line(struct conn *c, const char *line, size_t len)
     int rc = proto_parse(line, len, &cmd);
     if (rc == PROTO_EBLANK)
         return 0;
-    log_line(c, "<", line, len);
     if (rc != 0) {
-        reject(c, line, len, proto_strerror(rc));
+        invalid(c, line, len, proto_strerror(rc));
         return 0;
     }
     if (cmd.client.len > srv->opt->max_client_id) {
-        reject(c, line, len, "client id too long");
+        invalid(c, line, len, "client id too long");
         return 0;
     }
     if (handlers[cmd.kind] == NULL) {
-        reject(c, line, len, "AT from a client");
+        invalid(c, line, len, "AT from a client");
         return 0;
     }
+    log_line(c, "<", line, len);
     return handlers[cmd.kind](srv, c, &cmd, line, len);
 }

@@ -26,6 +26,52 @@ int server_offer(struct server *srv, struct record *rec, struct peer *from,
         from, cur);
 }
 
+/* The store's bounds (max_records, max_store_mb; store.h).
+ *
+ * A record refused because the store is full (STORE_EFULL) changes
+ * nothing: it is not stored, not written to the write-ahead log, not
+ * flooded. A client's IAMAT refused so is answered "? line", as invalid
+ * input, and never acknowledged (commands.c), so no acknowledged record
+ * is lost; a neighbour's record is dropped. Either way the log says so in
+ * one line a second at most: which bound, the client id of the record
+ * that drew the line, where it came from, and how many were refused since
+ * the previous line. One server per process: the state is the file's. */
+static struct {
+    uint64_t logged_ms; /* uv_now() of the last line */
+    int logged;         /* a line was written */
+    unsigned long since; /* refused since that line, not logged */
+    unsigned long total;
+} store_full_log;
+
+static void log_store_full(struct server *srv, const struct record *rec,
+                           const struct peer *from)
+{
+    store_full_log.total++;
+    uint64_t now = uv_now(&srv->loop);
+    if (store_full_log.logged && now - store_full_log.logged_ms < 1000) {
+        store_full_log.since++;
+        return;
+    }
+    const struct store *st = &srv->store;
+    char client[96];
+    log_escape(client, sizeof client, rec->line + rec->client_off,
+               rec->client_len);
+    log_msg("store full: %s (%zu clients, %llu bytes; max_records %llu, "
+            "max_store_mb %llu): refused the record of client %s from %s%s; "
+            "%lu more refused since the last such line, %lu in all",
+            st->full_why == STORE_BOUND_RECORDS ? "max_records reached"
+                                                : "max_store_mb reached",
+            st->count, (unsigned long long)st->mem,
+            (unsigned long long)srv->opt->max_records,
+            (unsigned long long)srv->opt->max_store_mb, client,
+            from != NULL ? "link " : "a client",
+            from != NULL ? from->name : "", store_full_log.since,
+            store_full_log.total);
+    store_full_log.logged = 1;
+    store_full_log.logged_ms = now;
+    store_full_log.since = 0;
+}
+
 int server_offer_hashed(struct server *srv, struct record *rec, uint64_t h,
                         struct peer *from, const struct record **cur)
 {
@@ -40,6 +86,8 @@ int server_offer_hashed(struct server *srv, struct record *rec, uint64_t h,
         peers_flood(srv, rec, from);
     } else {
         srv->stats.records_stale += rc == STORE_STALE;
+        if (rc == STORE_EFULL)
+            log_store_full(srv, rec, from);
         free(rec);
     }
     return rc;
@@ -48,6 +96,147 @@ int server_offer_hashed(struct server *srv, struct record *rec, uint64_t h,
 static void on_client_close(struct conn *c, const char *reason)
 {
     log_msg("conn %lu closed: %s", c->id, reason);
+}
+
+/* Open client connections per source address (max_clients_per_addr > 0):
+ * open addressing keyed by the address's 16 bytes (IPv4 as IPv4-mapped
+ * IPv6), kept under half full, entries removed by backward shift. A
+ * connection is counted once started, under the address conn_start()
+ * wrote in c->addr (the same text at close, whatever the socket's state
+ * then), and uncounted by on_counted_client_close. One server per
+ * process: the table is the file's. */
+struct addr_count {
+    uint64_t h;
+    unsigned char a[16];
+    uint32_t n; /* open connections; 0: the slot is empty */
+};
+
+static struct {
+    struct addr_count *v;
+    size_t cap; /* power of two, or 0 */
+    size_t used;
+    uint64_t k0, k1;
+    unsigned long refused;
+} client_addrs;
+
+/* The address of "host:port" or "[host]:port". Returns 0 or -1. */
+static int addr_key(const char *text, unsigned char key[16])
+{
+    const char *end;
+    if (text[0] == '[') {
+        text++;
+        end = strchr(text, ']');
+    } else {
+        end = strrchr(text, ':');
+    }
+    char host[64];
+    if (end == NULL || (size_t)(end - text) >= sizeof host)
+        return -1;
+    memcpy(host, text, (size_t)(end - text));
+    host[end - text] = '\0';
+    if (uv_inet_pton(AF_INET6, host, key) == 0)
+        return 0;
+    unsigned char v4[4];
+    if (uv_inet_pton(AF_INET, host, v4) != 0)
+        return -1;
+    memset(key, 0, 10);
+    key[10] = key[11] = 0xff;
+    memcpy(key + 12, v4, 4);
+    return 0;
+}
+
+/* The slot of key (hash h), or the empty one where it would go. */
+static size_t addr_find(uint64_t h, const unsigned char key[16])
+{
+    size_t mask = client_addrs.cap - 1;
+    size_t i = (size_t)h & mask;
+    while (client_addrs.v[i].n != 0 &&
+           (client_addrs.v[i].h != h ||
+            memcmp(client_addrs.v[i].a, key, 16) != 0))
+        i = (i + 1) & mask;
+    return i;
+}
+
+static int addr_grow(void)
+{
+    size_t cap = client_addrs.cap ? client_addrs.cap * 2 : 64;
+    struct addr_count *v = calloc(cap, sizeof *v);
+    if (v == NULL)
+        return -1;
+    for (size_t i = 0; i < client_addrs.cap; i++) {
+        const struct addr_count *e = &client_addrs.v[i];
+        if (e->n == 0)
+            continue;
+        size_t j = (size_t)e->h & (cap - 1);
+        while (v[j].n != 0)
+            j = (j + 1) & (cap - 1);
+        v[j] = *e;
+    }
+    free(client_addrs.v);
+    client_addrs.v = v;
+    client_addrs.cap = cap;
+    return 0;
+}
+
+static void on_counted_client_close(struct conn *c, const char *reason)
+{
+    on_client_close(c, reason);
+    unsigned char key[16];
+    if (addr_key(c->addr, key) != 0 || client_addrs.cap == 0)
+        return; /* cannot happen: it was counted under this text */
+    uint64_t h = store_siphash(client_addrs.k0, client_addrs.k1, key, 16);
+    size_t i = addr_find(h, key);
+    if (client_addrs.v[i].n == 0 || --client_addrs.v[i].n > 0)
+        return;
+    /* The last one from there: shift back the entries after it that
+     * probed past its slot. */
+    size_t mask = client_addrs.cap - 1;
+    for (size_t j = (i + 1) & mask; client_addrs.v[j].n != 0;
+         j = (j + 1) & mask) {
+        size_t home = (size_t)client_addrs.v[j].h & mask;
+        /* j stays where it is if its home lies in (i, j], cyclically. */
+        if (((j - home) & mask) < ((j - i) & mask))
+            continue;
+        client_addrs.v[i] = client_addrs.v[j];
+        client_addrs.v[j].n = 0;
+        i = j;
+    }
+    client_addrs.v[i].n = 0;
+    client_addrs.used--;
+}
+
+/* Counts the started client connection c under its address; at the
+ * limit, closes it instead (at once, as over max_clients). Returns 0 when
+ * c stays open. */
+static int count_client_addr(struct server *srv, struct conn *c)
+{
+    unsigned char key[16];
+    if (addr_key(c->addr, key) != 0)
+        return 0; /* no address known: not counted */
+    if (client_addrs.used + 1 > client_addrs.cap / 2 && addr_grow() != 0) {
+        conn_close(c, "out of memory");
+        return -1;
+    }
+    uint64_t h = store_siphash(client_addrs.k0, client_addrs.k1, key, 16);
+    struct addr_count *e = &client_addrs.v[addr_find(h, key)];
+    uint64_t limit = srv->opt->max_clients_per_addr;
+    if (e->n >= limit) {
+        if (client_addrs.refused++ % 1000 == 0)
+            log_msg("client limit of %llu per address reached (%s): closing "
+                    "its new connections (%lu so far, all addresses)",
+                    (unsigned long long)limit, c->addr, client_addrs.refused);
+        c->on_close = NULL;
+        conn_close(c, "client limit per address");
+        return -1;
+    }
+    if (e->n == 0) {
+        e->h = h;
+        memcpy(e->a, key, 16);
+        client_addrs.used++;
+    }
+    e->n++;
+    c->on_close = on_counted_client_close;
+    return 0;
 }
 
 static void on_client_connection(uv_stream_t *listener, int status)
@@ -85,6 +274,8 @@ static void on_client_connection(uv_stream_t *listener, int status)
         conn_close(c, uv_strerror(rc));
         return;
     }
+    if (srv->opt->max_clients_per_addr > 0 && count_client_addr(srv, c) != 0)
+        return;
     log_msg("conn %lu open from %s", c->id, c->addr);
 }
 
@@ -241,6 +432,29 @@ static int open_wal(struct server *srv)
             (unsigned long long)srv->wal.size,
             opt->fsync_batch ? "batch" : "never");
     return 0;
+}
+
+/* The store's bounds hold from here on: set after the write-ahead log was
+ * replayed, which keeps every record it holds even over (lowered) bounds.
+ */
+static void set_store_bounds(struct server *srv)
+{
+    const struct server_options *opt = srv->opt;
+    struct store *st = &srv->store;
+    store_set_bounds(st,
+                     opt->max_records > SIZE_MAX ? SIZE_MAX
+                                                 : (size_t)opt->max_records,
+                     opt->max_store_mb > UINT64_MAX >> 20
+                         ? UINT64_MAX
+                         : opt->max_store_mb << 20);
+    if (store_over_bounds(st))
+        log_msg("store over its bound after replay: %zu clients "
+                "(max_records %llu), %llu bytes (max_store_mb %llu); every "
+                "record is kept, records of new clients are refused until "
+                "it is under again",
+                st->count, (unsigned long long)opt->max_records,
+                (unsigned long long)st->mem,
+                (unsigned long long)opt->max_store_mb);
 }
 
 static void stop(struct server *srv, const char *why)
@@ -453,6 +667,10 @@ int server_run(const struct server_options *opt)
     memset(&srv, 0, sizeof srv);
     srv.opt = opt;
     srv.started_ns = uv_hrtime();
+    /* Rotated past log_max_mb (0, or unset: never). */
+    log_set_max_bytes(opt->log_max_mb > (UINT64_MAX >> 20)
+                          ? 0
+                          : opt->log_max_mb << 20);
     int rc = log_open(opt->log_file);
     if (rc != 0) {
         fprintf(stderr, "herd-server: cannot open log file %s: %s\n",
@@ -468,6 +686,8 @@ int server_run(const struct server_options *opt)
     raise_fd_limit(opt);
     srv.epoch = random64();
     store_init(&srv.store, random64(), random64());
+    client_addrs.k0 = random64();
+    client_addrs.k1 = random64();
     /* Client keys place clients in the tree that neighbours compare:
      * keyed by the herd secret, the same on every server, unknown to
      * clients. */
@@ -530,6 +750,8 @@ int server_run(const struct server_options *opt)
     }
     if (exit_code == 0)
         exit_code = open_wal(&srv);
+    if (exit_code == 0)
+        set_store_bounds(&srv);
     /* Cuts the operator made before a restart hold from the start: before
      * any link is accepted or dialled. */
     if (exit_code == 0)
@@ -609,6 +831,8 @@ int server_run(const struct server_options *opt)
         wal_close(&srv.wal);
     }
     store_close(&srv.store);
+    free(client_addrs.v);
+    memset(&client_addrs, 0, sizeof client_addrs);
     ctl_free(&srv);
     free(srv.peers.v);
     tls_ctx_free(srv.peers.tls);

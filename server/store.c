@@ -268,6 +268,10 @@ uint32_t store_client_key(const char *client, size_t len)
 void store_init(struct store *s, uint64_t k0, uint64_t k1)
 {
     s->bytes = 0;
+    s->mem = 0;
+    s->max_count = SIZE_MAX;
+    s->max_mem = UINT64_MAX;
+    s->full_why = STORE_BOUND_NONE;
     s->digest = 0;
     s->last_seq = 0;
     s->slots = NULL;
@@ -319,7 +323,25 @@ void store_close(struct store *s)
     s->cap = 0;
     s->count = 0;
     s->bytes = 0;
+    s->mem = 0;
     s->digest = 0;
+}
+
+uint64_t store_record_size(size_t len)
+{
+    uint64_t n = ((uint64_t)sizeof(struct record) + len + 8 + 15) & ~15ULL;
+    return n < 32 ? 32 : n;
+}
+
+void store_set_bounds(struct store *s, size_t max_count, uint64_t max_mem)
+{
+    s->max_count = max_count;
+    s->max_mem = max_mem;
+}
+
+int store_over_bounds(const struct store *s)
+{
+    return s->count > s->max_count || s->mem > s->max_mem;
 }
 
 uint64_t store_key_hash(const struct store *s, const char *client,
@@ -365,6 +387,7 @@ static int resize(struct store *s, size_t cap)
     }
     s->slots = slots;
     s->cap = cap;
+    s->mem += (uint64_t)(cap - old_cap) * sizeof *slots;
     free(old);
     return 0;
 }
@@ -404,6 +427,21 @@ int store_apply_hashed(struct store *s, struct record *rec, uint64_t h,
         *cur = old;
         return STORE_STALE;
     }
+    /* The bounds: one comparison or two, and the slow path only when
+     * they are hit. */
+    uint64_t size = store_record_size(rec->len);
+    uint64_t old_size = old != NULL ? store_record_size(old->len) : 0;
+    int full = old == NULL ? s->count >= s->max_count ||
+                                 s->mem + size > s->max_mem
+                           : size > old_size &&
+                                 s->mem + (size - old_size) > s->max_mem;
+    if (__builtin_expect(full, 0)) {
+        s->full_why = old == NULL && s->count >= s->max_count
+                          ? STORE_BOUND_RECORDS
+                          : STORE_BOUND_BYTES;
+        *cur = old;
+        return STORE_EFULL;
+    }
     /* A new client goes in front of the bucket's first record, whose
      * line is fetched while the record is hashed. */
     if (old == NULL && b->head != NULL)
@@ -437,6 +475,7 @@ int store_apply_hashed(struct store *s, struct record *rec, uint64_t h,
             rec->bnext->bprev = rec;
     }
     s->bytes += rec->len;
+    s->mem = s->mem - old_size + size;
     s->digest ^= rec->hash;
     b->digest ^= rec->hash;
     free(old);

@@ -62,7 +62,16 @@ struct proto_slice record_location(const struct record *r);
 enum store_result {
     STORE_CHANGED = 1, /* the record is now the client's newest */
     STORE_STALE = 0,   /* not newer: nothing changed */
-    STORE_ENOMEM = -1501
+    STORE_ENOMEM = -1501,
+    STORE_EFULL = -1502 /* newer, but over a bound (store_set_bounds):
+                           nothing changed; s->full_why says which */
+};
+
+/* The bound a STORE_EFULL ran into. */
+enum store_bound {
+    STORE_BOUND_NONE = 0,
+    STORE_BOUND_RECORDS, /* max_count clients held: no new one */
+    STORE_BOUND_BYTES    /* the record would take mem past max_mem */
 };
 
 struct store_slot {
@@ -90,6 +99,14 @@ struct store {
     size_t count;
     uint64_t k0, k1; /* SipHash key: random per process */
     uint64_t bytes;  /* sum of the records' line lengths */
+    /* What the store takes from the heap: store_record_size() of every
+     * record plus the slot table (the 2^16 buckets, a fixed 1.5 MiB,
+     * are not counted). */
+    uint64_t mem;
+    /* Bounds (store_set_bounds), none after store_init. */
+    size_t max_count;
+    uint64_t max_mem;
+    enum store_bound full_why; /* of the last STORE_EFULL */
     /* XOR of store_record_hash() of every record: equal digests (and
      * counts) on two servers mean equal contents, whatever the order the
      * records arrived in. */
@@ -134,9 +151,33 @@ void store_close(struct store *s);
  * table in one piece at each doubling. Returns 0 or STORE_ENOMEM. */
 int store_reserve(struct store *s, size_t n);
 
+/* The heap a record of a line of len bytes takes, as counted in mem: its
+ * header and line, rounded up as glibc's malloc rounds a chunk (16-byte
+ * steps, with 8 bytes of chunk header, at least 32). */
+uint64_t store_record_size(size_t len);
+
+/* Bounds what a stranger can make the store grow to: past them,
+ * store_apply refuses with STORE_EFULL
+ *   - a record for a client the store does not hold, when it holds
+ *     max_count clients or when mem + store_record_size() of the record
+ *     would pass max_mem;
+ *   - a newer record of a client it holds whose size is larger than the
+ *     old one's, when the difference would take mem past max_mem (a
+ *     replacement as large or smaller is always taken).
+ * A stale record is STORE_STALE whatever the bounds. The check costs a
+ * comparison or two per offer, after the lookup. Bounds may be set on a
+ * store already over them (the write-ahead log is replayed before they
+ * are set, so that no acknowledged record is lost): nothing is dropped,
+ * new clients are refused until it is back under them. SIZE_MAX and
+ * UINT64_MAX: no bound (store_init's). */
+void store_set_bounds(struct store *s, size_t max_count, uint64_t max_mem);
+/* Whether s holds more than its bounds (after store_set_bounds on a store
+ * that was filled without them). */
+int store_over_bounds(const struct store *s);
+
 /* Offers rec. On STORE_CHANGED the store owns rec (and has freed the older
- * record). On STORE_STALE or STORE_ENOMEM the caller still owns rec; *cur is
- * then the record that stays (NULL if none). */
+ * record). On STORE_STALE, STORE_ENOMEM or STORE_EFULL the caller still
+ * owns rec; *cur is then the record that stays (NULL if none). */
 int store_apply(struct store *s, struct record *rec,
                 const struct record **cur);
 

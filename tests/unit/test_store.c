@@ -749,6 +749,188 @@ static void test_hashed_calls(void)
     store_close(&s);
 }
 
+/* mem is every record's store_record_size() plus the slot table. */
+static uint64_t mem_of(const struct store *s)
+{
+    uint64_t m = (uint64_t)s->cap * sizeof *s->slots;
+    for (size_t i = 0; i < s->cap; i++)
+        if (s->slots[i].r != NULL)
+            m += store_record_size(s->slots[i].r->len);
+    return m;
+}
+
+/* A record of client cid at time t whose location has pad zeros more
+ * ("+1.000...-2"). */
+static struct record *sized(const char *cid, size_t pad, unsigned t)
+{
+    char line[2048];
+    CHECK(pad < 1500);
+    int n = snprintf(line, sizeof line, "IAMAT %s +1", cid);
+    CHECK(n > 0);
+    if (pad > 0) {
+        line[n++] = '.';
+        memset(line + n, '0', pad);
+        n += (int)pad;
+    }
+    n += snprintf(line + n, sizeof line - (size_t)n, "-2 %u", t);
+    return from_iamat_n("A", "+0.000000000", line, (size_t)n);
+}
+
+static void test_record_size(void)
+{
+    /* Header and line, in glibc's 16-byte chunks with their 8-byte
+     * header. */
+    for (size_t len = 0; len < 300; len++) {
+        uint64_t n = store_record_size(len);
+        CHECK(n >= sizeof(struct record) + len + 8);
+        CHECK(n < sizeof(struct record) + len + 8 + 16);
+        CHECK_EQ_INT(n % 16, 0);
+    }
+    CHECK_EQ_INT(store_record_size(8000) + 16, store_record_size(8016));
+}
+
+static void test_byte_accounting(void)
+{
+    struct store s;
+    store_init(&s, 7, 8);
+    CHECK_EQ_INT(s.mem, 0);
+    const struct record *cur;
+    for (unsigned i = 0; i < 300; i++) {
+        char cid[32];
+        snprintf(cid, sizeof cid, "c%u", i % 100);
+        struct record *r = sized(cid, (i * 37) % 700, i);
+        CHECK_EQ_INT(store_apply(&s, r, &cur), STORE_CHANGED);
+        CHECK_EQ_INT(s.mem, mem_of(&s));
+    }
+    CHECK_EQ_INT(s.count, 100);
+    /* Stale: nothing changes. */
+    uint64_t before = s.mem;
+    struct record *old = sized("c5", 900, 1);
+    CHECK_EQ_INT(store_apply(&s, old, &cur), STORE_STALE);
+    free(old);
+    CHECK_EQ_INT(s.mem, before);
+    /* Shorter and longer replacements. */
+    struct record *r = sized("c7", 0, 1000);
+    CHECK_EQ_INT(store_apply(&s, r, &cur), STORE_CHANGED);
+    CHECK_EQ_INT(s.mem, mem_of(&s));
+    r = sized("c7", 1400, 1001);
+    CHECK_EQ_INT(store_apply(&s, r, &cur), STORE_CHANGED);
+    CHECK_EQ_INT(s.mem, mem_of(&s));
+    CHECK(!store_over_bounds(&s));
+    store_close(&s);
+    CHECK_EQ_INT(s.mem, 0);
+}
+
+static void test_bound_records(void)
+{
+    struct store s;
+    store_init(&s, 9, 10);
+    store_set_bounds(&s, 3, UINT64_MAX);
+    const struct record *cur;
+    for (unsigned i = 0; i < 3; i++) {
+        char cid[8];
+        snprintf(cid, sizeof cid, "k%u", i);
+        CHECK_EQ_INT(store_apply(&s, sized(cid, 0, 10), &cur), STORE_CHANGED);
+    }
+    uint64_t digest = s.digest, mem = s.mem, seq = s.last_seq;
+    /* A fourth client: refused, the caller keeps the record. */
+    struct record *r = sized("k3", 0, 10);
+    cur = r;
+    CHECK_EQ_INT(store_apply(&s, r, &cur), STORE_EFULL);
+    CHECK(cur == NULL);
+    CHECK_EQ_INT(s.full_why, STORE_BOUND_RECORDS);
+    CHECK(store_get(&s, S("k3")) == NULL);
+    CHECK_EQ_INT(s.count, 3);
+    CHECK(s.digest == digest && s.mem == mem && s.last_seq == seq);
+    free(r);
+    /* A known client's newer record replaces its old one; a stale one
+     * is stale, not refused. */
+    r = sized("k1", 0, 11);
+    CHECK_EQ_INT(store_apply(&s, r, &cur), STORE_CHANGED);
+    CHECK(cur == r);
+    r = sized("k2", 0, 9);
+    CHECK_EQ_INT(store_apply(&s, r, &cur), STORE_STALE);
+    check_line(cur, "AT A +0.000000000 k2 +1-2 10");
+    free(r);
+    CHECK(!store_over_bounds(&s));
+    store_close(&s);
+}
+
+static void test_bound_bytes(void)
+{
+    struct store s;
+    store_init(&s, 11, 12);
+    const struct record *cur;
+    CHECK_EQ_INT(store_apply(&s, sized("a", 100, 1), &cur), STORE_CHANGED);
+    CHECK_EQ_INT(store_apply(&s, sized("b", 100, 1), &cur), STORE_CHANGED);
+    /* Room for 200 bytes more. */
+    store_set_bounds(&s, SIZE_MAX, s.mem + 200);
+    uint64_t mem = s.mem;
+    /* A new client that needs more: refused. */
+    struct record *r = sized("c", 150, 1);
+    CHECK(store_record_size(r->len) > 200);
+    CHECK_EQ_INT(store_apply(&s, r, &cur), STORE_EFULL);
+    CHECK(cur == NULL);
+    CHECK_EQ_INT(s.full_why, STORE_BOUND_BYTES);
+    CHECK_EQ_INT(s.mem, mem);
+    free(r);
+    /* One that fits: kept. */
+    r = sized("d", 0, 1);
+    CHECK(store_record_size(r->len) <= 200);
+    CHECK_EQ_INT(store_apply(&s, r, &cur), STORE_CHANGED);
+    mem = s.mem;
+    CHECK(mem <= s.max_mem);
+    /* A replacement of the same size: kept, even with no room left. */
+    r = sized("a", 100, 2);
+    CHECK_EQ_INT(store_apply(&s, r, &cur), STORE_CHANGED);
+    CHECK_EQ_INT(s.mem, mem);
+    /* A longer one past the bound: refused, the old record stays. */
+    r = sized("a", 100 + 16 * 20, 3);
+    CHECK_EQ_INT(store_apply(&s, r, &cur), STORE_EFULL);
+    CHECK(cur != NULL && cur->sec == 2 && cur->len == r->len - 16 * 20);
+    CHECK_EQ_INT(s.full_why, STORE_BOUND_BYTES);
+    CHECK_EQ_INT(s.mem, mem);
+    free(r);
+    /* A shorter one: kept, and it makes room. */
+    r = sized("a", 0, 4);
+    CHECK_EQ_INT(store_apply(&s, r, &cur), STORE_CHANGED);
+    CHECK(s.mem < mem);
+    CHECK_EQ_INT(s.mem, mem_of(&s));
+    CHECK_EQ_INT(s.count, 3);
+    store_close(&s);
+}
+
+/* Bounds set on a store already past them (a replayed log under lowered
+ * bounds): nothing goes, new clients wait until there is room. */
+static void test_bounds_on_a_full_store(void)
+{
+    struct store s;
+    store_init(&s, 13, 14);
+    const struct record *cur;
+    for (unsigned i = 0; i < 20; i++) {
+        char cid[8];
+        snprintf(cid, sizeof cid, "r%u", i);
+        CHECK_EQ_INT(store_apply(&s, sized(cid, 50, 1), &cur), STORE_CHANGED);
+    }
+    store_set_bounds(&s, 10, s.mem / 2);
+    CHECK(store_over_bounds(&s));
+    CHECK_EQ_INT(s.count, 20);
+    struct record *r = sized("new", 0, 1);
+    CHECK_EQ_INT(store_apply(&s, r, &cur), STORE_EFULL);
+    free(r);
+    r = sized("r3", 50, 2);
+    CHECK_EQ_INT(store_apply(&s, r, &cur), STORE_CHANGED);
+    CHECK(store_get(&s, S("r3")) == r);
+    r = sized("r4", 66, 2);
+    CHECK_EQ_INT(store_apply(&s, r, &cur), STORE_EFULL);
+    free(r);
+    store_set_bounds(&s, SIZE_MAX, UINT64_MAX);
+    CHECK(!store_over_bounds(&s));
+    r = sized("new", 0, 1);
+    CHECK_EQ_INT(store_apply(&s, r, &cur), STORE_CHANGED);
+    store_close(&s);
+}
+
 static const struct test tests[] = {
     {"record_new_single_spaced", test_record_new_single_spaced},
     {"record_new_from_at", test_record_new_from_at},
@@ -770,6 +952,11 @@ static const struct test tests[] = {
      test_record_from_at_matches_record_new},
     {"record_hash", test_record_hash},
     {"hashed_calls", test_hashed_calls},
+    {"record_size", test_record_size},
+    {"byte_accounting", test_byte_accounting},
+    {"bound_records", test_bound_records},
+    {"bound_bytes", test_bound_bytes},
+    {"bounds_on_a_full_store", test_bounds_on_a_full_store},
 };
 
 TEST_MAIN(tests)
