@@ -606,6 +606,18 @@ static void on_heartbeat(struct peer *p, struct conn *c,
     }
 }
 
+/* Whether an AT record's client time is more than max_future_s ahead. */
+static int too_far_ahead(const struct server *srv,
+                         const struct proto_command *cmd)
+{
+    struct timespec now;
+    if (clock_gettime(CLOCK_REALTIME, &now) != 0)
+        return 0;
+    uint64_t limit = (uint64_t)now.tv_sec + srv->opt->max_future_s;
+    return cmd->sec > limit ||
+           (cmd->sec == limit && cmd->nsec > (uint32_t)now.tv_nsec);
+}
+
 static int on_peer_line(struct conn *c, const char *line, size_t len)
 {
     struct peer *p = c->data;
@@ -696,6 +708,19 @@ static int on_peer_line(struct conn *c, const char *line, size_t len)
         log_escape(excerpt, sizeof excerpt, line, len);
         log_msg("link %s: dropped invalid record (%s): %s", p->name,
                 rc != 0 ? proto_strerror(rc) : "not an AT line", excerpt);
+        return 0;
+    }
+    if (srv->opt->max_future_s > 0 && too_far_ahead(srv, &cmd)) {
+        /* The same bound as for a client's IAMAT: a record that slipped
+         * past it elsewhere (a server without it) stops here. */
+        if (p->future_dropped++ % 1000 == 0) {
+            char excerpt[160];
+            log_escape(excerpt, sizeof excerpt, line, len);
+            log_msg("link %s: dropped a record more than max_future_s %llu "
+                    "s ahead (%lu so far): %s",
+                    p->name, (unsigned long long)srv->opt->max_future_s,
+                    p->future_dropped, excerpt);
+        }
         return 0;
     }
     struct record *r = record_from_at(line, len, &cmd);

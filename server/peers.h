@@ -83,6 +83,7 @@ struct peer {
     int down_logged; /* a failed dial was logged since the last success */
     unsigned char dial_nonce[16]; /* our nonce in the dial in progress */
     unsigned long sent, received;
+    unsigned long future_dropped; /* records past max_future_s */
     struct peer_hint hint[2]; /* the next line, and the one after */
     /* Records flooded on the link since its output was last written, in
      * order (so by seq); valid while the link is pend_conn and its flush

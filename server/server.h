@@ -111,8 +111,10 @@ int server_run(const struct server_options *opt);
 
 /* Offers a record to the store; a newer one is flooded to every neighbour
  * but `from` (NULL for a client's IAMAT). Takes ownership of rec. Returns
- * STORE_CHANGED, STORE_STALE or STORE_ENOMEM; *cur is the record the store
- * now holds for the client (borrowed, may be NULL on STORE_ENOMEM). */
+ * STORE_CHANGED, STORE_STALE, STORE_EFULL (a new client past the store's
+ * bounds: nothing changed, logged) or STORE_ENOMEM; *cur is the record the
+ * store now holds for the client (borrowed, may be NULL on STORE_ENOMEM or
+ * STORE_EFULL). */
 int server_offer(struct server *srv, struct record *rec, struct peer *from,
                  const struct record **cur);
 /* server_offer given h = store_key_hash() of rec's client. */

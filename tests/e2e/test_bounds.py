@@ -21,7 +21,8 @@
   with no byte, one from 127.0.0.2 is served; once one of the three
   closes, a new one from 127.0.0.1 is served. Without the flag 10
   connections from one address are served.
-* `--max-future-s 60`: a client time an hour ahead gets `?`, one 10 s ahead
+* `--max-future-s 60` (also on Hamilton, which drops such a record flooded
+  from Parker, and logs it): a client time an hour ahead gets `?`, one 10 s ahead
   `AT`; without the flag the hour-ahead time is accepted.
 """
 
@@ -409,7 +410,8 @@ def per_addr(t, srv):
             c.close()
 
 
-def future(t, bounded, unbounded):
+def future(t, bounded, unbounded, relay):
+    since = relay.log_size()
     with bounded.connect() as c:
         ahead = iamat(b"future.hour", t=ctime(3600))
         c.send(ahead + b"\n")
@@ -425,6 +427,14 @@ def future(t, bounded, unbounded):
            "no --max-future-s: a time an hour ahead")
     t.ok("--max-future-s 60: an hour ahead '?', 10 s ahead AT; without it an hour "
          "ahead is AT")
+    # Flooded from the server without the bound to its neighbour with it:
+    # dropped there, and said so.
+    relay.wait_log(rb"link %s: dropped a record more than max_future_s 60 s ahead "
+                   rb"\(1 so far\): AT [^\n]* future\.hour " % unbounded.name.encode(),
+                   5.0, since)
+    eq(known(relay, b"future.hour"), None, "%s: WHATSAT future.hour" % relay.name)
+    t.ok("a neighbour's record an hour ahead is dropped by a server with "
+         "--max-future-s 60, and logged")
 
 
 # ---------------------------------------------------------------------------
@@ -439,7 +449,8 @@ def main(t):
                      env_extra={"ASAN_OPTIONS": asan + ":quarantine_size_mb=1"})
     store.extra_args += ["--data-dir", os.path.join(store.dir, "data")]
     big = t.server("Parker", extra_args=["--max-records", "1000"])
-    small = t.server("Hamilton", extra_args=["--max-records", "20"])
+    small = t.server("Hamilton", extra_args=["--max-records", "20",
+                                             "--max-future-s", "60"])
     t.link(big, small)
     addr = t.server("Powell", extra_args=["--max-clients-per-addr", "3",
                                           "--max-future-s", "60"])
@@ -452,7 +463,7 @@ def main(t):
     acked, refused = max_store(t, store, base_kb)
     durable(t, store, acked, refused)
     linked(t, big, small)
-    future(t, addr, big)
+    future(t, addr, big, small)
     per_addr(t, addr)
 
 
