@@ -2,6 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int fileio_write_all(int fd, const void *p, size_t len)
@@ -30,4 +33,154 @@ void fileio_sync_dir(const char *dir)
         fsync(dfd);
         close(dfd);
     }
+}
+
+int fileio_check_private_dir(const char *path, char *err, size_t cap)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        snprintf(err, cap, "%s", strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(err, cap, "not a directory");
+        return -1;
+    }
+    uid_t me = geteuid();
+    if (st.st_uid != me) {
+        snprintf(err, cap, "owned by uid %lu, not by this user (uid %lu)",
+                 (unsigned long)st.st_uid, (unsigned long)me);
+        return -1;
+    }
+    if ((st.st_mode & 022) != 0) {
+        snprintf(err, cap, "writable by %s (mode %04o; chmod go-w it)",
+                 (st.st_mode & 022) == 022   ? "group and others"
+                 : (st.st_mode & 002) != 0 ? "others"
+                                           : "group",
+                 (unsigned)(st.st_mode & 07777));
+        return -1;
+    }
+    return 0;
+}
+
+int fileio_make_private_dir(const char *path, char *err, size_t cap)
+{
+    char tmp[4096];
+    size_t n = strlen(path);
+    if (n == 0) {
+        snprintf(err, cap, "empty path");
+        return -1;
+    }
+    if (n >= sizeof tmp) {
+        snprintf(err, cap, "path too long");
+        return -1;
+    }
+    memcpy(tmp, path, n + 1);
+    /* Parents first; each one made here is private from the start, so no
+     * one can plant anything in it before the check below. */
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0700) != 0 && errno != EEXIST) {
+            snprintf(err, cap, "cannot create %s: %s", tmp, strerror(errno));
+            return -1;
+        }
+        *p = '/';
+    }
+    if (mkdir(tmp, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, cap, "cannot create it: %s", strerror(errno));
+        return -1;
+    }
+    return fileio_check_private_dir(path, err, cap);
+}
+
+/* Closes fd and fails with e, errno preserved. */
+static int close_fail(int fd, int e)
+{
+    close(fd);
+    errno = e;
+    return -1;
+}
+
+/* A FIFO planted in place of a file would block open(2): the file is
+ * opened non-blocking, checked to be regular, then made blocking. */
+static int regular_only(int fd, int flags)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return close_fail(fd, errno);
+    if (!S_ISREG(st.st_mode))
+        return close_fail(fd, EINVAL);
+    if ((flags & O_NONBLOCK) == 0) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)
+            return close_fail(fd, errno);
+    }
+    return fd;
+}
+
+int fileio_open(const char *path, int flags, mode_t mode)
+{
+    int base = (flags & ~(O_CREAT | O_EXCL)) | O_NOFOLLOW | O_CLOEXEC |
+               O_NONBLOCK;
+    int fd;
+    if ((flags & O_EXCL) != 0) {
+        fd = open(path, base | O_CREAT | O_EXCL, mode);
+    } else {
+        /* Open what is there, or create it new: O_CREAT without O_EXCL
+         * would follow a dangling link planted between the two. */
+        for (int tries = 0;; tries++) {
+            fd = open(path, base);
+            if (fd >= 0 || errno != ENOENT || (flags & O_CREAT) == 0)
+                break;
+            fd = open(path, base | O_CREAT | O_EXCL, mode);
+            if (fd >= 0 || errno != EEXIST || tries == 8)
+                break;
+        }
+    }
+    if (fd < 0) {
+        /* ENXIO: a FIFO without a reader, a socket or a device without
+         * its driver: not a regular file either way. */
+        if (errno == ENXIO)
+            errno = EINVAL;
+        return -1;
+    }
+    return regular_only(fd, flags);
+}
+
+const char *fileio_strerror(int e)
+{
+    if (e == ELOOP)
+        return "is a symbolic link";
+    if (e == EINVAL)
+        return "is not a regular file";
+    return strerror(e);
+}
+
+int fileio_open_secret(const char *path, char *err, size_t cap)
+{
+    int fd = fileio_open(path, O_RDONLY, 0);
+    if (fd < 0) {
+        snprintf(err, cap, "%s", fileio_strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        snprintf(err, cap, "%s", strerror(errno));
+        return close_fail(fd, errno);
+    }
+    uid_t me = geteuid();
+    if (st.st_uid != me) {
+        snprintf(err, cap, "owned by uid %lu, not by this user (uid %lu)",
+                 (unsigned long)st.st_uid, (unsigned long)me);
+        return close_fail(fd, EPERM);
+    }
+    if ((st.st_mode & 077) != 0) {
+        snprintf(err, cap,
+                 "open to group or others (mode %04o; chmod 600 it)",
+                 (unsigned)(st.st_mode & 07777));
+        return close_fail(fd, EPERM);
+    }
+    return fd;
 }

@@ -74,7 +74,10 @@ static int save_cuts(struct ctl *ctl)
     }
     memcpy(tmp, ctl->cuts_path, plen);
     memcpy(tmp + plen, ".tmp", 5);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* A new file, 0600, never written through a link planted there. */
+    int fd = unlink(tmp) != 0 && errno != ENOENT
+                 ? -1
+                 : fileio_open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
     if (fd < 0) {
         err = errno;
     } else {
@@ -115,12 +118,15 @@ int ctl_load_cuts(struct server *srv)
     }
     memcpy(ctl->cuts_path, dir, dlen);
     memcpy(ctl->cuts_path + dlen, "/cuts", sizeof "/cuts");
-    FILE *fp = fopen(ctl->cuts_path, "re");
+    int cfd = fileio_open(ctl->cuts_path, O_RDONLY, 0);
+    FILE *fp = cfd < 0 ? NULL : fdopen(cfd, "r");
     if (fp == NULL) {
         if (errno == ENOENT)
             return 0;
         fprintf(stderr, "herd-server: cannot read %s: %s\n", ctl->cuts_path,
-                strerror(errno));
+                fileio_strerror(errno));
+        if (cfd >= 0)
+            close(cfd);
         return HERD_EXIT_CONFIG;
     }
     struct dynbuf names;
@@ -359,9 +365,15 @@ static void execute(struct ctl_conn *c, char *line, size_t len)
     send_str(c, msg);
 }
 
+/* CTL_IDLE_MS without a complete command (bytes that end no line do not
+ * count: a connection trickling them is closed all the same). */
 static void on_idle(uv_timer_t *t)
 {
-    ctl_conn_close(t->data);
+    struct ctl_conn *c = t->data;
+    log_msg("control socket: closed a connection that sent no complete "
+            "command for %d ms",
+            CTL_IDLE_MS);
+    ctl_conn_close(c);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -390,13 +402,13 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             ctl_conn_close(c);
         return;
     }
-    uv_timer_again(&c->timer);
     c->len += (size_t)nread;
     size_t start = 0;
     for (;;) {
         char *nl = memchr(c->in + start, '\n', c->len - start);
         if (nl == NULL)
             break;
+        uv_timer_again(&c->timer); /* a command: the clock starts again */
         *nl = '\0';
         execute(c, c->in + start, (size_t)(nl - (c->in + start)));
         start = (size_t)(nl - c->in) + 1;

@@ -5,11 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
 #include "config.h"
 #include "exit_codes.h"
+#include "fileio.h"
 #include "linebuf.h"
 #include "places.h"
 #include "server.h"
@@ -112,21 +114,23 @@ struct args {
     const char *control; /* --control as given; NULL: not given */
 };
 
-/* Reads the herd secret: 16 to 256 bytes, trailing whitespace dropped. */
+/* Reads the herd secret: 16 to 256 bytes, trailing whitespace dropped.
+ * The file must be this user's alone (fileio_open_secret): a regular file,
+ * not a symbolic link, owned by the effective uid, mode 0600 or tighter. */
 static int load_secret(struct server_options *opt, const char *path)
 {
-    FILE *fp = fopen(path, "rb");
+    char why[FILEIO_ERR_MAX];
+    int fd = fileio_open_secret(path, why, sizeof why);
+    FILE *fp = fd < 0 ? NULL : fdopen(fd, "rb");
     if (fp == NULL) {
-        fprintf(stderr, "herd-server: cannot read secret file %s: %s\n", path,
-                strerror(errno));
+        if (fd >= 0)
+            snprintf(why, sizeof why, "%s", strerror(errno));
+        fprintf(stderr, "herd-server: refusing secret file %s: %s\n", path,
+                why);
+        if (fd >= 0)
+            close(fd);
         return HERD_EXIT_CONFIG;
     }
-    struct stat st;
-    if (fstat(fileno(fp), &st) == 0 && (st.st_mode & 077) != 0)
-        fprintf(stderr,
-                "herd-server: warning: secret file %s is readable by others "
-                "(chmod 600 it)\n",
-                path);
     size_t n = fread(opt->secret, 1, sizeof opt->secret, fp);
     int more = fgetc(fp) != EOF;
     fclose(fp);
@@ -350,20 +354,61 @@ static int parse_args(struct args *a, int argc, char **argv)
     return 0;
 }
 
-/* mkdir -p, quietly: what cannot be made shows up when it is used. */
-static void make_dirs(const char *path)
+/* mkdir -p dir (0700 for what it creates), and refuse it unless it is
+ * private (fileio_make_private_dir): what lies in it must be ours alone. */
+static int private_dir(const char *what, const char *dir)
 {
-    char tmp[4200];
-    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
-        return;
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        mkdir(tmp, 0755);
-        *p = '/';
+    char why[FILEIO_ERR_MAX];
+    if (fileio_make_private_dir(dir, why, sizeof why) == 0)
+        return 0;
+    fprintf(stderr, "herd-server: refusing the %s %s: %s\n", what, dir, why);
+    return HERD_EXIT_CONFIG;
+}
+
+/* private_dir() of the directory a file is in. */
+static int private_parent(const char *what, const char *file)
+{
+    char dir[4200];
+    if (snprintf(dir, sizeof dir, "%s", file) >= (int)sizeof dir) {
+        fprintf(stderr, "herd-server: %s: path too long\n", file);
+        return HERD_EXIT_CONFIG;
     }
-    mkdir(tmp, 0755);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+        snprintf(dir, sizeof dir, ".");
+    else
+        slash[slash == dir] = '\0'; /* "/f" is in "/" */
+    return private_dir(what, dir);
+}
+
+/* Where the server keeps its files: its data directory, the directory of
+ * its control socket and that of its log file, each made 0700 when
+ * missing and refused (exit 78) when another user owns it or group or
+ * others may write it. A log "file" that is a device or a pipe
+ * (/dev/null, /dev/stderr) is nothing to protect. Then a max_line whose
+ * records the write-ahead log could not read back is refused. */
+static int check_files(const struct server_options *opt)
+{
+    int rc = 0;
+    if (opt->data_dir != NULL)
+        rc = private_dir("data directory", opt->data_dir);
+    if (rc == 0 && opt->control_path != NULL)
+        rc = private_parent("control socket directory", opt->control_path);
+    struct stat st;
+    if (rc == 0 && opt->log_file != NULL &&
+        (stat(opt->log_file, &st) != 0 || S_ISREG(st.st_mode)))
+        rc = private_parent("log directory", opt->log_file);
+    if (rc == 0 && opt->data_dir != NULL &&
+        wal_record_bound(opt->max_line) > WAL_MAX_RECORD) {
+        fprintf(stderr,
+                "herd-server: max_line %zu is too long for the write-ahead "
+                "log: its records could exceed %u bytes, which replay would "
+                "cut as damage (at most %llu)\n",
+                opt->max_line, (unsigned)WAL_MAX_RECORD,
+                (unsigned long long)(WAL_MAX_RECORD - WAL_RECORD_SLACK));
+        rc = HERD_EXIT_CONFIG;
+    }
+    return rc;
 }
 
 /* Fills in what the command line left out from herd.conf. */
@@ -487,7 +532,8 @@ static int apply_config(struct args *a, struct config *cfg,
                     a->config);
             return HERD_EXIT_CONFIG;
         }
-        make_dirs(run_dir);
+        /* run_dir itself: made and checked with the other directories
+         * (check_files). */
         a->opt.control_path = ctl_path;
     }
     return 0;
@@ -611,6 +657,11 @@ int main(int argc, char **argv)
         return HERD_EXIT_CONFIG;
     }
     a.opt.fsync_batch = a.fsync != NULL && strcmp(a.fsync, "batch") == 0;
+    rc = check_files(&a.opt);
+    if (rc != 0) {
+        config_free(&cfg);
+        return rc;
+    }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "herd-server: cannot initialize libcurl\n");
         config_free(&cfg);

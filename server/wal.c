@@ -21,6 +21,11 @@ uint64_t wal_frame_size(size_t len)
     return HEADER + (uint64_t)len;
 }
 
+uint64_t wal_record_bound(uint64_t max_line)
+{
+    return max_line + WAL_RECORD_SLACK;
+}
+
 static void put32(unsigned char *p, uint32_t v)
 {
     p[0] = (unsigned char)v;
@@ -65,29 +70,28 @@ static char *join(const char *dir, const char *file)
     return p;
 }
 
-static int mkdirs(const char *dir)
-{
-    char tmp[4096];
-    if (strlen(dir) >= sizeof tmp)
-        return -ENAMETOOLONG;
-    snprintf(tmp, sizeof tmp, "%s", dir);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-            return -errno;
-        *p = '/';
-    }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-        return -errno;
-    return 0;
-}
-
 static int fail_io(struct wal *w)
 {
     w->sys_errno = errno;
     return WAL_EIO;
+}
+
+/* Why the last wal_open failed with WAL_EDIR or WAL_EFILE (one server per
+ * process, so one message per process). */
+static char why[FILEIO_ERR_MAX + 64];
+
+/* A failed fileio_open of the file name in the log's directory: a symbolic
+ * link or a file that is not regular is refused (WAL_EFILE), never
+ * followed; anything else is an I/O error. */
+static int fail_open(struct wal *w, const char *name)
+{
+    if (errno == ELOOP || errno == EINVAL) {
+        snprintf(why, sizeof why, "%s %s (refused)", name,
+                 fileio_strerror(errno));
+        w->sys_errno = errno;
+        return WAL_EFILE;
+    }
+    return fail_io(w);
 }
 
 int wal_open(struct wal *w, const char *dir, int fsync_batch, long *holder)
@@ -97,11 +101,14 @@ int wal_open(struct wal *w, const char *dir, int fsync_batch, long *holder)
     w->fsync_batch = fsync_batch;
     *holder = 0;
     dynbuf_init(&w->batch, SIZE_MAX);
-    int rc = mkdirs(dir);
-    if (rc != 0) {
-        w->sys_errno = -rc;
-        return WAL_EIO;
+    /* The directory is the log's only protection: no one else may plant,
+     * replace or remove a file in it. */
+    char err[FILEIO_ERR_MAX];
+    if (fileio_make_private_dir(dir, err, sizeof err) != 0) {
+        snprintf(why, sizeof why, "%s", err);
+        return WAL_EDIR;
     }
+    int rc;
     w->dir = strdup(dir);
     w->path = join(dir, "records.wal");
     char *lock = join(dir, "LOCK");
@@ -112,10 +119,10 @@ int wal_open(struct wal *w, const char *dir, int fsync_batch, long *holder)
     }
     /* A lock held for the process's life: the kernel drops it however the
      * process ends, so a crash never leaves the directory locked. */
-    w->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    w->lock_fd = fileio_open(lock, O_RDWR | O_CREAT, 0600);
     free(lock);
     if (w->lock_fd < 0) {
-        rc = fail_io(w);
+        rc = fail_open(w, "LOCK");
         wal_close(w);
         return rc;
     }
@@ -139,9 +146,9 @@ int wal_open(struct wal *w, const char *dir, int fsync_batch, long *holder)
         pwrite(w->lock_fd, pid, (size_t)n, 0) != n) {
         /* Only informative: the lock itself is what counts. */
     }
-    w->fd = open(w->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    w->fd = fileio_open(w->path, O_RDWR | O_CREAT | O_APPEND, 0600);
     if (w->fd < 0) {
-        rc = fail_io(w);
+        rc = fail_open(w, "records.wal");
         wal_close(w);
         return rc;
     }
@@ -293,7 +300,14 @@ int wal_compact(struct wal *w, const struct store *s)
     uint64_t total = s->bytes + (uint64_t)s->count * HEADER;
     (void)dynbuf_reserve(&c.buf, total < COMPACT_ROOM ? (size_t)total
                                                       : COMPACT_ROOM);
-    c.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* A new file: one left by a crash (or planted, as a link to some
+     * other file) is removed, not written through. */
+    if (unlink(tmp) != 0 && errno != ENOENT) {
+        int rc = fail_io(w);
+        free(tmp);
+        return rc;
+    }
+    c.fd = fileio_open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
     if (c.fd < 0) {
         int rc = fail_io(w);
         free(tmp);
@@ -322,7 +336,7 @@ int wal_compact(struct wal *w, const struct store *s)
     }
     free(tmp);
     fileio_sync_dir(w->dir);
-    int fd = open(w->path, O_RDWR | O_APPEND | O_CLOEXEC);
+    int fd = fileio_open(w->path, O_RDWR | O_APPEND, 0);
     if (fd < 0)
         return fail_io(w);
     close(w->fd);
@@ -344,6 +358,9 @@ const char *wal_strerror(int err)
         return "the data directory is in use by another server";
     case WAL_ENOMEM:
         return "out of memory";
+    case WAL_EDIR:
+    case WAL_EFILE:
+        return why[0] != '\0' ? why : "refused";
     default:
         return "unknown error";
     }

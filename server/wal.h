@@ -13,6 +13,9 @@
  * by writing a new file and renaming it over the old one.
  *
  * The data directory belongs to one server: a lock file refuses a second.
+ * It must be private (fileio_make_private_dir: made 0700, refused when
+ * another user owns it or group or others may write it), its files are
+ * created 0600 and never opened through a symbolic link.
  */
 #ifndef HERD_WAL_H
 #define HERD_WAL_H
@@ -25,7 +28,17 @@
 struct record;
 struct store;
 
-#define WAL_MAX_RECORD (1024 * 1024)
+/* The longest record replay accepts; longer length words are taken for
+ * damage. It must hold every record a server can make:
+ * wal_record_bound(max_line) <= WAL_MAX_RECORD for every max_line allowed
+ * (up to 1 MiB), which the server checks at start. */
+#define WAL_MAX_RECORD (2 * 1024 * 1024)
+/* What a record may hold beyond max_line: an IAMAT line of max_line bytes
+ * becomes "AT NAME DIFF CLIENT LOCATION TIME" ("IAMAT" turns into "AT",
+ * plus a server name of up to 63 bytes, a time difference of up to 31 and
+ * two spaces: 92 bytes), and a neighbour's AT line may be as long as a
+ * catch-up line (SYNC_LINE_MAX, 300) when max_line is shorter. */
+#define WAL_RECORD_SLACK 512
 #define WAL_COMPACT_FACTOR 4
 /* Below this a log is never compacted: a compaction rewrites the whole
  * store (and syncs it twice, in the loop), which for a small store under
@@ -35,7 +48,9 @@ struct store;
 enum wal_error {
     WAL_EIO = -1801,     /* errno is in wal->sys_errno */
     WAL_ELOCKED = -1802, /* another server holds the directory */
-    WAL_ENOMEM = -1803
+    WAL_ENOMEM = -1803,
+    WAL_EDIR = -1804,  /* the directory is not private (wal_strerror: why) */
+    WAL_EFILE = -1805  /* a file in it is a symbolic link or not regular */
 };
 
 struct wal_replay_stats {
@@ -84,6 +99,14 @@ int wal_compact(struct wal *w, const struct store *s);
 /* Size of the frame of a record of len bytes. */
 uint64_t wal_frame_size(size_t len);
 
+/* The longest record a server whose longest line is max_line can write:
+ * max_line + WAL_RECORD_SLACK. Above WAL_MAX_RECORD, replay could not read
+ * it back. */
+uint64_t wal_record_bound(uint64_t max_line);
+
+/* For WAL_EDIR and WAL_EFILE, the reason of the last wal_open that failed
+ * so ("writable by group or others (mode 0777; ...)", "LOCK is a symbolic
+ * link (refused)"). */
 const char *wal_strerror(int err);
 
 #endif

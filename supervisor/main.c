@@ -177,6 +177,21 @@ static int join(char *out, size_t cap, const char *a, const char *b)
     return 0;
 }
 
+/* A secret must be ours alone (fileio_open_secret): a regular file, not a
+ * symbolic link, owned by the effective uid, mode 0600 or tighter. The
+ * servers check it again when they read it. */
+static int check_secret(const char *path)
+{
+    char why[FILEIO_ERR_MAX];
+    int fd = fileio_open_secret(path, why, sizeof why);
+    if (fd < 0) {
+        fprintf(stderr, "herd: refusing secret file %s: %s\n", path, why);
+        return HERD_EXIT_CONFIG;
+    }
+    close(fd);
+    return 0;
+}
+
 /* The herd secret: herd.conf's secret_file, or run_dir/secret, made on the
  * first start (0600, 32 random bytes in hex). Returns 0 or an exit code. */
 static int ensure_secret(struct herd *h)
@@ -184,19 +199,19 @@ static int ensure_secret(struct herd *h)
     if (h->cfg.secret_file != NULL) {
         snprintf(h->secret_file, sizeof h->secret_file, "%s",
                  h->cfg.secret_file);
-        if (access(h->secret_file, R_OK) != 0) {
-            fprintf(stderr, "herd: cannot read secret_file %s: %s\n",
-                    h->secret_file, strerror(errno));
-            return HERD_EXIT_CONFIG;
-        }
-        return 0;
+        return check_secret(h->secret_file);
     }
     if (join(h->secret_file, sizeof h->secret_file, h->run_dir, "secret") != 0)
         return HERD_EXIT_CONFIG;
-    int fd = open(h->secret_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                  0600);
-    if (fd < 0)
-        return errno == EEXIST ? 0 : HERD_EXIT_CONFIG;
+    int fd = open(h->secret_file,
+                  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == EEXIST)
+        return check_secret(h->secret_file); /* made by an earlier start */
+    if (fd < 0) {
+        fprintf(stderr, "herd: cannot create %s: %s\n", h->secret_file,
+                strerror(errno));
+        return HERD_EXIT_CONFIG;
+    }
     unsigned char raw[32];
     char text[65];
     if (uv_random(NULL, NULL, raw, sizeof raw, 0, NULL) != 0) {
@@ -355,23 +370,6 @@ static int request(const struct herd *h, const char *line)
         fwrite(body.data, 1, body.len, stdout);
     dynbuf_free(&body);
     return rc;
-}
-
-static int mkdir_p(const char *path)
-{
-    char tmp[PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-        return -1;
-    return 0;
 }
 
 static int find_server_bin(struct herd *h, const char *argv0)
@@ -585,7 +583,7 @@ static void on_signal(uv_signal_t *s, int signum)
  * file is never mistaken for a running herd. */
 static int lock_pidfile(struct daemon *d)
 {
-    d->pid_fd = open(d->h->pidfile, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    d->pid_fd = fileio_open(d->h->pidfile, O_RDWR | O_CREAT, 0600);
     if (d->pid_fd < 0)
         return -errno;
     struct flock fl;
@@ -623,13 +621,22 @@ static int run_supervisor(struct herd *h, const char *only, int report_fd,
     memset(&d, 0, sizeof d);
     d.h = h;
     d.report_fd = report_fd;
-    if (lock_pidfile(&d) != 0)
+    int lrc = lock_pidfile(&d);
+    if (lrc == -EAGAIN || lrc == -EACCES)
         return fail_report(report_fd,
                            "another supervisor holds %s: the herd is "
                            "already running",
                            h->pidfile);
+    if (lrc != 0)
+        return fail_report(report_fd, "cannot open %s: %s", h->pidfile,
+                           fileio_strerror(-lrc));
     char logpath[PATH_MAX + 16];
     snprintf(logpath, sizeof logpath, "%s/herd.log", h->log_dir);
+    /* Rotated to herd.log.1 past log_max_mb, like the servers' logs. */
+    uint64_t max_mb = h->cfg.log_max_mb == CONFIG_UNSET
+                          ? CONFIG_LOG_MAX_MB_DEFAULT
+                          : h->cfg.log_max_mb;
+    log_set_max_bytes(max_mb > (UINT64_MAX >> 20) ? 0 : max_mb << 20);
     if (log_open(foreground ? NULL : logpath) != 0)
         return fail_report(report_fd, "cannot open %s", logpath);
     signal(SIGPIPE, SIG_IGN);
@@ -724,7 +731,10 @@ static int start_background(struct herd *h, const char *only)
         int null = open("/dev/null", O_RDWR);
         char logpath[PATH_MAX + 16];
         snprintf(logpath, sizeof logpath, "%s/herd.log", h->log_dir);
-        int errfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        int errfd = fileio_open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (errfd < 0)
+            _exit(fail_report(pfd[1], "cannot open %s: %s", logpath,
+                              fileio_strerror(errno)));
         if (null >= 0) {
             dup2(null, STDIN_FILENO);
             dup2(null, STDOUT_FILENO);
@@ -797,13 +807,19 @@ static int cmd_start_herd(struct herd *h, int argc, char **argv,
     int rc = find_server_bin(h, argv0);
     if (rc != 0)
         return rc;
+    /* Made 0700 when missing; refused when another user owns one or group
+     * or others may write it: no one else may plant a file (a link to
+     * another file) where the herd writes. */
     const char *dirs[] = {h->run_dir, h->log_dir, h->data_dir};
-    for (size_t i = 0; i < 3; i++)
-        if (mkdir_p(dirs[i]) != 0) {
-            fprintf(stderr, "herd: cannot create %s: %s\n", dirs[i],
-                    strerror(errno));
+    const char *keys[] = {"run_dir", "log_dir", "data_dir"};
+    for (size_t i = 0; i < 3; i++) {
+        char why[FILEIO_ERR_MAX];
+        if (fileio_make_private_dir(dirs[i], why, sizeof why) != 0) {
+            fprintf(stderr, "herd: refusing %s %s: %s\n", keys[i], dirs[i],
+                    why);
             return HERD_EXIT_CONFIG;
         }
+    }
     if (!config_connected(&h->cfg))
         fprintf(stderr, "herd: warning: the graph of %s is not connected: "
                         "some servers never hear of some updates\n",

@@ -274,6 +274,100 @@ static void test_compaction_keeps_one_per_client(void)
     store_close(&s);
 }
 
+/* An AT line of exactly len bytes: the client id fills what the other
+ * fields leave. */
+static char *long_at(size_t len)
+{
+    static const char head[] = "AT Alford +0.100000000 ";
+    static const char tail[] = " +34-118 1.5";
+    size_t fixed = strlen(head) + strlen(tail);
+    CHECK(len > fixed);
+    char *line = malloc(len + 1);
+    CHECK(line != NULL);
+    memcpy(line, head, strlen(head));
+    for (size_t i = strlen(head); i < len - strlen(tail); i++)
+        line[i] = (char)('a' + i % 26);
+    memcpy(line + len - strlen(tail), tail, strlen(tail) + 1);
+    return line;
+}
+
+struct one_line {
+    const char *want;
+    size_t len;
+    int seen;
+};
+
+static int check_long(void *arg, const char *line, size_t len)
+{
+    struct one_line *o = arg;
+    if (o->seen++ == 0) {
+        CHECK_EQ_INT(len, o->len);
+        CHECK(memcmp(line, o->want, len) == 0);
+    } else {
+        CHECK_EQ_INT(len, strlen(lines[1]));
+        CHECK_EQ_MEM(line, lines[1], len);
+    }
+    return 0;
+}
+
+/* Every record a server can make is read back: the longest one, from an
+ * IAMAT of the longest max_line allowed (1 MiB) with the slack a record
+ * adds, and one of exactly WAL_MAX_RECORD. One byte more is damage. */
+static void test_longest_record_round_trips(void)
+{
+    CHECK(wal_record_bound(1 << 20) <= WAL_MAX_RECORD);
+    CHECK(wal_record_bound(1 << 20) >= (1 << 20) + 92);
+    const size_t sizes[] = {(size_t)wal_record_bound(1 << 20),
+                            WAL_MAX_RECORD};
+    for (size_t i = 0; i < 2; i++) {
+        fresh_dir();
+        char *line = long_at(sizes[i]);
+        struct wal w;
+        open_ok(&w);
+        struct record *r = rec(line);
+        CHECK_EQ_INT(r->len, sizes[i]);
+        CHECK_EQ_INT(wal_append(&w, r), 0);
+        free(r);
+        /* A short record after it: nothing past the long one is lost. */
+        r = rec(lines[1]);
+        CHECK_EQ_INT(wal_append(&w, r), 0);
+        free(r);
+        CHECK_EQ_INT(wal_flush(&w), 0);
+        uint64_t size = w.size;
+        wal_close(&w);
+
+        open_ok(&w);
+        struct one_line o = {line, sizes[i], 0};
+        struct wal_replay_stats st;
+        CHECK_EQ_INT(wal_replay(&w, check_long, &o, &st), 0);
+        CHECK_EQ_INT(st.records, 2);
+        CHECK_EQ_INT(st.torn_bytes, 0);
+        CHECK_EQ_INT(o.seen, 2);
+        CHECK_EQ_INT(w.size, size);
+        wal_close(&w);
+        free(line);
+    }
+
+    /* Past the limit: taken for a damaged length word and cut. */
+    fresh_dir();
+    char *line = long_at(WAL_MAX_RECORD + 1);
+    struct wal w;
+    open_ok(&w);
+    struct record *r = rec(line);
+    CHECK_EQ_INT(wal_append(&w, r), 0);
+    free(r);
+    CHECK_EQ_INT(wal_flush(&w), 0);
+    wal_close(&w);
+    open_ok(&w);
+    struct one_line o = {line, WAL_MAX_RECORD + 1, 0};
+    struct wal_replay_stats st;
+    CHECK_EQ_INT(wal_replay(&w, check_long, &o, &st), 0);
+    CHECK_EQ_INT(st.records, 0);
+    CHECK_EQ_INT(st.torn_bytes, wal_frame_size(WAL_MAX_RECORD + 1));
+    wal_close(&w);
+    free(line);
+}
+
 static void test_should_compact(void)
 {
     struct wal w;
@@ -349,6 +443,7 @@ static const struct test tests[] = {
     {"zero_tail_is_cut", test_zero_tail_is_cut},
     {"compaction_keeps_one_per_client", test_compaction_keeps_one_per_client},
     {"should_compact", test_should_compact},
+    {"longest_record_round_trips", test_longest_record_round_trips},
     {"directory_lock", test_directory_lock},
     {"digest_order_independent", test_digest_order_independent},
 };
