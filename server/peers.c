@@ -334,6 +334,11 @@ static int on_hello_in(struct conn *c, const char *line, size_t len)
 {
     struct handshake_in *hs = c->data;
     struct server *srv = hs->srv;
+    if (len >= 3 && line[0] == 0x16 && line[1] == 0x03)
+        return refuse(c,
+                      "the other end speaks TLS (a herd secret or "
+                      "certificates there, none here?)",
+                      line, len > 16 ? 16 : len);
     if (handshake_parse_hello(line, len, &hs->h) != 0 || hs->h.has_proof)
         return refuse(c,
                       len > 13 && memcmp(line, "HELLO herd/", 11) == 0 &&
@@ -758,9 +763,16 @@ static void on_peer_close(struct conn *c, const char *reason)
     }
     if (p->pending == c) {
         p->pending = NULL;
+        /* Closed with no word during the TLS handshake: the acceptor
+         * refused our key or certificate (it says why in its own log). */
+        int in_tls = c->tls != NULL && !tls_done(c->tls) &&
+                     strncmp(reason, "TLS: ", 5) != 0;
         if (!p->down_logged)
-            log_msg("link %s: cannot connect to %s: %s (retrying)", p->name,
-                    p->addr_text, reason);
+            log_msg("link %s: cannot connect to %s: %s%s (retrying)",
+                    p->name, p->addr_text, reason,
+                    in_tls ? " during the TLS handshake (another herd "
+                             "secret or CA there, or none?)"
+                           : "");
         p->down_logged = 1;
     }
     if (p->dialer && !p->srv->stopping && !p->cut)

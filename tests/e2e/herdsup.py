@@ -77,6 +77,8 @@ class Herd:
         lines.append("places offline")
         lines.append("restart_first_ms 100")
         lines.append("stop_grace_ms 3000")
+        # Tests read logs by offset: not rotated (e2e.logs tests rotation).
+        lines.append("log_max_mb 0")
         lines.append(extra_conf)
         self.conf = os.path.join(self.dir, "herd.conf")
         with open(self.conf, "w") as f:

@@ -480,7 +480,8 @@ class Server:
             a += ["--places", "google", "--places-url", self.places_url]
             if self.places_timeout is not None:
                 a += ["--places-timeout", str(self.places_timeout)]
-        a += ["--log-file", self.log_path]
+        # Logs are read by offset: not rotated, unless a test asks (e2e.logs).
+        a += ["--log-file", self.log_path, "--log-max-mb", "0"]
         a += self.extra_args
         return a
 

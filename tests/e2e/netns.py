@@ -406,6 +406,7 @@ class Net:
                   "places offline",
                   "restart_first_ms 100",
                   "stop_grace_ms 5000",
+                  "log_max_mb 0",  # logs are read by offset: not rotated
                   self.extra_conf]
         text = "\n".join(lines) + "\n"
         self.conf_text = text

@@ -113,6 +113,11 @@ static int handshake(struct tls_conn *t, int fd)
 static void pump(struct tls_conn *t, int tls_fd, int plain_fd)
 {
     char buf[65536];
+    /* Records that came with the handshake's last flight (a dialler's
+     * first line follows its Finished at once) are in the session. */
+    long k;
+    while ((k = tls_read(t, buf, sizeof buf)) > 0)
+        write_all(plain_fd, buf, (size_t)k);
     for (;;) {
         struct pollfd p[2] = {{tls_fd, POLLIN, 0}, {plain_fd, POLLIN, 0}};
         if (poll(p, 2, -1) < 0) {
@@ -125,7 +130,6 @@ static void pump(struct tls_conn *t, int tls_fd, int plain_fd)
             if (n <= 0)
                 return;
             tls_feed(t, buf, (size_t)n);
-            long k;
             while ((k = tls_read(t, buf, sizeof buf)) > 0)
                 write_all(plain_fd, buf, (size_t)k);
             send_tls(t, tls_fd);
