@@ -13,20 +13,21 @@
 #define URL_MAX 65536
 #define OVERPASS_MAX_ELEMENTS 200
 
-/* What a provider needs to make one HTTP request. */
+/* What a provider needs to make one HTTP request, as text: no curl. */
 struct places_http {
     struct dynbuf url;
-    struct dynbuf body; /* empty: GET */
-    struct curl_slist *headers;
+    struct dynbuf body;    /* empty: GET */
+    struct dynbuf headers; /* each header line NUL-terminated */
 };
 
 struct places_provider {
     const char *name;
     const char *default_url;
     int needs_key;
-    /* HTTP providers: build the request, map the answer. */
-    int (*build)(const struct places *pl, const struct places_query *q,
-                 struct places_http *req);
+    /* HTTP providers: build the request (url: the endpoint, key: the API
+     * key or ""), map the answer. */
+    int (*build)(const char *url, const char *key,
+                 const struct places_query *q, struct places_http *req);
     json_t *(*parse)(const char *body, size_t len, long http_code,
                      const struct places_query *q);
 };
@@ -42,6 +43,7 @@ struct places_request {
     CURL *easy;
     struct dynbuf body;
     struct places_http http;
+    struct curl_slist *headers; /* http.headers, for curl */
     struct places_query q; /* lat/lng text not kept: only the numbers */
     char *key;             /* cache and in-flight key */
     struct places_waiter *waiters;
@@ -66,30 +68,27 @@ struct places_cache_entry {
 
 /* --- providers ----------------------------------------------------------*/
 
-static int add_header(struct places_http *req, const char *h)
+/* Appends one header line (without its CRLF) to the request. */
+static int places_provider_add_header(struct places_http *req, const char *h)
 {
-    struct curl_slist *l = curl_slist_append(req->headers, h);
-    if (l == NULL)
-        return PLACES_ENOMEM;
-    req->headers = l;
-    return 0;
+    return dynbuf_add(&req->headers, h, strlen(h) + 1);
 }
 
-static int google_build(const struct places *pl, const struct places_query *q,
-                        struct places_http *req)
+static int google_build(const char *endpoint, const char *api_key,
+                        const struct places_query *q, struct places_http *req)
 {
     char metres[32];
     proto_format_metres(metres, q->radius_mm);
     struct dynbuf *url = &req->url;
-    int rc = dynbuf_add(url, pl->url, strlen(pl->url));
+    int rc = dynbuf_add(url, endpoint, strlen(endpoint));
     if (rc == 0)
-        rc = dynbuf_add(url, strchr(pl->url, '?') ? "&" : "?", 1);
+        rc = dynbuf_add(url, strchr(endpoint, '?') ? "&" : "?", 1);
     if (rc == 0)
         rc = dynbuf_printf(url, "location=%.*s,%.*s&radius=%s&key=",
                            (int)q->lat_len, q->lat, (int)q->lng_len, q->lng,
                            metres);
     if (rc == 0)
-        rc = places_json_urlencode(url, pl->key, strlen(pl->key));
+        rc = places_json_urlencode(url, api_key, strlen(api_key));
     return rc;
 }
 
@@ -100,23 +99,23 @@ static json_t *google_parse(const char *body, size_t len, long http,
     return places_json_from_google(body, len, http);
 }
 
-static int google_new_build(const struct places *pl,
+static int google_new_build(const char *endpoint, const char *api_key,
                             const struct places_query *q,
                             struct places_http *req)
 {
     char key[1024];
-    snprintf(key, sizeof key, "X-Goog-Api-Key: %s", pl->key);
-    int rc = dynbuf_add(&req->url, pl->url, strlen(pl->url));
+    snprintf(key, sizeof key, "X-Goog-Api-Key: %s", api_key);
+    int rc = dynbuf_add(&req->url, endpoint, strlen(endpoint));
     if (rc == 0)
         rc = places_json_google_new_body(&req->body, q->lat_deg, q->lng_deg,
                                          (double)q->radius_mm / 1000.0,
                                          PLACES_MAX_RESULTS);
     if (rc == 0)
-        rc = add_header(req, "Content-Type: application/json");
+        rc = places_provider_add_header(req, "Content-Type: application/json");
     if (rc == 0)
-        rc = add_header(req, key);
+        rc = places_provider_add_header(req, key);
     if (rc == 0)
-        rc = add_header(
+        rc = places_provider_add_header(
             req, "X-Goog-FieldMask: places.id,places.displayName,"
                  "places.location,places.types,places.formattedAddress,"
                  "places.shortFormattedAddress,places.rating,"
@@ -131,18 +130,19 @@ static json_t *google_new_parse(const char *body, size_t len, long http,
     return places_json_from_google_new(body, len, http);
 }
 
-static int overpass_build(const struct places *pl,
+static int overpass_build(const char *endpoint, const char *api_key,
                           const struct places_query *q,
                           struct places_http *req)
 {
-    int rc = dynbuf_add(&req->url, pl->url, strlen(pl->url));
+    (void)api_key;
+    int rc = dynbuf_add(&req->url, endpoint, strlen(endpoint));
     if (rc == 0)
         rc = places_json_overpass_body(&req->body, q->lat_deg, q->lng_deg,
                                        (double)q->radius_mm / 1000.0,
                                        OVERPASS_MAX_ELEMENTS);
     if (rc == 0)
-        rc = add_header(req,
-                        "Content-Type: application/x-www-form-urlencoded");
+        rc = places_provider_add_header(
+            req, "Content-Type: application/x-www-form-urlencoded");
     return rc;
 }
 
@@ -153,21 +153,33 @@ static json_t *overpass_parse(const char *body, size_t len, long http,
                                      PLACES_MAX_RESULTS);
 }
 
-static const struct places_provider providers[] = {
-    {"offline", NULL, 0, NULL, NULL},
-    {"google", "https://maps.googleapis.com/maps/api/place/nearbysearch/json",
-     1, google_build, google_parse},
-    {"google-new", "https://places.googleapis.com/v1/places:searchNearby", 1,
-     google_new_build, google_new_parse},
-    {"overpass", "https://overpass-api.de/api/interpreter", 0, overpass_build,
-     overpass_parse},
+static const struct places_provider places_offline_provider = {
+    "offline", NULL, 0, NULL, NULL};
+
+static const struct places_provider places_google_provider = {
+    "google", "https://maps.googleapis.com/maps/api/place/nearbysearch/json",
+    1, google_build, google_parse};
+
+static const struct places_provider places_google_new_provider = {
+    "google-new", "https://places.googleapis.com/v1/places:searchNearby", 1,
+    google_new_build, google_new_parse};
+
+static const struct places_provider places_overpass_provider = {
+    "overpass", "https://overpass-api.de/api/interpreter", 0, overpass_build,
+    overpass_parse};
+
+static const struct places_provider *const providers[] = {
+    &places_offline_provider,
+    &places_google_provider,
+    &places_google_new_provider,
+    &places_overpass_provider,
 };
 
 static const struct places_provider *find_provider(const char *name)
 {
     for (size_t i = 0; i < sizeof providers / sizeof providers[0]; i++)
-        if (strcmp(providers[i].name, name) == 0)
-            return &providers[i];
+        if (strcmp(providers[i]->name, name) == 0)
+            return providers[i];
     return NULL;
 }
 
@@ -497,7 +509,8 @@ static void request_free(struct places_request *r)
     dynbuf_free(&r->body);
     dynbuf_free(&r->http.url);
     dynbuf_free(&r->http.body);
-    curl_slist_free_all(r->http.headers);
+    dynbuf_free(&r->http.headers);
+    curl_slist_free_all(r->headers);
     while (r->waiters != NULL) {
         struct places_waiter *w = r->waiters;
         r->waiters = w->next;
@@ -545,8 +558,8 @@ static int start_transfer(struct places_request *r)
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
                          (curl_off_t)r->http.body.len);
     }
-    if (r->http.headers != NULL)
-        curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->http.headers);
+    if (r->headers != NULL)
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
@@ -571,6 +584,18 @@ static int start_transfer(struct places_request *r)
     pl->active = r;
     pl->inflight++;
     pl->stats.requests++;
+    return 0;
+}
+
+/* The request's header lines as curl's list. */
+static int curl_headers(const struct dynbuf *lines, struct curl_slist **out)
+{
+    for (size_t i = 0; i < lines->len; i += strlen(lines->data + i) + 1) {
+        struct curl_slist *l = curl_slist_append(*out, lines->data + i);
+        if (l == NULL)
+            return PLACES_ENOMEM;
+        *out = l;
+    }
     return 0;
 }
 
@@ -717,9 +742,11 @@ int places_search(struct places *pl, const struct places_query *q,
     dynbuf_init(&r->body, PLACES_MAX_BODY);
     dynbuf_init(&r->http.url, URL_MAX);
     dynbuf_init(&r->http.body, URL_MAX);
-    if (pl->provider->build(pl, q, &r->http) != 0 ||
+    dynbuf_init(&r->http.headers, URL_MAX);
+    if (pl->provider->build(pl->url, pl->key, q, &r->http) != 0 ||
         dynbuf_addc(&r->http.url, '\0') != 0 ||
-        dynbuf_addc(&r->http.body, '\0') != 0) {
+        dynbuf_addc(&r->http.body, '\0') != 0 ||
+        curl_headers(&r->http.headers, &r->headers) != 0) {
         request_free(r);
         return PLACES_ENOMEM;
     }
