@@ -1,5 +1,6 @@
 #include "conn.h"
 
+#include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,11 +109,13 @@ struct conn *conn_new(struct conn_pool *pool, enum conn_kind kind)
 
 void conn_ref(struct conn *c)
 {
+    assert(c->refs > 0); /* nobody takes a reference to a freed connection */
     c->refs++;
 }
 
 void conn_unref(struct conn *c)
 {
+    assert(c->refs > 0);
     if (--c->refs > 0)
         return;
     while (c->head != NULL) {
@@ -456,6 +459,7 @@ void conn_slot_write(struct conn *c, struct conn_slot *s, const char *data,
 
 void conn_release(struct conn *c, struct conn_slot *s)
 {
+    assert(!s->done && c->holds > 0); /* each hold is released once */
     s->done = 1;
     c->holds--;
     while (c->head != NULL && c->head->done) {
@@ -463,6 +467,7 @@ void conn_release(struct conn *c, struct conn_slot *s)
         c->head = h->next;
         if (c->head == NULL)
             c->tail = NULL;
+        assert(c->queued >= h->data.len);
         c->queued -= h->data.len;
         if (!c->closing && dynbuf_add(&c->out, h->data.data, h->data.len) != 0)
             conn_close(c, "out of memory");
@@ -479,6 +484,7 @@ static void on_write(uv_write_t *req, int status)
 {
     struct write_req *w = (struct write_req *)req;
     struct conn *c = w->c;
+    assert(c->writing);
     c->writing = 0;
     c->write_len = 0;
     free(w->data);
@@ -561,6 +567,7 @@ static void flush(struct conn *c)
             w->data = dynbuf_take(out, &len);
             w->c = c;
             b = uv_buf_init(w->data + n, (unsigned)(len - (size_t)n));
+            assert(!c->writing); /* one uv_write in flight at most */
             int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1,
                               on_write);
             if (rc != 0) {
