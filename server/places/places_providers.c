@@ -9,7 +9,8 @@
 #include "places_offline.h"
 
 /* "<what> (HTTP <code>)" */
-static json_t *error_answer(const char *status, const char *what, long code)
+static json_t *places_json_error_http(const char *status, const char *what,
+                                      long code)
 {
     char msg[160];
     snprintf(msg, sizeof msg, "%s (HTTP %ld)", what, code);
@@ -33,7 +34,7 @@ static const char *legacy_status(const char *rpc)
     return "UNKNOWN_ERROR";
 }
 
-static const char *str_of(const json_t *o, const char *key)
+static const char *places_json_str(const json_t *o, const char *key)
 {
     const json_t *v = json_object_get(o, key);
     return json_is_string(v) ? json_string_value(v) : NULL;
@@ -45,7 +46,7 @@ static json_t *new_place(const json_t *p)
     const json_t *la = json_object_get(loc, "latitude");
     const json_t *ln = json_object_get(loc, "longitude");
     const json_t *dn = json_object_get(p, "displayName");
-    const char *id = str_of(p, "id");
+    const char *id = places_json_str(p, "id");
     if (!json_is_number(la) || !json_is_number(ln) || id == NULL)
         return NULL;
     json_t *r = json_object();
@@ -53,7 +54,7 @@ static json_t *new_place(const json_t *p)
         r, "geometry",
         json_pack("{s:{s:f, s:f}}", "location", "lat", json_number_value(la),
                   "lng", json_number_value(ln)));
-    const char *name = str_of(dn, "text");
+    const char *name = places_json_str(dn, "text");
     json_object_set_new(r, "name", json_string(name ? name : ""));
     json_object_set_new(r, "place_id", json_string(id));
     const json_t *v;
@@ -67,9 +68,9 @@ static json_t *new_place(const json_t *p)
         json_object_set(r, "business_status", (json_t *)(uintptr_t)v);
     if ((v = json_object_get(p, "types")) != NULL && json_is_array(v))
         json_object_set(r, "types", (json_t *)(uintptr_t)v);
-    const char *vic = str_of(p, "shortFormattedAddress");
+    const char *vic = places_json_str(p, "shortFormattedAddress");
     if (vic == NULL)
-        vic = str_of(p, "formattedAddress");
+        vic = places_json_str(p, "formattedAddress");
     if (vic != NULL)
         json_object_set_new(r, "vicinity", json_string(vic));
     return r;
@@ -82,14 +83,15 @@ json_t *places_json_from_google_new(const char *body, size_t len,
     json_t *root = json_loadb(body, len, 0, &jerr);
     if (http_code != 200) {
         const json_t *e = json_object_get(root, "error");
-        const char *msg = str_of(e, "message");
+        const char *msg = places_json_str(e, "message");
         json_t *a;
         if (msg != NULL)
-            a = places_json_error(legacy_status(str_of(e, "status")), msg);
+            a = places_json_error(legacy_status(places_json_str(e, "status")),
+                                  msg);
         else
-            a = error_answer(http_code == 429 ? "OVER_QUERY_LIMIT"
-                                              : "UNKNOWN_ERROR",
-                             "places provider failed", http_code);
+            a = places_json_error_http(http_code == 429 ? "OVER_QUERY_LIMIT"
+                                                        : "UNKNOWN_ERROR",
+                                       "places provider failed", http_code);
         json_decref(root);
         return a;
     }
@@ -161,8 +163,8 @@ static void append_cut(char *buf, size_t cap, const char *s, int max)
 static json_t *osm_place(const json_t *el, double *plat, double *plng)
 {
     const json_t *tags = json_object_get(el, "tags");
-    const char *name = str_of(tags, "name");
-    const char *type = str_of(el, "type");
+    const char *name = places_json_str(tags, "name");
+    const char *type = places_json_str(el, "type");
     const json_t *id = json_object_get(el, "id");
     const json_t *la = json_object_get(el, "lat");
     const json_t *ln = json_object_get(el, "lon");
@@ -186,16 +188,16 @@ static json_t *osm_place(const json_t *el, double *plat, double *plng)
     static const char *const keys[] = {"amenity", "shop", "tourism",
                                        "leisure"};
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
-        const char *v = str_of(tags, keys[k]);
+        const char *v = places_json_str(tags, keys[k]);
         if (v != NULL)
             json_array_append_new(types, json_string(v));
     }
     json_array_append_new(types, json_string("point_of_interest"));
     json_array_append_new(types, json_string("establishment"));
     char vic[512] = "";
-    const char *street = str_of(tags, "addr:street");
-    const char *num = str_of(tags, "addr:housenumber");
-    const char *city = str_of(tags, "addr:city");
+    const char *street = places_json_str(tags, "addr:street");
+    const char *num = places_json_str(tags, "addr:housenumber");
+    const char *city = places_json_str(tags, "addr:city");
     if (street != NULL) {
         if (num != NULL) {
             append_cut(vic, sizeof vic, num, 32);
@@ -220,11 +222,11 @@ json_t *places_json_from_overpass(const char *body, size_t len,
                                   size_t max_results)
 {
     if (http_code == 429)
-        return error_answer("OVER_QUERY_LIMIT",
-                            "places provider is overloaded", http_code);
+        return places_json_error_http(
+            "OVER_QUERY_LIMIT", "places provider is overloaded", http_code);
     if (http_code != 200)
-        return error_answer("UNKNOWN_ERROR", "places provider failed",
-                            http_code);
+        return places_json_error_http("UNKNOWN_ERROR", "places provider failed",
+                                      http_code);
     json_error_t jerr;
     json_t *root = json_loadb(body, len, 0, &jerr);
     const json_t *els = json_object_get(root, "elements");
@@ -233,7 +235,7 @@ json_t *places_json_from_overpass(const char *body, size_t len,
         return places_json_error("UNKNOWN_ERROR",
                                  "places provider sent a malformed answer");
     }
-    const char *remark = str_of(root, "remark");
+    const char *remark = places_json_str(root, "remark");
     if (json_array_size(els) == 0 && remark != NULL &&
         strstr(remark, "error") != NULL) {
         json_t *a = places_json_error("UNKNOWN_ERROR", remark);
