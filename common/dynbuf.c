@@ -1,5 +1,6 @@
 #include "dynbuf.h"
 
+#include <assert.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,6 +116,23 @@ void dynbuf_consume(struct dynbuf *b, size_t n)
     }
     memmove(b->data, b->data + n, b->len - n);
     b->len -= n;
+}
+
+void dynbuf_cut(struct dynbuf *b, const struct dynbuf_range *r, size_t n)
+{
+    size_t to = 0, from = 0; /* what is kept moves from `from` to `to` */
+    for (size_t i = 0; i < n; i++) {
+        assert(r[i].off >= from && r[i].off <= b->len &&
+               r[i].len <= b->len - r[i].off);
+        if (to != from)
+            memmove(b->data + to, b->data + from, r[i].off - from);
+        to += r[i].off - from;
+        from = r[i].off + r[i].len;
+    }
+    if (to != from) {
+        memmove(b->data + to, b->data + from, b->len - from);
+        b->len = to + (b->len - from);
+    }
 }
 
 char *dynbuf_take(struct dynbuf *b, size_t *len)

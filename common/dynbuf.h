@@ -41,6 +41,14 @@ dynbuf_vprintf(struct dynbuf *b, const char *fmt, va_list ap);
 char *dynbuf_reserve(struct dynbuf *b, size_t n);
 /* Drops the first n bytes (n <= len). */
 void dynbuf_consume(struct dynbuf *b, size_t n);
+/* A range of a buffer's bytes: [off, off + len). */
+struct dynbuf_range {
+    size_t off;
+    size_t len;
+};
+/* Takes the n ranges r (ascending, disjoint, within len) out of b, in
+ * one pass: the bytes around them keep their order. */
+void dynbuf_cut(struct dynbuf *b, const struct dynbuf_range *r, size_t n);
 /* Hands the storage to the caller (who frees it) and empties the buffer. */
 char *dynbuf_take(struct dynbuf *b, size_t *len);
 const char *dynbuf_strerror(int err);

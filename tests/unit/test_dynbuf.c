@@ -272,6 +272,29 @@ static void test_free_and_reuse(void)
     dynbuf_free(&b);
 }
 
+static void test_cut(void)
+{
+    struct dynbuf b;
+    dynbuf_init(&b, 100);
+    CHECK_EQ_INT(dynbuf_add(&b, "aaXbbYYccZ", 10), 0);
+    /* Nothing to cut: unchanged. */
+    dynbuf_cut(&b, NULL, 0);
+    CHECK_EQ_MEM(b.data, "aaXbbYYccZ", 10);
+    /* Ranges at the start, in the middle, at the end; empty ones too. */
+    const struct dynbuf_range r[] = {{2, 1}, {4, 0}, {5, 2}, {9, 1}};
+    dynbuf_cut(&b, r, 4);
+    CHECK_EQ_INT(b.len, 6);
+    CHECK_EQ_MEM(b.data, "aabbcc", 6);
+    const struct dynbuf_range first = {0, 2};
+    dynbuf_cut(&b, &first, 1);
+    CHECK_EQ_INT(b.len, 4);
+    CHECK_EQ_MEM(b.data, "bbcc", 4);
+    const struct dynbuf_range all = {0, 4};
+    dynbuf_cut(&b, &all, 1);
+    CHECK_EQ_INT(b.len, 0);
+    dynbuf_free(&b);
+}
+
 static void test_strerror(void)
 {
     CHECK(strcmp(dynbuf_strerror(DYNBUF_ETOOBIG),
@@ -292,6 +315,7 @@ static const struct test tests[] = {
     {"many_small_adds", test_many_small_adds},
     {"consume", test_consume},
     {"take", test_take},
+    {"cut", test_cut},
     {"free_and_reuse", test_free_and_reuse},
     {"strerror", test_strerror},
     {"printf_long_up_to_limit", test_printf_long_up_to_limit},
