@@ -1,0 +1,249 @@
+#include "client.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "control.h"
+#include "daemon.h"
+#include "dynbuf.h"
+#include "exit_codes.h"
+#include "fileio.h"
+#include "links.h"
+#include "strparse.h"
+
+#define CLIENT_TIMEOUT_MS 90000
+
+static const struct {
+    const char *name;
+    int num;
+} signals[] = {
+    {"KILL", SIGKILL}, {"TERM", SIGTERM}, {"INT", SIGINT},
+    {"HUP", SIGHUP},   {"STOP", SIGSTOP}, {"CONT", SIGCONT},
+    {"QUIT", SIGQUIT}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2},
+    {"SEGV", SIGSEGV}, {"ABRT", SIGABRT},
+};
+
+__attribute__((format(printf, 1, 2))) int usage_error(const char *fmt,
+                                                             ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("herd: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs(" (see herd --help)\n", stderr);
+    va_end(ap);
+    return HERD_EXIT_USAGE;
+}
+
+/* Connects to the running supervisor; -1 with errno when none answers. */
+static int connect_supervisor(const struct herd *h)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, h->sock, strlen(h->sock) + 1); /* length checked */
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+/* Sends one request; leaves the body in *body (printing any error);
+ * returns an exit code. */
+static int request_body(const struct herd *h, const char *line,
+                        struct dynbuf *body)
+{
+    int fd = connect_supervisor(h);
+    if (fd < 0) {
+        fprintf(stderr, "herd: the herd of %s is not running (%s: %s)\n",
+                h->conf, h->sock, strerror(errno));
+        return HERD_EXIT_FAILURE;
+    }
+    if (fileio_write_all(fd, line, strlen(line)) != 0) {
+        fprintf(stderr, "herd: cannot talk to the supervisor: %s\n",
+                strerror(errno));
+        close(fd);
+        return HERD_EXIT_FAILURE;
+    }
+    struct dynbuf in;
+    dynbuf_init(&in, 16 * 1024 * 1024);
+    struct pollfd pfd = {fd, POLLIN, 0};
+    for (;;) {
+        int r = poll(&pfd, 1, CLIENT_TIMEOUT_MS);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        char *space = dynbuf_reserve(&in, 4096);
+        if (space == NULL)
+            break;
+        ssize_t n = read(fd, space, 4096);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        in.len += (size_t)n;
+    }
+    close(fd);
+    const char *nl = in.data ? memchr(in.data, '\n', in.len) : NULL;
+    if (nl == NULL) {
+        fprintf(stderr, "herd: no answer from the supervisor\n");
+        dynbuf_free(&in);
+        return HERD_EXIT_FAILURE;
+    }
+    size_t head = (size_t)(nl - in.data);
+    int ok = head == 2 && memcmp(in.data, "ok", 2) == 0;
+    if (dynbuf_add(body, nl + 1, in.len - head - 1) != 0 ||
+        dynbuf_addc(body, '\0') != 0) {
+        fprintf(stderr, "herd: out of memory\n");
+        ok = 0;
+    } else {
+        body->len--; /* the terminator stays, out of the count */
+    }
+    if (!ok) {
+        const char *msg = in.data;
+        size_t mlen = head;
+        if (head > 6 && memcmp(in.data, "error ", 6) == 0) {
+            msg += 6;
+            mlen -= 6;
+        }
+        fprintf(stderr, "herd: %.*s\n", (int)mlen, msg);
+    }
+    dynbuf_free(&in);
+    return ok ? 0 : HERD_EXIT_FAILURE;
+}
+
+/* Sends one request; prints the body; returns an exit code. */
+int request(const struct herd *h, const char *line)
+{
+    struct dynbuf body;
+    dynbuf_init(&body, 16 * 1024 * 1024);
+    int rc = request_body(h, line, &body);
+    if (body.len > 0)
+        fwrite(body.data, 1, body.len, stdout);
+    dynbuf_free(&body);
+    return rc;
+}
+
+int cmd_start_herd(struct herd *h, int argc, char **argv,
+                          const char *argv0)
+{
+    int foreground = 0;
+    const char *only = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--foreground") == 0 ||
+            strcmp(argv[i], "-f") == 0) {
+            foreground = 1;
+        } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+            only = argv[++i];
+        } else if (strncmp(argv[i], "--only=", 7) == 0) {
+            only = argv[i] + 7;
+        } else {
+            return usage_error("start: unexpected argument '%s'", argv[i]);
+        }
+    }
+    int fd = connect_supervisor(h);
+    if (fd >= 0) {
+        close(fd);
+        fprintf(stderr, "herd: the herd of %s is already running (%s)\n",
+                h->conf, h->sock);
+        return HERD_EXIT_FAILURE;
+    }
+    int rc = find_server_bin(h, argv0);
+    if (rc != 0)
+        return rc;
+    /* Made 0700 when missing; refused when another user owns one or group
+     * or others may write it: no one else may plant a file (a link to
+     * another file) where the herd writes. */
+    const char *dirs[] = {h->run_dir, h->log_dir, h->data_dir};
+    const char *keys[] = {"run_dir", "log_dir", "data_dir"};
+    for (size_t i = 0; i < 3; i++) {
+        char why[FILEIO_ERR_MAX];
+        if (fileio_make_private_dir(dirs[i], why, sizeof why) != 0) {
+            fprintf(stderr, "herd: refusing %s %s: %s\n", keys[i], dirs[i],
+                    why);
+            return HERD_EXIT_CONFIG;
+        }
+    }
+    if (!config_connected(&h->cfg))
+        fprintf(stderr, "herd: warning: the graph of %s is not connected: "
+                        "some servers never hear of some updates\n",
+                h->conf);
+    rc = ensure_secret(h);
+    if (rc != 0)
+        return rc;
+    reap_leftovers(h);
+    if (foreground)
+        return run_supervisor(h, only, STDOUT_FILENO, 1);
+    return start_background(h, only);
+}
+
+int names_request(struct herd *h, const char *verb, int argc,
+                         char **argv)
+{
+    struct dynbuf b;
+    dynbuf_init(&b, CONTROL_LINE_MAX - 1);
+    int rc = dynbuf_printf(&b, "%s", verb);
+    for (int i = 0; i < argc && rc == 0; i++) {
+        if (argv[i][0] == '-' || !config_valid_name(argv[i], strlen(argv[i]))) {
+            dynbuf_free(&b);
+            return usage_error("%s: '%s' is not a server name", verb,
+                               argv[i]);
+        }
+        rc = dynbuf_printf(&b, " %s", argv[i]);
+    }
+    if (rc == 0)
+        rc = dynbuf_printf(&b, "\n");
+    if (rc != 0) {
+        dynbuf_free(&b);
+        return usage_error("%s: too many names", verb);
+    }
+    rc = dynbuf_addc(&b, '\0');
+    int code = rc == 0 ? request(h, b.data) : HERD_EXIT_OSERR;
+    dynbuf_free(&b);
+    return code;
+}
+
+int cmd_status(struct herd *h, int json)
+{
+    struct dynbuf body;
+    dynbuf_init(&body, 16 * 1024 * 1024);
+    int rc = request_body(h, json ? "status-json\n" : "status\n", &body);
+    if (rc == 0 && json) {
+        print_status_json(h, body.data ? body.data : "");
+    } else {
+        if (body.len > 0)
+            fwrite(body.data, 1, body.len, stdout);
+        if (rc == 0)
+            print_links(h);
+    }
+    dynbuf_free(&body);
+    return rc;
+}
+
+int parse_signal(const char *s)
+{
+    const char *n = strncmp(s, "SIG", 3) == 0 ? s + 3 : s;
+    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++)
+        if (strcmp(n, signals[i].name) == 0)
+            return signals[i].num;
+    uint64_t v;
+    if (strparse_uint(s, strlen(s), 64, &v) == 0 && v > 0)
+        return (int)v;
+    return -1;
+}

@@ -1,0 +1,215 @@
+#include "herd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "exit_codes.h"
+#include "fileio.h"
+
+/* out = a "/" b; -1 when it does not fit. */
+static int join(char *out, size_t cap, const char *a, const char *b)
+{
+    size_t la = strlen(a);
+    size_t lb = strlen(b);
+    if (la + lb + 2 > cap)
+        return -1;
+    memcpy(out, a, la);
+    out[la] = '/';
+    memcpy(out + la + 1, b, lb + 1);
+    return 0;
+}
+
+/* A secret must be ours alone (fileio_open_secret): a regular file, not a
+ * symbolic link, owned by the effective uid, mode 0600 or tighter. The
+ * servers check it again when they read it. */
+static int check_secret(const char *path)
+{
+    char why[FILEIO_ERR_MAX];
+    int fd = fileio_open_secret(path, why, sizeof why);
+    if (fd < 0) {
+        fprintf(stderr, "herd: refusing secret file %s: %s\n", path, why);
+        return HERD_EXIT_CONFIG;
+    }
+    close(fd);
+    return 0;
+}
+
+/* The herd secret: herd.conf's secret_file, or run_dir/secret, made on the
+ * first start (0600, 32 random bytes in hex). Returns 0 or an exit code. */
+int ensure_secret(struct herd *h)
+{
+    if (h->cfg.secret_file != NULL) {
+        snprintf(h->secret_file, sizeof h->secret_file, "%s",
+                 h->cfg.secret_file);
+        return check_secret(h->secret_file);
+    }
+    if (join(h->secret_file, sizeof h->secret_file, h->run_dir, "secret") != 0)
+        return HERD_EXIT_CONFIG;
+    int fd = open(h->secret_file,
+                  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == EEXIST)
+        return check_secret(h->secret_file); /* made by an earlier start */
+    if (fd < 0) {
+        fprintf(stderr, "herd: cannot create %s: %s\n", h->secret_file,
+                strerror(errno));
+        return HERD_EXIT_CONFIG;
+    }
+    unsigned char raw[32];
+    char text[65];
+    if (uv_random(NULL, NULL, raw, sizeof raw, 0, NULL) != 0) {
+        close(fd);
+        unlink(h->secret_file);
+        fprintf(stderr, "herd: no randomness for the herd secret\n");
+        return HERD_EXIT_OSERR;
+    }
+    for (size_t i = 0; i < sizeof raw; i++)
+        snprintf(text + 2 * i, 3, "%02x", raw[i]);
+    int ok = write(fd, text, 64) == 64 && write(fd, "\n", 1) == 1;
+    if (close(fd) != 0 || !ok) {
+        unlink(h->secret_file);
+        fprintf(stderr, "herd: cannot write %s\n", h->secret_file);
+        return HERD_EXIT_CONFIG;
+    }
+    return 0;
+}
+
+static void dir_default(char *out, const char *set, const char *conf,
+                        const char *name)
+{
+    if (set != NULL) {
+        snprintf(out, PATH_MAX, "%s", set);
+        return;
+    }
+    const char *slash = strrchr(conf, '/');
+    snprintf(out, PATH_MAX, "%.*s/%s", (int)(slash - conf), conf, name);
+}
+
+int load_herd(struct herd *h, const char *path)
+{
+    config_init(&h->cfg);
+    if (realpath(path, h->conf) == NULL) {
+        fprintf(stderr, "herd: cannot read %s: %s\n", path, strerror(errno));
+        return HERD_EXIT_CONFIG;
+    }
+    struct herd_error err = {0, ""};
+    if (config_load(&h->cfg, h->conf, &err) != 0) {
+        if (err.line > 0)
+            fprintf(stderr, "herd: %s:%d: %s\n", path, err.line, err.text);
+        else
+            fprintf(stderr, "herd: %s\n", err.text);
+        return HERD_EXIT_CONFIG;
+    }
+    if (h->cfg.nservers == 0) {
+        fprintf(stderr, "herd: %s: no servers\n", path);
+        return HERD_EXIT_CONFIG;
+    }
+    dir_default(h->run_dir, h->cfg.run_dir, h->conf, "run");
+    dir_default(h->log_dir, h->cfg.log_dir, h->conf, "log");
+    dir_default(h->data_dir, h->cfg.data_dir, h->conf, "data");
+    if (join(h->sock, sizeof h->sock, h->run_dir, "herd.sock") != 0 ||
+        join(h->pidfile, sizeof h->pidfile, h->run_dir, "herd.pid") != 0 ||
+        strlen(h->sock) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        fprintf(stderr,
+                "herd: control socket path %s is too long for a Unix socket: "
+                "use a shorter run_dir\n",
+                h->sock);
+        return HERD_EXIT_CONFIG;
+    }
+    return 0;
+}
+
+int find_server_bin(struct herd *h, const char *argv0)
+{
+    const char *env = getenv("HERD_SERVER_BIN");
+    if (h->cfg.server_bin != NULL) {
+        snprintf(h->server_bin, sizeof h->server_bin, "%s",
+                 h->cfg.server_bin);
+    } else if (env != NULL && env[0] != '\0') {
+        snprintf(h->server_bin, sizeof h->server_bin, "%s", env);
+    } else {
+        char exe[PATH_MAX];
+        size_t len = sizeof exe;
+        if (uv_exepath(exe, &len) != 0)
+            snprintf(exe, sizeof exe, "%s", argv0);
+        char *slash = strrchr(exe, '/');
+        if (slash != NULL)
+            *slash = '\0';
+        else
+            snprintf(exe, sizeof exe, ".");
+        /* Installed side by side, or in the build tree. */
+        if (join(h->server_bin, sizeof h->server_bin, exe, "herd-server") !=
+                0 ||
+            access(h->server_bin, X_OK) != 0)
+            join(h->server_bin, sizeof h->server_bin, exe,
+                 "../server/herd-server");
+    }
+    char real[PATH_MAX];
+    if (realpath(h->server_bin, real) == NULL || access(real, X_OK) != 0) {
+        fprintf(stderr,
+                "herd: cannot find an executable herd-server at %s (set "
+                "server_bin in herd.conf or HERD_SERVER_BIN)\n",
+                h->server_bin);
+        return HERD_EXIT_CONFIG;
+    }
+    snprintf(h->server_bin, sizeof h->server_bin, "%s", real);
+    return 0;
+}
+
+/* Whether pid runs `server_bin name` (so a recycled pid is left alone). */
+static int is_our_server(pid_t pid, const char *server_bin, const char *name)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    char buf[PATH_MAX + 128];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    size_t a0 = strlen(buf);
+    return strcmp(buf, server_bin) == 0 && (size_t)n > a0 + 1 &&
+           strcmp(buf + a0 + 1, name) == 0;
+}
+
+/* A supervisor killed with SIGKILL leaves its pid file (and its servers
+ * stop on their own when their lifeline closes). Make sure none of them
+ * still holds a port before starting anew. */
+void reap_leftovers(const struct herd *h)
+{
+    FILE *fp = fopen(h->pidfile, "r");
+    if (fp == NULL)
+        return;
+    char name[CONFIG_NAME_MAX + 2];
+    int pid;
+    while (fscanf(fp, "%64s %d", name, &pid) == 2) {
+        if (pid <= 1 || strcmp(name, "supervisor") == 0 ||
+            !is_our_server(pid, h->server_bin, name))
+            continue;
+        fprintf(stderr, "herd: stopping %s (pid %d), left by a supervisor "
+                        "that did not exit cleanly\n",
+                name, pid);
+        kill(pid, SIGTERM);
+        for (int i = 0; i < 100 && kill(pid, 0) == 0; i++) {
+            struct timespec ts = {0, 50 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+            if (!is_our_server(pid, h->server_bin, name))
+                break;
+        }
+        if (is_our_server(pid, h->server_bin, name))
+            kill(pid, SIGKILL);
+    }
+    fclose(fp);
+}

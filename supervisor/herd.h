@@ -1,0 +1,46 @@
+/* herd: what every command of the supervisor's command line, and the
+ * supervisor itself, know about the herd of one herd.conf: the parsed
+ * configuration and the paths derived from it (run, log and data
+ * directories, the control socket, the pid file, the server binary, the
+ * herd secret), and the set-up before a herd starts.
+ *
+ * Each function prints its own error on stderr ("herd: ...") and returns 0
+ * or a herd_exit code (exit_codes.h). Nothing here talks to a running
+ * supervisor or server.
+ */
+#ifndef HERD_HERD_H
+#define HERD_HERD_H
+
+#include <limits.h>
+
+#include "config.h"
+
+/* Everything a command needs to know about the herd. */
+struct herd {
+    struct config cfg;
+    char conf[PATH_MAX];
+    char run_dir[PATH_MAX];
+    char log_dir[PATH_MAX];
+    char data_dir[PATH_MAX];
+    char sock[PATH_MAX];
+    char pidfile[PATH_MAX];
+    char server_bin[PATH_MAX];
+    char secret_file[PATH_MAX];
+};
+
+/* Reads herd.conf at path (made absolute) into h->cfg and derives the
+ * directories and the control socket's and pid file's paths. h->cfg is
+ * initialised even on failure: the caller frees it with config_free. */
+int load_herd(struct herd *h, const char *path);
+/* Sets h->server_bin: herd.conf's server_bin, $HERD_SERVER_BIN, or the
+ * herd-server next to this executable (argv0 when its path is unknown). */
+int find_server_bin(struct herd *h, const char *argv0);
+/* Sets h->secret_file: herd.conf's secret_file, checked, or
+ * RUN_DIR/secret, made on the first start (the run directory must exist). */
+int ensure_secret(struct herd *h);
+/* Stops the servers a supervisor that died without cleaning up left
+ * behind, as its pid file names them (only processes still running
+ * h->server_bin under that name). Needs h->server_bin. */
+void reap_leftovers(const struct herd *h);
+
+#endif

@@ -1,0 +1,603 @@
+#include "links.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "client.h"
+#include "config.h"
+#include "dynbuf.h"
+#include "exit_codes.h"
+
+/* ---- the servers' control sockets (server/ctl.h) ----------------------
+ *
+ * herd cut / heal and the links of herd status talk to each server's own
+ * control socket, RUN_DIR/NAME.sock, directly: the supervisor need not be
+ * running, and a server started by hand with --config answers too. */
+
+#define SERVER_CTL_TIMEOUT_MS 5000
+#define SERVER_STATUS_TIMEOUT_MS 1000
+#define SERVER_PROBE_TIMEOUT_MS 2000
+
+struct server_req {
+    const char *name;
+    char path[PATH_MAX];
+    int fd;          /* -1: not connected */
+    char why[PATH_MAX + 160]; /* why it is not connected, or broke off */
+    struct dynbuf out; /* request lines */
+    size_t out_off;
+    struct dynbuf in;  /* reply lines */
+    int want;          /* reply lines expected */
+    int got;
+};
+
+static void server_req_init(struct server_req *r, const char *name)
+{
+    memset(r, 0, sizeof *r);
+    r->name = name;
+    r->fd = -1;
+    dynbuf_init(&r->out, 64 * 1024);
+    dynbuf_init(&r->in, 4 * 1024 * 1024);
+}
+
+static void server_req_free(struct server_req *r)
+{
+    if (r->fd >= 0)
+        close(r->fd);
+    r->fd = -1;
+    dynbuf_free(&r->out);
+    dynbuf_free(&r->in);
+}
+
+/* Queues one request line. */
+static int server_req_line(struct server_req *r, const char *verb,
+                           const char *arg)
+{
+    r->want++;
+    return dynbuf_printf(&r->out, "%s%s%s\n", verb, arg ? " " : "",
+                         arg ? arg : "");
+}
+
+/* Connects without waiting; on failure r->why says why. */
+static void server_req_connect(const struct herd *h, struct server_req *r)
+{
+    if (config_control_path(h->run_dir, r->name, r->path, sizeof r->path) !=
+            0 ||
+        strlen(r->path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        snprintf(r->why, sizeof r->why,
+                 "not reachable (its control socket path is too long for a "
+                 "Unix socket)");
+        return;
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        snprintf(r->why, sizeof r->why, "not reachable (socket: %s)",
+                 strerror(errno));
+        return;
+    }
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, r->path, strlen(r->path) + 1);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == ENOENT || e == ECONNREFUSED)
+            snprintf(r->why, sizeof r->why, "not running (nothing listens "
+                                            "on %s)",
+                     r->path);
+        else if (e == EAGAIN)
+            snprintf(r->why, sizeof r->why,
+                     "not answering (its control socket %s is full)",
+                     r->path);
+        else
+            snprintf(r->why, sizeof r->why, "not reachable (%s: %s)",
+                     r->path, strerror(e));
+        return;
+    }
+    r->fd = fd;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Sends every connected request and reads its replies, all at once, until
+ * each has its reply lines or timeout_ms passed. A request that broke off
+ * is closed with r->why set. */
+static void server_req_exchange(struct server_req *v, size_t n,
+                                int timeout_ms)
+{
+    uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+    struct pollfd *pfd = calloc(n ? n : 1, sizeof *pfd);
+    size_t *idx = calloc(n ? n : 1, sizeof *idx);
+    if (pfd == NULL || idx == NULL) {
+        for (size_t i = 0; i < n; i++)
+            if (v[i].fd >= 0) {
+                close(v[i].fd);
+                v[i].fd = -1;
+                snprintf(v[i].why, sizeof v[i].why,
+                         "not reachable (out of memory)");
+            }
+        free(pfd);
+        free(idx);
+        return;
+    }
+    for (;;) {
+        size_t np = 0;
+        for (size_t i = 0; i < n; i++) {
+            struct server_req *r = &v[i];
+            if (r->fd < 0 || r->got >= r->want)
+                continue;
+            pfd[np].fd = r->fd;
+            pfd[np].events =
+                (short)(POLLIN | (r->out_off < r->out.len ? POLLOUT : 0));
+            pfd[np].revents = 0;
+            idx[np++] = i;
+        }
+        uint64_t now = now_ms();
+        if (np == 0 || now >= deadline)
+            break;
+        int rc = poll(pfd, np, (int)(deadline - now));
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc < 0)
+            break;
+        for (size_t k = 0; k < np; k++) {
+            struct server_req *r = &v[idx[k]];
+            if (pfd[k].revents & POLLOUT) {
+                ssize_t w = write(r->fd, r->out.data + r->out_off,
+                                  r->out.len - r->out_off);
+                if (w > 0)
+                    r->out_off += (size_t)w;
+            }
+            if (!(pfd[k].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            char *space = dynbuf_reserve(&r->in, 4096);
+            ssize_t got = space ? read(r->fd, space, 4096) : -1;
+            if (got < 0 && (errno == EINTR || errno == EAGAIN))
+                continue;
+            if (got <= 0) {
+                snprintf(r->why, sizeof r->why,
+                         got == 0 ? "not answering (it closed the control "
+                                    "connection)"
+                                  : "not answering (the control connection "
+                                    "failed)");
+                close(r->fd);
+                r->fd = -1;
+                continue;
+            }
+            for (ssize_t j = 0; j < got; j++)
+                r->got += space[j] == '\n';
+            r->in.len += (size_t)got;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (v[i].fd >= 0 && v[i].got < v[i].want) {
+            snprintf(v[i].why, sizeof v[i].why,
+                     "not answering (no reply within %.1f s: stopped or "
+                     "busy?)",
+                     timeout_ms / 1000.0);
+            close(v[i].fd);
+            v[i].fd = -1;
+        }
+    free(pfd);
+    free(idx);
+}
+
+/* The k-th reply line of r (k from 0), without its newline; NULL if there
+ * is none. The reply lines are NUL-terminated in place. */
+static char *server_req_reply(struct server_req *r, int k)
+{
+    char *p = r->in.data;
+    char *end = r->in.data + r->in.len;
+    for (; p != NULL && p < end; k--) {
+        char *nl = p;
+        while (nl < end && *nl != '\n' && *nl != '\0') /* \0: split already */
+            nl++;
+        if (nl == end)
+            return NULL;
+        *nl = '\0';
+        if (k == 0)
+            return p;
+        p = nl + 1;
+    }
+    return NULL;
+}
+
+static int link_index(const struct config *cfg, size_t a, size_t b)
+{
+    for (size_t i = 0; i < cfg->nlinks; i++)
+        if ((cfg->links[i].a == a && cfg->links[i].b == b) ||
+            (cfg->links[i].a == b && cfg->links[i].b == a))
+            return (int)i;
+    return -1;
+}
+
+static long server_index(const struct herd *h, const char *verb,
+                         const char *name)
+{
+    long i = config_find(&h->cfg, name, strlen(name));
+    if (i < 0)
+        fprintf(stderr, "herd: %s: no server named '%s' in %s\n", verb, name,
+                h->conf);
+    return i;
+}
+
+/* herd cut|heal [A [B]]: every server concerned is told, or, if one of
+ * them cannot be reached, none is. */
+int cmd_cut(struct herd *h, int cut, int argc, char **argv)
+{
+    const char *verb = cut ? "cut" : "heal";
+    const struct config *cfg = &h->cfg;
+    if (argc > 2 || (cut && argc == 0))
+        return usage_error(cut ? "cut takes NAME [NAME]"
+                               : "heal takes [NAME [NAME]]");
+    for (int i = 0; i < argc; i++)
+        if (argv[i][0] == '-' || !config_valid_name(argv[i], strlen(argv[i])))
+            return usage_error("%s: '%s' is not a server name", verb,
+                               argv[i]);
+    long a = -1, b = -1;
+    if (argc >= 1 && (a = server_index(h, verb, argv[0])) < 0)
+        return HERD_EXIT_FAILURE;
+    if (argc == 2 && (b = server_index(h, verb, argv[1])) < 0)
+        return HERD_EXIT_FAILURE;
+    if (argc == 2 && a == b) {
+        fprintf(stderr, "herd: %s: a server has no link to itself\n", verb);
+        return HERD_EXIT_FAILURE;
+    }
+    if (argc == 2 && link_index(cfg, (size_t)a, (size_t)b) < 0) {
+        fprintf(stderr,
+                "herd: %s: %s - %s is not a link of %s (links are named by "
+                "'link' lines)\n",
+                verb, argv[0], argv[1], h->conf);
+        return HERD_EXIT_FAILURE;
+    }
+    /* Which links, and what each server is told. */
+    unsigned char *on = calloc(cfg->nlinks ? cfg->nlinks : 1, 1);
+    struct server_req *v = calloc(cfg->nservers, sizeof *v);
+    if (on == NULL || v == NULL) {
+        free(on);
+        free(v);
+        fprintf(stderr, "herd: out of memory\n");
+        return HERD_EXIT_OSERR;
+    }
+    for (size_t i = 0; i < cfg->nservers; i++)
+        server_req_init(&v[i], cfg->servers[i].name);
+    int rc = 0;
+    size_t nlinks = 0;
+    for (size_t i = 0; i < cfg->nlinks; i++) {
+        size_t x = cfg->links[i].a, y = cfg->links[i].b;
+        on[i] = argc == 0 ||
+                (argc == 1 && (x == (size_t)a || y == (size_t)a)) ||
+                (argc == 2 && link_index(cfg, (size_t)a, (size_t)b) == (int)i);
+        if (!on[i])
+            continue;
+        nlinks++;
+        if (argc > 0) {
+            rc |= server_req_line(&v[x], verb, cfg->servers[y].name);
+            rc |= server_req_line(&v[y], verb, cfg->servers[x].name);
+        }
+    }
+    if (argc == 0) /* every link of every server, herd.conf's or not */
+        for (size_t i = 0; i < cfg->nservers; i++)
+            rc |= server_req_line(&v[i], verb, NULL);
+    int code = 0;
+    if (rc != 0) {
+        fprintf(stderr, "herd: out of memory\n");
+        code = HERD_EXIT_OSERR;
+    } else if (nlinks == 0 && argc > 0) {
+        fprintf(stderr, "herd: %s: %s has no links in %s\n", verb, argv[0],
+                h->conf);
+        code = HERD_EXIT_FAILURE;
+    }
+    /* Every server concerned must answer (a status round trip) before
+     * anything changes: a server that is down, or stopped with its socket
+     * still there, leaves every link as it was. */
+    struct dynbuf *cmds = calloc(cfg->nservers, sizeof *cmds);
+    int *ncmds = calloc(cfg->nservers, sizeof *ncmds);
+    if (code == 0 && (cmds == NULL || ncmds == NULL)) {
+        fprintf(stderr, "herd: out of memory\n");
+        code = HERD_EXIT_OSERR;
+    }
+    for (size_t i = 0; i < cfg->nservers && code == 0; i++) {
+        if (v[i].want == 0)
+            continue;
+        server_req_connect(h, &v[i]);
+        cmds[i] = v[i].out;
+        ncmds[i] = v[i].want;
+        dynbuf_init(&v[i].out, 64);
+        v[i].want = 0;
+        if (server_req_line(&v[i], "status", NULL) != 0)
+            code = HERD_EXIT_OSERR;
+    }
+    int probed = code == 0;
+    if (probed)
+        server_req_exchange(v, cfg->nservers, SERVER_PROBE_TIMEOUT_MS);
+    for (size_t i = 0; i < cfg->nservers && probed; i++) {
+        if (v[i].want == 0)
+            continue;
+        char *line = server_req_reply(&v[i], 0);
+        if (line == NULL || line[0] != '{') {
+            fprintf(stderr, "herd: %s: %s is %s\n", verb, v[i].name,
+                    v[i].why[0]  ? v[i].why
+                    : line       ? "answering with errors"
+                                 : "not answering");
+            code = HERD_EXIT_FAILURE;
+        }
+    }
+    for (size_t i = 0; i < cfg->nservers && code != 0; i++)
+        if (v[i].fd >= 0) {
+            close(v[i].fd);
+            v[i].fd = -1;
+        }
+    if (code != 0) {
+        if (code == HERD_EXIT_FAILURE && nlinks > 0)
+            fprintf(stderr, "herd: %s: nothing was changed\n", verb);
+    } else {
+        for (size_t i = 0; i < cfg->nservers; i++) {
+            if (v[i].want == 0)
+                continue;
+            dynbuf_free(&v[i].out);
+            v[i].out = cmds[i];
+            dynbuf_init(&cmds[i], 64);
+            v[i].out_off = 0;
+            v[i].in.len = 0;
+            v[i].got = 0;
+            v[i].want = ncmds[i];
+        }
+        server_req_exchange(v, cfg->nservers, SERVER_CTL_TIMEOUT_MS);
+        for (size_t i = 0; i < cfg->nservers; i++) {
+            if (v[i].want == 0)
+                continue;
+            for (int k = 0; k < v[i].want; k++) {
+                char *line = server_req_reply(&v[i], k);
+                if (line == NULL) {
+                    fprintf(stderr, "herd: %s: %s is %s\n", verb, v[i].name,
+                            v[i].why[0] ? v[i].why : "not answering");
+                    code = HERD_EXIT_FAILURE;
+                    break;
+                }
+                if (strncmp(line, "ok", 2) != 0) {
+                    fprintf(stderr, "herd: %s: %s: %s\n", verb, v[i].name,
+                            strncmp(line, "error ", 6) == 0 ? line + 6
+                                                            : line);
+                    code = HERD_EXIT_FAILURE;
+                }
+            }
+        }
+        if (code != 0)
+            fprintf(stderr, "herd: %s: not every server did it; see "
+                            "'herd status'\n",
+                    verb);
+        for (size_t i = 0; i < cfg->nlinks && code == 0; i++)
+            if (on[i])
+                printf("%s %s - %s\n", cut ? "cut" : "healed",
+                       cfg->servers[cfg->links[i].a].name,
+                       cfg->servers[cfg->links[i].b].name);
+    }
+    for (size_t i = 0; i < cfg->nservers; i++) {
+        server_req_free(&v[i]);
+        if (cmds != NULL)
+            dynbuf_free(&cmds[i]);
+    }
+    free(cmds);
+    free(ncmds);
+    free(v);
+    free(on);
+    return code;
+}
+
+/* What herd status adds: each server's own view of its links, from the
+ * status line of its control socket (NULL where it did not answer). */
+static json_t **query_servers(const struct herd *h)
+{
+    const struct config *cfg = &h->cfg;
+    struct server_req *v = calloc(cfg->nservers, sizeof *v);
+    json_t **st = calloc(cfg->nservers, sizeof *st);
+    if (v == NULL || st == NULL) {
+        free(v);
+        free(st);
+        return NULL;
+    }
+    for (size_t i = 0; i < cfg->nservers; i++) {
+        server_req_init(&v[i], cfg->servers[i].name);
+        if (server_req_line(&v[i], "status", NULL) == 0)
+            server_req_connect(h, &v[i]);
+    }
+    server_req_exchange(v, cfg->nservers, SERVER_STATUS_TIMEOUT_MS);
+    for (size_t i = 0; i < cfg->nservers; i++) {
+        char *line = server_req_reply(&v[i], 0);
+        if (line != NULL && line[0] == '{') {
+            st[i] = json_loads(line, 0, NULL);
+            if (st[i] != NULL && !json_is_object(st[i])) {
+                json_decref(st[i]);
+                st[i] = NULL;
+            }
+        }
+        server_req_free(&v[i]);
+    }
+    free(v);
+    return st;
+}
+
+/* Server s's view of its neighbour named other: its object in the
+ * status's "neighbours", or NULL. */
+static json_t *neighbour_view(json_t *s, const char *other)
+{
+    json_t *arr = s ? json_object_get(s, "neighbours") : NULL;
+    size_t i;
+    json_t *nb;
+    json_array_foreach(arr, i, nb)
+    {
+        const char *name = json_string_value(json_object_get(nb, "name"));
+        if (name != NULL && strcmp(name, other) == 0)
+            return nb;
+    }
+    return NULL;
+}
+
+struct link_view {
+    const char *state; /* up, down, cut, unknown */
+    long long rtt_us;  /* 0: unknown */
+    char note[160];
+};
+
+/* One link from the views of its two ends: cut if either end has it cut,
+ * else up if either has it up, else down; unknown if neither answered. */
+static void link_state(const struct herd *h, json_t **st, size_t li,
+                       struct link_view *out)
+{
+    const struct config *cfg = &h->cfg;
+    size_t ends[2] = {cfg->links[li].a, cfg->links[li].b};
+    json_t *view[2];
+    for (int k = 0; k < 2; k++)
+        view[k] = neighbour_view(st[ends[k]],
+                                 cfg->servers[ends[1 - k]].name);
+    out->state = "unknown";
+    out->rtt_us = 0;
+    out->note[0] = '\0';
+    int cut = 0, up = 0, seen = 0;
+    for (int k = 0; k < 2; k++) {
+        if (view[k] == NULL)
+            continue;
+        seen++;
+        const char *s = json_string_value(json_object_get(view[k], "state"));
+        s = s ? s : "";
+        if (strcmp(s, "cut") == 0)
+            cut |= 1 << k;
+        if (strcmp(s, "up") == 0) {
+            up = 1;
+            long long rtt = json_integer_value(
+                json_object_get(view[k], "rtt_us"));
+            if (out->rtt_us == 0 || (rtt > 0 && rtt < out->rtt_us))
+                out->rtt_us = rtt;
+        }
+    }
+    if (seen == 0) {
+        snprintf(out->note, sizeof out->note, "neither end answers");
+        return;
+    }
+    out->state = cut ? "cut" : up ? "up" : "down";
+    if (cut && cut != 3 && seen == 2)
+        snprintf(out->note, sizeof out->note, "cut at %s only",
+                 cfg->servers[ends[cut == 1 ? 0 : 1]].name);
+    else if (seen == 1)
+        snprintf(out->note, sizeof out->note, "%s does not answer",
+                 cfg->servers[ends[view[0] == NULL ? 0 : 1]].name);
+}
+
+static void free_views(const struct herd *h, json_t **st)
+{
+    for (size_t i = 0; st != NULL && i < h->cfg.nservers; i++)
+        json_decref(st[i]);
+    free(st);
+}
+
+void print_links(const struct herd *h)
+{
+    const struct config *cfg = &h->cfg;
+    if (cfg->nlinks == 0)
+        return;
+    json_t **st = query_servers(h);
+    if (st == NULL)
+        return;
+    size_t width = 0;
+    for (size_t i = 0; i < cfg->nlinks; i++) {
+        size_t w = strlen(cfg->servers[cfg->links[i].a].name) + 3 +
+                   strlen(cfg->servers[cfg->links[i].b].name);
+        width = w > width ? w : width;
+    }
+    printf("\n%-*s  %-7s %s\n", (int)width, "LINK", "STATE", "RTT");
+    for (size_t i = 0; i < cfg->nlinks; i++) {
+        struct link_view lv;
+        link_state(h, st, i, &lv);
+        char pair[2 * CONFIG_NAME_MAX + 8];
+        snprintf(pair, sizeof pair, "%s - %s",
+                 cfg->servers[cfg->links[i].a].name,
+                 cfg->servers[cfg->links[i].b].name);
+        char rtt[48] = "";
+        if (strcmp(lv.state, "up") == 0)
+        {
+            if (lv.rtt_us <= 0)
+                snprintf(rtt, sizeof rtt, "rtt -");
+            else if (lv.rtt_us < 100)
+                snprintf(rtt, sizeof rtt, "rtt %lld us", lv.rtt_us);
+            else
+                snprintf(rtt, sizeof rtt, "rtt %.1f ms",
+                         (double)lv.rtt_us / 1000.0);
+        }
+        char line[512];
+        int n = snprintf(line, sizeof line, "%-*s  %-7s %-14s %s",
+                         (int)width, pair, lv.state, rtt, lv.note);
+        while (n > 0 && line[n - 1] == ' ')
+            line[--n] = '\0';
+        puts(line);
+    }
+    free_views(h, st);
+}
+
+/* herd status --json: the supervisor's answer, plus "links" and each
+ * server's records and digest. */
+int print_status_json(const struct herd *h, const char *body)
+{
+    json_error_t jerr;
+    json_t *root = json_loads(body, 0, &jerr);
+    json_t **st = query_servers(h);
+    if (root == NULL || st == NULL) {
+        fputs(body, stdout);
+        json_decref(root);
+        free_views(h, st);
+        return 0;
+    }
+    const struct config *cfg = &h->cfg;
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(root, "servers"), i, s)
+    {
+        const char *name = json_string_value(json_object_get(s, "name"));
+        long k = name ? config_find(cfg, name, strlen(name)) : -1;
+        json_t *v = k >= 0 ? st[k] : NULL;
+        json_t *rec = v ? json_object_get(v, "records") : NULL;
+        json_t *dig = v ? json_object_get(v, "digest") : NULL;
+        json_object_set(s, "records", rec ? rec : json_null());
+        json_object_set(s, "digest", dig ? dig : json_null());
+    }
+    json_t *links = json_array();
+    for (size_t li = 0; li < cfg->nlinks; li++) {
+        struct link_view lv;
+        link_state(h, st, li, &lv);
+        json_array_append_new(
+            links,
+            json_pack("{s:s, s:s, s:s, s:o, s:s}", "a",
+                      cfg->servers[cfg->links[li].a].name, "b",
+                      cfg->servers[cfg->links[li].b].name, "state", lv.state,
+                      "rtt_us",
+                      strcmp(lv.state, "up") == 0 && lv.rtt_us > 0
+                          ? json_integer(lv.rtt_us)
+                          : json_null(),
+                      "note", lv.note));
+    }
+    json_object_set_new(root, "links", links);
+    char *out = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (out != NULL)
+        printf("%s\n", out);
+    else
+        fputs(body, stdout);
+    free(out);
+    json_decref(root);
+    free_views(h, st);
+    return 0;
+}
