@@ -15,6 +15,21 @@ json_t *places_json_error(const char *status, const char *message)
                      "status", status, "error_message", message);
 }
 
+/* "<what> (HTTP <code>)" */
+json_t *places_json_error_http(const char *status, const char *what,
+                               long code)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s (HTTP %ld)", what, code);
+    return places_json_error(status, msg);
+}
+
+const char *places_json_str(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
 static int is_ok_status(const char *s)
 {
     return strcmp(s, "OK") == 0 || strcmp(s, "ZERO_RESULTS") == 0;

@@ -17,6 +17,14 @@
 /* A new failure answer: no results, the given status, an error_message. */
 json_t *places_json_error(const char *status, const char *message);
 
+/* A new failure answer whose error_message is "<what> (HTTP <code>)". */
+json_t *places_json_error_http(const char *status, const char *what,
+                               long code);
+
+/* The string o[key] (borrowed from o), or NULL when absent or not a
+ * string. */
+const char *places_json_str(const json_t *o, const char *key);
+
 /* Turns a legacy Nearby Search HTTP answer into the shape. Returns a new
  * reference; never NULL unless memory runs out. A malformed body, an HTTP
  * error or a missing field gives a failure answer. */

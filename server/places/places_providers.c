@@ -8,15 +8,6 @@
 #include "places_json.h"
 #include "places_offline.h"
 
-/* "<what> (HTTP <code>)" */
-static json_t *places_json_error_http(const char *status, const char *what,
-                                      long code)
-{
-    char msg[160];
-    snprintf(msg, sizeof msg, "%s (HTTP %ld)", what, code);
-    return places_json_error(status, msg);
-}
-
 /* google.rpc status names to the legacy statuses. */
 static const char *legacy_status(const char *rpc)
 {
@@ -32,12 +23,6 @@ static const char *legacy_status(const char *rpc)
         if (strcmp(rpc, map[i].rpc) == 0)
             return map[i].legacy;
     return "UNKNOWN_ERROR";
-}
-
-static const char *places_json_str(const json_t *o, const char *key)
-{
-    const json_t *v = json_object_get(o, key);
-    return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
 static json_t *new_place(const json_t *p)
