@@ -13,25 +13,6 @@
 #define URL_MAX 65536
 #define OVERPASS_MAX_ELEMENTS 200
 
-/* What a provider needs to make one HTTP request, as text: no curl. */
-struct places_http {
-    struct dynbuf url;
-    struct dynbuf body;    /* empty: GET */
-    struct dynbuf headers; /* each header line NUL-terminated */
-};
-
-struct places_provider {
-    const char *name;
-    const char *default_url;
-    int needs_key;
-    /* HTTP providers: build the request (url: the endpoint, key: the API
-     * key or ""), map the answer. */
-    int (*build)(const char *url, const char *key,
-                 const struct places_query *q, struct places_http *req);
-    json_t *(*parse)(const char *body, size_t len, long http_code,
-                     const struct places_query *q);
-};
-
 struct places_waiter {
     places_cb *cb;
     void *arg;
@@ -67,12 +48,6 @@ struct places_cache_entry {
 };
 
 /* --- providers ----------------------------------------------------------*/
-
-/* Appends one header line (without its CRLF) to the request. */
-static int places_provider_add_header(struct places_http *req, const char *h)
-{
-    return dynbuf_add(&req->headers, h, strlen(h) + 1);
-}
 
 static int google_build(const char *endpoint, const char *api_key,
                         const struct places_query *q, struct places_http *req)

@@ -15,31 +15,20 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "places_provider.h"
+
 #define PLACES_DEFAULT_TIMEOUT_MS 5000
 #define PLACES_CONNECT_TIMEOUT_MS 2000
 #define PLACES_MAX_BODY (2 * 1024 * 1024)
 #define PLACES_MAX_INFLIGHT 64
 #define PLACES_CACHE_TTL_MS (10 * 60 * 1000)
 #define PLACES_CACHE_SIZE 10000
-/* Every provider is asked for this many results; the bound of each WHATSAT
- * cuts them later, so one answer serves every bound. */
-#define PLACES_MAX_RESULTS 20
 
 enum places_error {
     PLACES_ENOMEM = -1601,
     PLACES_EPROVIDER = -1602, /* unknown provider name */
     PLACES_ENOKEY = -1603,    /* the provider needs HERD_PLACES_KEY */
     PLACES_EINDEX = -1604     /* the offline index cannot be used */
-};
-
-struct places_query {
-    const char *lat; /* coordinates as the client wrote them, no '+' */
-    size_t lat_len;
-    const char *lng;
-    size_t lng_len;
-    double lat_deg, lng_deg;
-    uint64_t radius_mm;
-    uint32_t bound;
 };
 
 struct places_options {
