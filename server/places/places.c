@@ -6,9 +6,9 @@
 
 #include "dynbuf.h"
 #include "log.h"
+#include "places_google.h"
 #include "places_json.h"
 #include "places_offline.h"
-#include "proto.h"
 
 #define URL_MAX 65536
 #define OVERPASS_MAX_ELEMENTS 200
@@ -48,31 +48,6 @@ struct places_cache_entry {
 };
 
 /* --- providers ----------------------------------------------------------*/
-
-static int google_build(const char *endpoint, const char *api_key,
-                        const struct places_query *q, struct places_http *req)
-{
-    char metres[32];
-    proto_format_metres(metres, q->radius_mm);
-    struct dynbuf *url = &req->url;
-    int rc = dynbuf_add(url, endpoint, strlen(endpoint));
-    if (rc == 0)
-        rc = dynbuf_add(url, strchr(endpoint, '?') ? "&" : "?", 1);
-    if (rc == 0)
-        rc = dynbuf_printf(url, "location=%.*s,%.*s&radius=%s&key=",
-                           (int)q->lat_len, q->lat, (int)q->lng_len, q->lng,
-                           metres);
-    if (rc == 0)
-        rc = places_json_urlencode(url, api_key, strlen(api_key));
-    return rc;
-}
-
-static json_t *google_parse(const char *body, size_t len, long http,
-                            const struct places_query *q)
-{
-    (void)q;
-    return places_json_from_google(body, len, http);
-}
 
 static int google_new_build(const char *endpoint, const char *api_key,
                             const struct places_query *q,
@@ -130,10 +105,6 @@ static json_t *overpass_parse(const char *body, size_t len, long http,
 
 static const struct places_provider places_offline_provider = {
     "offline", NULL, 0, NULL, NULL};
-
-static const struct places_provider places_google_provider = {
-    "google", "https://maps.googleapis.com/maps/api/place/nearbysearch/json",
-    1, google_build, google_parse};
 
 static const struct places_provider places_google_new_provider = {
     "google-new", "https://places.googleapis.com/v1/places:searchNearby", 1,

@@ -25,11 +25,6 @@ json_t *places_json_error_http(const char *status, const char *what,
  * string. */
 const char *places_json_str(const json_t *o, const char *key);
 
-/* Turns a legacy Nearby Search HTTP answer into the shape. Returns a new
- * reference; never NULL unless memory runs out. A malformed body, an HTTP
- * error or a missing field gives a failure answer. */
-json_t *places_json_from_google(const char *body, size_t len, long http_code);
-
 /* Prints answer with "results" cut to bound; no trailing newline. Returns 0
  * or a dynbuf error. */
 int places_json_format(const json_t *answer, size_t bound,

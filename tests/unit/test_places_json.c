@@ -5,6 +5,7 @@
 #include <jansson.h>
 
 #include "dynbuf.h"
+#include "places_google.h"
 #include "places_json.h"
 #include "test.h"
 
