@@ -7,6 +7,7 @@
 #include "dynbuf.h"
 #include "log.h"
 #include "places_google.h"
+#include "places_google_new.h"
 #include "places_json.h"
 #include "places_offline.h"
 
@@ -49,37 +50,6 @@ struct places_cache_entry {
 
 /* --- providers ----------------------------------------------------------*/
 
-static int google_new_build(const char *endpoint, const char *api_key,
-                            const struct places_query *q,
-                            struct places_http *req)
-{
-    char key[1024];
-    snprintf(key, sizeof key, "X-Goog-Api-Key: %s", api_key);
-    int rc = dynbuf_add(&req->url, endpoint, strlen(endpoint));
-    if (rc == 0)
-        rc = places_json_google_new_body(&req->body, q->lat_deg, q->lng_deg,
-                                         (double)q->radius_mm / 1000.0,
-                                         PLACES_MAX_RESULTS);
-    if (rc == 0)
-        rc = places_provider_add_header(req, "Content-Type: application/json");
-    if (rc == 0)
-        rc = places_provider_add_header(req, key);
-    if (rc == 0)
-        rc = places_provider_add_header(
-            req, "X-Goog-FieldMask: places.id,places.displayName,"
-                 "places.location,places.types,places.formattedAddress,"
-                 "places.shortFormattedAddress,places.rating,"
-                 "places.userRatingCount,places.businessStatus");
-    return rc;
-}
-
-static json_t *google_new_parse(const char *body, size_t len, long http,
-                                const struct places_query *q)
-{
-    (void)q;
-    return places_json_from_google_new(body, len, http);
-}
-
 static int overpass_build(const char *endpoint, const char *api_key,
                           const struct places_query *q,
                           struct places_http *req)
@@ -105,10 +75,6 @@ static json_t *overpass_parse(const char *body, size_t len, long http,
 
 static const struct places_provider places_offline_provider = {
     "offline", NULL, 0, NULL, NULL};
-
-static const struct places_provider places_google_new_provider = {
-    "google-new", "https://places.googleapis.com/v1/places:searchNearby", 1,
-    google_new_build, google_new_parse};
 
 static const struct places_provider places_overpass_provider = {
     "overpass", "https://overpass-api.de/api/interpreter", 0, overpass_build,

@@ -35,13 +35,9 @@ int places_json_format(const json_t *answer, size_t bound,
 int places_json_urlencode(struct dynbuf *out, const char *s, size_t len);
 
 
-/* --- the online providers' answers, each turned into the legacy shape.
- * Each returns a new reference (a failure answer on any error), never NULL
- * unless memory runs out. lat/lng are the query's centre. */
-
-/* Places API (New) searchNearby. */
-json_t *places_json_from_google_new(const char *body, size_t len,
-                                    long http_code);
+/* --- the Overpass answer, turned into the legacy shape: a new reference
+ * (a failure answer on any error), never NULL unless memory runs out.
+ * lat/lng are the query's centre. */
 
 /* Overpass API: named amenities, shops, tourism and leisure, sorted by
  * distance from the centre, at most max_results. */
@@ -49,9 +45,7 @@ json_t *places_json_from_overpass(const char *body, size_t len,
                                   long http_code, double lat, double lng,
                                   size_t max_results);
 
-/* The request bodies. */
-int places_json_google_new_body(struct dynbuf *out, double lat, double lng,
-                                double radius_m, unsigned max_results);
+/* The request body. */
 int places_json_overpass_body(struct dynbuf *out, double lat, double lng,
                               double radius_m, unsigned max_elements);
 

@@ -22,6 +22,7 @@
 #include "dynbuf.h"
 #include "fuzz.h"
 #include "places_google.h"
+#include "places_google_new.h"
 #include "places_json.h"
 
 static const long http_codes[] = {0,   100, 201, 204, 301, 304, 400, 401,

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "dynbuf.h"
+#include "places_google_new.h"
 #include "places_json.h"
 #include "test.h"
 
