@@ -436,6 +436,23 @@ void conn_write_line(struct conn *c, const char *data, size_t len)
     append(c, data, len, 1);
 }
 
+void conn_write_line_at(struct conn *c, const char *data, size_t len,
+                        size_t *off)
+{
+    size_t before = c->out.len;
+    int direct = c->head == NULL && !c->closing;
+    append(c, data, len, 1);
+    *off = direct && !c->closing && c->out.len == before + len + 1
+               ? before
+               : SIZE_MAX;
+}
+
+void conn_take_back(struct conn *c, const struct dynbuf_range *r, size_t n)
+{
+    assert(!c->closing && !c->writing); /* out is not on its way yet */
+    dynbuf_cut(&c->out, r, n);
+}
+
 struct conn_slot *conn_hold(struct conn *c)
 {
     struct conn_slot *s = new_slot(c, 0);

@@ -122,7 +122,8 @@ struct conn {
     conn_line_cb *on_line;
     conn_close_cb *on_close;
     /* Called when out is about to be written; it may take bytes out of
-     * it (peer links drop copies the neighbour sent first). */
+     * it with conn_take_back (peer links drop copies the neighbour sent
+     * first). */
     void (*prepare_out)(struct conn *c);
     /* A peer link inside TLS (conn_start_tls): lines come from decrypted
      * records, out is sealed into records in wire when it is written. */
@@ -167,6 +168,15 @@ void conn_unref(struct conn *c);
 void conn_write(struct conn *c, const char *data, size_t len);
 /* conn_write of data and then "\n". */
 void conn_write_line(struct conn *c, const char *data, size_t len);
+
+/* conn_write_line, and where the line went: *off is its offset in out,
+ * valid until out is next written (flushes changes), or SIZE_MAX when it
+ * waits behind a held reply or was not queued. */
+void conn_write_line_at(struct conn *c, const char *data, size_t len,
+                        size_t *off);
+/* From prepare_out only: takes the n ranges r of out (offsets as
+ * conn_write_line_at gave them; ascending, disjoint) back, unsent. */
+void conn_take_back(struct conn *c, const struct dynbuf_range *r, size_t n);
 
 /* Reserves the place of a reply that comes later. Returns NULL when memory
  * runs out. */

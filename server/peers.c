@@ -559,6 +559,15 @@ static void withhold(struct peer *p, const struct record *r)
     struct peer_pending *e = &p->pend[lo];
     if (lo == p->npend || e->seq != r->seq || e->withheld)
         return;
+    if (p->nwithheld == p->pend_cut_cap) {
+        /* Room for its range when the output is written. */
+        size_t cap = p->pend_cut_cap ? p->pend_cut_cap * 2 : 16;
+        struct dynbuf_range *v = realloc(p->pend_cut, cap * sizeof *v);
+        if (v == NULL)
+            return; /* not taken back: the copy goes, which is harmless */
+        p->pend_cut = v;
+        p->pend_cut_cap = cap;
+    }
     e->withheld = 1;
     p->nwithheld++;
     p->sent--;
@@ -573,18 +582,13 @@ static void prepare_link_out(struct conn *c)
     if (p->link != c)
         return;
     if (p->nwithheld > 0 && pend_valid(p)) {
-        char *d = c->out.data;
-        size_t to = 0, from = 0;
+        size_t k = 0;
         for (size_t i = 0; i < p->npend; i++) {
             const struct peer_pending *e = &p->pend[i];
-            if (!e->withheld)
-                continue;
-            memmove(d + to, d + from, e->off - from);
-            to += e->off - from;
-            from = (size_t)e->off + e->len;
+            if (e->withheld)
+                p->pend_cut[k++] = (struct dynbuf_range){e->off, e->len};
         }
-        memmove(d + to, d + from, c->out.len - from);
-        c->out.len = to + (c->out.len - from);
+        conn_take_back(c, p->pend_cut, k);
     }
     p->npend = p->nwithheld = 0;
 }
@@ -1145,13 +1149,11 @@ void peers_flood(struct server *srv, const struct record *rec,
         struct peer *p = &srv->peers.v[i];
         if (p == except || p->link == NULL)
             continue;
-        struct conn *c = p->link;
-        size_t off = c->out.len;
-        int direct = c->head == NULL && !c->closing;
-        conn_write_line(c, rec->line, rec->len);
+        size_t off;
+        conn_write_line_at(p->link, rec->line, rec->len, &off);
         p->sent++;
         srv->stats.flood_sent++;
-        if (direct && !c->closing && c->out.len == off + rec->len + 1)
+        if (off != SIZE_MAX)
             remember(p, rec->seq, off, rec->len + 1);
     }
 }
@@ -1202,6 +1204,9 @@ void peers_close(struct server *srv)
         uv_close((uv_handle_t *)&p->timer, NULL);
         free(p->pend);
         p->pend = NULL;
+        free(p->pend_cut);
+        p->pend_cut = NULL;
+        p->pend_cut_cap = 0;
         p->npend = p->pend_cap = p->nwithheld = 0;
         if (p->link)
             conn_close(p->link, "server stopping");

@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "dynbuf.h"
 #include "proto.h"
 #include "sync.h"
 #include "tls.h"
@@ -90,6 +91,8 @@ struct peer {
      * count pend_flushes. */
     struct peer_pending *pend;
     size_t npend, pend_cap, nwithheld;
+    struct dynbuf_range *pend_cut; /* room for the withheld ones' ranges */
+    size_t pend_cut_cap;
     unsigned long pend_conn;
     uint64_t pend_flushes;
     /* The catch-up of the current link. */
