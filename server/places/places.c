@@ -10,9 +10,9 @@
 #include "places_google_new.h"
 #include "places_json.h"
 #include "places_offline.h"
+#include "places_overpass.h"
 
 #define URL_MAX 65536
-#define OVERPASS_MAX_ELEMENTS 200
 
 struct places_waiter {
     places_cb *cb;
@@ -50,35 +50,8 @@ struct places_cache_entry {
 
 /* --- providers ----------------------------------------------------------*/
 
-static int overpass_build(const char *endpoint, const char *api_key,
-                          const struct places_query *q,
-                          struct places_http *req)
-{
-    (void)api_key;
-    int rc = dynbuf_add(&req->url, endpoint, strlen(endpoint));
-    if (rc == 0)
-        rc = places_json_overpass_body(&req->body, q->lat_deg, q->lng_deg,
-                                       (double)q->radius_mm / 1000.0,
-                                       OVERPASS_MAX_ELEMENTS);
-    if (rc == 0)
-        rc = places_provider_add_header(
-            req, "Content-Type: application/x-www-form-urlencoded");
-    return rc;
-}
-
-static json_t *overpass_parse(const char *body, size_t len, long http,
-                              const struct places_query *q)
-{
-    return places_json_from_overpass(body, len, http, q->lat_deg, q->lng_deg,
-                                     PLACES_MAX_RESULTS);
-}
-
 static const struct places_provider places_offline_provider = {
     "offline", NULL, 0, NULL, NULL};
-
-static const struct places_provider places_overpass_provider = {
-    "overpass", "https://overpass-api.de/api/interpreter", 0, overpass_build,
-    overpass_parse};
 
 static const struct places_provider *const providers[] = {
     &places_offline_provider,

@@ -34,21 +34,4 @@ int places_json_format(const json_t *answer, size_t bound,
  * bytes stay as they are). */
 int places_json_urlencode(struct dynbuf *out, const char *s, size_t len);
 
-
-/* --- the Overpass answer, turned into the legacy shape: a new reference
- * (a failure answer on any error), never NULL unless memory runs out.
- * lat/lng are the query's centre. */
-
-/* Overpass API: named amenities, shops, tourism and leisure, sorted by
- * distance from the centre, at most max_results. */
-json_t *places_json_from_overpass(const char *body, size_t len,
-                                  long http_code, double lat, double lng,
-                                  size_t max_results);
-
-/* The request body. */
-int places_json_overpass_body(struct dynbuf *out, double lat, double lng,
-                              double radius_m, unsigned max_elements);
-
-#define PLACES_OSM_ATTRIBUTION "\xc2\xa9 OpenStreetMap contributors"
-
 #endif

@@ -24,6 +24,7 @@
 #include "places_google.h"
 #include "places_google_new.h"
 #include "places_json.h"
+#include "places_overpass.h"
 
 static const long http_codes[] = {0,   100, 201, 204, 301, 304, 400, 401,
                                   403, 404, 408, 429, 500, 502, 503, 504,

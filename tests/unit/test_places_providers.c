@@ -11,6 +11,7 @@
 #include "dynbuf.h"
 #include "places_google_new.h"
 #include "places_json.h"
+#include "places_overpass.h"
 #include "test.h"
 
 #define S(lit) lit, sizeof(lit) - 1

@@ -1,5 +1,5 @@
-/* Request bodies and answer mapping of the Places API (New) and Overpass
- * providers (places_json.h). Pure: jansson only. */
+#include "places_overpass.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +7,31 @@
 
 #include "places_json.h"
 #include "places_offline.h"
+
+#define OVERPASS_MAX_ELEMENTS 200
+
+static int overpass_build(const char *endpoint, const char *api_key,
+                          const struct places_query *q,
+                          struct places_http *req)
+{
+    (void)api_key;
+    int rc = dynbuf_add(&req->url, endpoint, strlen(endpoint));
+    if (rc == 0)
+        rc = places_json_overpass_body(&req->body, q->lat_deg, q->lng_deg,
+                                       (double)q->radius_mm / 1000.0,
+                                       OVERPASS_MAX_ELEMENTS);
+    if (rc == 0)
+        rc = places_provider_add_header(
+            req, "Content-Type: application/x-www-form-urlencoded");
+    return rc;
+}
+
+static json_t *overpass_parse(const char *body, size_t len, long http,
+                              const struct places_query *q)
+{
+    return places_json_from_overpass(body, len, http, q->lat_deg, q->lng_deg,
+                                     PLACES_MAX_RESULTS);
+}
 
 struct osm_hit {
     json_t *place;
@@ -178,3 +203,7 @@ int places_json_overpass_body(struct dynbuf *out, double lat, double lng,
     int rc = dynbuf_add(out, "data=", 5);
     return rc != 0 ? rc : places_json_urlencode(out, q, strlen(q));
 }
+
+const struct places_provider places_overpass_provider = {
+    "overpass", "https://overpass-api.de/api/interpreter", 0, overpass_build,
+    overpass_parse};
