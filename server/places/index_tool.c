@@ -1,5 +1,5 @@
 /* herd-places-index: builds the offline places index from the derived
- * GeoNames file (server/geonames/places.tsv.gz). See places_offline.h for
+ * GeoNames file (server/geonames/places.tsv.gz). See places_index.h for
  * the format.
  *
  *   herd-places-index IN.tsv.gz OUT.idx
@@ -13,7 +13,7 @@
 #include <zlib.h>
 
 #include "dynbuf.h"
-#include "places_offline.h"
+#include "places_index.h"
 #include "strparse.h"
 
 struct row {

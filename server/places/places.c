@@ -8,6 +8,7 @@
 #include "log.h"
 #include "places_google.h"
 #include "places_google_new.h"
+#include "places_index.h"
 #include "places_json.h"
 #include "places_offline.h"
 #include "places_overpass.h"
@@ -49,9 +50,6 @@ struct places_cache_entry {
 };
 
 /* --- providers ----------------------------------------------------------*/
-
-static const struct places_provider places_offline_provider = {
-    "offline", NULL, 0, NULL, NULL};
 
 static const struct places_provider *const providers[] = {
     &places_offline_provider,

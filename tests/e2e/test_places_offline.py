@@ -9,7 +9,7 @@ radius, then nearest, then lowest id), at most 20, cut to the bound; status
 OK when any place is within the radius (even for bound 0), else
 ZERO_RESULTS; `html_attributions` the GeoNames attribution; place_id
 `geonames:<id>`; types from the kind of place; vicinity "Region, CC".  The
-reference reads the index file itself (layout in server/places_offline.h),
+reference reads the index file itself (layout in server/places/places_index.h),
 found next to the build's herd-server.
 
 Also: fixed points (UCLA, the antimeridian, the poles, mid-ocean), a server

@@ -29,6 +29,7 @@
 #include <jansson.h>
 
 #include "fuzz.h"
+#include "places_index.h"
 #include "places_offline.h"
 
 #define MAX_PLACES  16

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "dynbuf.h"
+#include "places_index.h"
 #include "places_json.h"
 #include "places_offline.h"
 #include "test.h"
