@@ -443,100 +443,154 @@ static int on_hello_out(struct conn *c, const char *line, size_t len)
 /* A hint for the line [p, p + n): its fields and its client's slot on
  * the way. Made only for an AT line in the single-spaced form servers
  * send; anything else is split when it is handled. */
-static void make_hint(struct server *srv, struct peer_hint *ph, uint64_t gen,
-                      const char *p, size_t n)
+void relay_hint_make(struct relay_hint *ph, const struct store *st,
+                     uint64_t max_client_id, uint64_t gen, const char *p,
+                     size_t n)
 {
     ph->gen = 0;
     if (proto_split6(p, n, ph->f) != 6 || ph->f[0].len != 2 ||
-        memcmp(ph->f[0].p, "AT", 2) != 0 ||
-        ph->f[3].len > srv->opt->max_client_id)
+        memcmp(ph->f[0].p, "AT", 2) != 0 || ph->f[3].len > max_client_id)
         return;
     ph->gen = gen;
     ph->line = p;
     ph->len = n;
-    ph->h = store_key_hash(&srv->store, ph->f[3].p, ph->f[3].len);
-    store_prefetch_slot(&srv->store, ph->h);
-    store_prefetch_bucket(&srv->store, ph->h);
+    ph->h = store_key_hash(st, ph->f[3].p, ph->f[3].len);
+    store_prefetch_slot(st, ph->h);
+    store_prefetch_bucket(st, ph->h);
 }
 
-/* A relay's lookups would each wait for two cache misses (the slot, then
- * the record) on a store larger than the cache. The lines already read
- * get their loads started early instead: while a line is handled, the
- * next one's record and the one after's slot are on their way. Each line
- * is split once, when its hint is made, two lines ahead. */
-static void look_ahead(struct peer *p, const char *a, size_t n, uint64_t gen)
+void relay_look_ahead(struct relay_hint hint[2], const struct store *st,
+                      uint64_t max_client_id, const char *a, size_t n,
+                      uint64_t gen)
 {
-    struct server *srv = p->srv;
     const char *end = a != NULL ? a + n : NULL;
     const char *b; /* the line after the next */
-    if (a != NULL && p->hint[1].gen == gen && p->hint[1].line == a) {
-        p->hint[0] = p->hint[1]; /* its slot was asked for a line ago */
-        store_prefetch_record(&srv->store, p->hint[0].h);
-        b = a + p->hint[0].len + 1;
+    if (a != NULL && hint[1].gen == gen && hint[1].line == a) {
+        hint[0] = hint[1]; /* its slot was asked for a line ago */
+        store_prefetch_record(st, hint[0].h);
+        b = a + hint[0].len + 1;
     } else {
         const char *nl = a != NULL ? memchr(a, '\n', n) : NULL;
         if (nl == NULL) { /* no complete line ahead */
-            p->hint[0].gen = p->hint[1].gen = 0;
+            hint[0].gen = hint[1].gen = 0;
             return;
         }
-        make_hint(srv, &p->hint[0], gen, a, (size_t)(nl - a));
+        relay_hint_make(&hint[0], st, max_client_id, gen, a,
+                        (size_t)(nl - a));
         b = nl + 1;
     }
     const char *nl = memchr(b, '\n', (size_t)(end - b));
     if (nl != NULL)
-        make_hint(srv, &p->hint[1], gen, b, (size_t)(nl - b));
+        relay_hint_make(&hint[1], st, max_client_id, gen, b,
+                        (size_t)(nl - b));
     else
-        p->hint[1].gen = 0;
+        hint[1].gen = 0;
 }
 
-/* Whether line is, byte for byte, the one held for its client: a flood
- * that came back round a cycle (two of the six copies of every update on
- * the default graph). Such a copy is stale, and valid, since the held one
- * was. */
-static const struct record *is_held(const struct server *srv, uint64_t h,
-                                    struct proto_slice client,
-                                    const char *line, size_t len)
+const struct record *relay_held(const struct store *st, uint64_t h,
+                                struct proto_slice client, const char *line,
+                                size_t len)
 {
     const struct record *held =
-        store_get_hashed(&srv->store, h, client.p, client.len);
+        store_get_hashed(st, h, client.p, client.len);
     return held != NULL && held->len == len &&
                    memcmp(held->line, line, len) == 0
                ? held
                : NULL;
 }
 
-/* Whether p's pending list describes its link's output as it is now. */
-static int pend_valid(const struct peer *p)
+int relay_out_valid(const struct relay_out *o, unsigned long conn,
+                    uint64_t flushes)
 {
-    return p->link != NULL && p->pend_conn == p->link->id &&
-           p->pend_flushes == p->link->flushes;
+    return o->conn == conn && o->flushes == flushes;
 }
 
-/* A record just queued on p's link at [off, off + len) of its output. */
-static void remember(struct peer *p, uint64_t seq, size_t off, size_t len)
+void relay_out_remember(struct relay_out *o, unsigned long conn,
+                        uint64_t flushes, uint64_t seq, size_t off,
+                        size_t len)
 {
-    if (!pend_valid(p)) {
-        p->npend = p->nwithheld = 0;
-        p->pend_conn = p->link->id;
-        p->pend_flushes = p->link->flushes;
+    if (!relay_out_valid(o, conn, flushes)) {
+        o->n = o->nwithheld = 0;
+        o->conn = conn;
+        o->flushes = flushes;
     }
     if (off > UINT32_MAX || len >= (1u << 31))
         return;
-    if (p->npend == p->pend_cap) {
-        if (p->pend_cap == PEERS_MAX_PENDING)
+    if (o->n == o->cap) {
+        if (o->cap == RELAY_MAX_PENDING)
             return; /* later copies stay as they are */
-        size_t cap = p->pend_cap ? p->pend_cap * 2 : 64;
-        struct peer_pending *v = realloc(p->pend, cap * sizeof *v);
+        size_t cap = o->cap ? o->cap * 2 : 64;
+        struct relay_pending *v = realloc(o->v, cap * sizeof *v);
         if (v == NULL)
             return;
-        p->pend = v;
-        p->pend_cap = cap;
+        o->v = v;
+        o->cap = cap;
     }
-    struct peer_pending *e = &p->pend[p->npend++];
+    struct relay_pending *e = &o->v[o->n++];
     e->seq = seq;
     e->off = (uint32_t)off;
     e->len = (uint32_t)len;
     e->withheld = 0;
+}
+
+int relay_out_withhold(struct relay_out *o, unsigned long conn,
+                       uint64_t flushes, uint64_t seq)
+{
+    if (o->n == 0 || !relay_out_valid(o, conn, flushes))
+        return 0;
+    size_t lo = 0, hi = o->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (o->v[mid].seq < seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    struct relay_pending *e = &o->v[lo];
+    if (lo == o->n || e->seq != seq || e->withheld)
+        return 0;
+    if (o->nwithheld == o->cut_cap) {
+        /* Room for its range when the output is written. */
+        size_t cap = o->cut_cap ? o->cut_cap * 2 : 16;
+        struct dynbuf_range *v = realloc(o->cut, cap * sizeof *v);
+        if (v == NULL)
+            return 0; /* not taken back: the copy goes, which is harmless */
+        o->cut = v;
+        o->cut_cap = cap;
+    }
+    e->withheld = 1;
+    o->nwithheld++;
+    return 1;
+}
+
+size_t relay_out_take(struct relay_out *o, unsigned long conn,
+                      uint64_t flushes, const struct dynbuf_range **cut)
+{
+    size_t k = 0;
+    if (o->nwithheld > 0 && relay_out_valid(o, conn, flushes)) {
+        for (size_t i = 0; i < o->n; i++) {
+            const struct relay_pending *e = &o->v[i];
+            if (e->withheld)
+                o->cut[k++] = (struct dynbuf_range){e->off, e->len};
+        }
+    }
+    o->n = o->nwithheld = 0;
+    *cut = o->cut;
+    return k;
+}
+
+void relay_out_free(struct relay_out *o)
+{
+    free(o->v);
+    free(o->cut);
+    memset(o, 0, sizeof *o);
+}
+
+/* Whether p's pending list describes its link's output as it is now. */
+static int pend_valid(const struct peer *p)
+{
+    return p->link != NULL &&
+           relay_out_valid(&p->out, p->link->id, p->link->flushes);
 }
 
 /* p just sent us r, which we hold: it has r (or something newer), so a
@@ -546,30 +600,9 @@ static void remember(struct peer *p, uint64_t seq, size_t off, size_t len)
  * arrives. */
 static void withhold(struct peer *p, const struct record *r)
 {
-    if (p->npend == 0 || !pend_valid(p))
+    if (p->out.n == 0 || !pend_valid(p) ||
+        !relay_out_withhold(&p->out, p->link->id, p->link->flushes, r->seq))
         return;
-    size_t lo = 0, hi = p->npend;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (p->pend[mid].seq < r->seq)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    struct peer_pending *e = &p->pend[lo];
-    if (lo == p->npend || e->seq != r->seq || e->withheld)
-        return;
-    if (p->nwithheld == p->pend_cut_cap) {
-        /* Room for its range when the output is written. */
-        size_t cap = p->pend_cut_cap ? p->pend_cut_cap * 2 : 16;
-        struct dynbuf_range *v = realloc(p->pend_cut, cap * sizeof *v);
-        if (v == NULL)
-            return; /* not taken back: the copy goes, which is harmless */
-        p->pend_cut = v;
-        p->pend_cut_cap = cap;
-    }
-    e->withheld = 1;
-    p->nwithheld++;
     p->sent--;
     p->srv->stats.flood_sent--;
     p->srv->stats.flood_withheld++;
@@ -581,16 +614,10 @@ static void prepare_link_out(struct conn *c)
     struct peer *p = c->data;
     if (p->link != c)
         return;
-    if (p->nwithheld > 0 && pend_valid(p)) {
-        size_t k = 0;
-        for (size_t i = 0; i < p->npend; i++) {
-            const struct peer_pending *e = &p->pend[i];
-            if (e->withheld)
-                p->pend_cut[k++] = (struct dynbuf_range){e->off, e->len};
-        }
-        conn_take_back(c, p->pend_cut, k);
-    }
-    p->npend = p->nwithheld = 0;
+    const struct dynbuf_range *cut;
+    size_t n = relay_out_take(&p->out, c->id, c->flushes, &cut);
+    if (n > 0)
+        conn_take_back(c, cut, n);
 }
 
 /* PING TOKEN is answered with PONG TOKEN; our own PING's PONG gives the
@@ -637,9 +664,10 @@ static int on_peer_line(struct conn *c, const char *line, size_t len)
     /* The hint made for this very line, if any (look_ahead replaces it).
      * Such a line is split already, and checked against the held record
      * first: a copy already held needs nothing more. */
-    struct peer_hint hint = p->hint[0];
-    int hinted = hint.gen == gen && hint.line == line && hint.len == len;
-    look_ahead(p, ahead, ahead_len, gen);
+    struct relay_hint hint = p->hint[0];
+    int hinted = relay_hint_matches(&hint, gen, line, len);
+    relay_look_ahead(p->hint, &srv->store, srv->opt->max_client_id, ahead,
+                     ahead_len, gen);
     struct proto_slice split[PROTO_MAX_FIELDS];
     const struct proto_slice *f = split;
     size_t n;
@@ -665,7 +693,8 @@ static int on_peer_line(struct conn *c, const char *line, size_t len)
     }
     p->received++;
     if (at) {
-        const struct record *held = is_held(srv, h, f[3], line, len);
+        const struct record *held =
+            relay_held(&srv->store, h, f[3], line, len);
         if (held != NULL) {
             withhold(p, held);
             srv->stats.records_stale++;
@@ -1154,7 +1183,8 @@ void peers_flood(struct server *srv, const struct record *rec,
         p->sent++;
         srv->stats.flood_sent++;
         if (off != SIZE_MAX)
-            remember(p, rec->seq, off, rec->len + 1);
+            relay_out_remember(&p->out, p->link->id, p->link->flushes,
+                               rec->seq, off, rec->len + 1);
     }
 }
 
@@ -1202,12 +1232,7 @@ void peers_close(struct server *srv)
             uv_cancel((uv_req_t *)&p->gai);
         uv_timer_stop(&p->timer);
         uv_close((uv_handle_t *)&p->timer, NULL);
-        free(p->pend);
-        p->pend = NULL;
-        free(p->pend_cut);
-        p->pend_cut = NULL;
-        p->pend_cut_cap = 0;
-        p->npend = p->pend_cap = p->nwithheld = 0;
+        relay_out_free(&p->out);
         if (p->link)
             conn_close(p->link, "server stopping");
         if (p->pending)
