@@ -1,0 +1,268 @@
+/* Unit tests for the peer links' relay path, without sockets: the copies
+ * queued to a neighbour and taken back when it sends them first
+ * (relay_out), and the look-ahead hints (relay_look_ahead). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dynbuf.h"
+#include "proto.h"
+#include "relay.h"
+#include "store.h"
+#include "test.h"
+
+#define L1 "AT Alford +0.100000000 one +34.1-118.1 1700000000.1"
+#define L2 "AT Alford +0.200000000 two +34.2-118.2 1700000000.2"
+#define L3 "AT Parker +0.300000000 three +34.3-118.3 1700000000.3"
+#define L4 "AT Parker +0.400000000 four +34.4-118.4 1700000000.4"
+#define L5 "AT Powell +0.500000000 five +34.5-118.5 1700000000.5"
+
+/* A link's output as peers queues it: each line at the offset it went
+ * to, remembered under its record's seq. */
+struct out {
+    struct dynbuf buf;
+    struct relay_out o;
+    unsigned long conn;
+    uint64_t flushes;
+};
+
+static void out_init(struct out *t, const char *before)
+{
+    memset(t, 0, sizeof *t);
+    dynbuf_init(&t->buf, SIZE_MAX);
+    CHECK_EQ_INT(dynbuf_add(&t->buf, before, strlen(before)), 0);
+    t->conn = 7;
+}
+
+static void out_queue(struct out *t, uint64_t seq, const char *line)
+{
+    size_t off = t->buf.len;
+    CHECK_EQ_INT(dynbuf_add_line(&t->buf, line, strlen(line)), 0);
+    relay_out_remember(&t->o, t->conn, t->flushes, seq, off,
+                       strlen(line) + 1);
+}
+
+/* What conn does before the write (prepare_out, conn_take_back). */
+static void out_prepare(struct out *t)
+{
+    const struct dynbuf_range *cut;
+    size_t n = relay_out_take(&t->o, t->conn, t->flushes, &cut);
+    dynbuf_cut(&t->buf, cut, n);
+}
+
+static void out_check(struct out *t, const char *want)
+{
+    test_eq_mem_(__FILE__, __LINE__, "output", t->buf.data, t->buf.len, want,
+                 strlen(want));
+}
+
+static void out_free(struct out *t)
+{
+    relay_out_free(&t->o);
+    dynbuf_free(&t->buf);
+}
+
+static void test_copy_taken_back(void)
+{
+    struct out t;
+    out_init(&t, "PING 1\n");
+    out_queue(&t, 10, L1);
+    /* The neighbour sends us record 10 before our copy left. */
+    CHECK_EQ_INT(relay_out_withhold(&t.o, t.conn, t.flushes, 10), 1);
+    CHECK_EQ_INT(relay_out_withhold(&t.o, t.conn, t.flushes, 10), 0);
+    out_prepare(&t);
+    out_check(&t, "PING 1\n");
+    /* The list is empty after the write: nothing is taken twice. */
+    CHECK_EQ_INT(t.o.n, 0);
+    CHECK_EQ_INT(relay_out_withhold(&t.o, t.conn, t.flushes, 10), 0);
+    out_free(&t);
+}
+
+static void test_several_taken_back_in_order(void)
+{
+    struct out t;
+    out_init(&t, "");
+    out_queue(&t, 1, L1);
+    out_queue(&t, 2, L2);
+    out_queue(&t, 5, L3);
+    out_queue(&t, 9, L4);
+    out_queue(&t, 12, L5);
+    /* In whatever order the neighbour's copies come. */
+    CHECK_EQ_INT(relay_out_withhold(&t.o, t.conn, t.flushes, 9), 1);
+    CHECK_EQ_INT(relay_out_withhold(&t.o, t.conn, t.flushes, 1), 1);
+    CHECK_EQ_INT(relay_out_withhold(&t.o, t.conn, t.flushes, 3), 0);
+    CHECK_EQ_INT(relay_out_withhold(&t.o, t.conn, t.flushes, 13), 0);
+    CHECK_EQ_INT(relay_out_withhold(&t.o, t.conn, t.flushes, 5), 1);
+    const struct dynbuf_range *cut;
+    size_t n = relay_out_take(&t.o, t.conn, t.flushes, &cut);
+    CHECK_EQ_INT(n, 3);
+    for (size_t i = 1; i < n; i++)
+        CHECK(cut[i].off >= cut[i - 1].off + cut[i - 1].len);
+    dynbuf_cut(&t.buf, cut, n);
+    out_check(&t, L2 "\n" L5 "\n");
+    out_free(&t);
+}
+
+static void test_flush_invalidates(void)
+{
+    struct out t;
+    out_init(&t, "");
+    out_queue(&t, 1, L1);
+    out_queue(&t, 2, L2);
+    /* The output was written: the offsets say nothing any more. */
+    t.flushes++;
+    t.buf.len = 0;
+    CHECK(!relay_out_valid(&t.o, t.conn, t.flushes));
+    CHECK_EQ_INT(relay_out_withhold(&t.o, t.conn, t.flushes, 2), 0);
+    out_queue(&t, 3, L3);
+    CHECK_EQ_INT(t.o.n, 1); /* the old list went */
+    CHECK_EQ_INT(relay_out_withhold(&t.o, t.conn, t.flushes, 1), 0);
+    CHECK_EQ_INT(relay_out_withhold(&t.o, t.conn, t.flushes, 3), 1);
+    /* A list about another output takes nothing back from this one. */
+    const struct dynbuf_range *cut;
+    CHECK_EQ_INT(relay_out_take(&t.o, t.conn, t.flushes + 1, &cut), 0);
+    CHECK_EQ_INT(t.o.n, 0);
+    out_check(&t, L3 "\n");
+    /* Nor does one about another connection. */
+    out_queue(&t, 4, L4);
+    CHECK_EQ_INT(relay_out_withhold(&t.o, t.conn + 1, t.flushes, 4), 0);
+    out_prepare(&t);
+    out_check(&t, L3 "\n" L4 "\n");
+    out_free(&t);
+}
+
+static void test_many_taken_back(void)
+{
+    struct out t;
+    out_init(&t, "");
+    char line[64];
+    struct dynbuf want;
+    dynbuf_init(&want, SIZE_MAX);
+    for (uint64_t seq = 1; seq <= 1000; seq++) {
+        snprintf(line, sizeof line, "AT A +0.100000000 c%llu +1+1 %llu.5",
+                 (unsigned long long)seq, (unsigned long long)seq);
+        out_queue(&t, seq * 2, line);
+        if (seq % 3 != 0)
+            CHECK_EQ_INT(dynbuf_add_line(&want, line, strlen(line)), 0);
+    }
+    for (uint64_t seq = 999; seq >= 3; seq -= 3)
+        CHECK_EQ_INT(relay_out_withhold(&t.o, t.conn, t.flushes, seq * 2), 1);
+    out_prepare(&t);
+    test_eq_mem_(__FILE__, __LINE__, "output", t.buf.data, t.buf.len,
+                 want.data, want.len);
+    dynbuf_free(&want);
+    out_free(&t);
+}
+
+static struct record *record_of(const char *line)
+{
+    struct proto_command c;
+    CHECK_EQ_INT(proto_parse(line, strlen(line), &c), PROTO_OK);
+    struct record *r = record_from_at(line, strlen(line), &c);
+    CHECK(r != NULL);
+    return r;
+}
+
+static void test_hint_only_single_spaced_at(void)
+{
+    struct store st;
+    store_init(&st, 1, 2);
+    static const char *no[] = {
+        "AT  Alford +0.100000000 one +34.1-118.1 1700000000.1",
+        "AT Alford +0.100000000 one +34.1-118.1 1700000000.1 ",
+        "AT Alford +0.100000000 one\t+34.1-118.1 1700000000.1",
+        "IAMAT one +34.1-118.1 1700000000.1",
+        "AT Alford +0.100000000 one +34.1-118.1",
+        "SUMS - 0 1 2 3 4 5 6 7 8 9 a b c d e f",
+        "PING 42",
+        "AT Alford +0.100000000 a-client-id-past-sixteen +34.1-118.1 1.1",
+        "",
+    };
+    struct relay_hint h;
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
+        relay_hint_make(&h, &st, 16, 5, no[i], strlen(no[i]));
+        CHECK_EQ_INT(h.gen, 0);
+        CHECK(!relay_hint_matches(&h, 5, no[i], strlen(no[i])));
+    }
+    const char *yes = L3;
+    relay_hint_make(&h, &st, 16, 5, yes, strlen(yes));
+    CHECK_EQ_INT(h.gen, 5);
+    CHECK(relay_hint_matches(&h, 5, yes, strlen(yes)));
+    CHECK(!relay_hint_matches(&h, 6, yes, strlen(yes)));
+    CHECK(!relay_hint_matches(&h, 5, yes, strlen(yes) - 1));
+    CHECK_EQ_MEM(h.f[3].p, "three", 5);
+    CHECK_EQ_INT(h.f[3].len, 5);
+    CHECK(h.h == store_key_hash(&st, "three", 5));
+    store_close(&st);
+}
+
+static void test_look_ahead_follows_lines(void)
+{
+    struct store st;
+    store_init(&st, 1, 2);
+    /* A read of four lines and the start of a fifth; the first is being
+     * handled, so the look-ahead sees the rest. */
+    static const char buf[] = L1 "\n" L2 "\nPING 9\n" L4 "\nAT Pow";
+    const char *l2 = buf + strlen(L1) + 1;
+    const char *ping = l2 + strlen(L2) + 1;
+    const char *l4 = ping + strlen("PING 9") + 1;
+    const char *end = buf + strlen(buf);
+    struct relay_hint hint[2];
+    memset(hint, 0, sizeof hint);
+    relay_look_ahead(hint, &st, 256, l2, (size_t)(end - l2), 3);
+    CHECK(relay_hint_matches(&hint[0], 3, l2, strlen(L2)));
+    CHECK_EQ_INT(hint[1].gen, 0); /* PING: no hint */
+    /* L2 is handled: its hint was hint[0]; PING is next. */
+    relay_look_ahead(hint, &st, 256, ping, (size_t)(end - ping), 3);
+    CHECK_EQ_INT(hint[0].gen, 0);
+    CHECK(relay_hint_matches(&hint[1], 3, l4, strlen(L4)));
+    CHECK(hint[1].h == store_key_hash(&st, "four", 4));
+    /* PING handled: L4's hint, made a line ago, moves up. */
+    relay_look_ahead(hint, &st, 256, l4, (size_t)(end - l4), 3);
+    CHECK(relay_hint_matches(&hint[0], 3, l4, strlen(L4)));
+    CHECK(hint[0].h == store_key_hash(&st, "four", 4));
+    CHECK_EQ_INT(hint[1].gen, 0); /* the last line is not complete */
+    /* A hint of another generation (the bytes were read again, perhaps
+     * to the same address) is not taken for this line. */
+    relay_look_ahead(hint, &st, 256, l2, (size_t)(end - l2), 4);
+    CHECK(!relay_hint_matches(&hint[0], 3, l2, strlen(L2)));
+    CHECK(relay_hint_matches(&hint[0], 4, l2, strlen(L2)));
+    /* Nothing ahead: no hints. */
+    relay_look_ahead(hint, &st, 256, NULL, 0, 4);
+    CHECK_EQ_INT(hint[0].gen, 0);
+    CHECK_EQ_INT(hint[1].gen, 0);
+    relay_look_ahead(hint, &st, 256, "AT Pow", 6, 4);
+    CHECK_EQ_INT(hint[0].gen, 0);
+    store_close(&st);
+}
+
+static void test_held_copy(void)
+{
+    struct store st;
+    store_init(&st, 1, 2);
+    const struct record *cur;
+    CHECK_EQ_INT(store_apply(&st, record_of(L1), &cur), STORE_CHANGED);
+    uint64_t h = store_key_hash(&st, "one", 3);
+    struct proto_slice client = {"one", 3};
+    const struct record *held = relay_held(&st, h, client, L1, strlen(L1));
+    CHECK(held == cur);
+    /* The same client, another record: not the held one. */
+    const char *other = "AT Alford +0.100000000 one +34.1-118.1 1.2";
+    CHECK(relay_held(&st, h, client, other, strlen(other)) == NULL);
+    struct proto_slice two = {"two", 3};
+    CHECK(relay_held(&st, store_key_hash(&st, "two", 3), two, L2,
+                     strlen(L2)) == NULL);
+    store_close(&st);
+}
+
+static const struct test tests[] = {
+    {"copy_taken_back", test_copy_taken_back},
+    {"several_taken_back_in_order", test_several_taken_back_in_order},
+    {"flush_invalidates", test_flush_invalidates},
+    {"many_taken_back", test_many_taken_back},
+    {"hint_only_single_spaced_at", test_hint_only_single_spaced_at},
+    {"look_ahead_follows_lines", test_look_ahead_follows_lines},
+    {"held_copy", test_held_copy},
+};
+
+TEST_MAIN(tests)
