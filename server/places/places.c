@@ -23,22 +23,19 @@ struct places_waiter {
 
 struct places_request {
     struct places *pl;
-    CURL *easy;
-    struct dynbuf body;
+    struct places_curl_transfer t;
     struct places_http http;
-    struct curl_slist *headers; /* http.headers, for curl */
     struct places_query q; /* lat/lng text not kept: only the numbers */
     char *key;             /* cache and in-flight key */
     struct places_waiter *waiters;
     struct places_request *prev, *next;
-    char errbuf[CURL_ERROR_SIZE];
 };
 
-struct places_socket {
+struct places_curl_socket {
     uv_poll_t poll;
     curl_socket_t fd;
-    struct places *pl;
-    struct places_socket *prev, *next;
+    struct places_curl *curl;
+    struct places_curl_socket *prev, *next;
 };
 
 struct places_cache_entry {
@@ -225,21 +222,21 @@ static char *query_key(const struct places *pl, const struct places_query *q)
 
 /* --- curl on the libuv loop ---------------------------------------------*/
 
-static void check_done(struct places *pl);
+static void check_done(struct places_curl *c);
 
-static void socket_unlink(struct places_socket *s)
+static void socket_unlink(struct places_curl_socket *s)
 {
     if (s->prev)
         s->prev->next = s->next;
     else
-        s->pl->sockets = s->next;
+        s->curl->sockets = s->next;
     if (s->next)
         s->next->prev = s->prev;
 }
 
 static void on_poll(uv_poll_t *h, int status, int events)
 {
-    struct places_socket *s = h->data;
+    struct places_curl_socket *s = h->data;
     int flags = 0;
     if (status < 0)
         flags = CURL_CSELECT_ERR;
@@ -248,8 +245,8 @@ static void on_poll(uv_poll_t *h, int status, int events)
     if (events & UV_WRITABLE)
         flags |= CURL_CSELECT_OUT;
     int running;
-    curl_multi_socket_action(s->pl->multi, s->fd, flags, &running);
-    check_done(s->pl);
+    curl_multi_socket_action(s->curl->multi, s->fd, flags, &running);
+    check_done(s->curl);
 }
 
 static void on_socket_closed(uv_handle_t *h)
@@ -261,14 +258,14 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
                           void *socketp)
 {
     (void)easy;
-    struct places *pl = userp;
-    struct places_socket *s = socketp;
+    struct places_curl *c = userp;
+    struct places_curl_socket *s = socketp;
     if (what == CURL_POLL_REMOVE) {
         if (s != NULL) {
             socket_unlink(s);
             uv_poll_stop(&s->poll);
             uv_close((uv_handle_t *)&s->poll, on_socket_closed);
-            curl_multi_assign(pl->multi, fd, NULL);
+            curl_multi_assign(c->multi, fd, NULL);
         }
         return 0;
     }
@@ -276,19 +273,19 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
         s = malloc(sizeof *s);
         if (s == NULL)
             return -1;
-        if (uv_poll_init_socket(pl->loop, &s->poll, fd) != 0) {
+        if (uv_poll_init_socket(c->loop, &s->poll, fd) != 0) {
             free(s);
             return -1;
         }
         s->fd = fd;
-        s->pl = pl;
+        s->curl = c;
         s->poll.data = s;
         s->prev = NULL;
-        s->next = pl->sockets;
-        if (pl->sockets)
-            pl->sockets->prev = s;
-        pl->sockets = s;
-        curl_multi_assign(pl->multi, fd, s);
+        s->next = c->sockets;
+        if (c->sockets)
+            c->sockets->prev = s;
+        c->sockets = s;
+        curl_multi_assign(c->multi, fd, s);
     }
     int events = 0;
     if (what & CURL_POLL_IN)
@@ -300,35 +297,161 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
 
 static void on_timeout(uv_timer_t *t)
 {
-    struct places *pl = t->data;
+    struct places_curl *c = t->data;
     int running;
-    curl_multi_socket_action(pl->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done(pl);
+    curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_done(c);
 }
 
 static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 {
     (void)multi;
-    struct places *pl = userp;
+    struct places_curl *c = userp;
     if (timeout_ms < 0) {
-        uv_timer_stop(&pl->timer);
+        uv_timer_stop(&c->timer);
         return 0;
     }
     /* Never call back into curl from inside its own callback: a zero
      * timeout becomes 1 ms on the loop. */
-    uv_timer_start(&pl->timer, on_timeout,
+    uv_timer_start(&c->timer, on_timeout,
                    timeout_ms == 0 ? 1 : (uint64_t)timeout_ms, 0);
     return 0;
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 {
-    struct places_request *r = userp;
+    struct places_curl_transfer *t = userp;
     size_t n = size * nmemb;
-    if (dynbuf_add(&r->body, data, n) != 0)
+    if (dynbuf_add(&t->body, data, n) != 0)
         return 0; /* too large: curl fails the transfer */
     return n;
 }
+
+/* Reports every transfer that ended (also when none is still running: the
+ * last one to time out must not be lost), then runs the after callback. */
+static void check_done(struct places_curl *c)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(c->multi, &left)) != NULL) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        char *priv = NULL;
+        long http = 0;
+        CURLcode code = m->data.result;
+        CURL *easy = m->easy_handle;
+        curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
+        curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &http);
+        curl_multi_remove_handle(c->multi, easy);
+        struct places_curl_transfer *t = (void *)priv;
+        t->done(t, code, http);
+    }
+    c->after(c->arg);
+}
+
+static int places_curl_init(struct places_curl *c, uv_loop_t *loop,
+                            places_curl_after_cb *after, void *arg)
+{
+    memset(c, 0, sizeof *c);
+    c->multi = curl_multi_init();
+    if (c->multi == NULL)
+        return PLACES_ENOMEM;
+    c->loop = loop;
+    c->after = after;
+    c->arg = arg;
+    uv_timer_init(loop, &c->timer);
+    c->timer.data = c;
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+    return 0;
+}
+
+static void places_curl_close(struct places_curl *c)
+{
+    curl_multi_cleanup(c->multi);
+    c->multi = NULL;
+    /* Cleanup does not always report the sockets of cached connections:
+     * close whatever poll handles are left so the loop can close. */
+    while (c->sockets != NULL) {
+        struct places_curl_socket *s = c->sockets;
+        socket_unlink(s);
+        uv_poll_stop(&s->poll);
+        uv_close((uv_handle_t *)&s->poll, on_socket_closed);
+    }
+    uv_close((uv_handle_t *)&c->timer, NULL);
+}
+
+static int places_curl_transfer_init(struct places_curl_transfer *t,
+                                     const struct dynbuf *lines)
+{
+    dynbuf_init(&t->body, PLACES_MAX_BODY);
+    for (size_t i = 0; i < lines->len; i += strlen(lines->data + i) + 1) {
+        struct curl_slist *l = curl_slist_append(t->headers, lines->data + i);
+        if (l == NULL)
+            return PLACES_ENOMEM;
+        t->headers = l;
+    }
+    return 0;
+}
+
+static void places_curl_transfer_free(struct places_curl_transfer *t)
+{
+    if (t->easy != NULL)
+        curl_easy_cleanup(t->easy);
+    t->easy = NULL;
+    dynbuf_free(&t->body);
+    curl_slist_free_all(t->headers);
+    t->headers = NULL;
+}
+
+static int places_curl_start(struct places_curl *c,
+                             struct places_curl_transfer *t, const char *url,
+                             const char *body, size_t body_len,
+                             uint64_t timeout_ms, places_curl_done_cb *done)
+{
+    CURL *e = curl_easy_init();
+    if (e == NULL)
+        return PLACES_ENOMEM;
+    t->easy = e;
+    t->done = done;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    if (body_len > 0) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    }
+    if (t->headers != NULL)
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long)(timeout_ms < PLACES_CONNECT_TIMEOUT_MS
+                                ? timeout_ms
+                                : PLACES_CONNECT_TIMEOUT_MS));
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)PLACES_MAX_BODY);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "herd/0.1");
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    if (curl_multi_add_handle(c->multi, e) != CURLM_OK)
+        return PLACES_ENOMEM;
+    return 0;
+}
+
+static void places_curl_cancel(struct places_curl *c,
+                               struct places_curl_transfer *t)
+{
+    curl_multi_remove_handle(c->multi, t->easy);
+}
+
+/* --- searches -----------------------------------------------------------*/
+
+static void start_waiting(void *arg);
 
 int places_init(struct places *pl, uv_loop_t *loop,
                 const struct places_options *opt)
@@ -365,35 +488,23 @@ int places_init(struct places *pl, uv_loop_t *loop,
     pl->buckets = calloc(pl->nbuckets, sizeof *pl->buckets);
     pl->url = strdup(opt->url ? opt->url : pl->provider->default_url);
     pl->key = strdup(opt->key ? opt->key : "");
-    pl->multi = curl_multi_init();
     if (pl->buckets == NULL || pl->url == NULL || pl->key == NULL ||
-        pl->multi == NULL) {
+        places_curl_init(&pl->curl, loop, start_waiting, pl) != 0) {
         free(pl->buckets);
         free(pl->url);
         free(pl->key);
-        if (pl->multi)
-            curl_multi_cleanup(pl->multi);
         memset(pl, 0, sizeof *pl);
         return PLACES_ENOMEM;
     }
-    uv_timer_init(loop, &pl->timer);
-    pl->timer.data = pl;
-    curl_multi_setopt(pl->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-    curl_multi_setopt(pl->multi, CURLMOPT_SOCKETDATA, pl);
-    curl_multi_setopt(pl->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-    curl_multi_setopt(pl->multi, CURLMOPT_TIMERDATA, pl);
     return 0;
 }
 
 static void request_free(struct places_request *r)
 {
-    if (r->easy != NULL)
-        curl_easy_cleanup(r->easy);
-    dynbuf_free(&r->body);
+    places_curl_transfer_free(&r->t);
     dynbuf_free(&r->http.url);
     dynbuf_free(&r->http.body);
     dynbuf_free(&r->http.headers);
-    curl_slist_free_all(r->headers);
     while (r->waiters != NULL) {
         struct places_waiter *w = r->waiters;
         r->waiters = w->next;
@@ -428,38 +539,13 @@ static void unlink_active(struct places_request *r)
     r->prev = r->next = NULL;
 }
 
+static void finish(struct places_curl_transfer *t, CURLcode code, long http);
+
 static int start_transfer(struct places_request *r)
 {
     struct places *pl = r->pl;
-    CURL *e = curl_easy_init();
-    if (e == NULL)
-        return PLACES_ENOMEM;
-    r->easy = e;
-    curl_easy_setopt(e, CURLOPT_URL, r->http.url.data);
-    if (r->http.body.len > 0) {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->http.body.data);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
-                         (curl_off_t)r->http.body.len);
-    }
-    if (r->headers != NULL)
-        curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, r);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)pl->timeout_ms);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                     (long)(pl->timeout_ms < PLACES_CONNECT_TIMEOUT_MS
-                                ? pl->timeout_ms
-                                : PLACES_CONNECT_TIMEOUT_MS));
-    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
-                     (curl_off_t)PLACES_MAX_BODY);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "herd/0.1");
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-    if (curl_multi_add_handle(pl->multi, e) != CURLM_OK)
+    if (places_curl_start(&pl->curl, &r->t, r->http.url.data, r->http.body.data,
+                          r->http.body.len, pl->timeout_ms, finish) != 0)
         return PLACES_ENOMEM;
     r->next = pl->active;
     if (pl->active)
@@ -470,22 +556,11 @@ static int start_transfer(struct places_request *r)
     return 0;
 }
 
-/* The request's header lines as curl's list. */
-static int curl_headers(const struct dynbuf *lines, struct curl_slist **out)
-{
-    for (size_t i = 0; i < lines->len; i += strlen(lines->data + i) + 1) {
-        struct curl_slist *l = curl_slist_append(*out, lines->data + i);
-        if (l == NULL)
-            return PLACES_ENOMEM;
-        *out = l;
-    }
-    return 0;
-}
-
 /* Starts queued requests while there is room. A request that cannot start
  * is answered with a failure, never dropped. */
-static void start_waiting(struct places *pl)
+static void start_waiting(void *arg)
 {
+    struct places *pl = arg;
     while (pl->wait_head != NULL && pl->inflight < pl->max_inflight) {
         struct places_request *r = pl->wait_head;
         pl->wait_head = r->next;
@@ -509,21 +584,21 @@ static int is_good(const json_t *answer)
     return strcmp(s, "OK") == 0 || strcmp(s, "ZERO_RESULTS") == 0;
 }
 
-static void finish(struct places_request *r, CURLcode code)
+/* A transfer ended (it has left the multi handle). */
+static void finish(struct places_curl_transfer *t, CURLcode code, long http)
 {
+    struct places_request *r = t->data;
     struct places *pl = r->pl;
-    long http = 0;
-    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &http);
     json_t *answer;
     if (code == CURLE_OK) {
-        answer = pl->provider->parse(r->body.data ? r->body.data : "",
-                                     r->body.len, http, &r->q);
+        answer = pl->provider->parse(t->body.data ? t->body.data : "",
+                                     t->body.len, http, &r->q);
     } else {
         char msg[CURL_ERROR_SIZE + 64];
         snprintf(msg, sizeof msg, "places provider unreachable: %s",
                  code == CURLE_WRITE_ERROR || code == CURLE_FILESIZE_EXCEEDED
                      ? "answer too large"
-                 : r->errbuf[0] ? r->errbuf
+                 : t->errbuf[0] ? t->errbuf
                                 : curl_easy_strerror(code));
         answer = places_json_error("UNKNOWN_ERROR", msg);
     }
@@ -538,27 +613,11 @@ static void finish(struct places_request *r, CURLcode code)
                 json_is_string(st) ? json_string_value(st) : "?",
                 json_is_string(m) ? json_string_value(m) : "");
     }
-    curl_multi_remove_handle(pl->multi, r->easy);
     unlink_active(r);
     pl->inflight--;
     answer_waiters(r, answer);
     json_decref(answer);
     request_free(r);
-}
-
-static void check_done(struct places *pl)
-{
-    CURLMsg *m;
-    int left;
-    while ((m = curl_multi_info_read(pl->multi, &left)) != NULL) {
-        if (m->msg != CURLMSG_DONE)
-            continue;
-        char *priv = NULL;
-        CURLcode code = m->data.result;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
-        finish((struct places_request *)(void *)priv, code);
-    }
-    start_waiting(pl);
 }
 
 /* A request in flight (or queued) for the same key. */
@@ -622,14 +681,14 @@ int places_search(struct places *pl, const struct places_query *q,
     r->waiters = w;
     r->q = *q;
     r->q.lat = r->q.lng = NULL;
-    dynbuf_init(&r->body, PLACES_MAX_BODY);
+    r->t.data = r;
     dynbuf_init(&r->http.url, URL_MAX);
     dynbuf_init(&r->http.body, URL_MAX);
     dynbuf_init(&r->http.headers, URL_MAX);
     if (pl->provider->build(pl->url, pl->key, q, &r->http) != 0 ||
         dynbuf_addc(&r->http.url, '\0') != 0 ||
         dynbuf_addc(&r->http.body, '\0') != 0 ||
-        curl_headers(&r->http.headers, &r->headers) != 0) {
+        places_curl_transfer_init(&r->t, &r->http.headers) != 0) {
         request_free(r);
         return PLACES_ENOMEM;
     }
@@ -661,7 +720,7 @@ void places_close(struct places *pl)
     }
     while (pl->active != NULL) {
         struct places_request *r = pl->active;
-        curl_multi_remove_handle(pl->multi, r->easy);
+        places_curl_cancel(&pl->curl, &r->t);
         unlink_active(r);
         answer_waiters(r, NULL);
         request_free(r);
@@ -675,17 +734,7 @@ void places_close(struct places *pl)
     pl->wait_tail = NULL;
     pl->inflight = 0;
     cache_free(pl);
-    curl_multi_cleanup(pl->multi);
-    pl->multi = NULL;
-    /* Cleanup does not always report the sockets of cached connections:
-     * close whatever poll handles are left so the loop can close. */
-    while (pl->sockets != NULL) {
-        struct places_socket *s = pl->sockets;
-        socket_unlink(s);
-        uv_poll_stop(&s->poll);
-        uv_close((uv_handle_t *)&s->poll, on_socket_closed);
-    }
-    uv_close((uv_handle_t *)&pl->timer, NULL);
+    places_curl_close(&pl->curl);
     free(pl->url);
     free(pl->key);
     pl->url = pl->key = NULL;

@@ -54,20 +54,45 @@ struct places_stats {
 typedef void places_cb(void *arg, const json_t *answer);
 
 struct places_request;
-struct places_socket;
+struct places_curl_socket;
+struct places_curl_transfer;
 struct places_cache_entry;
 struct offline_index;
 
-struct places {
+/* A transfer ended with curl's result and the HTTP status (0: none); it
+ * has left the multi handle already, so the callback may free it. */
+typedef void places_curl_done_cb(struct places_curl_transfer *t, CURLcode code,
+                                 long http_code);
+/* Runs each time curl has made progress, after the transfers that ended
+ * were reported (also when none did). */
+typedef void places_curl_after_cb(void *arg);
+
+struct places_curl {
     uv_loop_t *loop;
     CURLM *multi;
     uv_timer_t timer;
+    struct places_curl_socket *sockets; /* one uv_poll_t per curl socket */
+    places_curl_after_cb *after;
+    void *arg;
+};
+
+struct places_curl_transfer {
+    void *data; /* the caller's */
+    CURL *easy;
+    struct dynbuf body; /* the answer, at most PLACES_MAX_BODY bytes */
+    struct curl_slist *headers;
+    places_curl_done_cb *done;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+struct places {
+    uv_loop_t *loop;
+    struct places_curl curl;
     const struct places_provider *provider;
     char *url;
     char *key;
     uint64_t timeout_ms;
     struct places_request *active; /* doubly linked */
-    struct places_socket *sockets;  /* one uv_poll_t per curl socket */
     struct places_request *wait_head, *wait_tail;
     unsigned inflight;
     unsigned max_inflight;
