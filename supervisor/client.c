@@ -32,7 +32,7 @@ static const struct {
     {"SEGV", SIGSEGV}, {"ABRT", SIGABRT},
 };
 
-__attribute__((format(printf, 1, 2))) int usage_error(const char *fmt,
+__attribute__((format(printf, 1, 2))) int client_usage_error(const char *fmt,
                                                              ...)
 {
     va_list ap;
@@ -129,7 +129,7 @@ static int request_body(const struct herd *h, const char *line,
 }
 
 /* Sends one request; prints the body; returns an exit code. */
-int request(const struct herd *h, const char *line)
+int client_request(const struct herd *h, const char *line)
 {
     struct dynbuf body;
     dynbuf_init(&body, 16 * 1024 * 1024);
@@ -140,8 +140,7 @@ int request(const struct herd *h, const char *line)
     return rc;
 }
 
-int cmd_start_herd(struct herd *h, int argc, char **argv,
-                          const char *argv0)
+int client_start_herd(struct herd *h, int argc, char **argv, const char *argv0)
 {
     int foreground = 0;
     const char *only = NULL;
@@ -154,7 +153,8 @@ int cmd_start_herd(struct herd *h, int argc, char **argv,
         } else if (strncmp(argv[i], "--only=", 7) == 0) {
             only = argv[i] + 7;
         } else {
-            return usage_error("start: unexpected argument '%s'", argv[i]);
+            return client_usage_error("start: unexpected argument '%s'",
+                                      argv[i]);
         }
     }
     int fd = connect_supervisor(h);
@@ -164,7 +164,7 @@ int cmd_start_herd(struct herd *h, int argc, char **argv,
                 h->conf, h->sock);
         return HERD_EXIT_FAILURE;
     }
-    int rc = find_server_bin(h, argv0);
+    int rc = herd_find_server_bin(h, argv0);
     if (rc != 0)
         return rc;
     /* Made 0700 when missing; refused when another user owns one or group
@@ -184,16 +184,16 @@ int cmd_start_herd(struct herd *h, int argc, char **argv,
         fprintf(stderr, "herd: warning: the graph of %s is not connected: "
                         "some servers never hear of some updates\n",
                 h->conf);
-    rc = ensure_secret(h);
+    rc = herd_ensure_secret(h);
     if (rc != 0)
         return rc;
-    reap_leftovers(h);
+    herd_reap_leftovers(h);
     if (foreground)
-        return run_supervisor(h, only, STDOUT_FILENO, 1);
-    return start_background(h, only);
+        return daemon_run(h, only, STDOUT_FILENO, 1);
+    return daemon_start_background(h, only);
 }
 
-int names_request(struct herd *h, const char *verb, int argc,
+int client_names_request(struct herd *h, const char *verb, int argc,
                          char **argv)
 {
     struct dynbuf b;
@@ -202,8 +202,8 @@ int names_request(struct herd *h, const char *verb, int argc,
     for (int i = 0; i < argc && rc == 0; i++) {
         if (argv[i][0] == '-' || !config_valid_name(argv[i], strlen(argv[i]))) {
             dynbuf_free(&b);
-            return usage_error("%s: '%s' is not a server name", verb,
-                               argv[i]);
+            return client_usage_error("%s: '%s' is not a server name", verb,
+                                      argv[i]);
         }
         rc = dynbuf_printf(&b, " %s", argv[i]);
     }
@@ -211,32 +211,32 @@ int names_request(struct herd *h, const char *verb, int argc,
         rc = dynbuf_printf(&b, "\n");
     if (rc != 0) {
         dynbuf_free(&b);
-        return usage_error("%s: too many names", verb);
+        return client_usage_error("%s: too many names", verb);
     }
     rc = dynbuf_addc(&b, '\0');
-    int code = rc == 0 ? request(h, b.data) : HERD_EXIT_OSERR;
+    int code = rc == 0 ? client_request(h, b.data) : HERD_EXIT_OSERR;
     dynbuf_free(&b);
     return code;
 }
 
-int cmd_status(struct herd *h, int json)
+int client_status(struct herd *h, int json)
 {
     struct dynbuf body;
     dynbuf_init(&body, 16 * 1024 * 1024);
     int rc = request_body(h, json ? "status-json\n" : "status\n", &body);
     if (rc == 0 && json) {
-        print_status_json(h, body.data ? body.data : "");
+        links_status_json(h, body.data ? body.data : "");
     } else {
         if (body.len > 0)
             fwrite(body.data, 1, body.len, stdout);
         if (rc == 0)
-            print_links(h);
+            links_print(h);
     }
     dynbuf_free(&body);
     return rc;
 }
 
-int parse_signal(const char *s)
+int client_parse_signal(const char *s)
 {
     const char *n = strncmp(s, "SIG", 3) == 0 ? s + 3 : s;
     for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++)

@@ -12,19 +12,21 @@
 #include "herd.h"
 
 /* Prints "herd: MESSAGE (see herd --help)" on stderr; returns 64. */
-__attribute__((format(printf, 1, 2))) int usage_error(const char *fmt, ...);
+__attribute__((format(printf, 1, 2))) int client_usage_error(const char *fmt,
+                                                             ...);
 
 /* Sends one request line to the supervisor; prints the body of its reply;
  * returns 0 if it answered "ok". */
-int request(const struct herd *h, const char *line);
+int client_request(const struct herd *h, const char *line);
 /* Sends "VERB NAME..." to the supervisor (the names checked first). */
-int names_request(struct herd *h, const char *verb, int argc, char **argv);
+int client_names_request(struct herd *h, const char *verb, int argc,
+                         char **argv);
 /* herd start [--foreground] [--only NAME,...]: sets the herd up and starts
  * its supervisor. */
-int cmd_start_herd(struct herd *h, int argc, char **argv, const char *argv0);
+int client_start_herd(struct herd *h, int argc, char **argv, const char *argv0);
 /* herd status [--json]: the supervisor's table, then the links. */
-int cmd_status(struct herd *h, int json);
+int client_status(struct herd *h, int json);
 /* A signal by name (KILL, SIGKILL) or number; -1 if it is neither. */
-int parse_signal(const char *s);
+int client_parse_signal(const char *s);
 
 #endif

@@ -178,8 +178,7 @@ fail_report(int report_fd, const char *fmt, ...)
     return HERD_EXIT_FAILURE;
 }
 
-int run_supervisor(struct herd *h, const char *only, int report_fd,
-                          int foreground)
+int daemon_run(struct herd *h, const char *only, int report_fd, int foreground)
 {
     static struct daemon d;
     memset(&d, 0, sizeof d);
@@ -276,7 +275,7 @@ int run_supervisor(struct herd *h, const char *only, int report_fd,
 }
 
 /* Forks the supervisor into the background and waits for its report. */
-int start_background(struct herd *h, const char *only)
+int daemon_start_background(struct herd *h, const char *only)
 {
     int pfd[2];
     if (pipe(pfd) != 0) {
@@ -309,7 +308,7 @@ int start_background(struct herd *h, const char *only)
         if (errfd > STDERR_FILENO)
             close(errfd);
         fcntl(pfd[1], F_SETFD, FD_CLOEXEC);
-        _exit(run_supervisor(h, only, pfd[1], 0));
+        _exit(daemon_run(h, only, pfd[1], 0));
     }
     close(pfd[1]);
     struct dynbuf in;

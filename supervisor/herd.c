@@ -46,7 +46,7 @@ static int check_secret(const char *path)
 
 /* The herd secret: herd.conf's secret_file, or run_dir/secret, made on the
  * first start (0600, 32 random bytes in hex). Returns 0 or an exit code. */
-int ensure_secret(struct herd *h)
+int herd_ensure_secret(struct herd *h)
 {
     if (h->cfg.secret_file != NULL) {
         snprintf(h->secret_file, sizeof h->secret_file, "%s",
@@ -94,7 +94,7 @@ static void dir_default(char *out, const char *set, const char *conf,
     snprintf(out, PATH_MAX, "%.*s/%s", (int)(slash - conf), conf, name);
 }
 
-int load_herd(struct herd *h, const char *path)
+int herd_load(struct herd *h, const char *path)
 {
     config_init(&h->cfg);
     if (realpath(path, h->conf) == NULL) {
@@ -128,7 +128,7 @@ int load_herd(struct herd *h, const char *path)
     return 0;
 }
 
-int find_server_bin(struct herd *h, const char *argv0)
+int herd_find_server_bin(struct herd *h, const char *argv0)
 {
     const char *env = getenv("HERD_SERVER_BIN");
     if (h->cfg.server_bin != NULL) {
@@ -187,7 +187,7 @@ static int is_our_server(pid_t pid, const char *server_bin, const char *name)
 /* A supervisor killed with SIGKILL leaves its pid file (and its servers
  * stop on their own when their lifeline closes). Make sure none of them
  * still holds a port before starting anew. */
-void reap_leftovers(const struct herd *h)
+void herd_reap_leftovers(const struct herd *h)
 {
     FILE *fp = fopen(h->pidfile, "r");
     if (fp == NULL)

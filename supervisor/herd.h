@@ -31,16 +31,16 @@ struct herd {
 /* Reads herd.conf at path (made absolute) into h->cfg and derives the
  * directories and the control socket's and pid file's paths. h->cfg is
  * initialised even on failure: the caller frees it with config_free. */
-int load_herd(struct herd *h, const char *path);
+int herd_load(struct herd *h, const char *path);
 /* Sets h->server_bin: herd.conf's server_bin, $HERD_SERVER_BIN, or the
  * herd-server next to this executable (argv0 when its path is unknown). */
-int find_server_bin(struct herd *h, const char *argv0);
+int herd_find_server_bin(struct herd *h, const char *argv0);
 /* Sets h->secret_file: herd.conf's secret_file, checked, or
  * RUN_DIR/secret, made on the first start (the run directory must exist). */
-int ensure_secret(struct herd *h);
+int herd_ensure_secret(struct herd *h);
 /* Stops the servers a supervisor that died without cleaning up left
  * behind, as its pid file names them (only processes still running
  * h->server_bin under that name). Needs h->server_bin. */
-void reap_leftovers(const struct herd *h);
+void herd_reap_leftovers(const struct herd *h);
 
 #endif

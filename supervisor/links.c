@@ -238,17 +238,17 @@ static long server_index(const struct herd *h, const char *verb,
 
 /* herd cut|heal [A [B]]: every server concerned is told, or, if one of
  * them cannot be reached, none is. */
-int cmd_cut(struct herd *h, int cut, int argc, char **argv)
+int links_cut(struct herd *h, int cut, int argc, char **argv)
 {
     const char *verb = cut ? "cut" : "heal";
     const struct config *cfg = &h->cfg;
     if (argc > 2 || (cut && argc == 0))
-        return usage_error(cut ? "cut takes NAME [NAME]"
-                               : "heal takes [NAME [NAME]]");
+        return client_usage_error(cut ? "cut takes NAME [NAME]"
+                                      : "heal takes [NAME [NAME]]");
     for (int i = 0; i < argc; i++)
         if (argv[i][0] == '-' || !config_valid_name(argv[i], strlen(argv[i])))
-            return usage_error("%s: '%s' is not a server name", verb,
-                               argv[i]);
+            return client_usage_error("%s: '%s' is not a server name", verb,
+                                      argv[i]);
     long a = -1, b = -1;
     if (argc >= 1 && (a = server_index(h, verb, argv[0])) < 0)
         return HERD_EXIT_FAILURE;
@@ -506,7 +506,7 @@ static void free_views(const struct herd *h, json_t **st)
     free(st);
 }
 
-void print_links(const struct herd *h)
+void links_print(const struct herd *h)
 {
     const struct config *cfg = &h->cfg;
     if (cfg->nlinks == 0)
@@ -551,7 +551,7 @@ void print_links(const struct herd *h)
 
 /* herd status --json: the supervisor's answer, plus "links" and each
  * server's records and digest. */
-int print_status_json(const struct herd *h, const char *body)
+int links_status_json(const struct herd *h, const char *body)
 {
     json_error_t jerr;
     json_t *root = json_loads(body, 0, &jerr);

@@ -14,13 +14,13 @@
 /* herd cut|heal [A [B]] (cut: 1 to cut, 0 to heal): every server concerned
  * is told, or, if one of them cannot be reached, none is. Returns the exit
  * code. */
-int cmd_cut(struct herd *h, int cut, int argc, char **argv);
+int links_cut(struct herd *h, int cut, int argc, char **argv);
 /* Prints the LINK table of herd status (nothing if herd.conf has no
  * links). */
-void print_links(const struct herd *h);
+void links_print(const struct herd *h);
 /* Prints the supervisor's status-json answer body with "links" and each
  * server's records and digest added (body as it is if that fails).
  * Returns 0. */
-int print_status_json(const struct herd *h, const char *body);
+int links_status_json(const struct herd *h, const char *body);
 
 #endif

@@ -104,7 +104,7 @@ static int print_help(const char *cmd)
             return 0;
         }
     if (cmd != NULL)
-        return usage_error("no command '%s'", cmd);
+        return client_usage_error("no command '%s'", cmd);
     fputs(usage_text, stdout);
     return 0;
 }
@@ -117,41 +117,42 @@ static int dispatch(struct herd *h, const char *cmd, int argc, char **argv,
             return print_help(cmd);
     if (strcmp(cmd, "start") == 0) {
         if (argc > 0 && argv[0][0] != '-')
-            return names_request(h, "start", argc, argv);
-        return cmd_start_herd(h, argc, argv, argv0);
+            return client_names_request(h, "start", argc, argv);
+        return client_start_herd(h, argc, argv, argv0);
     }
     if (strcmp(cmd, "stop") == 0) {
         if (argc == 0)
-            return request(h, "shutdown\n");
-        return names_request(h, "stop", argc, argv);
+            return client_request(h, "shutdown\n");
+        return client_names_request(h, "stop", argc, argv);
     }
     if (strcmp(cmd, "restart") == 0) {
         if (argc == 0)
-            return usage_error("restart needs server names");
-        return names_request(h, "restart", argc, argv);
+            return client_usage_error("restart needs server names");
+        return client_names_request(h, "restart", argc, argv);
     }
     if (strcmp(cmd, "status") == 0) {
         if (argc == 1 && strcmp(argv[0], "--json") == 0)
-            return cmd_status(h, 1);
+            return client_status(h, 1);
         if (argc != 0)
-            return usage_error("status takes only --json");
-        return cmd_status(h, 0);
+            return client_usage_error("status takes only --json");
+        return client_status(h, 0);
     }
     if (strcmp(cmd, "cut") == 0 || strcmp(cmd, "heal") == 0)
-        return cmd_cut(h, cmd[0] == 'c', argc, argv);
+        return links_cut(h, cmd[0] == 'c', argc, argv);
     if (strcmp(cmd, "kill") == 0) {
         if (argc < 1 || argc > 2)
-            return usage_error("kill takes NAME [SIGNAL]");
+            return client_usage_error("kill takes NAME [SIGNAL]");
         if (!config_valid_name(argv[0], strlen(argv[0])))
-            return usage_error("kill: '%s' is not a server name", argv[0]);
-        int sig = argc == 2 ? parse_signal(argv[1]) : SIGKILL;
+            return client_usage_error("kill: '%s' is not a server name",
+                                      argv[0]);
+        int sig = argc == 2 ? client_parse_signal(argv[1]) : SIGKILL;
         if (sig < 0)
-            return usage_error("kill: unknown signal '%s'", argv[1]);
+            return client_usage_error("kill: unknown signal '%s'", argv[1]);
         char line[128];
         snprintf(line, sizeof line, "kill %s %d\n", argv[0], sig);
-        return request(h, line);
+        return client_request(h, line);
     }
-    return usage_error("unknown command '%s'", cmd);
+    return client_usage_error("unknown command '%s'", cmd);
 }
 
 int main(int argc, char **argv)
@@ -173,10 +174,10 @@ int main(int argc, char **argv)
         else if (strncmp(argv[i], "--config=", 9) == 0)
             conf = argv[i] + 9;
         else
-            return usage_error("unknown option '%s'", argv[i]);
+            return client_usage_error("unknown option '%s'", argv[i]);
     }
     if (i >= argc)
-        return usage_error("missing command");
+        return client_usage_error("missing command");
     const char *cmd = argv[i++];
     if (strcmp(cmd, "help") == 0)
         return print_help(i < argc ? argv[i] : NULL);
@@ -198,11 +199,11 @@ int main(int argc, char **argv)
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
         known |= strcmp(cmd, cmds[k]) == 0;
     if (!known)
-        return usage_error("unknown command '%s'", cmd);
+        return client_usage_error("unknown command '%s'", cmd);
     for (int j = 0; j < nrest; j++)
         if (strcmp(rest[j], "--help") == 0 || strcmp(rest[j], "-h") == 0)
             return print_help(cmd);
-    int rc = load_herd(&h, conf);
+    int rc = herd_load(&h, conf);
     if (rc == 0)
         rc = dispatch(&h, cmd, nrest, rest, argv[0]);
     config_free(&h.cfg);
