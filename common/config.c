@@ -19,29 +19,14 @@ struct field {
 void config_init(struct config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    /* 0 is a value of these */
-    cfg->peer_batch_us = CONFIG_UNSET;
-    cfg->max_clients_per_addr = CONFIG_UNSET;
-    cfg->log_max_mb = CONFIG_UNSET;
-    cfg->max_future_s = CONFIG_UNSET;
+    settings_init(&cfg->settings);
 }
 
 void config_free(struct config *cfg)
 {
     free(cfg->servers);
     free(cfg->links);
-    free(cfg->places);
-    free(cfg->places_url);
-    free(cfg->run_dir);
-    free(cfg->log_dir);
-    free(cfg->data_dir);
-    free(cfg->server_bin);
-    free(cfg->places_index);
-    free(cfg->fsync);
-    free(cfg->secret_file);
-    free(cfg->tls_cert);
-    free(cfg->tls_key);
-    free(cfg->tls_ca);
+    settings_free(&cfg->settings);
     config_init(cfg);
 }
 
@@ -109,26 +94,6 @@ static size_t split(const char *p, size_t len, struct field *f, size_t max)
 static int field_is(const struct field *f, const char *word)
 {
     return f->len == strlen(word) && memcmp(f->p, word, f->len) == 0;
-}
-
-/* A string value: "dir" relative to base_dir unless absolute. */
-static int set_string(char **dst, const struct field *f, const char *base_dir)
-{
-    size_t blen = 0;
-    if (base_dir != NULL && f->p[0] != '/')
-        blen = strlen(base_dir) + 1;
-    char *s = malloc(blen + f->len + 1);
-    if (s == NULL)
-        return CONFIG_ENOMEM;
-    if (blen > 0) {
-        memcpy(s, base_dir, blen - 1);
-        s[blen - 1] = '/';
-    }
-    memcpy(s + blen, f->p, f->len);
-    s[blen + f->len] = '\0';
-    free(*dst);
-    *dst = s;
-    return 0;
 }
 
 static int parse_addr(struct config_addr *a, const struct field *f)
@@ -235,18 +200,6 @@ static int add_link(struct config *cfg, const struct pending_link *pl,
     return 0;
 }
 
-static int set_number(uint64_t *dst, const struct field *f, uint64_t min,
-                      uint64_t max, int line, struct herd_error *err)
-{
-    uint64_t v;
-    if (strparse_uint(f->p, f->len, max, &v) != 0 || v < min)
-        return fail(err, line, "'%.*s' is not a number from %llu to %llu",
-                    (int)f->len, f->p, (unsigned long long)min,
-                    (unsigned long long)max);
-    *dst = v;
-    return 0;
-}
-
 static int parse_line(struct config *cfg, const struct field *f, size_t n,
                       int line, const char *base_dir,
                       struct pending_link **links, size_t *nlinks,
@@ -267,97 +220,20 @@ static int parse_line(struct config *cfg, const struct field *f, size_t n,
         (*nlinks)++;
         return 0;
     }
-    static const struct {
-        const char *key;
-        size_t off;
-        int is_dir;
-    } strings[] = {
-        {"places", offsetof(struct config, places), 0},
-        {"places_url", offsetof(struct config, places_url), 0},
-        {"run_dir", offsetof(struct config, run_dir), 1},
-        {"log_dir", offsetof(struct config, log_dir), 1},
-        {"data_dir", offsetof(struct config, data_dir), 1},
-        {"server_bin", offsetof(struct config, server_bin), 1},
-        {"places_index", offsetof(struct config, places_index), 1},
-        {"fsync", offsetof(struct config, fsync), 0},
-        {"secret_file", offsetof(struct config, secret_file), 1},
-        {"tls_cert", offsetof(struct config, tls_cert), 1},
-        {"tls_key", offsetof(struct config, tls_key), 1},
-        {"tls_ca", offsetof(struct config, tls_ca), 1},
-    };
-    static const struct {
-        const char *key;
-        size_t off;
-        uint64_t min, max;
-    } numbers[] = {
-        {"places_timeout_ms", offsetof(struct config, places_timeout_ms), 1,
-         600000},
-        {"places_cache_ttl_ms", offsetof(struct config, places_cache_ttl_ms),
-         1, 86400000},
-        {"places_cache_size", offsetof(struct config, places_cache_size), 1,
-         10000000},
-        {"places_max_inflight", offsetof(struct config, places_max_inflight),
-         1, 100000},
-        {"max_line", offsetof(struct config, max_line), 64, 1 << 20},
-        {"max_output", offsetof(struct config, max_output), 4096,
-         1ULL << 32},
-        {"max_clients", offsetof(struct config, max_clients), 1, 10000000},
-        {"idle_timeout_ms", offsetof(struct config, idle_timeout_ms), 1,
-         86400000},
-        {"line_timeout_ms", offsetof(struct config, line_timeout_ms), 1,
-         86400000},
-        {"max_pending", offsetof(struct config, max_pending), 1, 100000},
-        {"max_client_id", offsetof(struct config, max_client_id), 1, 1 << 20},
-        {"peer_batch_us", offsetof(struct config, peer_batch_us), 0,
-         CONFIG_PEER_BATCH_MAX_US},
-        {"link_ping_ms", offsetof(struct config, link_ping_ms), 10, 600000},
-        {"link_timeout_ms", offsetof(struct config, link_timeout_ms), 50,
-         3600000},
-        {"max_handshakes", offsetof(struct config, max_handshakes), 1,
-         100000},
-        {"max_clients_per_addr",
-         offsetof(struct config, max_clients_per_addr), 0, 10000000},
-        {"max_records", offsetof(struct config, max_records), 1,
-         1000000000},
-        {"max_store_mb", offsetof(struct config, max_store_mb), 1, 1 << 24},
-        {"log_max_mb", offsetof(struct config, log_max_mb), 0, 1 << 20},
-        {"max_future_s", offsetof(struct config, max_future_s), 0,
-         1ULL << 32},
-        {"restart_first_ms", offsetof(struct config, restart_first_ms), 1,
-         3600000},
-        {"restart_max_ms", offsetof(struct config, restart_max_ms), 1,
-         3600000},
-        {"restart_stable_ms", offsetof(struct config, restart_stable_ms), 1,
-         86400000},
-        {"crash_limit", offsetof(struct config, crash_limit), 1, 1000},
-        {"crash_window_ms", offsetof(struct config, crash_window_ms), 1,
-         86400000},
-        {"stop_grace_ms", offsetof(struct config, stop_grace_ms), 1,
-         600000},
-        {"ready_timeout_ms", offsetof(struct config, ready_timeout_ms), 1,
-         600000},
-    };
-    for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
-        if (!field_is(&f[0], strings[i].key))
-            continue;
-        if (n != 2)
-            return fail(err, line, "%s takes one value", strings[i].key);
-        if (strcmp(strings[i].key, "fsync") == 0 && !field_is(&f[1], "never") &&
-            !field_is(&f[1], "batch"))
-            return fail(err, line, "fsync takes never or batch");
-        char **dst = (char **)(void *)((char *)cfg + strings[i].off);
-        return set_string(dst, &f[1], strings[i].is_dir ? base_dir : NULL);
-    }
-    for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
-        if (!field_is(&f[0], numbers[i].key))
-            continue;
-        if (n != 2)
-            return fail(err, line, "%s takes one value", numbers[i].key);
-        uint64_t *dst = (uint64_t *)(void *)((char *)cfg + numbers[i].off);
-        return set_number(dst, &f[1], numbers[i].min, numbers[i].max, line,
-                          err);
-    }
-    return fail(err, line, "unknown keyword '%.*s'", (int)f[0].len, f[0].p);
+    const struct setting *st = settings_by_key(f[0].p, f[0].len);
+    if (st == NULL)
+        return fail(err, line, "unknown keyword '%.*s'", (int)f[0].len,
+                    f[0].p);
+    if (n != 2)
+        return fail(err, line, "%s takes one value", st->name);
+    char why[sizeof err->text];
+    int rc = settings_set_file(&cfg->settings, st, f[1].p, f[1].len,
+                               base_dir, why, sizeof why);
+    if (rc == SETTINGS_ENOMEM)
+        return CONFIG_ENOMEM;
+    if (rc != 0)
+        return fail(err, line, "%s", why);
+    return 0;
 }
 
 int config_parse(struct config *cfg, const char *text, size_t len,

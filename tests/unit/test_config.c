@@ -366,15 +366,26 @@ static void test_unset_options(void)
     struct config cfg;
     struct herd_error err;
     CHECK_EQ_INT(parse(&cfg, "server A 127.0.0.1:1\n", "/b", &err), 0);
-    CHECK(cfg.places == NULL);
+    /* Not set: the default (settings.h), and the origin says so. */
+    for (size_t i = 0; i < SETTINGS_COUNT; i++)
+        CHECK_EQ_INT(cfg.origin[i], SETTINGS_DEFAULT);
+    CHECK_EQ_STR(cfg.places, "offline");
     CHECK(cfg.places_url == NULL);
     CHECK(cfg.run_dir == NULL);
     CHECK(cfg.log_dir == NULL);
     CHECK(cfg.data_dir == NULL);
-    CHECK_EQ_INT(cfg.places_timeout_ms, 0);
-    CHECK_EQ_INT(cfg.max_line, 0);
-    CHECK_EQ_INT(cfg.max_output, 0);
-    CHECK(cfg.peer_batch_us == CONFIG_UNSET); /* 0 is a value here */
+    CHECK_EQ_INT(cfg.places_timeout_ms, 5000);
+    CHECK_EQ_INT(cfg.max_line, 8192);
+    CHECK_EQ_INT(cfg.max_output, 4194304);
+    CHECK_EQ_INT(cfg.peer_batch_us, 2000);
+    config_free(&cfg);
+    /* Set: the origin says so, also where 0 is a value. */
+    CHECK_EQ_INT(parse(&cfg, "max_line 8192\npeer_batch_us 0\n", NULL, &err),
+                 0);
+    CHECK_EQ_INT(cfg.origin[SETTING_max_line], SETTINGS_FILE);
+    CHECK_EQ_INT(cfg.origin[SETTING_peer_batch_us], SETTINGS_FILE);
+    CHECK_EQ_INT(cfg.peer_batch_us, 0);
+    CHECK_EQ_INT(cfg.origin[SETTING_max_output], SETTINGS_DEFAULT);
     config_free(&cfg);
 }
 
