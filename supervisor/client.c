@@ -164,30 +164,9 @@ int client_start_herd(struct herd *h, int argc, char **argv, const char *argv0)
                 h->conf, h->sock);
         return HERD_EXIT_FAILURE;
     }
-    int rc = herd_find_server_bin(h, argv0);
+    int rc = herd_prepare(h, argv0);
     if (rc != 0)
         return rc;
-    /* Made 0700 when missing; refused when another user owns one or group
-     * or others may write it: no one else may plant a file (a link to
-     * another file) where the herd writes. */
-    const char *dirs[] = {h->run_dir, h->log_dir, h->data_dir};
-    const char *keys[] = {"run_dir", "log_dir", "data_dir"};
-    for (size_t i = 0; i < 3; i++) {
-        char why[FILEIO_ERR_MAX];
-        if (fileio_make_private_dir(dirs[i], why, sizeof why) != 0) {
-            fprintf(stderr, "herd: refusing %s %s: %s\n", keys[i], dirs[i],
-                    why);
-            return HERD_EXIT_CONFIG;
-        }
-    }
-    if (!config_connected(&h->cfg))
-        fprintf(stderr, "herd: warning: the graph of %s is not connected: "
-                        "some servers never hear of some updates\n",
-                h->conf);
-    rc = herd_ensure_secret(h);
-    if (rc != 0)
-        return rc;
-    herd_reap_leftovers(h);
     if (foreground)
         return daemon_run(h, only, STDOUT_FILENO, 1);
     return daemon_start_background(h, only);

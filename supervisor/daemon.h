@@ -16,9 +16,9 @@
 #include "herd.h"
 
 /* Runs the supervisor in this process until the herd has stopped.
- * h is set up (herd.h: herd_load, herd_find_server_bin, herd_ensure_secret);
- * only is NULL or --only's comma-separated names; foreground logs on stderr
- * instead of LOG_DIR/herd.log. Returns the process's exit code. */
+ * h is set up (herd.h: herd_load, herd_prepare); only is NULL or --only's
+ * comma-separated names; foreground logs on stderr instead of
+ * LOG_DIR/herd.log. Returns the process's exit code. */
 int daemon_run(struct herd *h, const char *only, int report_fd, int foreground);
 /* Forks daemon_run into the background (its own session, stdio on
  * /dev/null and herd.log), waits for its report and prints it (stdout when

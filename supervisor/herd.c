@@ -46,7 +46,7 @@ static int check_secret(const char *path)
 
 /* The herd secret: herd.conf's secret_file, or run_dir/secret, made on the
  * first start (0600, 32 random bytes in hex). Returns 0 or an exit code. */
-int herd_ensure_secret(struct herd *h)
+static int ensure_secret(struct herd *h)
 {
     if (h->cfg.secret_file != NULL) {
         snprintf(h->secret_file, sizeof h->secret_file, "%s",
@@ -128,7 +128,7 @@ int herd_load(struct herd *h, const char *path)
     return 0;
 }
 
-int herd_find_server_bin(struct herd *h, const char *argv0)
+static int find_server_bin(struct herd *h, const char *argv0)
 {
     const char *env = getenv("HERD_SERVER_BIN");
     if (h->cfg.server_bin != NULL) {
@@ -187,7 +187,7 @@ static int is_our_server(pid_t pid, const char *server_bin, const char *name)
 /* A supervisor killed with SIGKILL leaves its pid file (and its servers
  * stop on their own when their lifeline closes). Make sure none of them
  * still holds a port before starting anew. */
-void herd_reap_leftovers(const struct herd *h)
+static void reap_leftovers(const struct herd *h)
 {
     FILE *fp = fopen(h->pidfile, "r");
     if (fp == NULL)
@@ -212,4 +212,33 @@ void herd_reap_leftovers(const struct herd *h)
             kill(pid, SIGKILL);
     }
     fclose(fp);
+}
+
+int herd_prepare(struct herd *h, const char *argv0)
+{
+    int rc = find_server_bin(h, argv0);
+    if (rc != 0)
+        return rc;
+    /* Made 0700 when missing; refused when another user owns one or group
+     * or others may write it: no one else may plant a file (a link to
+     * another file) where the herd writes. */
+    const char *dirs[] = {h->run_dir, h->log_dir, h->data_dir};
+    const char *keys[] = {"run_dir", "log_dir", "data_dir"};
+    for (size_t i = 0; i < 3; i++) {
+        char why[FILEIO_ERR_MAX];
+        if (fileio_make_private_dir(dirs[i], why, sizeof why) != 0) {
+            fprintf(stderr, "herd: refusing %s %s: %s\n", keys[i], dirs[i],
+                    why);
+            return HERD_EXIT_CONFIG;
+        }
+    }
+    if (!config_connected(&h->cfg))
+        fprintf(stderr, "herd: warning: the graph of %s is not connected: "
+                        "some servers never hear of some updates\n",
+                h->conf);
+    rc = ensure_secret(h);
+    if (rc != 0)
+        return rc;
+    reap_leftovers(h);
+    return 0;
 }

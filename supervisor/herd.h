@@ -32,15 +32,14 @@ struct herd {
  * directories and the control socket's and pid file's paths. h->cfg is
  * initialised even on failure: the caller frees it with config_free. */
 int herd_load(struct herd *h, const char *path);
-/* Sets h->server_bin: herd.conf's server_bin, $HERD_SERVER_BIN, or the
- * herd-server next to this executable (argv0 when its path is unknown). */
-int herd_find_server_bin(struct herd *h, const char *argv0);
-/* Sets h->secret_file: herd.conf's secret_file, checked, or
- * RUN_DIR/secret, made on the first start (the run directory must exist). */
-int herd_ensure_secret(struct herd *h);
-/* Stops the servers a supervisor that died without cleaning up left
- * behind, as its pid file names them (only processes still running
- * h->server_bin under that name). Needs h->server_bin. */
-void herd_reap_leftovers(const struct herd *h);
+/* Before a herd starts (h loaded): finds the herd-server binary (herd.conf's
+ * server_bin, $HERD_SERVER_BIN, or the one next to this executable; argv0
+ * when its path is unknown), makes the run, log and data directories 0700
+ * (refused when another's or writable by others), warns when the graph is
+ * not connected, sets up the herd secret (herd.conf's secret_file, checked,
+ * or RUN_DIR/secret, made on the first start), and stops the servers a
+ * supervisor that died without cleaning up left behind, as its pid file
+ * names them (only processes still running that binary under that name). */
+int herd_prepare(struct herd *h, const char *argv0);
 
 #endif
