@@ -355,7 +355,7 @@ static int places_curl_init(struct places_curl *c, uv_loop_t *loop,
     memset(c, 0, sizeof *c);
     c->multi = curl_multi_init();
     if (c->multi == NULL)
-        return PLACES_ENOMEM;
+        return UV_ENOMEM;
     c->loop = loop;
     c->after = after;
     c->arg = arg;
@@ -390,7 +390,7 @@ static int places_curl_transfer_init(struct places_curl_transfer *t,
     for (size_t i = 0; i < lines->len; i += strlen(lines->data + i) + 1) {
         struct curl_slist *l = curl_slist_append(t->headers, lines->data + i);
         if (l == NULL)
-            return PLACES_ENOMEM;
+            return UV_ENOMEM;
         t->headers = l;
     }
     return 0;
@@ -413,7 +413,7 @@ static int places_curl_start(struct places_curl *c,
 {
     CURL *e = curl_easy_init();
     if (e == NULL)
-        return PLACES_ENOMEM;
+        return UV_ENOMEM;
     t->easy = e;
     t->done = done;
     curl_easy_setopt(e, CURLOPT_URL, url);
@@ -439,7 +439,7 @@ static int places_curl_start(struct places_curl *c,
     curl_easy_setopt(e, CURLOPT_USERAGENT, "herd/0.1");
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     if (curl_multi_add_handle(c->multi, e) != CURLM_OK)
-        return PLACES_ENOMEM;
+        return UV_ENOMEM;
     return 0;
 }
 
