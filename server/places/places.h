@@ -15,11 +15,10 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "places_curl.h"
 #include "places_provider.h"
 
 #define PLACES_DEFAULT_TIMEOUT_MS 5000
-#define PLACES_CONNECT_TIMEOUT_MS 2000
-#define PLACES_MAX_BODY (2 * 1024 * 1024)
 #define PLACES_MAX_INFLIGHT 64
 #define PLACES_CACHE_TTL_MS (10 * 60 * 1000)
 #define PLACES_CACHE_SIZE 10000
@@ -54,36 +53,8 @@ struct places_stats {
 typedef void places_cb(void *arg, const json_t *answer);
 
 struct places_request;
-struct places_curl_socket;
-struct places_curl_transfer;
 struct places_cache_entry;
 struct offline_index;
-
-/* A transfer ended with curl's result and the HTTP status (0: none); it
- * has left the multi handle already, so the callback may free it. */
-typedef void places_curl_done_cb(struct places_curl_transfer *t, CURLcode code,
-                                 long http_code);
-/* Runs each time curl has made progress, after the transfers that ended
- * were reported (also when none did). */
-typedef void places_curl_after_cb(void *arg);
-
-struct places_curl {
-    uv_loop_t *loop;
-    CURLM *multi;
-    uv_timer_t timer;
-    struct places_curl_socket *sockets; /* one uv_poll_t per curl socket */
-    places_curl_after_cb *after;
-    void *arg;
-};
-
-struct places_curl_transfer {
-    void *data; /* the caller's */
-    CURL *easy;
-    struct dynbuf body; /* the answer, at most PLACES_MAX_BODY bytes */
-    struct curl_slist *headers;
-    places_curl_done_cb *done;
-    char errbuf[CURL_ERROR_SIZE];
-};
 
 struct places {
     uv_loop_t *loop;
