@@ -129,7 +129,7 @@ static int request_body(const struct herd *h, const char *line,
 }
 
 /* Sends one request; prints the body; returns an exit code. */
-int client_request(const struct herd *h, const char *line)
+static int request(const struct herd *h, const char *line)
 {
     struct dynbuf body;
     dynbuf_init(&body, 16 * 1024 * 1024);
@@ -140,7 +140,8 @@ int client_request(const struct herd *h, const char *line)
     return rc;
 }
 
-int client_start_herd(struct herd *h, int argc, char **argv, const char *argv0)
+/* herd start [--foreground] [--only NAME,...] */
+static int start_herd(struct herd *h, int argc, char **argv)
 {
     int foreground = 0;
     const char *only = NULL;
@@ -164,7 +165,7 @@ int client_start_herd(struct herd *h, int argc, char **argv, const char *argv0)
                 h->conf, h->sock);
         return HERD_EXIT_FAILURE;
     }
-    int rc = herd_prepare(h, argv0);
+    int rc = herd_prepare(h, h->argv0);
     if (rc != 0)
         return rc;
     if (foreground)
@@ -172,7 +173,8 @@ int client_start_herd(struct herd *h, int argc, char **argv, const char *argv0)
     return daemon_start_background(h, only);
 }
 
-int client_names_request(struct herd *h, const char *verb, int argc,
+/* "VERB NAME..." to the supervisor. */
+static int names_request(struct herd *h, const char *verb, int argc,
                          char **argv)
 {
     struct dynbuf b;
@@ -193,12 +195,12 @@ int client_names_request(struct herd *h, const char *verb, int argc,
         return client_usage_error("%s: too many names", verb);
     }
     rc = dynbuf_addc(&b, '\0');
-    int code = rc == 0 ? client_request(h, b.data) : HERD_EXIT_OSERR;
+    int code = rc == 0 ? request(h, b.data) : HERD_EXIT_OSERR;
     dynbuf_free(&b);
     return code;
 }
 
-int client_status(struct herd *h, int json)
+static int status(struct herd *h, int json)
 {
     struct dynbuf body;
     dynbuf_init(&body, 16 * 1024 * 1024);
@@ -215,7 +217,7 @@ int client_status(struct herd *h, int json)
     return rc;
 }
 
-int client_parse_signal(const char *s)
+static int parse_signal(const char *s)
 {
     const char *n = strncmp(s, "SIG", 3) == 0 ? s + 3 : s;
     for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++)
@@ -225,4 +227,44 @@ int client_parse_signal(const char *s)
     if (strparse_uint(s, strlen(s), 64, &v) == 0 && v > 0)
         return (int)v;
     return -1;
+}
+
+int client_start(struct herd *h, int argc, char **argv)
+{
+    if (argc > 0 && argv[0][0] != '-')
+        return names_request(h, "start", argc, argv);
+    return start_herd(h, argc, argv);
+}
+
+int client_stop(struct herd *h, int argc, char **argv)
+{
+    if (argc == 0)
+        return request(h, "shutdown\n");
+    return names_request(h, "stop", argc, argv);
+}
+
+int client_restart(struct herd *h, int argc, char **argv)
+{
+    return names_request(h, "restart", argc, argv);
+}
+
+int client_kill(struct herd *h, int argc, char **argv)
+{
+    if (!config_valid_name(argv[0], strlen(argv[0])))
+        return client_usage_error("kill: '%s' is not a server name", argv[0]);
+    int sig = argc == 2 ? parse_signal(argv[1]) : SIGKILL;
+    if (sig < 0)
+        return client_usage_error("kill: unknown signal '%s'", argv[1]);
+    char line[128];
+    snprintf(line, sizeof line, "kill %s %d\n", argv[0], sig);
+    return request(h, line);
+}
+
+int client_status(struct herd *h, int argc, char **argv)
+{
+    if (argc == 1 && strcmp(argv[0], "--json") == 0)
+        return status(h, 1);
+    if (argc != 0)
+        return client_usage_error("status takes only --json");
+    return status(h, 0);
 }

@@ -15,18 +15,13 @@
 __attribute__((format(printf, 1, 2))) int client_usage_error(const char *fmt,
                                                              ...);
 
-/* Sends one request line to the supervisor; prints the body of its reply;
- * returns 0 if it answered "ok". */
-int client_request(const struct herd *h, const char *line);
-/* Sends "VERB NAME..." to the supervisor (the names checked first). */
-int client_names_request(struct herd *h, const char *verb, int argc,
-                         char **argv);
-/* herd start [--foreground] [--only NAME,...]: sets the herd up and starts
- * its supervisor. */
-int client_start_herd(struct herd *h, int argc, char **argv, const char *argv0);
-/* herd status [--json]: the supervisor's table, then the links. */
-int client_status(struct herd *h, int json);
-/* A signal by name (KILL, SIGKILL) or number; -1 if it is neither. */
-int client_parse_signal(const char *s);
+/* The commands, as the command table of main.c calls them: argv holds the
+ * arguments after the command's name (without -c FILE), as many as the
+ * table allows. */
+int client_start(struct herd *h, int argc, char **argv);
+int client_stop(struct herd *h, int argc, char **argv);
+int client_restart(struct herd *h, int argc, char **argv);
+int client_kill(struct herd *h, int argc, char **argv);
+int client_status(struct herd *h, int argc, char **argv);
 
 #endif

@@ -26,6 +26,7 @@ struct herd {
     char pidfile[PATH_MAX];
     char server_bin[PATH_MAX];
     char secret_file[PATH_MAX];
+    const char *argv0; /* the command line's, for herd_prepare */
 };
 
 /* Reads herd.conf at path (made absolute) into h->cfg and derives the

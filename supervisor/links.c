@@ -1,5 +1,6 @@
 #include "links.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
@@ -238,13 +239,11 @@ static long server_index(const struct herd *h, const char *verb,
 
 /* herd cut|heal [A [B]]: every server concerned is told, or, if one of
  * them cannot be reached, none is. */
-int links_cut(struct herd *h, int cut, int argc, char **argv)
+static int change_links(struct herd *h, int cut, int argc, char **argv)
 {
     const char *verb = cut ? "cut" : "heal";
     const struct config *cfg = &h->cfg;
-    if (argc > 2 || (cut && argc == 0))
-        return client_usage_error(cut ? "cut takes NAME [NAME]"
-                                      : "heal takes [NAME [NAME]]");
+    assert(argc <= 2 && (!cut || argc >= 1)); /* the command table's */
     for (int i = 0; i < argc; i++)
         if (argv[i][0] == '-' || !config_valid_name(argv[i], strlen(argv[i])))
             return client_usage_error("%s: '%s' is not a server name", verb,
@@ -398,6 +397,16 @@ int links_cut(struct herd *h, int cut, int argc, char **argv)
     free(v);
     free(on);
     return code;
+}
+
+int links_cut(struct herd *h, int argc, char **argv)
+{
+    return change_links(h, 1, argc, argv);
+}
+
+int links_heal(struct herd *h, int argc, char **argv)
+{
+    return change_links(h, 0, argc, argv);
 }
 
 /* What herd status adds: each server's own view of its links, from the

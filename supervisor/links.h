@@ -11,10 +11,12 @@
 
 #include "herd.h"
 
-/* herd cut|heal [A [B]] (cut: 1 to cut, 0 to heal): every server concerned
- * is told, or, if one of them cannot be reached, none is. Returns the exit
- * code. */
-int links_cut(struct herd *h, int cut, int argc, char **argv);
+/* herd cut A [B] and herd heal [A [B]] (argc as the command table allows):
+ * the link A - B, every link of A, or (heal) every link of every server.
+ * Every server concerned is told, or, if one of them cannot be reached,
+ * none is. Return the exit code. */
+int links_cut(struct herd *h, int argc, char **argv);
+int links_heal(struct herd *h, int argc, char **argv);
 /* Prints the LINK table of herd status (nothing if herd.conf has no
  * links). */
 void links_print(const struct herd *h);

@@ -1,4 +1,13 @@
-/* herd: starts, watches, restarts and stops the herd of herd.conf. */
+/* herd: the supervisor's command line.
+ *
+ *   herd [-c FILE] COMMAND [ARGS]
+ *
+ * One table of commands makes the parser (which command, how many
+ * arguments), the help (herd --help, herd help COMMAND, herd COMMAND
+ * --help) and the dispatch. The commands themselves are in client.c and
+ * links.c; the supervisor they start is in daemon.c.
+ */
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,153 +15,284 @@
 
 #include "client.h"
 #include "config.h"
-#include "exit_codes.h"
 #include "herd.h"
 #include "links.h"
 
-static const char usage_text[] =
+#define ARGS_ANY INT_MAX
+/* herd --help: where a command's description starts (after two spaces). */
+#define SYNOPSIS_WIDTH 20
+
+enum command_flags {
+    /* Runs on its own arguments as they are, before herd.conf is read and
+     * before -c or --help are looked for among them. */
+    COMMAND_BEFORE_CONFIG = 1
+};
+
+struct command {
+    const char *name;
+    /* herd --help: up to two forms, each a synopsis and what it does (one
+     * or more lines). */
+    struct {
+        const char *synopsis;
+        const char *what;
+    } lines[2];
+    const char *help; /* herd help NAME; NULL: none */
+    int min_args;
+    int max_args; /* ARGS_ANY: no limit */
+    /* Out of range: the usage error "NAME BAD_ARGS". */
+    const char *bad_args;
+    unsigned flags; /* enum command_flags */
+    /* h is NULL before herd.conf is read (COMMAND_BEFORE_CONFIG). Returns
+     * the exit code. */
+    int (*run)(struct herd *h, int argc, char **argv);
+};
+
+static const char start_help[] =
+    "usage: herd start [--foreground] [--only NAME,...]\n"
+    "       herd start NAME...\n"
+    "\n"
+    "Without names: reads herd.conf, spawns one herd-server per server,\n"
+    "waits until each says it is listening, prints the status table and\n"
+    "returns, leaving the supervisor running. --foreground keeps it\n"
+    "attached (logs on stderr; Ctrl-C stops the herd). --only runs just\n"
+    "the named servers (one supervisor per machine of a spread herd).\n"
+    "With names: starts those servers of the running herd.\n";
+
+static const char stop_help[] =
+    "usage: herd stop [NAME...]\n"
+    "\n"
+    "Without names: SIGTERM to every server, SIGKILL after the grace\n"
+    "period, then the supervisor exits. With names: stops those\n"
+    "servers and keeps them down until 'herd start NAME'.\n";
+
+static const char restart_help[] =
+    "usage: herd restart NAME...\n"
+    "\n"
+    "Stops the servers, then starts them again.\n";
+
+static const char kill_help[] =
+    "usage: herd kill NAME [SIGNAL]\n"
+    "\n"
+    "Sends SIGNAL (a name like KILL, TERM, STOP, CONT, or a number;\n"
+    "default KILL) to the server. The supervisor treats the exit like\n"
+    "a crash and restarts it by its policy.\n";
+
+static const char status_help[] =
+    "usage: herd status [--json]\n"
+    "\n"
+    "Per server: name, state (starting, up, stopping, down,\n"
+    "failed), pid, address, uptime, restart count, last exit.\n"
+    "Then per link of herd.conf, as its two servers see it on\n"
+    "their control sockets: up (with the heartbeat's round\n"
+    "trip), down, cut, or unknown when neither answers within\n"
+    "a second. --json adds \"links\" and each server's records\n"
+    "and digest (equal digests: equal records).\n";
+
+static const char cut_help[] =
+    "usage: herd cut A B\n"
+    "       herd cut A\n"
+    "\n"
+    "Cuts the link A - B of herd.conf (tells A and B), or every\n"
+    "link of A (tells A and each of its neighbours), through each\n"
+    "server's control socket (RUN_DIR/NAME.sock). A cut link is\n"
+    "closed and neither dialled nor accepted until 'herd heal';\n"
+    "each server keeps its cuts in its data directory, so they\n"
+    "outlive a restart. Every server concerned must be running:\n"
+    "if one does not answer, nothing is changed. Updates keep\n"
+    "flowing around a cut where the graph allows: two sides with\n"
+    "no link between them each go on alone (a split brain), and\n"
+    "catch up when healed.\n";
+
+static const char heal_help[] =
+    "usage: herd heal A B\n"
+    "       herd heal A\n"
+    "       herd heal\n"
+    "\n"
+    "Heals the link A - B, every link of A, or every link of every\n"
+    "server: the link is dialled again at once and the two ends\n"
+    "catch up. Every server concerned must be running: if one\n"
+    "does not answer, nothing is changed.\n";
+
+static int help_command(struct herd *h, int argc, char **argv);
+
+static const struct command commands[] = {
+    {
+        .name = "start",
+        .lines =
+            {
+                {"start [--foreground] [--only NAME,...]",
+                 "start the herd; returns once every server is up\n"
+                 "(the supervisor stays in the background)"},
+                {"start NAME...", "start servers of the running herd"},
+            },
+        .help = start_help,
+        .min_args = 0,
+        .max_args = ARGS_ANY,
+        .run = client_start,
+    },
+    {
+        .name = "stop",
+        .lines =
+            {
+                {"stop", "stop the whole herd and its supervisor"},
+                {"stop NAME...", "stop servers and keep them down"},
+            },
+        .help = stop_help,
+        .min_args = 0,
+        .max_args = ARGS_ANY,
+        .run = client_stop,
+    },
+    {
+        .name = "restart",
+        .lines =
+            {
+                {"restart NAME...", "stop, then start servers"},
+            },
+        .help = restart_help,
+        .min_args = 1,
+        .max_args = ARGS_ANY,
+        .bad_args = "needs server names",
+        .run = client_restart,
+    },
+    {
+        .name = "kill",
+        .lines =
+            {
+                {"kill NAME [SIGNAL]",
+                 "send a signal (default KILL), as a crash would;\n"
+                 "the server is restarted by the usual policy"},
+            },
+        .help = kill_help,
+        .min_args = 1,
+        .max_args = 2,
+        .bad_args = "takes NAME [SIGNAL]",
+        .run = client_kill,
+    },
+    {
+        .name = "status",
+        .lines =
+            {
+                {"status [--json]",
+                 "state, pid, address, uptime, restarts, last exit;\n"
+                 "then each link: up (round trip), down, cut"},
+            },
+        .help = status_help,
+        .min_args = 0,
+        .max_args = 1,
+        .bad_args = "takes only --json",
+        .run = client_status,
+    },
+    {
+        .name = "cut",
+        .lines =
+            {
+                {"cut A B | cut A",
+                 "cut the link A - B, or every link of A: closed,\n"
+                 "neither dialled nor accepted (across restarts)\n"
+                 "until healed"},
+            },
+        .help = cut_help,
+        .min_args = 1,
+        .max_args = 2,
+        .bad_args = "takes NAME [NAME]",
+        .run = links_cut,
+    },
+    {
+        .name = "heal",
+        .lines =
+            {
+                {"heal [A [B]]",
+                 "heal the link A - B, every link of A, or every\n"
+                 "link of the herd"},
+            },
+        .help = heal_help,
+        .min_args = 0,
+        .max_args = 2,
+        .bad_args = "takes [NAME [NAME]]",
+        .run = links_heal,
+    },
+    {
+        .name = "help",
+        .lines =
+            {
+                {"help [COMMAND]", "this text, or a command's"},
+            },
+        .min_args = 0,
+        .max_args = ARGS_ANY,
+        .flags = COMMAND_BEFORE_CONFIG,
+        .run = help_command,
+    },
+};
+
+static const char usage_head[] =
     "usage: herd [-c FILE] COMMAND [ARGS]\n"
     "\n"
     "Runs the herd described by herd.conf (default ./herd.conf, or\n"
     "$HERD_CONF): one herd-server per server entry, restarted when it dies.\n"
     "\n"
-    "commands:\n"
-    "  start [--foreground] [--only NAME,...]\n"
-    "                      start the herd; returns once every server is up\n"
-    "                      (the supervisor stays in the background)\n"
-    "  start NAME...       start servers of the running herd\n"
-    "  stop                stop the whole herd and its supervisor\n"
-    "  stop NAME...        stop servers and keep them down\n"
-    "  restart NAME...     stop, then start servers\n"
-    "  kill NAME [SIGNAL]  send a signal (default KILL), as a crash would;\n"
-    "                      the server is restarted by the usual policy\n"
-    "  status [--json]     state, pid, address, uptime, restarts, last exit;\n"
-    "                      then each link: up (round trip), down, cut\n"
-    "  cut A B | cut A     cut the link A - B, or every link of A: closed,\n"
-    "                      neither dialled nor accepted (across restarts)\n"
-    "                      until healed\n"
-    "  heal [A [B]]        heal the link A - B, every link of A, or every\n"
-    "                      link of the herd\n"
-    "  help [COMMAND]      this text, or a command's\n"
+    "commands:\n";
+
+static const char usage_tail[] =
     "\n"
     "Exit status: 0 done, 1 failed, 64 bad usage, 78 bad herd.conf.\n";
 
-static const struct {
-    const char *name;
-    const char *text;
-} command_help[] = {
-    {"start",
-     "usage: herd start [--foreground] [--only NAME,...]\n"
-     "       herd start NAME...\n"
-     "\n"
-     "Without names: reads herd.conf, spawns one herd-server per server,\n"
-     "waits until each says it is listening, prints the status table and\n"
-     "returns, leaving the supervisor running. --foreground keeps it\n"
-     "attached (logs on stderr; Ctrl-C stops the herd). --only runs just\n"
-     "the named servers (one supervisor per machine of a spread herd).\n"
-     "With names: starts those servers of the running herd.\n"},
-    {"stop", "usage: herd stop [NAME...]\n"
-             "\n"
-             "Without names: SIGTERM to every server, SIGKILL after the grace\n"
-             "period, then the supervisor exits. With names: stops those\n"
-             "servers and keeps them down until 'herd start NAME'.\n"},
-    {"restart", "usage: herd restart NAME...\n"
-                "\n"
-                "Stops the servers, then starts them again.\n"},
-    {"kill", "usage: herd kill NAME [SIGNAL]\n"
-             "\n"
-             "Sends SIGNAL (a name like KILL, TERM, STOP, CONT, or a number;\n"
-             "default KILL) to the server. The supervisor treats the exit like\n"
-             "a crash and restarts it by its policy.\n"},
-    {"status", "usage: herd status [--json]\n"
-               "\n"
-               "Per server: name, state (starting, up, stopping, down,\n"
-               "failed), pid, address, uptime, restart count, last exit.\n"
-               "Then per link of herd.conf, as its two servers see it on\n"
-               "their control sockets: up (with the heartbeat's round\n"
-               "trip), down, cut, or unknown when neither answers within\n"
-               "a second. --json adds \"links\" and each server's records\n"
-               "and digest (equal digests: equal records).\n"},
-    {"cut", "usage: herd cut A B\n"
-            "       herd cut A\n"
-            "\n"
-            "Cuts the link A - B of herd.conf (tells A and B), or every\n"
-            "link of A (tells A and each of its neighbours), through each\n"
-            "server's control socket (RUN_DIR/NAME.sock). A cut link is\n"
-            "closed and neither dialled nor accepted until 'herd heal';\n"
-            "each server keeps its cuts in its data directory, so they\n"
-            "outlive a restart. Every server concerned must be running:\n"
-            "if one does not answer, nothing is changed. Updates keep\n"
-            "flowing around a cut where the graph allows: two sides with\n"
-            "no link between them each go on alone (a split brain), and\n"
-            "catch up when healed.\n"},
-    {"heal", "usage: herd heal A B\n"
-             "       herd heal A\n"
-             "       herd heal\n"
-             "\n"
-             "Heals the link A - B, every link of A, or every link of every\n"
-             "server: the link is dialled again at once and the two ends\n"
-             "catch up. Every server concerned must be running: if one\n"
-             "does not answer, nothing is changed.\n"},
-};
-
-static int print_help(const char *cmd)
+static const struct command *find_command(const char *name)
 {
-    for (size_t i = 0; i < sizeof command_help / sizeof command_help[0]; i++)
-        if (cmd != NULL && strcmp(cmd, command_help[i].name) == 0) {
-            fputs(command_help[i].text, stdout);
-            return 0;
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(name, commands[i].name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static void print_usage(void)
+{
+    fputs(usage_head, stdout);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        for (size_t k = 0; k < 2 && commands[i].lines[k].synopsis; k++) {
+            const char *syn = commands[i].lines[k].synopsis;
+            const char *p = commands[i].lines[k].what;
+            if (strlen(syn) < SYNOPSIS_WIDTH)
+                printf("  %-*s", SYNOPSIS_WIDTH, syn);
+            else
+                printf("  %s\n%*s", syn, SYNOPSIS_WIDTH + 2, "");
+            for (const char *nl; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
+                printf("%.*s\n%*s", (int)(nl - p), p, SYNOPSIS_WIDTH + 2, "");
+            printf("%s\n", p);
         }
-    if (cmd != NULL)
-        return client_usage_error("no command '%s'", cmd);
-    fputs(usage_text, stdout);
+    fputs(usage_tail, stdout);
+}
+
+/* herd --help (name NULL), or herd help NAME. */
+static int print_help(const char *name)
+{
+    if (name == NULL) {
+        print_usage();
+        return 0;
+    }
+    const struct command *c = find_command(name);
+    if (c == NULL || c->help == NULL)
+        return client_usage_error("no command '%s'", name);
+    fputs(c->help, stdout);
     return 0;
 }
 
-static int dispatch(struct herd *h, const char *cmd, int argc, char **argv,
-                    const char *argv0)
+static int help_command(struct herd *h, int argc, char **argv)
 {
-    for (int i = 0; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-            return print_help(cmd);
-    if (strcmp(cmd, "start") == 0) {
-        if (argc > 0 && argv[0][0] != '-')
-            return client_names_request(h, "start", argc, argv);
-        return client_start_herd(h, argc, argv, argv0);
-    }
-    if (strcmp(cmd, "stop") == 0) {
-        if (argc == 0)
-            return client_request(h, "shutdown\n");
-        return client_names_request(h, "stop", argc, argv);
-    }
-    if (strcmp(cmd, "restart") == 0) {
-        if (argc == 0)
-            return client_usage_error("restart needs server names");
-        return client_names_request(h, "restart", argc, argv);
-    }
-    if (strcmp(cmd, "status") == 0) {
-        if (argc == 1 && strcmp(argv[0], "--json") == 0)
-            return client_status(h, 1);
-        if (argc != 0)
-            return client_usage_error("status takes only --json");
-        return client_status(h, 0);
-    }
-    if (strcmp(cmd, "cut") == 0 || strcmp(cmd, "heal") == 0)
-        return links_cut(h, cmd[0] == 'c', argc, argv);
-    if (strcmp(cmd, "kill") == 0) {
-        if (argc < 1 || argc > 2)
-            return client_usage_error("kill takes NAME [SIGNAL]");
-        if (!config_valid_name(argv[0], strlen(argv[0])))
-            return client_usage_error("kill: '%s' is not a server name",
-                                      argv[0]);
-        int sig = argc == 2 ? client_parse_signal(argv[1]) : SIGKILL;
-        if (sig < 0)
-            return client_usage_error("kill: unknown signal '%s'", argv[1]);
-        char line[128];
-        snprintf(line, sizeof line, "kill %s %d\n", argv[0], sig);
-        return client_request(h, line);
-    }
-    return client_usage_error("unknown command '%s'", cmd);
+    (void)h;
+    return print_help(argc > 0 ? argv[0] : NULL);
+}
+
+static int run_command(const struct command *c, struct herd *h, int argc,
+                       char **argv)
+{
+    if (argc < c->min_args || argc > c->max_args)
+        return client_usage_error("%s %s", c->name, c->bad_args);
+    return c->run(h, argc, argv);
+}
+
+static int is_help(const char *arg)
+{
+    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
 }
 
 int main(int argc, char **argv)
@@ -166,7 +306,7 @@ int main(int argc, char **argv)
     int i = 1;
     /* Global options come before the command: -c FILE, --help. */
     for (; i < argc && argv[i][0] == '-'; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+        if (is_help(argv[i]))
             return print_help(NULL);
         if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) &&
             i + 1 < argc)
@@ -178,9 +318,12 @@ int main(int argc, char **argv)
     }
     if (i >= argc)
         return client_usage_error("missing command");
-    const char *cmd = argv[i++];
-    if (strcmp(cmd, "help") == 0)
-        return print_help(i < argc ? argv[i] : NULL);
+    const struct command *c = find_command(argv[i]);
+    if (c == NULL)
+        return client_usage_error("unknown command '%s'", argv[i]);
+    i++;
+    if (c->flags & COMMAND_BEFORE_CONFIG)
+        return run_command(c, NULL, argc - i, argv + i);
     /* -c may also follow the command. */
     char **rest = argv + i;
     int nrest = 0;
@@ -192,20 +335,14 @@ int main(int argc, char **argv)
         }
         rest[nrest++] = argv[j];
     }
-    static struct herd h;
-    int known = 0;
-    const char *cmds[] = {"start", "stop", "restart", "status",
-                          "kill",  "cut",  "heal"};
-    for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
-        known |= strcmp(cmd, cmds[k]) == 0;
-    if (!known)
-        return client_usage_error("unknown command '%s'", cmd);
     for (int j = 0; j < nrest; j++)
-        if (strcmp(rest[j], "--help") == 0 || strcmp(rest[j], "-h") == 0)
-            return print_help(cmd);
+        if (is_help(rest[j]))
+            return print_help(c->name);
+    static struct herd h;
+    h.argv0 = argv[0];
     int rc = herd_load(&h, conf);
     if (rc == 0)
-        rc = dispatch(&h, cmd, nrest, rest, argv[0]);
+        rc = run_command(c, &h, nrest, rest);
     config_free(&h.cfg);
     return rc;
 }
