@@ -93,11 +93,6 @@ const char *places_strerror(int err)
 
 /* --- the answer cache ---------------------------------------------------*/
 
-static uint64_t now_ms(const struct places *pl)
-{
-    return uv_now(pl->loop);
-}
-
 static size_t hash_key(const char *s)
 {
     size_t h = 1469598103934665603ULL; /* FNV-1a: keys are our own text */
@@ -106,78 +101,98 @@ static size_t hash_key(const char *s)
     return h;
 }
 
-static struct places_cache_entry **cache_slot(struct places *pl,
+static struct places_cache_entry **cache_slot(struct places_cache *c,
                                               const char *key)
 {
     struct places_cache_entry **pp =
-        &pl->buckets[hash_key(key) & (pl->nbuckets - 1)];
+        &c->buckets[hash_key(key) & (c->nbuckets - 1)];
     while (*pp != NULL && strcmp((*pp)->key, key) != 0)
         pp = &(*pp)->hnext;
     return pp;
 }
 
-static void lru_unlink(struct places *pl, struct places_cache_entry *e)
+static void lru_unlink(struct places_cache *c, struct places_cache_entry *e)
 {
     if (e->newer)
         e->newer->older = e->older;
     else
-        pl->lru_head = e->older;
+        c->lru_head = e->older;
     if (e->older)
         e->older->newer = e->newer;
     else
-        pl->lru_tail = e->newer;
+        c->lru_tail = e->newer;
     e->newer = e->older = NULL;
 }
 
-static void lru_push(struct places *pl, struct places_cache_entry *e)
+static void lru_push(struct places_cache *c, struct places_cache_entry *e)
 {
-    e->older = pl->lru_head;
+    e->older = c->lru_head;
     e->newer = NULL;
-    if (pl->lru_head)
-        pl->lru_head->newer = e;
-    pl->lru_head = e;
-    if (pl->lru_tail == NULL)
-        pl->lru_tail = e;
+    if (c->lru_head)
+        c->lru_head->newer = e;
+    c->lru_head = e;
+    if (c->lru_tail == NULL)
+        c->lru_tail = e;
 }
 
-static void cache_remove(struct places *pl, struct places_cache_entry **slot)
+static void cache_remove(struct places_cache *c,
+                         struct places_cache_entry **slot)
 {
     struct places_cache_entry *e = *slot;
     *slot = e->hnext;
-    lru_unlink(pl, e);
+    lru_unlink(c, e);
     json_decref(e->answer);
     free(e->key);
     free(e);
-    pl->cached--;
+    c->cached--;
+}
+
+static int places_cache_init(struct places_cache *c, size_t size,
+                             uint64_t ttl_ms)
+{
+    memset(c, 0, sizeof *c);
+    c->size = size;
+    c->ttl_ms = ttl_ms;
+    c->nbuckets = 64;
+    while (c->nbuckets < c->size)
+        c->nbuckets *= 2;
+    c->buckets = calloc(c->nbuckets, sizeof *c->buckets);
+    if (c->buckets == NULL) {
+        c->nbuckets = 0;
+        return PLACES_CACHE_ENOMEM;
+    }
+    return 0;
 }
 
 /* A borrowed answer, or NULL when absent or expired. */
-static const json_t *cache_get(struct places *pl, const char *key)
+static const json_t *places_cache_get(struct places_cache *c, const char *key,
+                                      uint64_t now_ms)
 {
-    if (pl->nbuckets == 0)
+    if (c->nbuckets == 0)
         return NULL;
-    struct places_cache_entry **slot = cache_slot(pl, key);
+    struct places_cache_entry **slot = cache_slot(c, key);
     struct places_cache_entry *e = *slot;
     if (e == NULL)
         return NULL;
-    if (now_ms(pl) >= e->expires_ms) {
-        cache_remove(pl, slot);
+    if (now_ms >= e->expires_ms) {
+        cache_remove(c, slot);
         return NULL;
     }
-    lru_unlink(pl, e);
-    lru_push(pl, e);
+    lru_unlink(c, e);
+    lru_push(c, e);
     return e->answer;
 }
 
-static void cache_put(struct places *pl, const char *key, json_t *answer)
+static void places_cache_put(struct places_cache *c, const char *key,
+                             json_t *answer, uint64_t now_ms)
 {
-    if (pl->nbuckets == 0)
+    if (c->nbuckets == 0)
         return;
-    struct places_cache_entry **slot = cache_slot(pl, key);
+    struct places_cache_entry **slot = cache_slot(c, key);
     if (*slot != NULL)
-        cache_remove(pl, slot);
-    while (pl->cached >= pl->cache_size && pl->lru_tail != NULL)
-        cache_remove(pl, cache_slot(pl, pl->lru_tail->key));
+        cache_remove(c, slot);
+    while (c->cached >= c->size && c->lru_tail != NULL)
+        cache_remove(c, cache_slot(c, c->lru_tail->key));
     struct places_cache_entry *e = calloc(1, sizeof *e);
     char *k = strdup(key);
     if (e == NULL || k == NULL) {
@@ -187,21 +202,21 @@ static void cache_put(struct places *pl, const char *key, json_t *answer)
     }
     e->key = k;
     e->answer = json_incref(answer);
-    e->expires_ms = now_ms(pl) + pl->cache_ttl_ms;
-    slot = cache_slot(pl, key);
+    e->expires_ms = now_ms + c->ttl_ms;
+    slot = cache_slot(c, key);
     e->hnext = *slot;
     *slot = e;
-    lru_push(pl, e);
-    pl->cached++;
+    lru_push(c, e);
+    c->cached++;
 }
 
-static void cache_free(struct places *pl)
+static void places_cache_close(struct places_cache *c)
 {
-    while (pl->lru_head != NULL)
-        cache_remove(pl, cache_slot(pl, pl->lru_head->key));
-    free(pl->buckets);
-    pl->buckets = NULL;
-    pl->nbuckets = 0;
+    while (c->lru_head != NULL)
+        cache_remove(c, cache_slot(c, c->lru_head->key));
+    free(c->buckets);
+    c->buckets = NULL;
+    c->nbuckets = 0;
 }
 
 /* Same provider, location rounded to 1e-4 degrees (about 11 m), same
@@ -244,18 +259,14 @@ int places_init(struct places *pl, uv_loop_t *loop,
                                          : PLACES_MAX_INFLIGHT;
     pl->timeout_ms = opt->timeout_ms ? opt->timeout_ms
                                      : PLACES_DEFAULT_TIMEOUT_MS;
-    pl->cache_ttl_ms = opt->cache_ttl_ms ? opt->cache_ttl_ms
-                                         : PLACES_CACHE_TTL_MS;
-    pl->cache_size = opt->cache_size ? opt->cache_size : PLACES_CACHE_SIZE;
-    pl->nbuckets = 64;
-    while (pl->nbuckets < pl->cache_size)
-        pl->nbuckets *= 2;
-    pl->buckets = calloc(pl->nbuckets, sizeof *pl->buckets);
+    int cache_rc = places_cache_init(
+        &pl->cache, opt->cache_size ? opt->cache_size : PLACES_CACHE_SIZE,
+        opt->cache_ttl_ms ? opt->cache_ttl_ms : PLACES_CACHE_TTL_MS);
     pl->url = strdup(opt->url ? opt->url : pl->provider->default_url);
     pl->key = strdup(opt->key ? opt->key : "");
-    if (pl->buckets == NULL || pl->url == NULL || pl->key == NULL ||
+    if (cache_rc != 0 || pl->url == NULL || pl->key == NULL ||
         places_curl_init(&pl->curl, loop, start_waiting, pl) != 0) {
-        free(pl->buckets);
+        places_cache_close(&pl->cache);
         free(pl->url);
         free(pl->key);
         memset(pl, 0, sizeof *pl);
@@ -370,7 +381,7 @@ static void finish(struct places_curl_transfer *t, CURLcode code, long http)
     if (answer == NULL)
         answer = places_json_error("UNKNOWN_ERROR", "out of memory");
     if (is_good(answer)) {
-        cache_put(pl, r->key, answer);
+        places_cache_put(&pl->cache, r->key, answer, uv_now(pl->loop));
     } else {
         const json_t *st = json_object_get(answer, "status");
         const json_t *m = json_object_get(answer, "error_message");
@@ -415,7 +426,7 @@ int places_search(struct places *pl, const struct places_query *q,
         free(w);
         return PLACES_ENOMEM;
     }
-    const json_t *hit = cache_get(pl, key);
+    const json_t *hit = places_cache_get(&pl->cache, key, uv_now(pl->loop));
     if (hit != NULL) {
         pl->stats.cache_hits++;
         free(key);
@@ -498,7 +509,7 @@ void places_close(struct places *pl)
     }
     pl->wait_tail = NULL;
     pl->inflight = 0;
-    cache_free(pl);
+    places_cache_close(&pl->cache);
     places_curl_close(&pl->curl);
     free(pl->url);
     free(pl->key);

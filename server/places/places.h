@@ -56,6 +56,20 @@ struct places_request;
 struct places_cache_entry;
 struct offline_index;
 
+enum places_cache_error {
+    PLACES_CACHE_ENOMEM = -2001
+};
+
+/* Answer cache: a hash table with an LRU list. */
+struct places_cache {
+    struct places_cache_entry **buckets;
+    size_t nbuckets;
+    struct places_cache_entry *lru_head, *lru_tail; /* head: newest */
+    size_t cached;
+    size_t size;     /* answers kept at most */
+    uint64_t ttl_ms; /* each answer kept this long */
+};
+
 struct places {
     uv_loop_t *loop;
     struct places_curl curl;
@@ -68,13 +82,7 @@ struct places {
     unsigned inflight;
     unsigned max_inflight;
     struct offline_index *index; /* offline provider */
-    /* Answer cache: a hash table with an LRU list. */
-    struct places_cache_entry **buckets;
-    size_t nbuckets;
-    struct places_cache_entry *lru_head, *lru_tail; /* head: newest */
-    size_t cached;
-    size_t cache_size;
-    uint64_t cache_ttl_ms;
+    struct places_cache cache;
     struct places_stats stats;
 };
 
