@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "places_cache.h"
 #include "places_curl.h"
 #include "places_provider.h"
 
@@ -53,22 +54,7 @@ struct places_stats {
 typedef void places_cb(void *arg, const json_t *answer);
 
 struct places_request;
-struct places_cache_entry;
 struct offline_index;
-
-enum places_cache_error {
-    PLACES_CACHE_ENOMEM = -2001
-};
-
-/* Answer cache: a hash table with an LRU list. */
-struct places_cache {
-    struct places_cache_entry **buckets;
-    size_t nbuckets;
-    struct places_cache_entry *lru_head, *lru_tail; /* head: newest */
-    size_t cached;
-    size_t size;     /* answers kept at most */
-    uint64_t ttl_ms; /* each answer kept this long */
-};
 
 struct places {
     uv_loop_t *loop;
