@@ -140,7 +140,7 @@ int ctl_load_cuts(struct server *srv)
             line[--n] = '\0';
         if (n == 0)
             continue;
-        if (peers_set_cut(srv, line, 1) != 0) {
+        if (peers_set_cut(&srv->peers, line, 1) != 0) {
             char esc[128];
             log_escape(esc, sizeof esc, line, n);
             log_msg("%s names '%s', which is not a neighbour: ignored",
@@ -286,12 +286,12 @@ static void reply_cut(struct ctl_conn *c, int cut, char **words, int n)
     int rc = dynbuf_printf(&r, "ok %s", verb);
     if (n == 1) {
         for (size_t i = 0; i < srv->peers.n; i++) {
-            peers_set_cut(srv, srv->peers.v[i].name, cut);
+            peers_set_cut(&srv->peers, srv->peers.v[i].name, cut);
             if (rc == 0)
                 rc = dynbuf_printf(&r, " %s", srv->peers.v[i].name);
         }
     } else if (n == 2) {
-        if (peers_set_cut(srv, words[1], cut) != 0) {
+        if (peers_set_cut(&srv->peers, words[1], cut) != 0) {
             char esc[160], msg[256];
             log_escape(esc, sizeof esc, words[1], strlen(words[1]));
             snprintf(msg, sizeof msg, "error %s has no neighbour named '%s'",

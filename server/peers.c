@@ -1,5 +1,6 @@
 #include "peers.h"
 
+#include <assert.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -15,9 +16,9 @@
 #include "handshake.h"
 #include "log.h"
 #include "proto.h"
-#include "server.h"
 #include "store.h"
 #include "strparse.h"
+#include "tls.h"
 
 
 struct dial_req {
@@ -37,52 +38,61 @@ static int parse_literal(const struct config_addr *a,
     return -1;
 }
 
-int peers_init(struct server *srv)
+int peers_init(struct peers *ps, const struct peers_config *cfg,
+               const struct peers_ops *ops, void *arg)
 {
-    const struct server_options *opt = srv->opt;
-    struct peers *ps = &srv->peers;
-    ps->n = 0;
-    if (opt->secret_len > 0 || opt->tls_cert != NULL) {
+    memset(ps, 0, sizeof *ps);
+    ps->cfg = *cfg;
+    ps->ops = ops;
+    ps->arg = arg;
+    if (cfg->secret_len > 0 || cfg->tls_cert != NULL) {
         char err[256];
-        ps->tls = tls_ctx_new(opt->secret, opt->secret_len, opt->tls_cert,
-                              opt->tls_key, opt->tls_ca, err, sizeof err);
+        ps->tls = tls_ctx_new(cfg->secret, cfg->secret_len, cfg->tls_cert,
+                              cfg->tls_key, cfg->tls_ca, err, sizeof err);
         if (ps->tls == NULL) {
             fprintf(stderr, "herd-server: peer TLS: %s\n", err);
             return HERD_EXIT_CONFIG;
         }
     }
-    ps->v = calloc(opt->npeers ? opt->npeers : 1, sizeof *ps->v);
+    ps->v = calloc(cfg->max_peers ? cfg->max_peers : 1, sizeof *ps->v);
     if (ps->v == NULL) {
+        tls_ctx_free(ps->tls);
+        ps->tls = NULL;
         fprintf(stderr, "herd-server: out of memory\n");
         return HERD_EXIT_OSERR;
     }
-    for (size_t i = 0; i < opt->npeers; i++) {
-        struct peer *p = &ps->v[i];
-        const struct server_peer_opt *po = &opt->peers[i];
-        p->srv = srv;
-        snprintf(p->name, sizeof p->name, "%s", po->name);
-        snprintf(p->addr_text, sizeof p->addr_text, "%s:%u", po->addr.host,
-                 po->addr.port);
-        /* A host name is resolved at every dial: its machine may not be
-         * up yet, or come back with another address. */
-        p->conf_addr = &po->addr;
-        p->literal = parse_literal(&po->addr, &p->addr) == 0;
-        p->dialer = strcmp(opt->name, p->name) < 0;
-        p->backoff_ms = PEERS_BACKOFF_FIRST_MS;
-        uv_timer_init(&srv->loop, &p->timer);
-        p->timer.data = p;
-        ps->n++;
-    }
-    uv_timer_init(&srv->loop, &ps->heartbeat);
-    ps->heartbeat.data = srv;
+    uv_timer_init(cfg->loop, &ps->heartbeat);
+    ps->heartbeat.data = ps;
     return 0;
 }
 
-static struct peer *find_peer(struct server *srv, const char *name,
+int peers_add(struct peers *ps, const char *name,
+              const struct config_addr *addr)
+{
+    if (ps->n == ps->cfg.max_peers)
+        return -1;
+    struct peer *p = &ps->v[ps->n];
+    p->ps = ps;
+    snprintf(p->name, sizeof p->name, "%s", name);
+    snprintf(p->addr_text, sizeof p->addr_text, "%s:%u", addr->host,
+             addr->port);
+    /* A host name is resolved at every dial: its machine may not be
+     * up yet, or come back with another address. */
+    p->conf_addr = *addr;
+    p->literal = parse_literal(addr, &p->addr) == 0;
+    p->dialer = strcmp(ps->cfg.name, p->name) < 0;
+    p->backoff_ms = PEERS_BACKOFF_FIRST_MS;
+    uv_timer_init(ps->cfg.loop, &p->timer);
+    p->timer.data = p;
+    ps->n++;
+    return 0;
+}
+
+static struct peer *find_peer(struct peers *ps, const char *name,
                               size_t len)
 {
-    for (size_t i = 0; i < srv->peers.n; i++) {
-        struct peer *p = &srv->peers.v[i];
+    for (size_t i = 0; i < ps->n; i++) {
+        struct peer *p = &ps->v[i];
         if (strlen(p->name) == len && memcmp(p->name, name, len) == 0)
             return p;
     }
@@ -91,7 +101,7 @@ static struct peer *find_peer(struct server *srv, const char *name,
 
 /* What an accepted connection knows while its handshake runs. */
 struct handshake_in {
-    struct server *srv;
+    struct peers *ps;
     struct conn *c;
     struct handshake_in *prev, *next; /* peers.hs_head, in age order */
     int refused; /* the reason is logged already */
@@ -103,7 +113,7 @@ struct handshake_in {
 /* hs is no longer a handshake in progress (up, or closed): unlinked. */
 static void handshake_unlink(struct handshake_in *hs)
 {
-    struct peers *ps = &hs->srv->peers;
+    struct peers *ps = hs->ps;
     if (hs->prev)
         hs->prev->next = hs->next;
     else
@@ -125,20 +135,21 @@ static void random_bytes(unsigned char *out, size_t n)
 /* HELLO with our name, this start's epoch, a summary of what we hold (so a
  * link whose two ends agree sends nothing more), our nonce and, from the
  * acceptor, its proof. */
-static void send_hello(struct server *srv, struct conn *c,
+static void send_hello(struct peers *ps, struct conn *c,
                        enum handshake_role role,
                        const unsigned char nonce[HANDSHAKE_NONCE],
                        const unsigned char *proof)
 {
     char line[HANDSHAKE_LINE_MAX];
-    size_t n = handshake_format_hello(line, sizeof line, role, srv->opt->name,
-                                      srv->epoch, srv->store.count,
-                                      srv->store.digest, nonce, proof);
+    size_t n = handshake_format_hello(line, sizeof line, role, ps->cfg.name,
+                                      ps->cfg.epoch, ps->cfg.store->count,
+                                      ps->cfg.store->digest, nonce, proof);
     conn_write(c, line, n);
 }
 
 static void schedule_dial(struct peer *p);
-static void arm_heartbeat(struct server *srv);
+static void arm_heartbeat(struct peers *ps);
+static void closed_one(struct peers *ps);
 
 /* A peer link takes lines at least as long as a catch-up message,
  * whatever max_line clients get. */
@@ -243,7 +254,7 @@ static void set_user_timeout(struct conn *c, uint64_t ms)
 static void link_up(struct peer *p, struct conn *c, const struct hello *h)
 {
     uint64_t epoch = h->epoch;
-    struct server *srv = p->srv;
+    struct peers *ps = p->ps;
     if (p->link != NULL && p->link != c)
         conn_close(p->link, "replaced by a newer link");
     if (p->pending == c)
@@ -258,12 +269,13 @@ static void link_up(struct peer *p, struct conn *c, const struct hello *h)
     c->no_output_pause = 1;
     p->ping_ns = 0;
     p->ping_sent_ms = 0;
-    set_user_timeout(c, srv->opt->link_timeout_ms);
-    arm_heartbeat(srv);
+    set_user_timeout(c, ps->cfg.link_timeout_ms);
+    arm_heartbeat(ps);
     /* Catch-up: whatever either side missed while the link was down
      * crosses once (sync.h); older copies stop at the receiver. Two ends
      * whose digests agree hold the same records and send nothing. */
-    int same = h->count == srv->store.count && h->digest == srv->store.digest;
+    const struct store *st = ps->cfg.store;
+    int same = h->count == st->count && h->digest == st->digest;
     log_msg("link %s up (%s, %s%s, %s)", p->name, c->addr,
             c->kind == CONN_PEER_OUT ? "dialled" : "accepted",
             restarted ? ", neighbour restarted" : "",
@@ -271,11 +283,11 @@ static void link_up(struct peer *p, struct conn *c, const struct hello *h)
     /* The union of the two stores holds at least the larger: grown to
      * that now, while this store may be small, rather than doubled under
      * the catch-up. */
-    if (!same && h->count > srv->store.count &&
-        h->count <= 2 * srv->store.count + (1u << 22))
-        store_reserve(&srv->store, (size_t)h->count);
+    if (!same && h->count > st->count &&
+        h->count <= 2 * st->count + (1u << 22))
+        ps->ops->reserve(ps->arg, (size_t)h->count);
     sync_end(p, "replaced by a newer link");
-    sync_init(&p->sync, &srv->store, &sync_ops, p, p->dialer);
+    sync_init(&p->sync, st, &sync_ops, p, p->dialer);
     p->sync_on = 1;
     p->sync_active = 1;
     p->sync_start_ns = uv_hrtime();
@@ -311,17 +323,17 @@ static int refuse(struct conn *c, const char *why, const char *line,
 /* Whether a proof is acceptable: with a secret, it must be the right one;
  * without one, only "-" (a neighbour with a secret talks to no one
  * without). */
-static int proof_ok(const struct server *srv, enum handshake_role role,
+static int proof_ok(const struct peers *ps, enum handshake_role role,
                     const char *dialer, const char *acceptor,
                     const unsigned char dial_nonce[HANDSHAKE_NONCE],
                     const unsigned char accept_nonce[HANDSHAKE_NONCE],
                     const unsigned char got[HANDSHAKE_PROOF], int got_none)
 {
-    if (srv->opt->secret_len == 0)
+    if (ps->cfg.secret_len == 0)
         return got_none;
     unsigned char want[HANDSHAKE_PROOF];
     return !got_none &&
-           handshake_proof(srv->opt->secret, srv->opt->secret_len, role,
+           handshake_proof(ps->cfg.secret, ps->cfg.secret_len, role,
                            dialer, acceptor, dial_nonce, accept_nonce,
                            want) == 0 &&
            handshake_proof_equal(want, got);
@@ -333,7 +345,7 @@ static int on_proof_in(struct conn *c, const char *line, size_t len);
 static int on_hello_in(struct conn *c, const char *line, size_t len)
 {
     struct handshake_in *hs = c->data;
-    struct server *srv = hs->srv;
+    struct peers *ps = hs->ps;
     if (len >= 3 && line[0] == 0x16 && line[1] == 0x03)
         return refuse(c,
                       "the other end speaks TLS (a herd secret or "
@@ -348,7 +360,7 @@ static int on_hello_in(struct conn *c, const char *line, size_t len)
                             "server speaks " HANDSHAKE_PROTO ")"
                           : "not a herd handshake",
                       line, len);
-    struct peer *p = find_peer(srv, hs->h.name.p, hs->h.name.len);
+    struct peer *p = find_peer(ps, hs->h.name.p, hs->h.name.len);
     if (p == NULL)
         return refuse(c, "not a configured neighbour", line, len);
     if (c->tls != NULL && !tls_name_ok(c->tls, p->name))
@@ -360,13 +372,13 @@ static int on_hello_in(struct conn *c, const char *line, size_t len)
     hs->h.name.p = p->name; /* the line goes away after this call */
     random_bytes(hs->nonce, sizeof hs->nonce);
     unsigned char proof[HANDSHAKE_PROOF];
-    int signed_ok = srv->opt->secret_len > 0 &&
-                    handshake_proof(srv->opt->secret, srv->opt->secret_len,
-                                    HANDSHAKE_ACCEPT, p->name, srv->opt->name,
+    int signed_ok = ps->cfg.secret_len > 0 &&
+                    handshake_proof(ps->cfg.secret, ps->cfg.secret_len,
+                                    HANDSHAKE_ACCEPT, p->name, ps->cfg.name,
                                     hs->h.nonce, hs->nonce, proof) == 0;
-    if (srv->opt->secret_len > 0 && !signed_ok)
+    if (ps->cfg.secret_len > 0 && !signed_ok)
         return refuse(c, "cannot compute a proof", line, len);
-    send_hello(srv, c, HANDSHAKE_ACCEPT, hs->nonce, signed_ok ? proof : NULL);
+    send_hello(ps, c, HANDSHAKE_ACCEPT, hs->nonce, signed_ok ? proof : NULL);
     c->on_line = on_proof_in;
     return 0;
 }
@@ -375,12 +387,12 @@ static int on_hello_in(struct conn *c, const char *line, size_t len)
 static int on_proof_in(struct conn *c, const char *line, size_t len)
 {
     struct handshake_in *hs = c->data;
-    struct server *srv = hs->srv;
+    struct peers *ps = hs->ps;
     unsigned char got[HANDSHAKE_PROOF];
     int none = 0;
     if (handshake_parse_proof(line, len, got, &none) != 0)
         return refuse(c, "no proof after HELLO", line, len);
-    if (!proof_ok(srv, HANDSHAKE_DIAL, hs->p->name, srv->opt->name,
+    if (!proof_ok(ps, HANDSHAKE_DIAL, hs->p->name, ps->cfg.name,
                   hs->h.nonce, hs->nonce, got, none))
         return refuse(c,
                       none ? "neighbour sent no proof (no herd secret?)"
@@ -402,7 +414,7 @@ static int on_proof_in(struct conn *c, const char *line, size_t len)
 static int on_hello_out(struct conn *c, const char *line, size_t len)
 {
     struct peer *p = c->data;
-    struct server *srv = p->srv;
+    struct peers *ps = p->ps;
     struct hello h;
     if (len > 11 && memcmp(line, "HELLO herd/", 11) == 0 &&
         memcmp(line, "HELLO " HANDSHAKE_PROTO " ",
@@ -415,7 +427,7 @@ static int on_hello_out(struct conn *c, const char *line, size_t len)
         strlen(p->name) != h.name.len ||
         memcmp(p->name, h.name.p, h.name.len) != 0)
         return refuse(c, "unexpected handshake answer", line, len);
-    if (!proof_ok(srv, HANDSHAKE_ACCEPT, srv->opt->name, p->name,
+    if (!proof_ok(ps, HANDSHAKE_ACCEPT, ps->cfg.name, p->name,
                   p->dial_nonce, h.nonce, h.proof, h.proof_none))
         return refuse(c,
                       h.proof_none ? "neighbour sent no proof (no herd "
@@ -424,9 +436,9 @@ static int on_hello_out(struct conn *c, const char *line, size_t len)
                                      "secret?)",
                       p->name, strlen(p->name));
     unsigned char proof[HANDSHAKE_PROOF];
-    int signed_ok = srv->opt->secret_len > 0 &&
-                    handshake_proof(srv->opt->secret, srv->opt->secret_len,
-                                    HANDSHAKE_DIAL, srv->opt->name, p->name,
+    int signed_ok = ps->cfg.secret_len > 0 &&
+                    handshake_proof(ps->cfg.secret, ps->cfg.secret_len,
+                                    HANDSHAKE_DIAL, ps->cfg.name, p->name,
                                     p->dial_nonce, h.nonce, proof) == 0;
     char out[HANDSHAKE_LINE_MAX];
     conn_write(c, out,
@@ -458,8 +470,8 @@ static void withhold(struct peer *p, const struct record *r)
         !relay_out_withhold(&p->out, p->link->id, p->link->flushes, r->seq))
         return;
     p->sent--;
-    p->srv->stats.flood_sent--;
-    p->srv->stats.flood_withheld++;
+    p->ps->stats.flood_sent--;
+    p->ps->stats.flood_withheld++;
 }
 
 /* The link's output is about to be written: withheld copies come out. */
@@ -497,13 +509,13 @@ static void on_heartbeat(struct peer *p, struct conn *c,
 }
 
 /* Whether an AT record's client time is more than max_future_s ahead. */
-static int too_far_ahead(const struct server *srv,
+static int too_far_ahead(const struct peers *ps,
                          const struct proto_command *cmd)
 {
     struct timespec now;
     if (clock_gettime(CLOCK_REALTIME, &now) != 0)
         return 0;
-    uint64_t limit = (uint64_t)now.tv_sec + srv->opt->max_future_s;
+    uint64_t limit = (uint64_t)now.tv_sec + ps->cfg.max_future_s;
     return cmd->sec > limit ||
            (cmd->sec == limit && cmd->nsec > (uint32_t)now.tv_nsec);
 }
@@ -511,7 +523,7 @@ static int too_far_ahead(const struct server *srv,
 static int on_peer_line(struct conn *c, const char *line, size_t len)
 {
     struct peer *p = c->data;
-    struct server *srv = p->srv;
+    struct peers *ps = p->ps;
     size_t ahead_len;
     uint64_t gen;
     const char *ahead = linebuf_ahead(&c->in, &ahead_len, &gen);
@@ -520,7 +532,7 @@ static int on_peer_line(struct conn *c, const char *line, size_t len)
      * first: a copy already held needs nothing more. */
     struct relay_hint hint = p->hint[0];
     int hinted = relay_hint_matches(&hint, gen, line, len);
-    relay_look_ahead(p->hint, &srv->store, srv->opt->max_client_id, ahead,
+    relay_look_ahead(p->hint, ps->cfg.store, ps->cfg.max_client_id, ahead,
                      ahead_len, gen);
     struct proto_slice split[PROTO_MAX_FIELDS];
     const struct proto_slice *f = split;
@@ -539,19 +551,19 @@ static int on_peer_line(struct conn *c, const char *line, size_t len)
         if (n == 0)
             return 0; /* blank */
         at = n == 6 && f[0].len == 2 && memcmp(f[0].p, "AT", 2) == 0 &&
-             f[3].len <= srv->opt->max_client_id;
+             f[3].len <= ps->cfg.max_client_id;
         /* The client is hashed once, for the held-copy check and the
          * store. */
         if (at)
-            h = store_key_hash(&srv->store, f[3].p, f[3].len);
+            h = store_key_hash(ps->cfg.store, f[3].p, f[3].len);
     }
     p->received++;
     if (at) {
         const struct record *held =
-            relay_held(&srv->store, h, f[3], line, len);
+            relay_held(ps->cfg.store, h, f[3], line, len);
         if (held != NULL) {
             withhold(p, held);
-            srv->stats.records_stale++;
+            ps->stats.stale++;
             return 0;
         }
     }
@@ -591,7 +603,7 @@ static int on_peer_line(struct conn *c, const char *line, size_t len)
     }
     struct proto_command cmd;
     int rc = proto_parse_fields(f, n, &cmd);
-    if (rc == 0 && cmd.client.len > srv->opt->max_client_id)
+    if (rc == 0 && cmd.client.len > ps->cfg.max_client_id)
         rc = PROTO_EARITY;
     if (rc != 0 || cmd.kind != PROTO_AT) {
         /* Validated like client input; a bad record is dropped, the link
@@ -602,7 +614,7 @@ static int on_peer_line(struct conn *c, const char *line, size_t len)
                 rc != 0 ? proto_strerror(rc) : "not an AT line", excerpt);
         return 0;
     }
-    if (srv->opt->max_future_s > 0 && too_far_ahead(srv, &cmd)) {
+    if (ps->cfg.max_future_s > 0 && too_far_ahead(ps, &cmd)) {
         /* The same bound as for a client's IAMAT: a record that slipped
          * past it elsewhere (a server without it) stops here. */
         if (p->future_dropped++ % 1000 == 0) {
@@ -610,7 +622,7 @@ static int on_peer_line(struct conn *c, const char *line, size_t len)
             log_escape(excerpt, sizeof excerpt, line, len);
             log_msg("link %s: dropped a record more than max_future_s %llu "
                     "s ahead (%lu so far): %s",
-                    p->name, (unsigned long long)srv->opt->max_future_s,
+                    p->name, (unsigned long long)ps->cfg.max_future_s,
                     p->future_dropped, excerpt);
         }
         return 0;
@@ -622,8 +634,7 @@ static int on_peer_line(struct conn *c, const char *line, size_t len)
     }
     /* A valid AT line has six fields and a client within the limit, so h
      * is its client's hash. */
-    const struct record *cur;
-    server_offer_hashed(srv, r, h, p, &cur);
+    ps->ops->on_record(ps->arg, r, h, p);
     p->sync_received += p->sync_active;
     return 0;
 }
@@ -662,7 +673,7 @@ static void on_peer_close(struct conn *c, const char *reason)
                            : "");
         p->down_logged = 1;
     }
-    if (p->dialer && !p->srv->stopping && !p->cut)
+    if (p->dialer && !p->ps->stopping && !p->cut)
         schedule_dial(p);
 }
 
@@ -672,7 +683,7 @@ static void dial_secure(struct conn *c)
 {
     struct peer *p = c->data;
     random_bytes(p->dial_nonce, sizeof p->dial_nonce);
-    send_hello(p->srv, c, HANDSHAKE_DIAL, p->dial_nonce, NULL);
+    send_hello(p->ps, c, HANDSHAKE_DIAL, p->dial_nonce, NULL);
 }
 
 static void on_connect(uv_connect_t *req, int status)
@@ -685,7 +696,7 @@ static void on_connect(uv_connect_t *req, int status)
     } else if (!c->closing) {
         int rc = conn_start(c);
         struct peer *p = c->data;
-        struct tls_ctx *tls = p->srv->peers.tls;
+        struct tls_ctx *tls = p->ps->tls;
         struct tls_conn *t = NULL;
         if (rc == 0 && tls != NULL &&
             (t = tls_conn_new(tls, 0, p->name)) == NULL)
@@ -703,8 +714,8 @@ static void on_connect(uv_connect_t *req, int status)
 /* Connects to p->addr. */
 static void connect_to(struct peer *p)
 {
-    struct server *srv = p->srv;
-    struct conn *c = conn_new(&srv->pool, CONN_PEER_OUT);
+    struct peers *ps = p->ps;
+    struct conn *c = conn_new(ps->cfg.pool, CONN_PEER_OUT);
     struct dial_req *d = c ? malloc(sizeof *d) : NULL;
     if (d == NULL) {
         if (c != NULL)
@@ -721,10 +732,10 @@ static void connect_to(struct peer *p)
     snprintf(c->addr, sizeof c->addr, "%.*s", (int)sizeof c->addr - 1,
              p->addr_text);
     p->pending = c;
-    p->dial_ms = uv_now(&srv->loop); /* resolving a name is not counted */
+    p->dial_ms = uv_now(ps->cfg.loop); /* resolving a name is not counted */
     d->c = c;
     conn_ref(c);
-    arm_heartbeat(srv);
+    arm_heartbeat(ps);
     int rc = uv_tcp_connect(&d->req, &c->tcp, (struct sockaddr *)&p->addr,
                             on_connect);
     if (rc != 0) {
@@ -756,7 +767,11 @@ static void on_resolved(uv_getaddrinfo_t *req, int status,
     }
     if (res != NULL)
         uv_freeaddrinfo(res);
-    if (status == UV_ECANCELED || p->srv->stopping || p->cut)
+    if (p->ps->closing > 0) { /* peers_close waits for this one */
+        closed_one(p->ps);
+        return;
+    }
+    if (status == UV_ECANCELED || p->ps->stopping || p->cut)
         return;
     if (status != 0) {
         /* Its machine may not be up yet: retried like a refusal. */
@@ -772,9 +787,9 @@ static void on_resolved(uv_getaddrinfo_t *req, int status,
 
 static void dial(struct peer *p)
 {
-    struct server *srv = p->srv;
+    struct peers *ps = p->ps;
     if (p->link != NULL || p->pending != NULL || p->resolving || p->cut ||
-        srv->stopping)
+        ps->stopping)
         return;
     if (p->literal) {
         connect_to(p);
@@ -785,10 +800,10 @@ static void dial(struct peer *p)
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     char port[8];
-    snprintf(port, sizeof port, "%u", p->conf_addr->port);
+    snprintf(port, sizeof port, "%u", p->conf_addr.port);
     p->gai.data = p;
-    int rc = uv_getaddrinfo(&srv->loop, &p->gai, on_resolved,
-                            p->conf_addr->host, port, &hints);
+    int rc = uv_getaddrinfo(ps->cfg.loop, &p->gai, on_resolved,
+                            p->conf_addr.host, port, &hints);
     if (rc != 0) {
         log_msg("link %s: cannot resolve %s: %s (retrying)", p->name,
                 p->addr_text, uv_strerror(rc));
@@ -833,7 +848,7 @@ static int unread(struct conn *c)
  * acceptor still pings a link on which it only listens. */
 static uint64_t ping_interval(const struct peer *p)
 {
-    uint64_t ms = p->srv->opt->link_ping_ms;
+    uint64_t ms = p->ps->cfg.link_ping_ms;
     return p->dialer ? ms : 2 * ms;
 }
 
@@ -842,13 +857,13 @@ static uint64_t ping_interval(const struct peer *p)
  * (and of an NTP-synchronised herd) shares, so a server's PINGs, and the
  * PINGs and PONGs that reach it, come together in fewer wake-ups, and
  * with the client sweep's (server.c, whole seconds). */
-static uint64_t next_beat(const struct server *srv, uint64_t t)
+static uint64_t next_beat(const struct peers *ps, uint64_t t)
 {
-    uint64_t beat = srv->opt->link_ping_ms;
+    uint64_t beat = ps->cfg.link_ping_ms;
     struct timespec ts;
     if (beat < 2 || clock_gettime(CLOCK_REALTIME, &ts) != 0)
         return t;
-    uint64_t now = uv_now(&srv->loop);
+    uint64_t now = uv_now(ps->cfg.loop);
     uint64_t wall = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
     /* A PING leaves a little after its beat: a quarter beat early still
      * counts as the beat, or every other one would be skipped. */
@@ -870,36 +885,36 @@ static void on_heartbeat_timer(uv_timer_t *t);
 /* Arms the heartbeat timer for the earliest thing due: a PING, a silence
  * or a dial that has waited too long. An idle herd so wakes only when
  * something is due, not on a fixed tick. */
-static void arm_heartbeat(struct server *srv)
+static void arm_heartbeat(struct peers *ps)
 {
-    const struct server_options *opt = srv->opt;
-    uint64_t now = uv_now(&srv->loop);
+    const struct peers_config *cfg = &ps->cfg;
+    uint64_t now = uv_now(ps->cfg.loop);
     uint64_t due = UINT64_MAX;
-    for (size_t i = 0; i < srv->peers.n; i++) {
-        const struct peer *p = &srv->peers.v[i];
+    for (size_t i = 0; i < ps->n; i++) {
+        const struct peer *p = &ps->v[i];
         if (p->link != NULL) {
-            uint64_t silent = p->link->last_read_ms + opt->link_timeout_ms;
+            uint64_t silent = p->link->last_read_ms + cfg->link_timeout_ms;
             due = silent < due ? silent : due;
             /* Output waiting: it is on its way, no PING is due; look again
              * a quarter of the interval later (nothing else wakes us when
              * it drains). */
-            uint64_t ping = next_beat(srv, last_sent_ms(p) + ping_interval(p));
+            uint64_t ping = next_beat(ps, last_sent_ms(p) + ping_interval(p));
             if (ping <= now && conn_pending(p->link) > 0)
-                ping = now + opt->link_ping_ms / 4 + 1; /* overdue, but
+                ping = now + cfg->link_ping_ms / 4 + 1; /* overdue, but
                                                            output waits */
             if (ping < due)
                 due = ping;
         }
-        if (p->pending != NULL && p->dial_ms + opt->link_timeout_ms < due)
-            due = p->dial_ms + opt->link_timeout_ms;
+        if (p->pending != NULL && p->dial_ms + cfg->link_timeout_ms < due)
+            due = p->dial_ms + cfg->link_timeout_ms;
     }
-    if (due == UINT64_MAX || srv->stopping) {
-        uv_timer_stop(&srv->peers.heartbeat);
+    if (due == UINT64_MAX || ps->stopping) {
+        uv_timer_stop(&ps->heartbeat);
         return;
     }
     /* At least 1 ms: a timer due now re-armed from its own callback would
      * run again before the loop polls. */
-    uv_timer_start(&srv->peers.heartbeat, on_heartbeat_timer,
+    uv_timer_start(&ps->heartbeat, on_heartbeat_timer,
                    due > now ? due - now : 1, 0);
 }
 
@@ -909,20 +924,20 @@ static void arm_heartbeat(struct server *srv)
  * machine that is gone waits minutes otherwise). */
 static void on_heartbeat_timer(uv_timer_t *t)
 {
-    struct server *srv = t->data;
-    const struct server_options *opt = srv->opt;
-    uint64_t now = uv_now(&srv->loop);
-    for (size_t i = 0; i < srv->peers.n; i++) {
-        struct peer *p = &srv->peers.v[i];
+    struct peers *ps = t->data;
+    const struct peers_config *cfg = &ps->cfg;
+    uint64_t now = uv_now(ps->cfg.loop);
+    for (size_t i = 0; i < ps->n; i++) {
+        struct peer *p = &ps->v[i];
         struct conn *c = p->link;
         char why[64];
-        if (c != NULL && now - c->last_read_ms >= opt->link_timeout_ms &&
+        if (c != NULL && now - c->last_read_ms >= cfg->link_timeout_ms &&
             unread(c) == 0) {
             snprintf(why, sizeof why, "silent for %.1f s",
                      (double)(now - c->last_read_ms) / 1000);
             conn_close(c, why);
         } else if (c != NULL && conn_pending(c) == 0 &&
-                   now + opt->link_ping_ms / 4 >=
+                   now + cfg->link_ping_ms / 4 >=
                        last_sent_ms(p) + ping_interval(p)) {
             /* Due, or due within a quarter interval: the PINGs of a
              * server's links go out in one wake-up. */
@@ -934,23 +949,23 @@ static void on_heartbeat_timer(uv_timer_t *t)
             conn_write_line(c, line, (size_t)n);
         }
         if (p->pending != NULL &&
-            now - p->dial_ms >= opt->link_timeout_ms) {
+            now - p->dial_ms >= cfg->link_timeout_ms) {
             snprintf(why, sizeof why, "no answer within %.1f s",
                      (double)(now - p->dial_ms) / 1000);
             conn_close(p->pending, why);
         }
     }
-    arm_heartbeat(srv);
+    arm_heartbeat(ps);
 }
 
-struct peer *peers_find(struct server *srv, const char *name)
+struct peer *peers_find(struct peers *ps, const char *name)
 {
-    return find_peer(srv, name, strlen(name));
+    return find_peer(ps, name, strlen(name));
 }
 
-int peers_set_cut(struct server *srv, const char *name, int cut)
+int peers_set_cut(struct peers *ps, const char *name, int cut)
 {
-    struct peer *p = peers_find(srv, name);
+    struct peer *p = peers_find(ps, name);
     if (p == NULL)
         return -1;
     if (p->cut == !!cut)
@@ -971,25 +986,24 @@ int peers_set_cut(struct server *srv, const char *name, int cut)
     return 0;
 }
 
-void peers_start(struct server *srv)
+void peers_start(struct peers *ps)
 {
-    for (size_t i = 0; i < srv->peers.n; i++)
-        if (srv->peers.v[i].dialer)
-            dial(&srv->peers.v[i]);
+    for (size_t i = 0; i < ps->n; i++)
+        if (ps->v[i].dialer)
+            dial(&ps->v[i]);
 }
 
-int peers_accept(struct server *srv, struct conn *c)
+int peers_accept(struct peers *ps, struct conn *c)
 {
-    struct peers *ps = &srv->peers;
     /* Past the limit the oldest handshake goes, not the new one: a flood
      * of half-open connections then cannot keep a neighbour out, whose
      * handshake takes a round trip or two. */
-    if (ps->hs_count >= srv->opt->max_handshakes && ps->hs_head != NULL) {
+    if (ps->hs_count >= ps->cfg.max_handshakes && ps->hs_head != NULL) {
         struct conn *old = ps->hs_head->c;
         if (ps->hs_evicted++ % 1000 == 0)
             log_msg("peer handshakes: %llu in progress, the limit: closing "
                     "the oldest (%lu so far)",
-                    (unsigned long long)srv->opt->max_handshakes,
+                    (unsigned long long)ps->cfg.max_handshakes,
                     ps->hs_evicted);
         ps->hs_head->refused = 1; /* logged here, not once each */
         conn_close(old, "handshake limit");
@@ -1001,7 +1015,7 @@ int peers_accept(struct server *srv, struct conn *c)
         free(hs);
         return -1;
     }
-    hs->srv = srv;
+    hs->ps = ps;
     hs->c = c;
     hs->prev = ps->hs_tail;
     if (ps->hs_tail)
@@ -1025,27 +1039,27 @@ int peers_in_handshake(const struct conn *c)
     return c->kind != CONN_CLIENT && c->on_line != on_peer_line;
 }
 
-void peers_flood(struct server *srv, const struct record *rec,
+void peers_flood(struct peers *ps, const struct record *rec,
                  const struct peer *except)
 {
-    for (size_t i = 0; i < srv->peers.n; i++) {
-        struct peer *p = &srv->peers.v[i];
+    for (size_t i = 0; i < ps->n; i++) {
+        struct peer *p = &ps->v[i];
         if (p == except || p->link == NULL)
             continue;
         size_t off;
         conn_write_line_at(p->link, rec->line, rec->len, &off);
         p->sent++;
-        srv->stats.flood_sent++;
+        ps->stats.flood_sent++;
         if (off != SIZE_MAX)
             relay_out_remember(&p->out, p->link->id, p->link->flushes,
                                rec->seq, off, rec->len + 1);
     }
 }
 
-void peers_pump(struct server *srv, uint64_t turn_ns)
+void peers_pump(struct peers *ps, uint64_t turn_ns)
 {
-    for (size_t i = 0; i < srv->peers.n; i++) {
-        struct peer *p = &srv->peers.v[i];
+    for (size_t i = 0; i < ps->n; i++) {
+        struct peer *p = &ps->v[i];
         if (p->sync_active && turn_ns > p->sync_worst_ns)
             p->sync_worst_ns = turn_ns;
         if (p->link == NULL || !p->sync_on || !sync_has_queue(&p->sync))
@@ -1064,10 +1078,10 @@ void peers_pump(struct server *srv, uint64_t turn_ns)
     }
 }
 
-int peers_pump_ready(const struct server *srv)
+int peers_pump_ready(const struct peers *ps)
 {
-    for (size_t i = 0; i < srv->peers.n; i++) {
-        const struct peer *p = &srv->peers.v[i];
+    for (size_t i = 0; i < ps->n; i++) {
+        const struct peer *p = &ps->v[i];
         if (p->link != NULL && p->sync_on && sync_has_queue(&p->sync) &&
             conn_pending(p->link) < PEERS_CATCHUP_ROOM)
             return 1;
@@ -1075,17 +1089,48 @@ int peers_pump_ready(const struct server *srv)
     return 0;
 }
 
-void peers_close(struct server *srv)
+void peers_stop(struct peers *ps)
 {
-    uv_timer_stop(&srv->peers.heartbeat);
-    uv_close((uv_handle_t *)&srv->peers.heartbeat, NULL);
-    for (size_t i = 0; i < srv->peers.n; i++) {
-        struct peer *p = &srv->peers.v[i];
+    ps->stopping = 1;
+}
+
+/* One of the things peers_close waits for is over (a handle closed, a
+ * resolution ended): after the last, what peers_init made goes. */
+static void closed_one(struct peers *ps)
+{
+    assert(ps->closing > 0);
+    if (--ps->closing > 0)
+        return;
+    free(ps->v);
+    ps->v = NULL;
+    ps->n = 0;
+    tls_ctx_free(ps->tls);
+    ps->tls = NULL;
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    closed_one(h->data);
+}
+
+void peers_close(struct peers *ps)
+{
+    if (ps->v == NULL)
+        return; /* peers_init did not succeed */
+    ps->stopping = 1;
+    ps->closing = 1 + ps->n; /* the timers */
+    uv_timer_stop(&ps->heartbeat);
+    uv_close((uv_handle_t *)&ps->heartbeat, on_handle_closed);
+    for (size_t i = 0; i < ps->n; i++) {
+        struct peer *p = &ps->v[i];
         sync_end(p, "server stopping");
-        if (p->resolving)
+        if (p->resolving) {
+            ps->closing++; /* its callback comes, cancelled or not */
             uv_cancel((uv_req_t *)&p->gai);
+        }
         uv_timer_stop(&p->timer);
-        uv_close((uv_handle_t *)&p->timer, NULL);
+        p->timer.data = ps;
+        uv_close((uv_handle_t *)&p->timer, on_handle_closed);
         relay_out_free(&p->out);
         if (p->link)
             conn_close(p->link, "server stopping");

@@ -6,6 +6,12 @@
  * ends catch up, sending each other only what differs (sync.h), while
  * both flood newer records as AT lines. A dialer whose link is down
  * retries with a capped backoff; a neighbour that is down costs nothing.
+ *
+ * The server hands peers what it needs once, at peers_init: the loop, the
+ * connection pool, a read-only view of the store, this server's name,
+ * epoch, secret and limits (struct peers_config). Every record a
+ * neighbour sends goes back through struct peers_ops; peers asks nothing
+ * else of the server.
  */
 #ifndef HERD_PEERS_H
 #define HERD_PEERS_H
@@ -16,12 +22,8 @@
 #include <uv.h>
 
 #include "config.h"
-#include "dynbuf.h"
-#include "proto.h"
 #include "relay.h"
-#include "store.h"
 #include "sync.h"
-#include "tls.h"
 
 #define PEERS_BACKOFF_FIRST_MS 50
 #define PEERS_BACKOFF_MAX_MS 1000
@@ -34,15 +36,61 @@
 #define PEERS_CATCHUP_SLICE (128u * 1024)
 #define PEERS_READ_PER_TURN (64u * 1024)
 
-struct server;
 struct conn;
+struct conn_pool;
+struct peer;
+struct peers;
 struct record;
+struct store;
+struct tls_ctx;
+
+/* What peers_init needs; copied, but what it points to is borrowed and
+ * must outlive the peers. */
+struct peers_config {
+    uv_loop_t *loop;
+    struct conn_pool *pool;   /* links are connections of this pool */
+    const struct store *store; /* the records held: checked, summed in the
+                                  handshake, sent in a catch-up */
+    const char *name;          /* this server's */
+    uint64_t epoch;            /* random per start */
+    size_t max_peers;          /* neighbours peers_add may add */
+    const unsigned char *secret; /* the herd secret; secret_len 0: none */
+    size_t secret_len;
+    const char *tls_cert; /* certificates for the links; NULL: the */
+    const char *tls_key;  /* secret alone (a pre-shared key) */
+    const char *tls_ca;
+    uint64_t link_ping_ms;    /* a link idle this long sends PING */
+    uint64_t link_timeout_ms; /* a link silent this long is closed; a
+                                 dial unanswered this long too */
+    uint64_t max_handshakes;  /* peer connections not yet links */
+    uint64_t max_client_id;   /* longest client id in a record */
+    uint64_t max_future_s;    /* 0: client times unbounded */
+};
+
+/* What peers asks of its owner. */
+struct peers_ops {
+    /* A valid record r from the link of `from`, h = store_key_hash() of
+     * its client: offered to the store, and flooded (peers_flood) if
+     * newer. Takes r. Returns the store's STORE_* status. */
+    int (*on_record)(void *arg, struct record *r, uint64_t h,
+                     struct peer *from);
+    /* A neighbour's handshake says a catch-up may bring the store to n
+     * records: room for them now (store_reserve). */
+    void (*reserve)(void *arg, size_t n);
+};
+
+/* Counters peers keeps; its owner reads them. */
+struct peers_stats {
+    unsigned long flood_sent;     /* AT lines queued to neighbours */
+    unsigned long flood_withheld; /* taken back: the neighbour sent it */
+    unsigned long stale; /* copies of a record held already, dropped */
+};
 
 struct peer {
-    struct server *srv;
+    struct peers *ps;
     char name[CONFIG_NAME_MAX + 1];
     char addr_text[CONFIG_HOST_MAX + 8];
-    const struct config_addr *conf_addr; /* as configured */
+    struct config_addr conf_addr; /* as configured */
     struct sockaddr_storage addr; /* an address literal, or the last
                                      resolution of the host name */
     int literal;                  /* the host is an address: never resolved */
@@ -82,48 +130,65 @@ struct peer {
 struct handshake_in;
 
 struct peers {
+    struct peers_config cfg;
+    const struct peers_ops *ops;
+    void *arg; /* of ops */
     struct peer *v;
     size_t n;
     uv_timer_t heartbeat; /* heartbeats, silence, dial timeouts */
     /* TLS for every link (with a secret or certificates); NULL: links in
-     * clear. Freed by the server after the loop ends. */
+     * clear. */
     struct tls_ctx *tls;
     /* Accepted connections still in their handshake, oldest first: at
      * most max_handshakes; a new one past it pushes out the oldest. */
     struct handshake_in *hs_head, *hs_tail;
     size_t hs_count;
     unsigned long hs_evicted;
+    struct peers_stats stats;
+    int stopping; /* peers_stop: no more dials */
+    unsigned closing; /* handles and resolutions peers_close waits for */
 };
 
-/* Sets up the neighbours (host names are resolved at each dial, not
- * here). Returns 0, or a herd_exit code with a message on stderr. */
-int peers_init(struct server *srv);
+/* Sets up ps for cfg->max_peers neighbours, with no neighbour yet; ops
+ * and arg are kept (borrowed). Returns 0, or a herd_exit code with a
+ * message on stderr (then nothing is left to close). */
+int peers_init(struct peers *ps, const struct peers_config *cfg,
+               const struct peers_ops *ops, void *arg);
+/* Adds the neighbour name at addr (a host name is resolved at each dial,
+ * not here). Returns 0, or -1 past cfg->max_peers. */
+int peers_add(struct peers *ps, const char *name,
+              const struct config_addr *addr);
 /* Starts dialling. */
-void peers_start(struct server *srv);
-/* Closes links and timers. */
-void peers_close(struct server *srv);
+void peers_start(struct peers *ps);
+/* The server is stopping: no link is dialled again from here on (links
+ * stay until peers_close). */
+void peers_stop(struct peers *ps);
+/* Closes links and timers; what peers_init made is freed once the loop
+ * has run their close callbacks (and any resolution in flight ended).
+ * Does nothing if peers_init did not succeed. */
+void peers_close(struct peers *ps);
 /* Takes a connection accepted on the peer port: it must say HELLO.
  * Returns 0 or -1 (out of memory; the caller closes it). */
-int peers_accept(struct server *srv, struct conn *c);
+int peers_accept(struct peers *ps, struct conn *c);
 /* Cuts (cut = 1) or heals (cut = 0) the link to the neighbour named
  * name: a cut link is closed and neither dialled nor accepted until it is
  * healed; healing dials at once (if this side dials). Returns 0, or -1 if
  * there is no such neighbour. Logged. */
-int peers_set_cut(struct server *srv, const char *name, int cut);
+int peers_set_cut(struct peers *ps, const char *name, int cut);
 /* The neighbour named name, or NULL. */
-struct peer *peers_find(struct server *srv, const char *name);
+struct peer *peers_find(struct peers *ps, const char *name);
 /* Whether a peer connection has not finished its handshake. */
 int peers_in_handshake(const struct conn *c);
 /* Queues rec to every neighbour whose link is up, but `except`. */
-void peers_flood(struct server *srv, const struct record *rec,
+void peers_flood(struct peers *ps, const struct record *rec,
                  const struct peer *except);
 /* Sends the next slice of every catch-up whose link has room; once per
  * loop turn, before the output is written. turn_ns is how long the last
  * turn worked (for the catch-up's log line). */
-void peers_pump(struct server *srv, uint64_t turn_ns);
+void peers_pump(struct peers *ps, uint64_t turn_ns);
 /* Whether a catch-up could send more now (its link has room): then the
  * loop must not sleep, since a write the kernel took whole calls nothing
  * back. Otherwise the end of a write wakes it. */
-int peers_pump_ready(const struct server *srv);
+int peers_pump_ready(const struct peers *ps);
 
 #endif

@@ -83,13 +83,58 @@ int server_offer_hashed(struct server *srv, struct record *rec, uint64_t h,
         if (srv->has_wal && wal_append(&srv->wal, rec) != 0)
             log_msg("write-ahead log: out of memory; a record is not "
                     "durable");
-        peers_flood(srv, rec, from);
+        peers_flood(&srv->peers, rec, from);
     } else {
         srv->stats.records_stale += rc == STORE_STALE;
         if (rc == STORE_EFULL)
             log_store_full(srv, rec, from);
         free(rec);
     }
+    return rc;
+}
+
+/* What the peer links ask of the server. */
+static int on_peer_record(void *arg, struct record *r, uint64_t h,
+                          struct peer *from)
+{
+    const struct record *cur;
+    return server_offer_hashed(arg, r, h, from, &cur);
+}
+
+static void on_peer_reserve(void *arg, size_t n)
+{
+    struct server *srv = arg;
+    store_reserve(&srv->store, n);
+}
+
+static const struct peers_ops peer_ops = {on_peer_record, on_peer_reserve};
+
+/* The peer links with this server's neighbours. Returns 0, or a herd_exit
+ * code with a message on stderr. */
+static int start_peers(struct server *srv)
+{
+    const struct server_options *opt = srv->opt;
+    const struct peers_config cfg = {
+        .loop = &srv->loop,
+        .pool = &srv->pool,
+        .store = &srv->store,
+        .name = opt->name,
+        .epoch = srv->epoch,
+        .max_peers = opt->npeers,
+        .secret = opt->secret,
+        .secret_len = opt->secret_len,
+        .tls_cert = opt->tls_cert,
+        .tls_key = opt->tls_key,
+        .tls_ca = opt->tls_ca,
+        .link_ping_ms = opt->link_ping_ms,
+        .link_timeout_ms = opt->link_timeout_ms,
+        .max_handshakes = opt->max_handshakes,
+        .max_client_id = opt->max_client_id,
+        .max_future_s = opt->max_future_s,
+    };
+    int rc = peers_init(&srv->peers, &cfg, &peer_ops, srv);
+    for (size_t i = 0; rc == 0 && i < opt->npeers; i++)
+        peers_add(&srv->peers, opt->peers[i].name, &opt->peers[i].addr);
     return rc;
 }
 
@@ -291,7 +336,7 @@ static void on_peer_connection(uv_stream_t *listener, int status)
         log_msg("peer accept: out of memory");
         return;
     }
-    int rc = peers_accept(srv, c) == 0 ? 0 : UV_ENOMEM;
+    int rc = peers_accept(&srv->peers, c) == 0 ? 0 : UV_ENOMEM;
     if (rc == 0)
         rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
     if (rc == 0)
@@ -355,11 +400,11 @@ static uint64_t turn_ns(struct server *srv)
 static void on_flush(uv_prepare_t *h)
 {
     struct server *srv = h->data;
-    peers_pump(srv, turn_ns(srv));
+    peers_pump(&srv->peers, turn_ns(srv));
     flush_wal(srv);
     conn_pool_flush(&srv->pool);
     log_flush();
-    if (peers_pump_ready(srv) && !srv->stopping)
+    if (peers_pump_ready(&srv->peers) && !srv->stopping)
         uv_idle_start(&srv->spin, on_spin);
     else
         uv_idle_stop(&srv->spin);
@@ -462,14 +507,16 @@ static void stop(struct server *srv, const char *why)
     if (srv->stopping)
         return;
     srv->stopping = 1;
+    peers_stop(&srv->peers);
     srv->pool.peer_hold_ns = 0; /* nothing is held back from here on */
     const struct places_stats *ps = &srv->places.stats;
     log_msg("stopping (%s): %lu records held, %lu applied, %lu stale, "
             "%lu flooded, %lu withheld; places: %lu searches, %lu cache "
             "hits, %lu joined, %lu HTTP requests",
             why, (unsigned long)srv->store.count, srv->stats.records_applied,
-            srv->stats.records_stale, srv->stats.flood_sent,
-            srv->stats.flood_withheld, ps->searches,
+            srv->stats.records_stale + srv->peers.stats.stale,
+            srv->peers.stats.flood_sent, srv->peers.stats.flood_withheld,
+            ps->searches,
             ps->cache_hits, ps->joined, ps->requests);
     /* What is already queued still gets one chance to leave. */
     conn_pool_flush(&srv->pool);
@@ -477,7 +524,7 @@ static void stop(struct server *srv, const char *why)
     uv_close((uv_handle_t *)&srv->peer_listener, NULL);
     ctl_close(srv);
     places_close(&srv->places);
-    peers_close(srv);
+    peers_close(&srv->peers);
     conn_pool_close_all(&srv->pool, "server stopping");
     conn_pool_flush(&srv->pool);
     uv_close((uv_handle_t *)&srv->flush, NULL);
@@ -746,7 +793,7 @@ int server_run(const struct server_options *opt)
         exit_code = HERD_EXIT_OSERR;
     } else {
         places_ok = 1;
-        exit_code = peers_init(&srv);
+        exit_code = start_peers(&srv);
     }
     if (exit_code == 0)
         exit_code = open_wal(&srv);
@@ -799,7 +846,7 @@ int server_run(const struct server_options *opt)
         else if (srv.peers.tls != NULL)
             log_msg("peer links: TLS 1.3, authenticated by %s",
                     tls_ctx_mode(srv.peers.tls));
-        peers_start(&srv);
+        peers_start(&srv.peers);
         log_flush();
         srv.turn_mark_ns = uv_hrtime();
         srv.turn_mark_idle = uv_metrics_idle_time(&srv.loop);
@@ -820,10 +867,7 @@ int server_run(const struct server_options *opt)
             uv_close((uv_handle_t *)&srv.lifeline, NULL);
         if (places_ok)
             places_close(&srv.places);
-        for (size_t i = 0; i < srv.peers.n; i++)
-            uv_close((uv_handle_t *)&srv.peers.v[i].timer, NULL);
-        if (srv.peers.heartbeat.loop != NULL) /* peers_init got that far */
-            uv_close((uv_handle_t *)&srv.peers.heartbeat, NULL);
+        peers_close(&srv.peers);
         uv_run(&srv.loop, UV_RUN_DEFAULT);
     }
     if (srv.has_wal) {
@@ -834,8 +878,6 @@ int server_run(const struct server_options *opt)
     free(client_addrs.v);
     memset(&client_addrs, 0, sizeof client_addrs);
     ctl_free(&srv);
-    free(srv.peers.v);
-    tls_ctx_free(srv.peers.tls);
     if (uv_loop_close(&srv.loop) != 0) {
         log_msg("internal error: handles left open at exit");
         exit_code = exit_code ? exit_code : HERD_EXIT_SOFTWARE;

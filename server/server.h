@@ -73,9 +73,7 @@ struct server_options {
 
 struct server_stats {
     unsigned long records_applied; /* newer records stored */
-    unsigned long records_stale;
-    unsigned long flood_sent; /* AT lines queued to neighbours */
-    unsigned long flood_withheld; /* taken back: the neighbour sent it */
+    unsigned long records_stale; /* more in peers.stats */
     unsigned long refused;    /* connections over the client limit */
 };
 
