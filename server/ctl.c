@@ -53,12 +53,14 @@ static int save_cuts(struct ctl *ctl)
     struct server *srv = ctl->srv;
     struct dynbuf b;
     dynbuf_init(&b, SIZE_MAX);
-    for (size_t i = 0; i < srv->peers.n; i++)
-        if (srv->peers.v[i].cut &&
-            dynbuf_printf(&b, "%s\n", srv->peers.v[i].name) != 0) {
+    for (size_t i = 0; i < peers_count(&srv->peers); i++) {
+        struct peers_status st;
+        peers_status(&srv->peers, i, &st);
+        if (st.cut && dynbuf_printf(&b, "%s\n", st.name) != 0) {
             dynbuf_free(&b);
             return ENOMEM;
         }
+    }
     int err = 0;
     if (b.len == 0) {
         if (unlink(ctl->cuts_path) != 0 && errno != ENOENT)
@@ -231,17 +233,6 @@ static void send_str(struct ctl_conn *c, const char *s)
     send_line(c, s, strlen(s));
 }
 
-static const char *peer_state(const struct peer *p)
-{
-    if (p->link != NULL)
-        return "up";
-    if (p->cut)
-        return "cut";
-    if (p->pending != NULL || p->resolving)
-        return "dialling";
-    return "down";
-}
-
 static void reply_status(struct ctl_conn *c)
 {
     struct server *srv = c->ctl->srv;
@@ -250,14 +241,15 @@ static void reply_status(struct ctl_conn *c)
     snprintf(digest, sizeof digest, "%016llx",
              (unsigned long long)srv->store.digest);
     json_t *nb = json_array();
-    for (size_t i = 0; i < srv->peers.n && nb != NULL; i++) {
-        const struct peer *p = &srv->peers.v[i];
+    for (size_t i = 0; i < peers_count(&srv->peers) && nb != NULL; i++) {
+        struct peers_status st;
+        peers_status(&srv->peers, i, &st);
         json_array_append_new(
-            nb, json_pack("{s:s, s:s, s:I, s:I, s:I}", "name", p->name,
-                          "state", peer_state(p), "rtt_us",
-                          (json_int_t)(p->rtt_ns / 1000), "sent",
-                          (json_int_t)p->sent, "received",
-                          (json_int_t)p->received));
+            nb, json_pack("{s:s, s:s, s:I, s:I, s:I}", "name", st.name,
+                          "state", st.state, "rtt_us",
+                          (json_int_t)(st.rtt_ns / 1000), "sent",
+                          (json_int_t)st.sent, "received",
+                          (json_int_t)st.received));
     }
     json_t *root = json_pack(
         "{s:s, s:i, s:s, s:I, s:I, s:s, s:I, s:o}", "name", srv->opt->name,
@@ -285,10 +277,12 @@ static void reply_cut(struct ctl_conn *c, int cut, char **words, int n)
     dynbuf_init(&r, 64 * 1024);
     int rc = dynbuf_printf(&r, "ok %s", verb);
     if (n == 1) {
-        for (size_t i = 0; i < srv->peers.n; i++) {
-            peers_set_cut(&srv->peers, srv->peers.v[i].name, cut);
+        for (size_t i = 0; i < peers_count(&srv->peers); i++) {
+            struct peers_status st;
+            peers_status(&srv->peers, i, &st);
+            peers_set_cut(&srv->peers, st.name, cut);
             if (rc == 0)
-                rc = dynbuf_printf(&r, " %s", srv->peers.v[i].name);
+                rc = dynbuf_printf(&r, " %s", st.name);
         }
     } else if (n == 2) {
         if (peers_set_cut(&srv->peers, words[1], cut) != 0) {

@@ -1034,6 +1034,44 @@ int peers_accept(struct peers *ps, struct conn *c)
     return 0;
 }
 
+size_t peers_count(const struct peers *ps)
+{
+    return ps->n;
+}
+
+static const char *peer_state(const struct peer *p)
+{
+    if (p->link != NULL)
+        return "up";
+    if (p->cut)
+        return "cut";
+    if (p->pending != NULL || p->resolving)
+        return "dialling";
+    return "down";
+}
+
+void peers_status(const struct peers *ps, size_t i, struct peers_status *st)
+{
+    assert(i < ps->n);
+    const struct peer *p = &ps->v[i];
+    st->name = p->name;
+    st->state = peer_state(p);
+    st->cut = p->cut;
+    st->rtt_ns = p->rtt_ns;
+    st->sent = p->sent;
+    st->received = p->received;
+}
+
+const char *peers_name(const struct peer *p)
+{
+    return p->name;
+}
+
+const char *peers_tls_mode(const struct peers *ps)
+{
+    return ps->tls != NULL ? tls_ctx_mode(ps->tls) : NULL;
+}
+
 int peers_in_handshake(const struct conn *c)
 {
     return c->kind != CONN_CLIENT && c->on_line != on_peer_line;

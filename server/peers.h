@@ -177,6 +177,22 @@ int peers_accept(struct peers *ps, struct conn *c);
 int peers_set_cut(struct peers *ps, const char *name, int cut);
 /* The neighbour named name, or NULL. */
 struct peer *peers_find(struct peers *ps, const char *name);
+/* The number of neighbours. */
+size_t peers_count(const struct peers *ps);
+/* A neighbour as `herd status` shows it. */
+struct peers_status {
+    const char *name;
+    const char *state; /* up, cut, dialling or down */
+    int cut;           /* cut by the operator */
+    uint64_t rtt_ns;   /* the last heartbeat's round trip (0: none yet) */
+    unsigned long sent, received; /* records */
+};
+/* Neighbour i (i < peers_count); the strings are borrowed from ps. */
+void peers_status(const struct peers *ps, size_t i, struct peers_status *st);
+/* The neighbour's name (borrowed). */
+const char *peers_name(const struct peer *p);
+/* How the links are authenticated (tls_ctx_mode), or NULL: in clear. */
+const char *peers_tls_mode(const struct peers *ps);
 /* Whether a peer connection has not finished its handshake. */
 int peers_in_handshake(const struct conn *c);
 /* Queues rec to every neighbour whose link is up, but `except`. */

@@ -65,7 +65,7 @@ static void log_store_full(struct server *srv, const struct record *rec,
             (unsigned long long)srv->opt->max_records,
             (unsigned long long)srv->opt->max_store_mb, client,
             from != NULL ? "link " : "a client",
-            from != NULL ? from->name : "", store_full_log.since,
+            from != NULL ? peers_name(from) : "", store_full_log.since,
             store_full_log.total);
     store_full_log.logged = 1;
     store_full_log.logged_ms = now;
@@ -833,19 +833,20 @@ int server_run(const struct server_options *opt)
             first = tick - ((uint64_t)ts.tv_sec * 1000 +
                             (uint64_t)ts.tv_nsec / 1000000) % tick;
         uv_timer_start(&srv.sweep, on_sweep, first, tick);
+        size_t npeers = peers_count(&srv.peers);
+        const char *tls_mode = peers_tls_mode(&srv.peers);
         log_msg("%s listening: clients on %s:%u, neighbours on %s:%u, "
                 "%zu neighbour%s, places %s",
                 opt->name, opt->listen.host, opt->listen.port,
-                opt->peer_listen.host, opt->peer_listen.port, srv.peers.n,
-                srv.peers.n == 1 ? "" : "s", srv.places.provider ? opt->places
-                                                                 : "?");
-        if (srv.peers.tls == NULL && srv.peers.n > 0)
+                opt->peer_listen.host, opt->peer_listen.port, npeers,
+                npeers == 1 ? "" : "s", srv.places.provider ? opt->places
+                                                            : "?");
+        if (tls_mode == NULL && npeers > 0)
             log_msg("warning: no herd secret (--secret-file): peer links are "
                     "not authenticated; anyone who reaches the peer port can "
                     "send records");
-        else if (srv.peers.tls != NULL)
-            log_msg("peer links: TLS 1.3, authenticated by %s",
-                    tls_ctx_mode(srv.peers.tls));
+        else if (tls_mode != NULL)
+            log_msg("peer links: TLS 1.3, authenticated by %s", tls_mode);
         peers_start(&srv.peers);
         log_flush();
         srv.turn_mark_ns = uv_hrtime();
