@@ -22,8 +22,6 @@
 #include <uv.h>
 
 #include "config.h"
-#include "relay.h"
-#include "sync.h"
 
 #define PEERS_BACKOFF_FIRST_MS 50
 #define PEERS_BACKOFF_MAX_MS 1000
@@ -84,47 +82,6 @@ struct peers_stats {
     unsigned long flood_sent;     /* AT lines queued to neighbours */
     unsigned long flood_withheld; /* taken back: the neighbour sent it */
     unsigned long stale; /* copies of a record held already, dropped */
-};
-
-struct peer {
-    struct peers *ps;
-    char name[CONFIG_NAME_MAX + 1];
-    char addr_text[CONFIG_HOST_MAX + 8];
-    struct config_addr conf_addr; /* as configured */
-    struct sockaddr_storage addr; /* an address literal, or the last
-                                     resolution of the host name */
-    int literal;                  /* the host is an address: never resolved */
-    uv_getaddrinfo_t gai;         /* resolution at each dial of a name */
-    int resolving;
-    unsigned long dials;          /* picks which resolved address */
-    uint64_t dial_ms;             /* uv_now() when the dial started */
-    uint64_t ping_ns;             /* the PING in flight (its token) */
-    uint64_t ping_sent_ms;        /* uv_now() when it was queued */
-    uint64_t rtt_ns;              /* the last heartbeat's round trip */
-    int cut;                      /* cut by the operator: no link, no dial,
-                                     no accept, until healed */
-    int dialer;           /* we dial this neighbour */
-    struct conn *link;    /* handshake done */
-    struct conn *pending; /* our dial, before the handshake completes */
-    uv_timer_t timer;     /* reconnect */
-    uint64_t backoff_ms;
-    uint64_t remote_epoch;
-    int down_logged; /* a failed dial was logged since the last success */
-    unsigned char dial_nonce[16]; /* our nonce in the dial in progress */
-    unsigned long sent, received;
-    unsigned long future_dropped; /* records past max_future_s */
-    struct relay_hint hint[2]; /* the next line, and the one after */
-    struct relay_out out; /* copies queued on the link, not yet written */
-    /* The catch-up of the current link. */
-    struct sync sync;
-    int sync_on;            /* sync is initialized */
-    int sync_active;        /* started and not finished */
-    int sync_calls;         /* sync calls running (their writes may close
-                               the link: its end waits for them) */
-    int sync_end_pending;
-    uint64_t sync_start_ns; /* uv_hrtime() at link-up */
-    uint64_t sync_worst_ns; /* the longest loop turn since */
-    unsigned long sync_received; /* records received since */
 };
 
 struct handshake_in;
