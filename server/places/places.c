@@ -55,33 +55,9 @@ int places_provider_known(const char *name)
     return find_provider(name) != NULL;
 }
 
-int places_provider_needs_key(const char *name)
-{
-    const struct places_provider *p = find_provider(name);
-    return p != NULL && p->needs_key;
-}
-
 const char *places_provider_names(void)
 {
     return "offline, google, google-new, overpass";
-}
-
-const char *places_strerror(int err)
-{
-    switch (err) {
-    case 0:
-        return "success";
-    case PLACES_ENOMEM:
-        return "out of memory";
-    case PLACES_EPROVIDER:
-        return "unknown places provider";
-    case PLACES_ENOKEY:
-        return "this places provider needs a key in HERD_PLACES_KEY";
-    case PLACES_EINDEX:
-        return "cannot use the offline places index";
-    default:
-        return "unknown error";
-    }
 }
 
 /* Same provider, location rounded to 1e-4 degrees (about 11 m), same

@@ -72,7 +72,7 @@ struct places {
     struct places_stats stats;
 };
 
-/* Returns 0 or a PLACES_E* code (places_strerror says why). */
+/* Returns 0 or a PLACES_E* code (the caller words each one). */
 int places_init(struct places *pl, uv_loop_t *loop,
                 const struct places_options *opt);
 /* Cancels every search (callbacks get NULL) and closes the handles. */
@@ -87,7 +87,5 @@ int places_search(struct places *pl, const struct places_query *q,
 /* Names the providers this build knows, for --help. */
 const char *places_provider_names(void);
 int places_provider_known(const char *name);
-int places_provider_needs_key(const char *name);
-const char *places_strerror(int err);
 
 #endif
