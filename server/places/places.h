@@ -1,9 +1,12 @@
 /* places: answers "what is near this point" through a provider.
  *
- * HTTP providers run on one libcurl multi handle driven by the server's
- * libuv loop (one uv_poll_t per curl socket, one uv_timer_t for curl's
- * timeouts): nothing here ever blocks. Every answer, good or bad, reaches
- * the caller as a legacy Nearby Search shaped json_t (places_json.h).
+ * The front of server/places/: finds the provider by name
+ * (places_provider.h), answers the offline one at once from its index
+ * (places_offline.h), and for an HTTP provider looks in the answer cache
+ * (places_cache.h), joins an identical request in flight, queues past
+ * max_inflight and runs the request on the loop (places_curl.h): nothing
+ * here ever blocks. Every answer, good or bad, reaches the caller as a
+ * legacy Nearby Search shaped json_t (places_json.h).
  */
 #ifndef HERD_PLACES_H
 #define HERD_PLACES_H

@@ -3,7 +3,8 @@
  * Every provider's answer becomes one json_t object in the shape of
  * Google's legacy Nearby Search response; places_json_format() prints it the
  * way Google does (3-space indentation, "key" : value, scalar arrays inline)
- * with the results cut to the client's bound.
+ * with the results cut to the client's bound. Also the helpers the
+ * providers share: failure answers, reading a string field, URL encoding.
  */
 #ifndef HERD_PLACES_JSON_H
 #define HERD_PLACES_JSON_H
