@@ -222,7 +222,7 @@ static int target_done(const struct child *c, enum wait_kind kind)
                (c->state == SUPERVISE_DOWN && !c->want_up &&
                 !c->restart_pending);
     case WAIT_DOWN:
-        return !c->has_proc && c->state != SUPERVISE_STOPPING;
+        return c->run == NULL && c->state != SUPERVISE_STOPPING;
     case WAIT_ALL_DOWN:
     case WAIT_NONE:
         break;

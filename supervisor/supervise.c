@@ -14,6 +14,19 @@
 #define DEFAULT_GRACE_MS 5000
 #define DEFAULT_READY_TIMEOUT_MS 10000
 
+/* One run of a server. Its handles are its own, not the child's: at the
+ * exit the child lets go of the run, whose handles close on their own and
+ * free it in the last close callback, so the next run never waits for
+ * them. */
+struct supervise_run {
+    struct child *child;
+    uv_process_t proc;
+    uv_pipe_t ready;    /* fd 3: a newline once the server listens */
+    uv_pipe_t lifeline; /* fd 4: the server reads it until end of file */
+    int ready_open;     /* ready is not closed yet */
+    int open;           /* handles not closed yet */
+};
+
 uint64_t supervise_now_ms(void)
 {
     struct timespec ts;
@@ -152,12 +165,12 @@ static void on_timer(uv_timer_t *t)
         log_msg("%s pid %d: not ready after %llu ms: killing it",
                 c->cfg->name, c->pid,
                 (unsigned long long)c->sv->ready_timeout_ms);
-        uv_process_kill(&c->proc, SIGKILL);
+        uv_process_kill(&c->run->proc, SIGKILL);
         break;
     case SUPERVISE_STOPPING:
         log_msg("%s pid %d: still running %llu ms after SIGTERM: SIGKILL",
                 c->cfg->name, c->pid, (unsigned long long)c->sv->grace_ms);
-        uv_process_kill(&c->proc, SIGKILL);
+        uv_process_kill(&c->run->proc, SIGKILL);
         break;
     case SUPERVISE_UP:
     case SUPERVISE_FAILED:
@@ -165,30 +178,28 @@ static void on_timer(uv_timer_t *t)
     }
 }
 
-/* The handles of one run are reused by the next: a new spawn waits until
- * every close callback of the last run has come. */
-static void on_run_handle_closed(uv_handle_t *h)
+static void on_run_closed(uv_handle_t *h)
 {
-    struct child *c = h->data;
-    if (--c->closing == 0 && c->spawn_pending) {
-        c->spawn_pending = 0;
-        spawn(c);
+    struct supervise_run *run = h->data;
+    if (--run->open == 0)
+        free(run);
+}
+
+static void run_close_ready(struct supervise_run *run)
+{
+    if (run->ready_open) {
+        run->ready_open = 0;
+        uv_close((uv_handle_t *)&run->ready, on_run_closed);
     }
 }
 
-static void close_run_handle(struct child *c, uv_handle_t *h)
+/* Closes what is left of a run; it frees itself once every handle is
+ * closed. */
+static void run_close(struct supervise_run *run)
 {
-    c->closing++;
-    uv_close(h, on_run_handle_closed);
-}
-
-static void close_pipe(uv_pipe_t *p, int *has)
-{
-    if (*has) {
-        *has = 0;
-        struct child *c = p->data;
-        close_run_handle(c, (uv_handle_t *)p);
-    }
+    uv_close((uv_handle_t *)&run->proc, on_run_closed);
+    run_close_ready(run);
+    uv_close((uv_handle_t *)&run->lifeline, on_run_closed);
 }
 
 static void on_ready_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -202,10 +213,11 @@ static void on_ready_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void on_ready_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     (void)buf;
-    struct child *c = s->data;
+    struct supervise_run *run = s->data;
+    struct child *c = run->child;
     if (nread == 0)
         return;
-    close_pipe(&c->ready, &c->has_ready);
+    run_close_ready(run); /* one newline is all it ever says */
     if (nread > 0 && c->state == SUPERVISE_STARTING) {
         uv_timer_stop(&c->timer);
         c->up_ms = supervise_now_ms();
@@ -229,11 +241,10 @@ static void describe_exit(char *out, size_t cap, int64_t status, int sig)
 
 static void on_exit(uv_process_t *p, int64_t status, int sig)
 {
-    struct child *c = p->data;
-    close_run_handle(c, (uv_handle_t *)p);
-    c->has_proc = 0;
-    close_pipe(&c->ready, &c->has_ready);
-    close_pipe(&c->lifeline, &c->has_lifeline);
+    struct supervise_run *run = p->data;
+    struct child *c = run->child;
+    run_close(run);
+    c->run = NULL;
     uv_timer_stop(&c->timer);
     describe_exit(c->last_exit, sizeof c->last_exit, status, sig);
     uint64_t now = supervise_now_ms();
@@ -279,10 +290,6 @@ static void on_exit(uv_process_t *p, int64_t status, int sig)
 static void spawn(struct child *c)
 {
     struct supervise *sv = c->sv;
-    if (c->closing > 0) {
-        c->spawn_pending = 1;
-        return;
-    }
     char logpath[4300];
     snprintf(logpath, sizeof logpath, "%s/%s.log", sv->log_dir, c->cfg->name);
     int logfd = open(logpath,
@@ -291,6 +298,14 @@ static void spawn(struct child *c)
     if (logfd < 0) {
         snprintf(c->note, sizeof c->note, "cannot open %.100s: %s", logpath,
                  strerror(errno));
+        set_state(c, SUPERVISE_FAILED, c->note);
+        return;
+    }
+    struct supervise_run *run = calloc(1, sizeof *run);
+    if (run == NULL) {
+        close(logfd);
+        snprintf(c->note, sizeof c->note, "cannot run %s: out of memory",
+                 sv->server_bin);
         set_state(c, SUPERVISE_FAILED, c->note);
         return;
     }
@@ -311,10 +326,12 @@ static void spawn(struct child *c)
         args[12] = o_secret;
         args[13] = sv->secret_file;
     }
-    uv_pipe_init(sv->loop, &c->ready, 0);
-    uv_pipe_init(sv->loop, &c->lifeline, 0);
-    c->has_ready = c->has_lifeline = 1;
-    c->ready.data = c->lifeline.data = c;
+    run->child = c;
+    uv_pipe_init(sv->loop, &run->ready, 0);
+    uv_pipe_init(sv->loop, &run->lifeline, 0);
+    run->ready.data = run->lifeline.data = run;
+    run->ready_open = 1;
+    run->open = 3; /* proc, ready, lifeline */
     uv_stdio_container_t stdio[5];
     stdio[0].flags = UV_IGNORE;
     stdio[1].flags = UV_INHERIT_FD;
@@ -322,9 +339,9 @@ static void spawn(struct child *c)
     stdio[2].flags = UV_INHERIT_FD;
     stdio[2].data.fd = logfd;
     stdio[3].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-    stdio[3].data.stream = (uv_stream_t *)&c->ready;
+    stdio[3].data.stream = (uv_stream_t *)&run->ready;
     stdio[4].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
-    stdio[4].data.stream = (uv_stream_t *)&c->lifeline;
+    stdio[4].data.stream = (uv_stream_t *)&run->lifeline;
     uv_process_options_t o;
     memset(&o, 0, sizeof o);
     o.file = sv->server_bin;
@@ -332,25 +349,21 @@ static void spawn(struct child *c)
     o.exit_cb = on_exit;
     o.stdio = stdio;
     o.stdio_count = 5;
-    c->proc.data = c;
     c->spawned_ms = supervise_now_ms();
     c->note[0] = '\0';
-    int rc = uv_spawn(sv->loop, &c->proc, &o);
-    c->proc.data = c;
+    int rc = uv_spawn(sv->loop, &run->proc, &o);
+    run->proc.data = run;
     close(logfd);
     if (rc != 0) {
-        /* A failed uv_spawn still needs its handle closed. */
-        close_run_handle(c, (uv_handle_t *)&c->proc);
-        close_pipe(&c->ready, &c->has_ready);
-        close_pipe(&c->lifeline, &c->has_lifeline);
+        run_close(run); /* a failed uv_spawn still needs its handle closed */
         snprintf(c->note, sizeof c->note, "cannot run %s: %s", sv->server_bin,
                  uv_strerror(rc));
         set_state(c, SUPERVISE_FAILED, c->note);
         return;
     }
-    c->has_proc = 1;
-    c->pid = c->proc.pid;
-    uv_read_start((uv_stream_t *)&c->ready, on_ready_alloc, on_ready_read);
+    c->run = run;
+    c->pid = run->proc.pid;
+    uv_read_start((uv_stream_t *)&run->ready, on_ready_alloc, on_ready_read);
     uv_timer_start(&c->timer, on_timer, sv->ready_timeout_ms, 0);
     set_state(c, SUPERVISE_STARTING, "spawned");
 }
@@ -380,7 +393,7 @@ int supervise_start(struct child *c)
 
 static void terminate(struct child *c)
 {
-    uv_process_kill(&c->proc, SIGTERM);
+    uv_process_kill(&c->run->proc, SIGTERM);
     uv_timer_start(&c->timer, on_timer, c->sv->grace_ms, 0);
     set_state(c, SUPERVISE_STOPPING, "SIGTERM");
 }
@@ -426,9 +439,9 @@ int supervise_kill(struct child *c, int signum)
 {
     if (!c->managed)
         return -EPERM;
-    if (!c->has_proc)
+    if (c->run == NULL)
         return -ESRCH;
-    return uv_process_kill(&c->proc, signum);
+    return uv_process_kill(&c->run->proc, signum);
 }
 
 void supervise_start_all(struct supervise *sv)
@@ -448,7 +461,7 @@ void supervise_stop_all(struct supervise *sv)
 int supervise_all_down(const struct supervise *sv)
 {
     for (size_t i = 0; i < sv->n; i++)
-        if (sv->children[i].has_proc)
+        if (sv->children[i].run != NULL)
             return 0;
     return 1;
 }
@@ -467,10 +480,7 @@ void supervise_close(struct supervise *sv)
 {
     for (size_t i = 0; i < sv->n; i++) {
         struct child *c = &sv->children[i];
-        c->spawn_pending = 0;
         uv_close((uv_handle_t *)&c->timer, NULL);
-        close_pipe(&c->ready, &c->has_ready);
-        close_pipe(&c->lifeline, &c->has_lifeline);
         backoff_free(&c->backoff);
     }
     sv->on_change = NULL;

@@ -32,6 +32,8 @@ enum supervise_state {
 };
 
 struct supervise;
+/* One run of a server: its process and its two pipes (supervise.c). */
+struct supervise_run;
 
 struct child {
     struct supervise *sv;
@@ -39,16 +41,12 @@ struct child {
     enum supervise_state state;
     int managed; /* runs under this supervisor (--only) */
     int want_up; /* the operator's intent */
-    uv_process_t proc;
-    int has_proc;
-    uv_pipe_t ready;
-    int has_ready;
-    uv_pipe_t lifeline;
-    int has_lifeline;
+    /* The process and its pipes, from the spawn to the exit. At the exit
+     * the child lets go of it; the run frees itself once its handles are
+     * closed. */
+    struct supervise_run *run;
     uv_timer_t timer; /* ready timeout, stop grace, or restart delay */
     int restart_pending;
-    int closing;       /* handles of the last run still closing */
-    int spawn_pending; /* spawn once they are closed */
     int pid;
     uint64_t spawned_ms;
     uint64_t up_ms;
@@ -97,7 +95,7 @@ int supervise_kill(struct child *c, int signum);
 void supervise_start_all(struct supervise *sv);
 void supervise_stop_all(struct supervise *sv);
 
-/* No managed server has a process. */
+/* No server has a process. */
 int supervise_all_down(const struct supervise *sv);
 /* No managed server is starting (each is up, down or failed). */
 int supervise_settled(const struct supervise *sv);
