@@ -219,8 +219,7 @@ static int target_done(const struct child *c, enum wait_kind kind)
     switch (kind) {
     case WAIT_UP:
         return c->state == SUPERVISE_UP || c->state == SUPERVISE_FAILED ||
-               (c->state == SUPERVISE_DOWN && !c->want_up &&
-                !c->restart_pending);
+               (c->state == SUPERVISE_DOWN && !c->want_up);
     case WAIT_DOWN:
         return c->run == NULL && c->state != SUPERVISE_STOPPING;
     case WAIT_ALL_DOWN:

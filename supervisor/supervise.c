@@ -1,5 +1,6 @@
 #include "supervise.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -27,6 +28,26 @@ struct supervise_run {
     int open;           /* handles not closed yet */
 };
 
+enum supervise_event {
+    SUPERVISE_EV_START,   /* an operator's start */
+    SUPERVISE_EV_STOP,    /* an operator's stop */
+    SUPERVISE_EV_RESTART, /* an operator's restart */
+    SUPERVISE_EV_KILL,    /* an operator's signal (args.sig) */
+    SUPERVISE_EV_READY,   /* the server wrote on its readiness pipe */
+    SUPERVISE_EV_TIMER,   /* the child's timer fired */
+    SUPERVISE_EV_EXIT     /* the process ended (args.status, args.sig) */
+};
+#define SUPERVISE_NEVENTS 7
+
+struct event_args {
+    int64_t status; /* exit: the exit status */
+    int sig;        /* exit: the signal that ended it, or 0; kill: to send */
+};
+
+/* An action runs one event in one state and makes the transition, if any;
+ * it returns 0 or a negative errno-style code (only kill fails). */
+typedef int action_fn(struct child *c, const struct event_args *a);
+
 uint64_t supervise_now_ms(void)
 {
     struct timespec ts;
@@ -38,6 +59,7 @@ const char *supervise_state_name(enum supervise_state s)
 {
     switch (s) {
     case SUPERVISE_DOWN:
+    case SUPERVISE_BACKOFF: /* the note says when it restarts */
         return "down";
     case SUPERVISE_STARTING:
         return "starting";
@@ -51,11 +73,60 @@ const char *supervise_state_name(enum supervise_state s)
     return "?";
 }
 
-/* pid is the process the change is about (it may have exited already). */
-static void set_state_pid(struct child *c, enum supervise_state to,
-                          const char *why, int pid)
+/* The invariants, asserted (debug builds only). */
+#ifndef NDEBUG
+#define BIT(s) (1u << (s))
+
+/* The states each state may change to. */
+static const unsigned next_states[SUPERVISE_NSTATES] = {
+    [SUPERVISE_DOWN] = BIT(SUPERVISE_STARTING) | BIT(SUPERVISE_FAILED),
+    [SUPERVISE_BACKOFF] =
+        BIT(SUPERVISE_STARTING) | BIT(SUPERVISE_FAILED) | BIT(SUPERVISE_DOWN),
+    [SUPERVISE_STARTING] = BIT(SUPERVISE_UP) | BIT(SUPERVISE_STOPPING) |
+                           BIT(SUPERVISE_BACKOFF) | BIT(SUPERVISE_FAILED),
+    [SUPERVISE_UP] = BIT(SUPERVISE_STOPPING) | BIT(SUPERVISE_BACKOFF) |
+                     BIT(SUPERVISE_FAILED),
+    [SUPERVISE_STOPPING] = BIT(SUPERVISE_DOWN),
+    [SUPERVISE_FAILED] = BIT(SUPERVISE_STARTING) | BIT(SUPERVISE_FAILED),
+};
+
+static int has_process(enum supervise_state s)
+{
+    return s == SUPERVISE_STARTING || s == SUPERVISE_UP ||
+           s == SUPERVISE_STOPPING;
+}
+
+/* What holds between events, whatever the state. */
+static void check_child(const struct child *c)
+{
+    assert(c->managed);
+    assert((unsigned)c->state < SUPERVISE_NSTATES);
+    assert((c->run != NULL) == has_process(c->state));
+    assert(c->run == NULL ||
+           (c->run->child == c && c->pid > 0 && c->pid == c->run->proc.pid));
+    assert(c->run != NULL || c->pid == 0);
+    /* Only an operator's stop takes the intent away, and it leaves none
+     * of these states. */
+    assert(c->want_up ||
+           (c->state != SUPERVISE_STARTING && c->state != SUPERVISE_UP &&
+            c->state != SUPERVISE_BACKOFF));
+    /* The timer runs only where it means something. */
+    assert(!uv_is_active((const uv_handle_t *)&c->timer) ||
+           c->state == SUPERVISE_STARTING || c->state == SUPERVISE_STOPPING ||
+           c->state == SUPERVISE_BACKOFF);
+}
+#else
+#define check_child(c) ((void)(c))
+#endif
+
+/* Every change of state goes through here and is logged here: name, the
+ * pid the change is about (it may have exited already), old and new state
+ * and why. */
+static void set_state(struct child *c, enum supervise_state to, const char *why,
+                      int pid)
 {
     enum supervise_state from = c->state;
+    assert(next_states[from] & BIT(to));
     c->state = to;
     log_msg("%s pid %d: %s -> %s (%s)", c->cfg->name, pid,
             supervise_state_name(from), supervise_state_name(to), why);
@@ -63,10 +134,19 @@ static void set_state_pid(struct child *c, enum supervise_state to,
         c->sv->on_change(c->sv, c->sv->change_arg);
 }
 
-static void set_state(struct child *c, enum supervise_state to,
-                      const char *why)
+static void on_timer(uv_timer_t *t);
+
+/* The child's one timer: never started twice, nor after supervise_close. */
+static void timer_arm(struct child *c, uint64_t ms)
 {
-    set_state_pid(c, to, why, c->pid);
+    assert(!uv_is_active((uv_handle_t *)&c->timer));
+    assert(!uv_is_closing((uv_handle_t *)&c->timer));
+    uv_timer_start(&c->timer, on_timer, ms, 0);
+}
+
+static void timer_disarm(struct child *c)
+{
+    uv_timer_stop(&c->timer);
 }
 
 static char *strdup_or_null(const char *s)
@@ -149,38 +229,10 @@ struct child *supervise_find(struct supervise *sv, const char *name)
     return NULL;
 }
 
-static void spawn(struct child *c);
-
-static void on_timer(uv_timer_t *t)
-{
-    struct child *c = t->data;
-    switch (c->state) {
-    case SUPERVISE_DOWN:
-        if (c->restart_pending) {
-            c->restart_pending = 0;
-            spawn(c);
-        }
-        break;
-    case SUPERVISE_STARTING:
-        log_msg("%s pid %d: not ready after %llu ms: killing it",
-                c->cfg->name, c->pid,
-                (unsigned long long)c->sv->ready_timeout_ms);
-        uv_process_kill(&c->run->proc, SIGKILL);
-        break;
-    case SUPERVISE_STOPPING:
-        log_msg("%s pid %d: still running %llu ms after SIGTERM: SIGKILL",
-                c->cfg->name, c->pid, (unsigned long long)c->sv->grace_ms);
-        uv_process_kill(&c->run->proc, SIGKILL);
-        break;
-    case SUPERVISE_UP:
-    case SUPERVISE_FAILED:
-        break;
-    }
-}
-
 static void on_run_closed(uv_handle_t *h)
 {
     struct supervise_run *run = h->data;
+    assert(run->open > 0);
     if (--run->open == 0)
         free(run);
 }
@@ -202,6 +254,9 @@ static void run_close(struct supervise_run *run)
     uv_close((uv_handle_t *)&run->lifeline, on_run_closed);
 }
 
+static int on_event(struct child *c, enum supervise_event ev,
+                    const struct event_args *a);
+
 static void on_ready_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     static char sink[16];
@@ -214,15 +269,23 @@ static void on_ready_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     (void)buf;
     struct supervise_run *run = s->data;
-    struct child *c = run->child;
     if (nread == 0)
         return;
     run_close_ready(run); /* one newline is all it ever says */
-    if (nread > 0 && c->state == SUPERVISE_STARTING) {
-        uv_timer_stop(&c->timer);
-        c->up_ms = supervise_now_ms();
-        set_state(c, SUPERVISE_UP, "ready");
-    }
+    if (nread > 0)
+        on_event(run->child, SUPERVISE_EV_READY, NULL);
+}
+
+static void on_exit(uv_process_t *p, int64_t status, int sig)
+{
+    struct supervise_run *run = p->data;
+    struct event_args a = {status, sig};
+    on_event(run->child, SUPERVISE_EV_EXIT, &a);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    on_event(t->data, SUPERVISE_EV_TIMER, NULL);
 }
 
 static void describe_exit(char *out, size_t cap, int64_t status, int sig)
@@ -239,57 +302,12 @@ static void describe_exit(char *out, size_t cap, int64_t status, int sig)
         snprintf(out, cap, "exit %lld", (long long)status);
 }
 
-static void on_exit(uv_process_t *p, int64_t status, int sig)
+/* Spawns the server: starting, or failed when it cannot run. */
+static int spawn(struct child *c, const struct event_args *a)
 {
-    struct supervise_run *run = p->data;
-    struct child *c = run->child;
-    run_close(run);
-    c->run = NULL;
-    uv_timer_stop(&c->timer);
-    describe_exit(c->last_exit, sizeof c->last_exit, status, sig);
-    uint64_t now = supervise_now_ms();
-    uint64_t uptime = now - c->spawned_ms;
-    int pid = c->pid;
-    c->pid = 0;
-
-    if (c->state == SUPERVISE_STOPPING || !c->want_up) {
-        set_state_pid(c, SUPERVISE_DOWN, c->last_exit, pid);
-        if (c->want_up)
-            spawn(c); /* an operator's restart */
-        return;
-    }
-    uint64_t delay = 0;
-    enum backoff_verdict v = backoff_on_exit(
-        &c->backoff, &c->sv->policy, now, uptime,
-        sig != 0 ? -1 : (int)status, &delay);
-    char why[160];
-    if (v == BACKOFF_PERMANENT) {
-        snprintf(c->note, sizeof c->note,
-                 "%s: bad usage or configuration, not restarted (see its log)",
-                 c->last_exit);
-        set_state_pid(c, SUPERVISE_FAILED, c->note, pid);
-    } else if (v == BACKOFF_CRASH_LOOP) {
-        snprintf(c->note, sizeof c->note,
-                 "%s: %u restarts within %llu ms, giving up", c->last_exit,
-                 c->sv->policy.limit,
-                 (unsigned long long)c->sv->policy.window_ms);
-        set_state_pid(c, SUPERVISE_FAILED, c->note, pid);
-    } else {
-        c->restart_pending = 1;
-        c->restarts++;
-        snprintf(why, sizeof why, "%s after %llu ms, restart in %llu ms",
-                 c->last_exit, (unsigned long long)uptime,
-                 (unsigned long long)delay);
-        snprintf(c->note, sizeof c->note, "restart in %llu ms",
-                 (unsigned long long)delay);
-        set_state_pid(c, SUPERVISE_DOWN, why, pid);
-        uv_timer_start(&c->timer, on_timer, delay, 0);
-    }
-}
-
-static void spawn(struct child *c)
-{
+    (void)a;
     struct supervise *sv = c->sv;
+    timer_disarm(c); /* a restart delay an operator's start cut short */
     char logpath[4300];
     snprintf(logpath, sizeof logpath, "%s/%s.log", sv->log_dir, c->cfg->name);
     int logfd = open(logpath,
@@ -298,16 +316,16 @@ static void spawn(struct child *c)
     if (logfd < 0) {
         snprintf(c->note, sizeof c->note, "cannot open %.100s: %s", logpath,
                  strerror(errno));
-        set_state(c, SUPERVISE_FAILED, c->note);
-        return;
+        set_state(c, SUPERVISE_FAILED, c->note, c->pid);
+        return 0;
     }
     struct supervise_run *run = calloc(1, sizeof *run);
     if (run == NULL) {
         close(logfd);
         snprintf(c->note, sizeof c->note, "cannot run %s: out of memory",
                  sv->server_bin);
-        set_state(c, SUPERVISE_FAILED, c->note);
-        return;
+        set_state(c, SUPERVISE_FAILED, c->note, c->pid);
+        return 0;
     }
     /* execv wants char *const[]: copy the strings that are const here. */
     char name[CONFIG_NAME_MAX + 1];
@@ -358,90 +376,214 @@ static void spawn(struct child *c)
         run_close(run); /* a failed uv_spawn still needs its handle closed */
         snprintf(c->note, sizeof c->note, "cannot run %s: %s", sv->server_bin,
                  uv_strerror(rc));
-        set_state(c, SUPERVISE_FAILED, c->note);
-        return;
+        set_state(c, SUPERVISE_FAILED, c->note, c->pid);
+        return 0;
     }
+    assert(c->run == NULL && c->pid == 0 && run->proc.pid > 0);
     c->run = run;
     c->pid = run->proc.pid;
     uv_read_start((uv_stream_t *)&run->ready, on_ready_alloc, on_ready_read);
-    uv_timer_start(&c->timer, on_timer, sv->ready_timeout_ms, 0);
-    set_state(c, SUPERVISE_STARTING, "spawned");
+    timer_arm(c, sv->ready_timeout_ms);
+    set_state(c, SUPERVISE_STARTING, "spawned", c->pid);
+    return 0;
+}
+
+/* An operator's start after a failure forgets the crash history. */
+static int retry(struct child *c, const struct event_args *a)
+{
+    backoff_reset(&c->backoff, &c->sv->policy);
+    return spawn(c, a);
+}
+
+static int term(struct child *c, const struct event_args *a)
+{
+    (void)a;
+    timer_disarm(c); /* the ready timeout */
+    uv_process_kill(&c->run->proc, SIGTERM);
+    timer_arm(c, c->sv->grace_ms);
+    set_state(c, SUPERVISE_STOPPING, "SIGTERM", c->pid);
+    return 0;
+}
+
+/* A stop while a restart is pending: the restart is off. */
+static int cancel(struct child *c, const struct event_args *a)
+{
+    (void)a;
+    timer_disarm(c);
+    c->note[0] = '\0';
+    set_state(c, SUPERVISE_DOWN, "stopped by operator", c->pid);
+    return 0;
+}
+
+static int ready(struct child *c, const struct event_args *a)
+{
+    (void)a;
+    timer_disarm(c);
+    c->up_ms = supervise_now_ms();
+    set_state(c, SUPERVISE_UP, "ready", c->pid);
+    return 0;
+}
+
+/* The ready timeout: the exit that follows is a crash. */
+static int late(struct child *c, const struct event_args *a)
+{
+    (void)a;
+    log_msg("%s pid %d: not ready after %llu ms: killing it", c->cfg->name,
+            c->pid, (unsigned long long)c->sv->ready_timeout_ms);
+    uv_process_kill(&c->run->proc, SIGKILL);
+    return 0;
+}
+
+/* The stop grace is over. */
+static int grace(struct child *c, const struct event_args *a)
+{
+    (void)a;
+    log_msg("%s pid %d: still running %llu ms after SIGTERM: SIGKILL",
+            c->cfg->name, c->pid, (unsigned long long)c->sv->grace_ms);
+    uv_process_kill(&c->run->proc, SIGKILL);
+    return 0;
+}
+
+static int relay(struct child *c, const struct event_args *a)
+{
+    return uv_process_kill(&c->run->proc, a->sig);
+}
+
+static int esrch(struct child *c, const struct event_args *a)
+{
+    (void)c;
+    (void)a;
+    return -ESRCH;
+}
+
+static int nop(struct child *c, const struct event_args *a)
+{
+    (void)c;
+    (void)a;
+    return 0;
+}
+
+/* The common part of an exit: the child lets go of its run. Returns the
+ * pid it had; sets last_exit. */
+static int end_run(struct child *c, const struct event_args *a)
+{
+    run_close(c->run);
+    c->run = NULL;
+    timer_disarm(c);
+    describe_exit(c->last_exit, sizeof c->last_exit, a->status, a->sig);
+    int pid = c->pid;
+    c->pid = 0;
+    return pid;
+}
+
+/* An exit after SIGTERM; starting again if an operator asked meanwhile. */
+static int stopped(struct child *c, const struct event_args *a)
+{
+    int pid = end_run(c, a);
+    set_state(c, SUPERVISE_DOWN, c->last_exit, pid);
+    if (c->want_up)
+        return spawn(c, NULL); /* an operator's restart */
+    return 0;
+}
+
+/* An exit nobody asked for: restarted after a delay, or given up. */
+static int crashed(struct child *c, const struct event_args *a)
+{
+    uint64_t now = supervise_now_ms();
+    uint64_t uptime = now - c->spawned_ms;
+    int pid = end_run(c, a);
+    uint64_t delay = 0;
+    enum backoff_verdict v =
+        backoff_on_exit(&c->backoff, &c->sv->policy, now, uptime,
+                        a->sig != 0 ? -1 : (int)a->status, &delay);
+    char why[160];
+    if (v == BACKOFF_PERMANENT) {
+        snprintf(c->note, sizeof c->note,
+                 "%s: bad usage or configuration, not restarted (see its log)",
+                 c->last_exit);
+        set_state(c, SUPERVISE_FAILED, c->note, pid);
+    } else if (v == BACKOFF_CRASH_LOOP) {
+        snprintf(c->note, sizeof c->note,
+                 "%s: %u restarts within %llu ms, giving up", c->last_exit,
+                 c->sv->policy.limit,
+                 (unsigned long long)c->sv->policy.window_ms);
+        set_state(c, SUPERVISE_FAILED, c->note, pid);
+    } else {
+        c->restarts++;
+        snprintf(why, sizeof why, "%s after %llu ms, restart in %llu ms",
+                 c->last_exit, (unsigned long long)uptime,
+                 (unsigned long long)delay);
+        snprintf(c->note, sizeof c->note, "restart in %llu ms",
+                 (unsigned long long)delay);
+        timer_arm(c, delay);
+        set_state(c, SUPERVISE_BACKOFF, why, pid);
+    }
+    return 0;
+}
+
+/* What each event does in each state: rows in the order of enum
+ * supervise_state, columns in that of enum supervise_event. NULL: it cannot
+ * happen there (a process's events come only while it runs, and the timer
+ * runs only in starting, stopping and backoff). A start or restart while
+ * stopping starts it again once it has exited (want_up). */
+/* clang-format off */
+static action_fn *const actions[SUPERVISE_NSTATES][SUPERVISE_NEVENTS] = {
+    /*              start   stop    restart kill    ready   timer   exit */
+    /* down     */ {spawn,  nop,    spawn,  esrch,  NULL,   NULL,   NULL},
+    /* backoff  */ {spawn,  cancel, spawn,  esrch,  NULL,   spawn,  NULL},
+    /* starting */ {nop,    term,   term,   relay,  ready,  late,   crashed},
+    /* up       */ {nop,    term,   term,   relay,  NULL,   NULL,   crashed},
+    /* stopping */ {nop,    nop,    nop,    relay,  nop,    grace,  stopped},
+    /* failed   */ {retry,  nop,    retry,  esrch,  NULL,   NULL,   NULL},
+};
+/* clang-format on */
+_Static_assert(SUPERVISE_FAILED + 1 == SUPERVISE_NSTATES, "a row per state");
+_Static_assert(SUPERVISE_EV_EXIT + 1 == SUPERVISE_NEVENTS,
+               "a column per event");
+
+/* The one way into the state machine. */
+static int on_event(struct child *c, enum supervise_event ev,
+                    const struct event_args *a)
+{
+    check_child(c);
+    assert((unsigned)ev < SUPERVISE_NEVENTS);
+    action_fn *act = actions[c->state][ev];
+    assert(act != NULL);
+    /* The operator's intent first: it holds whatever the state. */
+    if (ev == SUPERVISE_EV_START || ev == SUPERVISE_EV_RESTART)
+        c->want_up = 1;
+    else if (ev == SUPERVISE_EV_STOP)
+        c->want_up = 0;
+    return act(c, a);
 }
 
 int supervise_start(struct child *c)
 {
     if (!c->managed)
         return -EPERM;
-    c->want_up = 1;
-    switch (c->state) {
-    case SUPERVISE_FAILED:
-        backoff_reset(&c->backoff, &c->sv->policy);
-        spawn(c);
-        break;
-    case SUPERVISE_DOWN:
-        uv_timer_stop(&c->timer);
-        c->restart_pending = 0;
-        spawn(c);
-        break;
-    case SUPERVISE_STARTING:
-    case SUPERVISE_UP:
-    case SUPERVISE_STOPPING: /* starts again once it has exited */
-        break;
-    }
-    return 0;
-}
-
-static void terminate(struct child *c)
-{
-    uv_process_kill(&c->run->proc, SIGTERM);
-    uv_timer_start(&c->timer, on_timer, c->sv->grace_ms, 0);
-    set_state(c, SUPERVISE_STOPPING, "SIGTERM");
+    return on_event(c, SUPERVISE_EV_START, NULL);
 }
 
 int supervise_stop(struct child *c)
 {
     if (!c->managed)
         return -EPERM;
-    c->want_up = 0;
-    switch (c->state) {
-    case SUPERVISE_STARTING:
-    case SUPERVISE_UP:
-        terminate(c);
-        break;
-    case SUPERVISE_DOWN:
-        if (c->restart_pending) {
-            uv_timer_stop(&c->timer);
-            c->restart_pending = 0;
-            c->note[0] = '\0';
-            set_state(c, SUPERVISE_DOWN, "stopped by operator");
-        }
-        break;
-    case SUPERVISE_FAILED:
-    case SUPERVISE_STOPPING:
-        break;
-    }
-    return 0;
+    return on_event(c, SUPERVISE_EV_STOP, NULL);
 }
 
 int supervise_restart(struct child *c)
 {
     if (!c->managed)
         return -EPERM;
-    if (c->state == SUPERVISE_STARTING || c->state == SUPERVISE_UP) {
-        terminate(c);
-        c->want_up = 1;
-        return 0;
-    }
-    return supervise_start(c);
+    return on_event(c, SUPERVISE_EV_RESTART, NULL);
 }
 
 int supervise_kill(struct child *c, int signum)
 {
     if (!c->managed)
         return -EPERM;
-    if (c->run == NULL)
-        return -ESRCH;
-    return uv_process_kill(&c->run->proc, signum);
+    struct event_args a = {0, signum};
+    return on_event(c, SUPERVISE_EV_KILL, &a);
 }
 
 void supervise_start_all(struct supervise *sv)
@@ -471,7 +613,7 @@ int supervise_settled(const struct supervise *sv)
     for (size_t i = 0; i < sv->n; i++)
         if (sv->children[i].managed &&
             (sv->children[i].state == SUPERVISE_STARTING ||
-             sv->children[i].restart_pending))
+             sv->children[i].state == SUPERVISE_BACKOFF))
             return 0;
     return 1;
 }
@@ -480,6 +622,7 @@ void supervise_close(struct supervise *sv)
 {
     for (size_t i = 0; i < sv->n; i++) {
         struct child *c = &sv->children[i];
+        assert(c->run == NULL);
         uv_close((uv_handle_t *)&c->timer, NULL);
         backoff_free(&c->backoff);
     }

@@ -1,16 +1,30 @@
 /* supervise: the child table and each server's state machine.
  *
+ * Each server is one child in one of six states. Every event (an
+ * operator's start, stop, restart or kill; the server's readiness; the
+ * child's timer; the process's exit) goes through one function and one
+ * [state][event] table in supervise.c, and every change of state is logged
+ * in one place there:
+ *
  *   down --start--> starting --ready--> up
- *   starting/up --exit (unexpected)--> down, restart after a backoff delay,
+ *   starting/up --exit (unexpected)--> backoff, restarted when the delay
+ *                                      is over (--timer--> starting),
  *                                      or failed (crash loop, exit 64/78)
  *   starting/up --stop--> stopping (SIGTERM, grace, SIGKILL) --exit--> down
+ *                                      (and starting again at once if an
+ *                                      operator asked for it meanwhile)
+ *   backoff --stop--> down
  *   failed --start--> starting            (an operator's start forgets the
  *                                          crash history)
+ *
+ * backoff is shown as "down" (in herd status and in the log), with the
+ * delay in the note.
  *
  * Each server gets two pipes: fd 3, on which it writes a newline once it
  * listens (readiness), and fd 4, which it reads until end of file (a
  * lifeline: if the supervisor dies, every server sees EOF and stops, so no
- * orphan is left behind).
+ * orphan is left behind). The supervisor never reads or writes the
+ * lifeline; it only holds it open.
  */
 #ifndef HERD_SUPERVISE_H
 #define HERD_SUPERVISE_H
@@ -24,12 +38,14 @@
 #include "config.h"
 
 enum supervise_state {
-    SUPERVISE_DOWN,
-    SUPERVISE_STARTING,
-    SUPERVISE_UP,
-    SUPERVISE_STOPPING,
-    SUPERVISE_FAILED
+    SUPERVISE_DOWN,     /* no process, and none coming */
+    SUPERVISE_BACKOFF,  /* no process: restarted when the timer fires */
+    SUPERVISE_STARTING, /* spawned, not ready yet */
+    SUPERVISE_UP,       /* ready */
+    SUPERVISE_STOPPING, /* SIGTERM sent, not exited yet */
+    SUPERVISE_FAILED    /* no process: given up until an operator's start */
 };
+#define SUPERVISE_NSTATES 6
 
 struct supervise;
 /* One run of a server: its process and its two pipes (supervise.c). */
@@ -41,13 +57,11 @@ struct child {
     enum supervise_state state;
     int managed; /* runs under this supervisor (--only) */
     int want_up; /* the operator's intent */
-    /* The process and its pipes, from the spawn to the exit. At the exit
-     * the child lets go of it; the run frees itself once its handles are
-     * closed. */
+    /* Set exactly in starting, up and stopping. At the exit the child lets
+     * go of it; the run frees itself once its handles are closed. */
     struct supervise_run *run;
     uv_timer_t timer; /* ready timeout, stop grace, or restart delay */
-    int restart_pending;
-    int pid;
+    int pid;          /* the run's process; 0 without one */
     uint64_t spawned_ms;
     uint64_t up_ms;
     unsigned restarts;
@@ -81,13 +95,16 @@ int supervise_init(struct supervise *sv, uv_loop_t *loop,
                    const char *server_bin, const char *log_dir,
                    const char *data_dir, const char *only, char *err,
                    size_t errlen);
-/* Closes every handle; call once every child is down. */
+/* Closes every handle; call once every child is down (no process), and
+ * send no request afterwards. */
 void supervise_close(struct supervise *sv);
 /* Frees memory once the loop has run the close callbacks. */
 void supervise_free(struct supervise *sv);
 
 struct child *supervise_find(struct supervise *sv, const char *name);
-/* Operator requests; each returns 0 or a negative errno-style code. */
+/* Operator requests; each returns 0 or a negative errno-style code:
+ * -EPERM for a server not managed here, and for kill -ESRCH when it has no
+ * process (or uv_process_kill's error). */
 int supervise_start(struct child *c);
 int supervise_stop(struct child *c);
 int supervise_restart(struct child *c);
@@ -97,7 +114,8 @@ void supervise_stop_all(struct supervise *sv);
 
 /* No server has a process. */
 int supervise_all_down(const struct supervise *sv);
-/* No managed server is starting (each is up, down or failed). */
+/* No managed server is starting or waiting to restart (each is up, down,
+ * stopping or failed). */
 int supervise_settled(const struct supervise *sv);
 
 const char *supervise_state_name(enum supervise_state s);
