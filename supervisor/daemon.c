@@ -1,5 +1,6 @@
 #include "daemon.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -38,6 +39,7 @@ struct daemon {
 
 static void write_pidfile(struct daemon *d)
 {
+    assert(d->pid_fd >= 0); /* locked for the supervisor's life */
     struct dynbuf b;
     dynbuf_init(&b, 1 << 20);
     int rc = dynbuf_printf(&b, "supervisor %d\n", (int)getpid());
@@ -96,6 +98,7 @@ static void close_everything(struct daemon *d)
 {
     if (d->closed)
         return;
+    assert(d->shutting_down && supervise_all_down(&d->sv));
     d->closed = 1;
     report(d);
     control_close(&d->ctl);
