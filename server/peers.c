@@ -46,7 +46,6 @@ struct peer {
     uint64_t backoff_ms;
     uint64_t remote_epoch;
     int down_logged; /* a failed dial was logged since the last success */
-    unsigned char dial_nonce[16]; /* our nonce in the dial in progress */
     unsigned long sent, received;
     unsigned long future_dropped; /* records past max_future_s */
     struct relay_hint hint[2]; /* the next line, and the one after */
@@ -142,30 +141,79 @@ static struct peer *find_peer(struct peers *ps, const char *name,
     return NULL;
 }
 
-/* What an accepted connection knows while its handshake runs. */
-struct handshake_in {
-    struct peers *ps;
-    struct conn *c;
-    struct handshake_in *prev, *next; /* peers.hs_head, in age order */
-    int refused; /* the reason is logged already */
-    struct peer *p;
-    struct hello h; /* the dialer's HELLO, numbers only */
-    unsigned char nonce[HANDSHAKE_NONCE];
+/* What a peer connection waits for. A dialled one goes DIALLING, [TLS,]
+ * HELLO_SENT, UP; an accepted one [TLS,] HELLO_WAIT, PROOF_WAIT, UP (TLS
+ * with a secret or certificates). Closing ends it in any state. */
+enum peer_link_state {
+    PEER_DIALLING,   /* dialled: the TCP connect runs */
+    PEER_TLS,        /* the TLS handshake runs: no line yet */
+    PEER_HELLO_SENT, /* dialled: our HELLO is sent, the acceptor's awaited */
+    PEER_HELLO_WAIT, /* accepted: the dialer's HELLO is awaited */
+    PEER_PROOF_WAIT, /* accepted: our HELLO is sent, the dialer's PROOF
+                        awaited */
+    PEER_UP /* the handshake is done: records, catch-up, heartbeats */
 };
 
-/* hs is no longer a handshake in progress (up, or closed): unlinked. */
-static void handshake_unlink(struct handshake_in *hs)
+/* One peer connection, dialled or accepted: c->data of every CONN_PEER_*
+ * connection, from peers_accept or connect_to until on_peer_close frees
+ * it. */
+struct link {
+    struct peers *ps;
+    struct conn *c;
+    enum peer_link_state state;
+    /* Its neighbour: a dial's from the start, an accepted connection's
+     * once its HELLO names one. */
+    struct peer *p;
+    /* Accepted, before PEER_UP: in ps->hs_head's list, in age order. */
+    struct link *prev, *next;
+    int refused; /* the reason is logged already */
+    struct hello h; /* accepted: the dialer's HELLO, numbers only */
+    unsigned char nonce[HANDSHAKE_NONCE]; /* ours in this handshake */
+};
+
+/* Whether a link may enter state `to` from state `from`. */
+static inline int link_may(enum peer_link_state from,
+                           enum peer_link_state to)
 {
-    struct peers *ps = hs->ps;
-    if (hs->prev)
-        hs->prev->next = hs->next;
+    switch (to) {
+    case PEER_DIALLING:
+        return 0; /* a dial starts there, nothing goes back */
+    case PEER_TLS:
+        return from == PEER_DIALLING;
+    case PEER_HELLO_SENT:
+        return from == PEER_DIALLING || from == PEER_TLS;
+    case PEER_HELLO_WAIT:
+        return from == PEER_TLS;
+    case PEER_PROOF_WAIT:
+        return from == PEER_HELLO_WAIT;
+    case PEER_UP:
+        return from == PEER_HELLO_SENT || from == PEER_PROOF_WAIT;
+    }
+    return 0;
+}
+
+static void link_enter(struct link *l, enum peer_link_state to)
+{
+    assert(link_may(l->state, to));
+    l->state = to;
+}
+
+/* l, accepted, is no longer a handshake in progress (up, or closed):
+ * unlinked. */
+static void handshake_unlink(struct link *l)
+{
+    struct peers *ps = l->ps;
+    assert(l->c->kind == CONN_PEER_IN && l->state != PEER_UP &&
+           ps->hs_count > 0);
+    if (l->prev)
+        l->prev->next = l->next;
     else
-        ps->hs_head = hs->next;
-    if (hs->next)
-        hs->next->prev = hs->prev;
+        ps->hs_head = l->next;
+    if (l->next)
+        l->next->prev = l->prev;
     else
-        ps->hs_tail = hs->prev;
-    hs->prev = hs->next = NULL;
+        ps->hs_tail = l->prev;
+    l->prev = l->next = NULL;
     ps->hs_count--;
 }
 
@@ -280,7 +328,6 @@ static void sync_leave(struct peer *p, const char *why)
         sync_end(p, why);
 }
 
-static int on_peer_line(struct conn *c, const char *line, size_t len);
 static void prepare_link_out(struct conn *c);
 
 /* Data the neighbour does not acknowledge within ms fails the socket
@@ -298,6 +345,8 @@ static void link_up(struct peer *p, struct conn *c, const struct hello *h)
 {
     uint64_t epoch = h->epoch;
     struct peers *ps = p->ps;
+    assert(((const struct link *)c->data)->state == PEER_UP &&
+           ((const struct link *)c->data)->p == p);
     if (p->link != NULL && p->link != c)
         conn_close(p->link, "replaced by a newer link");
     if (p->pending == c)
@@ -307,7 +356,6 @@ static void link_up(struct peer *p, struct conn *c, const struct hello *h)
     p->down_logged = 0;
     int restarted = p->remote_epoch != 0 && p->remote_epoch != epoch;
     p->remote_epoch = epoch;
-    c->on_line = on_peer_line;
     c->prepare_out = prepare_link_out;
     c->no_output_pause = 1;
     p->ping_ns = 0;
@@ -357,8 +405,9 @@ static int refuse(struct conn *c, const char *why, const char *line,
                   size_t len)
 {
     log_refused(c, why, line, len);
-    if (c->kind == CONN_PEER_IN)
-        ((struct handshake_in *)c->data)->refused = 1;
+    struct link *l = c->data;
+    if (l != NULL) /* NULL: closed already */
+        l->refused = 1;
     conn_close(c, why);
     return 1;
 }
@@ -382,19 +431,17 @@ static int proof_ok(const struct peers *ps, enum handshake_role role,
            handshake_proof_equal(want, got);
 }
 
-static int on_proof_in(struct conn *c, const char *line, size_t len);
-
 /* First line on a connection accepted on the peer port. */
 static int on_hello_in(struct conn *c, const char *line, size_t len)
 {
-    struct handshake_in *hs = c->data;
-    struct peers *ps = hs->ps;
+    struct link *l = c->data;
+    struct peers *ps = l->ps;
     if (len >= 3 && line[0] == 0x16 && line[1] == 0x03)
         return refuse(c,
                       "the other end speaks TLS (a herd secret or "
                       "certificates there, none here?)",
                       line, len > 16 ? 16 : len);
-    if (handshake_parse_hello(line, len, &hs->h) != 0 || hs->h.has_proof)
+    if (handshake_parse_hello(line, len, &l->h) != 0 || l->h.has_proof)
         return refuse(c,
                       len > 13 && memcmp(line, "HELLO herd/", 11) == 0 &&
                               memcmp(line, "HELLO " HANDSHAKE_PROTO " ",
@@ -403,7 +450,7 @@ static int on_hello_in(struct conn *c, const char *line, size_t len)
                             "server speaks " HANDSHAKE_PROTO ")"
                           : "not a herd handshake",
                       line, len);
-    struct peer *p = find_peer(ps, hs->h.name.p, hs->h.name.len);
+    struct peer *p = find_peer(ps, l->h.name.p, l->h.name.len);
     if (p == NULL)
         return refuse(c, "not a configured neighbour", line, len);
     if (c->tls != NULL && !tls_name_ok(c->tls, p->name))
@@ -411,44 +458,43 @@ static int on_hello_in(struct conn *c, const char *line, size_t len)
                          "to be", line, len);
     if (p->cut)
         return refuse(c, "the link is cut (herd heal)", line, len);
-    hs->p = p;
-    hs->h.name.p = p->name; /* the line goes away after this call */
-    random_bytes(hs->nonce, sizeof hs->nonce);
+    l->p = p;
+    l->h.name.p = p->name; /* the line goes away after this call */
+    random_bytes(l->nonce, sizeof l->nonce);
     unsigned char proof[HANDSHAKE_PROOF];
     int signed_ok = ps->cfg.secret_len > 0 &&
                     handshake_proof(ps->cfg.secret, ps->cfg.secret_len,
                                     HANDSHAKE_ACCEPT, p->name, ps->cfg.name,
-                                    hs->h.nonce, hs->nonce, proof) == 0;
+                                    l->h.nonce, l->nonce, proof) == 0;
     if (ps->cfg.secret_len > 0 && !signed_ok)
         return refuse(c, "cannot compute a proof", line, len);
-    send_hello(ps, c, HANDSHAKE_ACCEPT, hs->nonce, signed_ok ? proof : NULL);
-    c->on_line = on_proof_in;
+    link_enter(l, PEER_PROOF_WAIT);
+    send_hello(ps, c, HANDSHAKE_ACCEPT, l->nonce, signed_ok ? proof : NULL);
     return 0;
 }
 
 /* The dialer's proof: nothing it sends is applied before it. */
 static int on_proof_in(struct conn *c, const char *line, size_t len)
 {
-    struct handshake_in *hs = c->data;
-    struct peers *ps = hs->ps;
+    struct link *l = c->data;
+    struct peers *ps = l->ps;
     unsigned char got[HANDSHAKE_PROOF];
     int none = 0;
     if (handshake_parse_proof(line, len, got, &none) != 0)
         return refuse(c, "no proof after HELLO", line, len);
-    if (!proof_ok(ps, HANDSHAKE_DIAL, hs->p->name, ps->cfg.name,
-                  hs->h.nonce, hs->nonce, got, none))
+    if (!proof_ok(ps, HANDSHAKE_DIAL, l->p->name, ps->cfg.name,
+                  l->h.nonce, l->nonce, got, none))
         return refuse(c,
                       none ? "neighbour sent no proof (no herd secret?)"
                            : "wrong proof (a different herd secret?)",
-                      hs->p->name, strlen(hs->p->name));
-    struct peer *p = hs->p;
+                      l->p->name, strlen(l->p->name));
+    struct peer *p = l->p;
     if (p->cut)
         return refuse(c, "the link is cut (herd heal)", p->name,
                       strlen(p->name));
-    struct hello h = hs->h;
-    c->data = p;
-    handshake_unlink(hs);
-    free(hs);
+    struct hello h = l->h;
+    handshake_unlink(l);
+    link_enter(l, PEER_UP);
     link_up(p, c, &h);
     return 0;
 }
@@ -456,8 +502,9 @@ static int on_proof_in(struct conn *c, const char *line, size_t len)
 /* The acceptor's HELLO: check its proof, send ours; the link is up. */
 static int on_hello_out(struct conn *c, const char *line, size_t len)
 {
-    struct peer *p = c->data;
-    struct peers *ps = p->ps;
+    struct link *l = c->data;
+    struct peer *p = l->p;
+    struct peers *ps = l->ps;
     struct hello h;
     if (len > 11 && memcmp(line, "HELLO herd/", 11) == 0 &&
         memcmp(line, "HELLO " HANDSHAKE_PROTO " ",
@@ -471,26 +518,28 @@ static int on_hello_out(struct conn *c, const char *line, size_t len)
         memcmp(p->name, h.name.p, h.name.len) != 0)
         return refuse(c, "unexpected handshake answer", line, len);
     if (!proof_ok(ps, HANDSHAKE_ACCEPT, ps->cfg.name, p->name,
-                  p->dial_nonce, h.nonce, h.proof, h.proof_none))
+                  l->nonce, h.nonce, h.proof, h.proof_none))
         return refuse(c,
                       h.proof_none ? "neighbour sent no proof (no herd "
                                      "secret?)"
                                    : "wrong proof (a different herd "
                                      "secret?)",
                       p->name, strlen(p->name));
+    /* (Checked before our proof is queued: a refusal drops it unsent.) */
+    if (p->cut)
+        return refuse(c, "the link is cut (herd heal)", p->name,
+                      strlen(p->name));
     unsigned char proof[HANDSHAKE_PROOF];
     int signed_ok = ps->cfg.secret_len > 0 &&
                     handshake_proof(ps->cfg.secret, ps->cfg.secret_len,
                                     HANDSHAKE_DIAL, ps->cfg.name, p->name,
-                                    p->dial_nonce, h.nonce, proof) == 0;
+                                    l->nonce, h.nonce, proof) == 0;
+    link_enter(l, PEER_UP);
     char out[HANDSHAKE_LINE_MAX];
     conn_write(c, out,
                handshake_format_proof(out, sizeof out,
                                       signed_ok ? proof : NULL));
     h.name.p = p->name;
-    if (p->cut)
-        return refuse(c, "the link is cut (herd heal)", p->name,
-                      strlen(p->name));
     link_up(p, c, &h);
     return 0;
 }
@@ -520,7 +569,9 @@ static void withhold(struct peer *p, const struct record *r)
 /* The link's output is about to be written: withheld copies come out. */
 static void prepare_link_out(struct conn *c)
 {
-    struct peer *p = c->data;
+    const struct link *l = c->data;
+    assert(l->state == PEER_UP); /* set by link_up */
+    struct peer *p = l->p;
     if (p->link != c)
         return;
     const struct dynbuf_range *cut;
@@ -563,9 +614,11 @@ static int too_far_ahead(const struct peers *ps,
            (cmd->sec == limit && cmd->nsec > (uint32_t)now.tv_nsec);
 }
 
+/* A line on a link that is up. (A write may close the link and free its
+ * struct link: only p and c are used past the first lines.) */
 static int on_peer_line(struct conn *c, const char *line, size_t len)
 {
-    struct peer *p = c->data;
+    struct peer *p = ((const struct link *)c->data)->p;
     struct peers *ps = p->ps;
     size_t ahead_len;
     uint64_t gen;
@@ -684,18 +737,19 @@ static int on_peer_line(struct conn *c, const char *line, size_t len)
 
 static void on_peer_close(struct conn *c, const char *reason)
 {
-    if (c->kind == CONN_PEER_IN &&
-        (c->on_line == on_hello_in || c->on_line == on_proof_in)) {
-        struct handshake_in *hs = c->data;
-        if (!hs->refused)
+    struct link *l = c->data;
+    c->data = NULL;
+    if (c->kind == CONN_PEER_IN && l->state != PEER_UP) {
+        if (!l->refused)
             log_msg("peer connection %s closed during the handshake: %s",
                     c->addr, reason);
-        handshake_unlink(hs);
-        free(hs); /* never became a link */
-        c->data = NULL;
+        handshake_unlink(l);
+        free(l); /* never became a link */
         return;
     }
-    struct peer *p = c->data;
+    struct peer *p = l->p;
+    free(l);
+    assert(p != NULL); /* dialled, or up */
     if (p->link == c) {
         p->link = NULL;
         p->rtt_ns = p->ping_ns = 0; /* a round trip of a link that is gone */
@@ -724,9 +778,37 @@ static void on_peer_close(struct conn *c, const char *reason)
  * once without TLS. */
 static void dial_secure(struct conn *c)
 {
-    struct peer *p = c->data;
-    random_bytes(p->dial_nonce, sizeof p->dial_nonce);
-    send_hello(p->ps, c, HANDSHAKE_DIAL, p->dial_nonce, NULL);
+    struct link *l = c->data;
+    link_enter(l, PEER_HELLO_SENT);
+    random_bytes(l->nonce, sizeof l->nonce);
+    send_hello(l->ps, c, HANDSHAKE_DIAL, l->nonce, NULL);
+}
+
+/* An accepted link's TLS handshake is done: its HELLO may come. */
+static void accept_secure(struct conn *c)
+{
+    link_enter(c->data, PEER_HELLO_WAIT);
+}
+
+/* Every line of a peer connection, by its state. */
+static int on_link_line(struct conn *c, const char *line, size_t len)
+{
+    const struct link *l = c->data;
+    switch (l->state) {
+    case PEER_UP:
+        return on_peer_line(c, line, len);
+    case PEER_HELLO_SENT:
+        return on_hello_out(c, line, len);
+    case PEER_HELLO_WAIT:
+        return on_hello_in(c, line, len);
+    case PEER_PROOF_WAIT:
+        return on_proof_in(c, line, len);
+    case PEER_DIALLING:
+    case PEER_TLS:
+        break;
+    }
+    assert(!"a line before the connection reads lines");
+    return 1;
 }
 
 static void on_connect(uv_connect_t *req, int status)
@@ -738,18 +820,20 @@ static void on_connect(uv_connect_t *req, int status)
         conn_close(c, uv_strerror(status));
     } else if (!c->closing) {
         int rc = conn_start(c);
-        struct peer *p = c->data;
-        struct tls_ctx *tls = p->ps->tls;
+        struct link *l = c->data;
+        struct tls_ctx *tls = l->ps->tls;
         struct tls_conn *t = NULL;
         if (rc == 0 && tls != NULL &&
-            (t = tls_conn_new(tls, 0, p->name)) == NULL)
+            (t = tls_conn_new(tls, 0, l->p->name)) == NULL)
             rc = UV_ENOMEM;
-        if (rc != 0)
+        if (rc != 0) {
             conn_close(c, uv_strerror(rc));
-        else if (t != NULL)
+        } else if (t != NULL) {
+            link_enter(l, PEER_TLS);
             conn_start_tls(c, t, dial_secure); /* HELLO once secure */
-        else
+        } else {
             dial_secure(c);
+        }
     }
     conn_unref(c);
 }
@@ -760,15 +844,21 @@ static void connect_to(struct peer *p)
     struct peers *ps = p->ps;
     struct conn *c = conn_new(ps->cfg.pool, CONN_PEER_OUT);
     struct dial_req *d = c ? malloc(sizeof *d) : NULL;
-    if (d == NULL) {
+    struct link *l = d ? calloc(1, sizeof *l) : NULL;
+    if (l == NULL) {
+        free(d);
         if (c != NULL)
             conn_close(c, "out of memory");
         else
             schedule_dial(p);
         return;
     }
-    c->data = p;
-    c->on_line = on_hello_out;
+    l->ps = ps;
+    l->c = c;
+    l->p = p;
+    l->state = PEER_DIALLING;
+    c->data = l;
+    c->on_line = on_link_line;
     c->on_close = on_peer_close;
     c->max_output = PEERS_MAX_OUTPUT;
     peer_line_limit(c);
@@ -1051,29 +1141,30 @@ int peers_accept(struct peers *ps, struct conn *c)
         ps->hs_head->refused = 1; /* logged here, not once each */
         conn_close(old, "handshake limit");
     }
-    struct handshake_in *hs = calloc(1, sizeof *hs);
+    struct link *l = calloc(1, sizeof *l);
     struct tls_conn *t = NULL;
-    if (hs == NULL ||
+    if (l == NULL ||
         (ps->tls != NULL && (t = tls_conn_new(ps->tls, 1, NULL)) == NULL)) {
-        free(hs);
+        free(l);
         return -1;
     }
-    hs->ps = ps;
-    hs->c = c;
-    hs->prev = ps->hs_tail;
+    l->ps = ps;
+    l->c = c;
+    l->state = t != NULL ? PEER_TLS : PEER_HELLO_WAIT;
+    l->prev = ps->hs_tail;
     if (ps->hs_tail)
-        ps->hs_tail->next = hs;
+        ps->hs_tail->next = l;
     else
-        ps->hs_head = hs;
-    ps->hs_tail = hs;
+        ps->hs_head = l;
+    ps->hs_tail = l;
     ps->hs_count++;
-    c->data = hs;
-    c->on_line = on_hello_in;
+    c->data = l;
+    c->on_line = on_link_line;
     c->on_close = on_peer_close;
     c->max_output = PEERS_MAX_OUTPUT;
     peer_line_limit(c);
     if (t != NULL)
-        conn_start_tls(c, t, NULL); /* lines come once it is done */
+        conn_start_tls(c, t, accept_secure); /* lines come once it is done */
     return 0;
 }
 
@@ -1117,7 +1208,10 @@ const char *peers_tls_mode(const struct peers *ps)
 
 int peers_in_handshake(const struct conn *c)
 {
-    return c->kind != CONN_CLIENT && c->on_line != on_peer_line;
+    if (c->kind == CONN_CLIENT)
+        return 0;
+    const struct link *l = c->data;
+    return l->state != PEER_UP;
 }
 
 void peers_flood(struct peers *ps, const struct record *rec,

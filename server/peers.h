@@ -84,7 +84,7 @@ struct peers_stats {
     unsigned long stale; /* copies of a record held already, dropped */
 };
 
-struct handshake_in;
+struct link;
 
 struct peers {
     struct peers_config cfg;
@@ -98,7 +98,7 @@ struct peers {
     struct tls_ctx *tls;
     /* Accepted connections still in their handshake, oldest first: at
      * most max_handshakes; a new one past it pushes out the oldest. */
-    struct handshake_in *hs_head, *hs_tail;
+    struct link *hs_head, *hs_tail;
     size_t hs_count;
     unsigned long hs_evicted;
     struct peers_stats stats;
