@@ -1,11 +1,19 @@
 /* Unit tests for the peer links' relay path, without sockets: the copies
  * queued to a neighbour and taken back when it sends them first
- * (relay_out), and the look-ahead hints (relay_look_ahead). */
+ * (relay_out), the look-ahead hints (relay_look_ahead), and a link of
+ * peers driven line by line with a fake server behind it. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <uv.h>
+
+#include "conn.h"
 #include "dynbuf.h"
+#include "handshake.h"
+#include "linebuf.h"
+#include "log.h"
+#include "peers.h"
 #include "proto.h"
 #include "relay.h"
 #include "store.h"
@@ -255,6 +263,211 @@ static void test_held_copy(void)
     store_close(&st);
 }
 
+/* A server behind peers, as server.c is: a store, and every record a
+ * neighbour sends offered to it and flooded if newer. */
+struct fake {
+    uv_loop_t loop;
+    struct conn_pool pool;
+    struct store st;
+    struct peers ps;
+    int records; /* on_record calls */
+};
+
+static int fake_record(void *arg, struct record *r, uint64_t h,
+                       struct peer *from)
+{
+    struct fake *f = arg;
+    f->records++;
+    CHECK(from != NULL);
+    CHECK_EQ_STR(peers_name(from), "Alford");
+    CHECK(h == store_key_hash(&f->st, r->line + r->client_off,
+                              r->client_len));
+    const struct record *cur;
+    int rc = store_apply_hashed(&f->st, r, h, &cur);
+    if (rc == STORE_CHANGED)
+        peers_flood(&f->ps, r, from);
+    else
+        free(r);
+    return rc;
+}
+
+static void fake_reserve(void *arg, size_t n)
+{
+    struct fake *f = arg;
+    CHECK_EQ_INT(store_reserve(&f->st, n), 0);
+}
+
+static const struct peers_ops fake_ops = {fake_record, fake_reserve};
+
+/* Bolden, with the neighbours Alford (who dials Bolden) and Parker; not
+ * started, so it dials no one. */
+static void fake_init(struct fake *f)
+{
+    memset(f, 0, sizeof *f);
+    CHECK_EQ_INT(log_open(NULL), 0);
+    CHECK_EQ_INT(uv_loop_init(&f->loop), 0);
+    conn_pool_init(&f->pool, &f->loop, 8192, 4 << 20);
+    store_init(&f->st, 1, 2);
+    const struct peers_config cfg = {
+        .loop = &f->loop,
+        .pool = &f->pool,
+        .store = &f->st,
+        .name = "Bolden",
+        .epoch = 7,
+        .max_peers = 2,
+        .link_ping_ms = 500,
+        .link_timeout_ms = 2000,
+        .max_handshakes = 64,
+        .max_client_id = 256,
+    };
+    CHECK_EQ_INT(peers_init(&f->ps, &cfg, &fake_ops, f), 0);
+    const struct config_addr a = {"127.0.0.1", 1}, b = {"127.0.0.1", 2};
+    CHECK_EQ_INT(peers_add(&f->ps, "Alford", &a), 0);
+    CHECK_EQ_INT(peers_add(&f->ps, "Parker", &b), 0);
+    CHECK_EQ_INT(peers_count(&f->ps), 2);
+}
+
+/* Closes everything; the loop must close clean (no handle left). */
+static void fake_close(struct fake *f)
+{
+    peers_close(&f->ps);
+    conn_pool_close_all(&f->pool, "test over");
+    CHECK_EQ_INT(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+    CHECK(f->ps.v == NULL); /* freed once the timers closed */
+    CHECK_EQ_INT(uv_loop_close(&f->loop), 0);
+    store_close(&f->st);
+    log_close();
+}
+
+static int feed_line(void *arg, const char *line, size_t len)
+{
+    struct conn *c = arg;
+    return c->on_line(c, line, len);
+}
+
+/* Bytes the connection read, as one read: its lines go to peers. */
+static void feed(struct conn *c, const char *data)
+{
+    CHECK_EQ_INT(linebuf_feed(&c->in, data, strlen(data), feed_line, c), 0);
+}
+
+/* A record Bolden took from a client: stored, and flooded. */
+static void client_record(struct fake *f, const char *line)
+{
+    struct record *r = record_of(line);
+    const struct record *cur;
+    CHECK_EQ_INT(store_apply(&f->st, r, &cur), STORE_CHANGED);
+    peers_flood(&f->ps, r, NULL);
+}
+
+/* What conn does right before it writes out. */
+static void before_write(struct conn *c)
+{
+    c->prepare_out(c);
+}
+
+/* Alford's link to Bolden, up: what Bolden sent so far is its HELLO. */
+static struct conn *accept_alford(struct fake *f)
+{
+    struct conn *c = conn_new(&f->pool, CONN_PEER_IN);
+    CHECK(c != NULL);
+    CHECK_EQ_INT(peers_accept(&f->ps, c), 0);
+    CHECK(peers_in_handshake(c));
+    static const unsigned char nonce[HANDSHAKE_NONCE] = {1, 2, 3};
+    char hello[HANDSHAKE_LINE_MAX];
+    CHECK(handshake_format_hello(hello, sizeof hello, HANDSHAKE_DIAL,
+                                 "Alford", 9, 0, 0, nonce, NULL) > 0);
+    feed(c, hello);
+    CHECK(peers_in_handshake(c));
+    static const char want[] = "HELLO herd/2 Bolden 7 0 0000000000000000 ";
+    CHECK(c->out.len > sizeof want);
+    CHECK_EQ_MEM(c->out.data, want, sizeof want - 1);
+    CHECK_EQ_MEM(c->out.data + c->out.len - 3, " -\n", 3);
+    feed(c, "PROOF -\n");
+    CHECK(!peers_in_handshake(c));
+    struct peers_status st;
+    peers_status(&f->ps, 0, &st);
+    CHECK_EQ_STR(st.name, "Alford");
+    CHECK_EQ_STR(st.state, "up");
+    peers_status(&f->ps, 1, &st);
+    CHECK_EQ_STR(st.state, "down");
+    return c;
+}
+
+/* The link's output past its first `from` bytes. */
+static void check_out(const struct conn *c, size_t from, const char *want)
+{
+    CHECK(c->out.len >= from);
+    test_eq_mem_(__FILE__, __LINE__, "output", c->out.data + from,
+                 c->out.len - from, want, strlen(want));
+}
+
+static void test_link_takes_back_copies(void)
+{
+    struct fake f;
+    fake_init(&f);
+    struct conn *c = accept_alford(&f);
+    size_t hello = c->out.len;
+    /* A record from Alford is the server's, and goes nowhere else (no
+     * other link is up). */
+    feed(c, L1 "\n");
+    CHECK_EQ_INT(f.records, 1);
+    CHECK_EQ_INT(f.st.count, 1);
+    CHECK_EQ_INT(f.ps.stats.flood_sent, 0);
+    check_out(c, hello, "");
+    /* Ours, queued to Alford; Alford sends it first: taken back. */
+    client_record(&f, L2);
+    check_out(c, hello, L2 "\n");
+    CHECK_EQ_INT(f.ps.stats.flood_sent, 1);
+    feed(c, L2 "\n");
+    CHECK_EQ_INT(f.records, 1); /* the held copy goes no further */
+    CHECK_EQ_INT(f.ps.stats.stale, 1);
+    CHECK_EQ_INT(f.ps.stats.flood_sent, 0);
+    CHECK_EQ_INT(f.ps.stats.flood_withheld, 1);
+    before_write(c);
+    CHECK_EQ_INT(c->out.len, hello); /* the HELLO stays */
+    /* Several in one read, in another order: the others stay, in order.
+     * Lines read together go through the look-ahead's hints. */
+    client_record(&f, L3);
+    client_record(&f, L4);
+    client_record(&f, L5);
+    feed(c, L5 "\n" L3 "\n");
+    CHECK_EQ_INT(f.ps.stats.flood_withheld, 3);
+    CHECK_EQ_INT(f.ps.stats.flood_sent, 1);
+    before_write(c);
+    check_out(c, hello, L4 "\n");
+    /* A line not in the single-spaced form is no hint, but a record all
+     * the same, stored as servers send it. */
+    feed(c, "AT Alford  +0.100000000 six +1+1 1.5\nPING 5\n");
+    CHECK_EQ_INT(f.records, 2);
+    const struct record *six = store_get(&f.st, "six", 3);
+    CHECK(six != NULL);
+    test_eq_mem_(__FILE__, __LINE__, "six", six->line, six->len,
+                 "AT Alford +0.100000000 six +1+1 1.5", 35);
+    check_out(c, hello, L4 "\nPONG 5\n");
+    fake_close(&f);
+}
+
+static void test_link_write_between(void)
+{
+    struct fake f;
+    fake_init(&f);
+    struct conn *c = accept_alford(&f);
+    client_record(&f, L1);
+    /* The output is written (as conn's flush does) before Alford's copy
+     * arrives: our copy is gone, and so is what the list knew. */
+    c->out.len = 0;
+    c->flushes++;
+    feed(c, L1 "\n");
+    CHECK_EQ_INT(f.ps.stats.stale, 1);
+    CHECK_EQ_INT(f.ps.stats.flood_withheld, 0);
+    CHECK_EQ_INT(f.ps.stats.flood_sent, 1);
+    client_record(&f, L2);
+    before_write(c);
+    check_out(c, 0, L2 "\n"); /* nothing cut at the old offsets */
+    fake_close(&f);
+}
+
 static const struct test tests[] = {
     {"copy_taken_back", test_copy_taken_back},
     {"several_taken_back_in_order", test_several_taken_back_in_order},
@@ -263,6 +476,8 @@ static const struct test tests[] = {
     {"hint_only_single_spaced_at", test_hint_only_single_spaced_at},
     {"look_ahead_follows_lines", test_look_ahead_follows_lines},
     {"held_copy", test_held_copy},
+    {"link_takes_back_copies", test_link_takes_back_copies},
+    {"link_write_between", test_link_write_between},
 };
 
 TEST_MAIN(tests)
