@@ -1211,6 +1211,7 @@ int peers_in_handshake(const struct conn *c)
     if (c->kind == CONN_CLIENT)
         return 0;
     const struct link *l = c->data;
+    assert(l != NULL); /* an open peer connection has its link */
     return l->state != PEER_UP;
 }
 

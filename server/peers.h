@@ -36,7 +36,8 @@
 
 struct conn;
 struct conn_pool;
-struct peer;
+struct link; /* one peer connection (peers.c) */
+struct peer; /* one neighbour (peers.c) */
 struct peers;
 struct record;
 struct store;
@@ -84,13 +85,11 @@ struct peers_stats {
     unsigned long stale; /* copies of a record held already, dropped */
 };
 
-struct link;
-
 struct peers {
     struct peers_config cfg;
     const struct peers_ops *ops;
     void *arg; /* of ops */
-    struct peer *v;
+    struct peer *v; /* the neighbours */
     size_t n;
     uv_timer_t heartbeat; /* heartbeats, silence, dial timeouts */
     /* TLS for every link (with a secret or certificates); NULL: links in
