@@ -7,6 +7,9 @@
 
 #include "strparse.h"
 
+#define USAGE_WIDTH 78 /* and a margin, within 80 columns */
+#define USAGE_INDENT 27 /* "  " + a 24-column option + " " */
+
 #define SETTINGS_DEF_NUMBER(d) .def = (d)
 #define SETTINGS_DEF_STRING(d) .def_text = (d)
 #define SETTINGS_DEF_PATH(d) .def_text = (d)
@@ -35,6 +38,11 @@ uint64_t *settings_number(struct settings *s, const struct setting *st)
 const char **settings_string(struct settings *s, const struct setting *st)
 {
     return (const char **)(void *)((char *)s + st->offset);
+}
+
+static uint64_t number_of(const struct settings *s, const struct setting *st)
+{
+    return *(const uint64_t *)(const void *)((const char *)s + st->offset);
 }
 
 static const char *string_of(const struct settings *s,
@@ -198,4 +206,105 @@ int settings_set_file(struct settings *s, const struct setting *st,
     *dst = copy;
     s->origin[id] = SETTINGS_FILE;
     return 0;
+}
+
+int settings_set_arg(struct settings *s, const char *flag, const char *val,
+                     char *why, size_t cap)
+{
+    const struct setting *st = settings_by_flag(flag);
+    if (st == NULL)
+        return SETTINGS_EUNKNOWN;
+    size_t id = id_of(st);
+    if (st->type == SETTINGS_NUMBER) {
+        uint64_t v;
+        if (parse_number(st, val, strlen(val), &v) != 0) {
+            say(why, cap, "%s wants a number from %llu to %llu, not '%s'",
+                flag, (unsigned long long)st->min,
+                (unsigned long long)st->max, val);
+            return SETTINGS_ENUMBER;
+        }
+        *settings_number(s, st) = v;
+    } else {
+        if (st->type == SETTINGS_CHOICE &&
+            !is_choice(st, val, strlen(val))) {
+            char words[128];
+            choices_text(st, words, sizeof words);
+            say(why, cap, "%s wants %s, not '%s'", flag, words, val);
+            return SETTINGS_ECHOICE;
+        }
+        *settings_string(s, st) = val;
+    }
+    s->origin[id] = SETTINGS_ARGS;
+    return 0;
+}
+
+void settings_merge(struct settings *dst, const struct settings *src)
+{
+    for (size_t i = 0; i < SETTINGS_COUNT; i++) {
+        const struct setting *st = &settings_table[i];
+        if (st->where != SETTINGS_BOTH ||
+            dst->origin[i] != SETTINGS_DEFAULT ||
+            src->origin[i] == SETTINGS_DEFAULT)
+            continue;
+        if (st->type == SETTINGS_NUMBER)
+            *settings_number(dst, st) = number_of(src, st);
+        else
+            *settings_string(dst, st) = string_of(src, st);
+        dst->origin[i] = src->origin[i];
+    }
+}
+
+/* Writes text from column col on, wrapped at spaces within USAGE_WIDTH,
+ * continuing at USAGE_INDENT. A '\a' is a space not to wrap at. */
+static void wrap(FILE *out, const char *text, size_t col)
+{
+    const char *p = text;
+    while (*p == ' ')
+        p++;
+    while (*p != '\0') {
+        size_t room = USAGE_WIDTH - col;
+        size_t n = strlen(p);
+        if (n > room) {
+            n = room;
+            while (n > 0 && p[n] != ' ')
+                n--;
+            if (n == 0) /* one word longer than the room */
+                n = strcspn(p, " ");
+        }
+        for (size_t i = 0; i < n; i++)
+            fputc(p[i] == '\a' ? ' ' : p[i], out);
+        fputc('\n', out);
+        p += n;
+        while (*p == ' ')
+            p++;
+        if (*p != '\0')
+            fprintf(out, "%*s", USAGE_INDENT, "");
+        col = USAGE_INDENT;
+    }
+}
+
+void settings_usage(FILE *out)
+{
+    for (size_t i = 0; i < SETTINGS_COUNT; i++) {
+        const struct setting *st = &settings_table[i];
+        if (st->flag == NULL)
+            continue;
+        char opt[64];
+        snprintf(opt, sizeof opt, "%s %s", st->flag, st->meta);
+        char text[512];
+        if (st->type == SETTINGS_NUMBER)
+            snprintf(text, sizeof text, "%s (default\a%llu)", st->help,
+                     (unsigned long long)st->def);
+        else if (st->def_text != NULL)
+            snprintf(text, sizeof text, "%s (default\a%s)", st->help,
+                     st->def_text);
+        else
+            snprintf(text, sizeof text, "%s", st->help);
+        int w = USAGE_INDENT - 3;
+        if (strlen(opt) > (size_t)w)
+            fprintf(out, "  %s\n%*s", opt, USAGE_INDENT, "");
+        else
+            fprintf(out, "  %-*s ", w, opt);
+        wrap(out, text, USAGE_INDENT);
+    }
 }

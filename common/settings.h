@@ -37,6 +37,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* clang-format off */
 #define HERD_SETTINGS(X)                                                      \
@@ -247,5 +248,23 @@ __attribute__((warn_unused_result)) int
 settings_set_file(struct settings *s, const struct setting *st,
                   const char *val, size_t len, const char *base_dir,
                   char *why, size_t cap);
+
+/* Sets the row whose option is flag from the command line's val, which
+ * s borrows (it must outlive s). Returns 0; SETTINGS_EUNKNOWN if no row
+ * has that option; SETTINGS_ENUMBER or SETTINGS_ECHOICE with a sentence
+ * naming the option in why. s is unchanged on error. */
+__attribute__((warn_unused_result)) int
+settings_set_arg(struct settings *s, const char *flag, const char *val,
+                 char *why, size_t cap);
+
+/* For each row with BOTH that dst has at its default and src does not:
+ * dst takes src's value (borrowed) and origin. Used as "the command line
+ * (dst) wins over herd.conf (src)". */
+void settings_merge(struct settings *dst, const struct settings *src);
+
+/* Writes one entry per row with an option to out, for --help: the option
+ * and what it takes, then the help and the default, wrapped within 80
+ * columns. */
+void settings_usage(FILE *out);
 
 #endif

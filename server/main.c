@@ -19,7 +19,9 @@
 
 #define MAX_PEERS 256
 
-static const char usage_text[] =
+/* The usage around the table's options (settings_usage): the options
+ * that are not simple settings. */
+static const char usage_head[] =
     "usage: herd-server NAME --listen HOST:PORT [options]\n"
     "\n"
     "One server of a herd: answers IAMAT and WHATSAT on its client port and\n"
@@ -32,68 +34,13 @@ static const char usage_text[] =
     "  --config FILE            herd.conf: takes this server's addresses,\n"
     "                           neighbours and settings from the file;\n"
     "                           options given here win\n"
-    "  --places PROVIDER        places provider: offline (default; no key,\n"
-    "                           no network), google, google-new, overpass\n"
-    "  --places-url URL         provider endpoint (tests use a stand-in)\n"
-    "  --places-index FILE      offline index (default: the built one)\n"
-    "  --places-timeout MS      whole-request timeout (default 5000)\n"
-    "  --places-cache-ttl MS    keep good answers this long (default 600000)\n"
-    "  --places-cache-size N    at most N answers cached (default 10000)\n"
-    "  --places-max-inflight N  HTTP requests at once (default 64)\n"
     "  --data-dir DIR           write-ahead log of records (one server per\n"
     "                           directory; default with --config:\n"
     "                           DATA_DIR/NAME; none: memory only)\n"
-    "  --fsync never|batch      never: survive a process crash (default);\n"
-    "                           batch: one fsync per group, survive a\n"
-    "                           machine crash\n"
     "  --control PATH|none      the control socket (cut, heal, status; mode\n"
     "                           0600; default with --config:\n"
-    "                           RUN_DIR/NAME.sock; none: no socket)\n"
-    "  --secret-file FILE       the herd secret (a regular file of ours,\n"
-    "                           mode 0600): peer links run TLS 1.3 keyed by\n"
-    "                           it; without it or certificates, links are\n"
-    "                           in clear (a warning is logged)\n"
-    "  --log-file FILE          log here (default: stderr, or\n"
-    "                           LOG_DIR/NAME.log with --config)\n"
-    "  --max-line BYTES         longest request line (default 8192)\n"
-    "  --max-output BYTES       output held per connection before a slow\n"
-    "                           reader is cut off (default 4194304)\n"
-    "  --max-clients N          client connections (default 10000)\n"
-    "  --idle-timeout MS        close a silent client (default 300000)\n"
-    "  --line-timeout MS        close a line left unfinished (default 10000)\n"
-    "  --max-pending N          WHATSATs waiting per connection before it\n"
-    "                           stops being read (default 64)\n"
-    "  --peer-batch-us N        under load, send to each neighbour at most\n"
-    "                           once per N microseconds (default 2000; 0:\n"
-    "                           every loop iteration); an idle server sends\n"
-    "                           at once\n"
-    "  --max-client-id BYTES    longest client id (default 256)\n"
-    "  --link-ping MS           a link that sent nothing this long sends a\n"
-    "                           heartbeat (default 500)\n"
-    "  --link-timeout MS        a link that heard nothing this long is\n"
-    "                           closed and redialled; a dial unanswered\n"
-    "                           this long too (default 2000)\n"
-    ;
-/* Two halves: C compilers need support only 4095 bytes a literal. */
-static const char usage_limits[] =
-    "  --tls-cert FILE          certificate naming this server (PEM), with\n"
-    "  --tls-key FILE           its key and the CA that signed every\n"
-    "  --tls-ca FILE            server's: a neighbour must prove the name it\n"
-    "                           claims (default: the secret as a TLS 1.3\n"
-    "                           pre-shared key)\n"
-    "  --max-handshakes N       peer connections still in their handshake\n"
-    "                           (default 64; beyond: closed)\n"
-    "  --max-clients-per-addr N client connections per source address\n"
-    "                           (default 0: no limit; mobile clients share\n"
-    "                           carrier NAT addresses)\n"
-    "  --max-records N          clients stored (default 10000000)\n"
-    "  --max-store-mb N         bytes of records stored (default 1024);\n"
-    "                           past either bound new client ids are\n"
-    "                           refused, known ones still update\n"
-    "  --log-max-mb N           rotate the log file to FILE.1 past this\n"
-    "                           size (default 64; 0: never)\n"
-    "  --max-future-s N         refuse client times more than N seconds\n"
-    "                           ahead (default 0: no bound)\n"
+    "                           RUN_DIR/NAME.sock; none: no socket)\n";
+static const char usage_tail[] =
     "  --ready-fd FD            write a newline to FD once listening\n"
     "  --lifeline-fd FD         stop when FD reaches end of file (the\n"
     "                           supervisor holds its other end)\n"
@@ -109,9 +56,6 @@ struct args {
     int has_listen, has_peer_listen;
     struct server_peer_opt peers[MAX_PEERS];
     size_t npeers;
-    uint64_t max_line, max_output;
-    const char *fsync;
-    const char *secret_file;
     const char *control; /* --control as given; NULL: not given */
 };
 
@@ -222,8 +166,9 @@ static int parse_args(struct args *a, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            fputs(usage_text, stdout);
-            fputs(usage_limits, stdout);
+            fputs(usage_head, stdout);
+            settings_usage(stdout);
+            fputs(usage_tail, stdout);
             exit(0);
         }
         if (strncmp(arg, "--", 2) != 0) {
@@ -269,75 +214,15 @@ static int parse_args(struct args *a, int argc, char **argv)
             rc = add_peer(a, val);
         } else if (strcmp(key, "--config") == 0) {
             a->config = val;
-        } else if (strcmp(key, "--places") == 0) {
-            a->opt.places = val;
-        } else if (strcmp(key, "--places-url") == 0) {
-            a->opt.places_url = val;
-        } else if (strcmp(key, "--places-timeout") == 0) {
-            rc = number(key, val, 1, 600000, &n);
-            a->opt.places_timeout_ms = n;
-        } else if (strcmp(key, "--places-index") == 0) {
-            a->opt.places_index = val;
-        } else if (strcmp(key, "--places-cache-ttl") == 0) {
-            rc = number(key, val, 1, 86400000, &a->opt.places_cache_ttl_ms);
-        } else if (strcmp(key, "--places-cache-size") == 0) {
-            rc = number(key, val, 1, 10000000, &a->opt.places_cache_size);
-        } else if (strcmp(key, "--places-max-inflight") == 0) {
-            rc = number(key, val, 1, 100000, &a->opt.places_max_inflight);
         } else if (strcmp(key, "--data-dir") == 0) {
+            /* This server's own directory; herd.conf's data_dir holds one
+             * per server (apply_config). */
             a->opt.data_dir = val;
-        } else if (strcmp(key, "--fsync") == 0) {
-            if (strcmp(val, "never") != 0 && strcmp(val, "batch") != 0)
-                return usage_error("--fsync wants never or batch, not '%s'",
-                                   val);
-            a->fsync = val;
+            a->opt.origin[SETTING_data_dir] = SETTINGS_ARGS;
         } else if (strcmp(key, "--control") == 0) {
             if (val[0] == '\0')
                 return usage_error("--control wants a path or none");
             a->control = val;
-        } else if (strcmp(key, "--secret-file") == 0) {
-            a->secret_file = val;
-        } else if (strcmp(key, "--log-file") == 0) {
-            a->opt.log_file = val;
-        } else if (strcmp(key, "--max-line") == 0) {
-            rc = number(key, val, 64, 1 << 20, &a->max_line);
-        } else if (strcmp(key, "--max-output") == 0) {
-            rc = number(key, val, 4096, 1ULL << 32, &a->max_output);
-        } else if (strcmp(key, "--max-clients") == 0) {
-            rc = number(key, val, 1, 10000000, &a->opt.max_clients);
-        } else if (strcmp(key, "--idle-timeout") == 0) {
-            rc = number(key, val, 1, 86400000, &a->opt.idle_timeout_ms);
-        } else if (strcmp(key, "--line-timeout") == 0) {
-            rc = number(key, val, 1, 86400000, &a->opt.line_timeout_ms);
-        } else if (strcmp(key, "--max-pending") == 0) {
-            rc = number(key, val, 1, 100000, &a->opt.max_pending);
-        } else if (strcmp(key, "--peer-batch-us") == 0) {
-            rc = number(key, val, 0, CONFIG_PEER_BATCH_MAX_US,
-                        &a->opt.peer_batch_us);
-        } else if (strcmp(key, "--link-ping") == 0) {
-            rc = number(key, val, 10, 600000, &a->opt.link_ping_ms);
-        } else if (strcmp(key, "--link-timeout") == 0) {
-            rc = number(key, val, 50, 3600000, &a->opt.link_timeout_ms);
-        } else if (strcmp(key, "--max-client-id") == 0) {
-            rc = number(key, val, 1, 1 << 20, &a->opt.max_client_id);
-        } else if (strcmp(key, "--tls-cert") == 0) {
-            a->opt.tls_cert = val;
-        } else if (strcmp(key, "--tls-key") == 0) {
-            a->opt.tls_key = val;
-        } else if (strcmp(key, "--tls-ca") == 0) {
-            a->opt.tls_ca = val;
-        } else if (strcmp(key, "--max-handshakes") == 0) {
-            rc = number(key, val, 1, 100000, &a->opt.max_handshakes);
-        } else if (strcmp(key, "--max-clients-per-addr") == 0) {
-            rc = number(key, val, 0, 10000000, &a->opt.max_clients_per_addr);
-        } else if (strcmp(key, "--max-records") == 0) {
-            rc = number(key, val, 1, 1000000000, &a->opt.max_records);
-        } else if (strcmp(key, "--max-store-mb") == 0) {
-            rc = number(key, val, 1, 1 << 24, &a->opt.max_store_mb);
-        } else if (strcmp(key, "--log-max-mb") == 0) {
-            rc = number(key, val, 0, 1 << 20, &a->opt.log_max_mb);
-        } else if (strcmp(key, "--max-future-s") == 0) {
-            rc = number(key, val, 0, 1ULL << 32, &a->opt.max_future_s);
         } else if (strcmp(key, "--ready-fd") == 0) {
             rc = number(key, val, 0, 1 << 20, &n);
             a->opt.ready_fd = (int)n;
@@ -345,7 +230,16 @@ static int parse_args(struct args *a, int argc, char **argv)
             rc = number(key, val, 0, 1 << 20, &n);
             a->opt.lifeline_fd = (int)n;
         } else {
-            return usage_error("unknown option '%s'", arg);
+            char why[256];
+            rc = settings_set_arg(&a->opt.settings, key, val, why, sizeof why);
+            if (rc == SETTINGS_EUNKNOWN)
+                return usage_error("unknown option '%s'", arg);
+            if (rc == SETTINGS_ECHOICE)
+                return usage_error("%s", why);
+            if (rc != 0) {
+                fprintf(stderr, "herd-server: %s\n", why);
+                return HERD_EXIT_USAGE;
+            }
         }
         if (rc != 0)
             return rc;
@@ -402,10 +296,10 @@ static int check_files(const struct server_options *opt)
     if (rc == 0 && opt->data_dir != NULL &&
         wal_record_bound(opt->max_line) > WAL_MAX_RECORD) {
         fprintf(stderr,
-                "herd-server: max_line %zu is too long for the write-ahead "
+                "herd-server: max_line %llu is too long for the write-ahead "
                 "log: its records could exceed %u bytes, which replay would "
                 "cut as damage (at most %llu)\n",
-                opt->max_line, (unsigned)WAL_MAX_RECORD,
+                (unsigned long long)opt->max_line, (unsigned)WAL_MAX_RECORD,
                 (unsigned long long)(WAL_MAX_RECORD - WAL_RECORD_SLACK));
         rc = HERD_EXIT_CONFIG;
     }
@@ -460,67 +354,14 @@ static int apply_config(struct args *a, struct config *cfg,
                 a->opt.name);
         return HERD_EXIT_CONFIG;
     }
-    if (a->opt.places == NULL)
-        a->opt.places = cfg->places;
-    if (a->opt.places_url == NULL)
-        a->opt.places_url = cfg->places_url;
-    if (a->opt.places_timeout_ms == 0)
-        a->opt.places_timeout_ms = cfg->places_timeout_ms;
-    if (a->opt.places_index == NULL)
-        a->opt.places_index = cfg->places_index;
-    if (a->opt.places_cache_ttl_ms == 0)
-        a->opt.places_cache_ttl_ms = cfg->places_cache_ttl_ms;
-    if (a->opt.places_cache_size == 0)
-        a->opt.places_cache_size = cfg->places_cache_size;
-    if (a->opt.places_max_inflight == 0)
-        a->opt.places_max_inflight = cfg->places_max_inflight;
-    if (a->max_line == 0)
-        a->max_line = cfg->max_line;
-    if (a->max_output == 0)
-        a->max_output = cfg->max_output;
-    if (a->opt.max_clients == 0)
-        a->opt.max_clients = cfg->max_clients;
-    if (a->opt.idle_timeout_ms == 0)
-        a->opt.idle_timeout_ms = cfg->idle_timeout_ms;
-    if (a->opt.line_timeout_ms == 0)
-        a->opt.line_timeout_ms = cfg->line_timeout_ms;
-    if (a->opt.max_pending == 0)
-        a->opt.max_pending = cfg->max_pending;
-    if (a->opt.max_client_id == 0)
-        a->opt.max_client_id = cfg->max_client_id;
-    if (a->opt.peer_batch_us == CONFIG_UNSET)
-        a->opt.peer_batch_us = cfg->peer_batch_us;
-    if (a->opt.link_ping_ms == 0)
-        a->opt.link_ping_ms = cfg->link_ping_ms;
-    if (a->opt.link_timeout_ms == 0)
-        a->opt.link_timeout_ms = cfg->link_timeout_ms;
-    if (a->opt.tls_cert == NULL)
-        a->opt.tls_cert = cfg->tls_cert;
-    if (a->opt.tls_key == NULL)
-        a->opt.tls_key = cfg->tls_key;
-    if (a->opt.tls_ca == NULL)
-        a->opt.tls_ca = cfg->tls_ca;
-    if (a->opt.max_handshakes == 0)
-        a->opt.max_handshakes = cfg->max_handshakes;
-    if (a->opt.max_clients_per_addr == CONFIG_UNSET)
-        a->opt.max_clients_per_addr = cfg->max_clients_per_addr;
-    if (a->opt.max_records == 0)
-        a->opt.max_records = cfg->max_records;
-    if (a->opt.max_store_mb == 0)
-        a->opt.max_store_mb = cfg->max_store_mb;
-    if (a->opt.log_max_mb == CONFIG_UNSET)
-        a->opt.log_max_mb = cfg->log_max_mb;
-    if (a->opt.max_future_s == CONFIG_UNSET)
-        a->opt.max_future_s = cfg->max_future_s;
-    if (a->opt.data_dir == NULL && cfg->data_dir != NULL) {
+    settings_merge(&a->opt.settings, &cfg->settings);
+    if (a->opt.origin[SETTING_data_dir] == SETTINGS_DEFAULT &&
+        cfg->data_dir != NULL) {
         snprintf(data_path, data_cap, "%s/%s", cfg->data_dir, a->opt.name);
         a->opt.data_dir = data_path;
     }
-    if (a->fsync == NULL)
-        a->fsync = cfg->fsync;
-    if (a->secret_file == NULL)
-        a->secret_file = cfg->secret_file;
-    if (a->opt.log_file == NULL && cfg->log_dir != NULL) {
+    if (a->opt.origin[SETTING_log_file] == SETTINGS_DEFAULT &&
+        cfg->log_dir != NULL) {
         snprintf(log_path, log_cap, "%s/%s.log", cfg->log_dir, a->opt.name);
         a->opt.log_file = log_path;
     }
@@ -543,12 +384,9 @@ static int apply_config(struct args *a, struct config *cfg,
 int main(int argc, char **argv)
 {
     static struct args a;
+    settings_init(&a.opt.settings);
     a.opt.ready_fd = -1;
     a.opt.lifeline_fd = -1;
-    a.opt.peer_batch_us = CONFIG_UNSET;
-    a.opt.max_clients_per_addr = CONFIG_UNSET;
-    a.opt.log_max_mb = CONFIG_UNSET;
-    a.opt.max_future_s = CONFIG_UNSET;
     int rc = parse_args(&a, argc, argv);
     if (rc != 0)
         return rc;
@@ -589,8 +427,6 @@ int main(int argc, char **argv)
         a.opt.control_path = strcmp(a.control, "none") == 0 ? NULL : a.control;
     a.opt.peers = a.peers;
     a.opt.npeers = a.npeers;
-    a.opt.max_line = a.max_line ? a.max_line : LINEBUF_DEFAULT_MAX;
-    a.opt.max_output = a.max_output ? a.max_output : CONN_DEFAULT_MAX_OUTPUT;
     if (a.opt.max_clients == 0)
         a.opt.max_clients = SERVER_MAX_CLIENTS;
     if (a.opt.idle_timeout_ms == 0)
@@ -643,21 +479,21 @@ int main(int argc, char **argv)
         return HERD_EXIT_CONFIG;
     }
     a.opt.places_key = getenv("HERD_PLACES_KEY");
-    if (a.secret_file != NULL) {
-        rc = load_secret(&a.opt, a.secret_file);
+    if (a.opt.secret_file != NULL) {
+        rc = load_secret(&a.opt, a.opt.secret_file);
         if (rc != 0) {
             config_free(&cfg);
             return rc;
         }
     }
-    if (a.fsync != NULL && strcmp(a.fsync, "batch") != 0 &&
-        strcmp(a.fsync, "never") != 0) {
+    if (strcmp(a.opt.fsync, "batch") != 0 &&
+        strcmp(a.opt.fsync, "never") != 0) {
         fprintf(stderr, "herd-server: fsync wants never or batch, not '%s'\n",
-                a.fsync);
+                a.opt.fsync);
         config_free(&cfg);
         return HERD_EXIT_CONFIG;
     }
-    a.opt.fsync_batch = a.fsync != NULL && strcmp(a.fsync, "batch") == 0;
+    a.opt.fsync_batch = strcmp(a.opt.fsync, "batch") == 0;
     rc = check_files(&a.opt);
     if (rc != 0) {
         config_free(&cfg);

@@ -32,43 +32,19 @@ struct server_options {
     struct config_addr peer_listen;
     struct server_peer_opt *peers;
     size_t npeers;
-    const char *places;
-    const char *places_url;
     const char *places_key; /* from the environment, never argv */
     unsigned char secret[256]; /* herd secret from --secret-file */
     size_t secret_len;         /* 0: peer links are not authenticated */
-    const char *places_index;
-    uint64_t places_timeout_ms;
-    uint64_t places_cache_ttl_ms;
-    uint64_t places_cache_size;
-    uint64_t places_max_inflight;
-    const char *log_file; /* NULL: stderr */
-    size_t max_line;
-    size_t max_output;
-    uint64_t max_clients;     /* beyond: accept, log, close */
-    uint64_t idle_timeout_ms; /* a client that sends nothing is closed */
-    uint64_t line_timeout_ms; /* a line that never completes is closed */
-    uint64_t max_pending;     /* WHATSATs waiting per connection */
-    uint64_t max_client_id;   /* longest client id */
-    uint64_t peer_batch_us;   /* least time between sends to a neighbour
-                                 while busy; 0: every iteration */
-    uint64_t link_ping_ms;    /* a link idle this long sends PING */
-    uint64_t link_timeout_ms; /* a link silent this long is closed; a
-                                 dial unanswered this long too */
-    const char *tls_cert; /* certificates for peer links; NULL: the */
-    const char *tls_key;  /* secret alone (a pre-shared key) */
-    const char *tls_ca;
-    uint64_t max_handshakes;       /* peer connections not yet links */
-    uint64_t max_clients_per_addr; /* 0: no limit */
-    uint64_t max_records;          /* clients stored */
-    uint64_t max_store_mb;         /* their bytes */
-    uint64_t log_max_mb;           /* rotate the log past it; 0: never */
-    uint64_t max_future_s;         /* 0: client times unbounded */
-    const char *data_dir; /* NULL: no write-ahead log */
     const char *control_path; /* the control socket (ctl.h); NULL: none */
     int fsync_batch;      /* --fsync batch */
     int ready_fd;    /* -1: none */
     int lifeline_fd; /* -1: none; EOF on it stops the server */
+    /* opt->max_clients, opt->places, ...: every row of settings.h, from
+     * the command line, herd.conf or the default (opt->origin says which;
+     * strings borrowed from argv or the herd.conf read at start). Here
+     * data_dir is this server's own directory (NULL: no write-ahead log)
+     * and log_file NULL is stderr. */
+    SETTINGS_EMBEDDED;
 };
 
 struct server_stats {

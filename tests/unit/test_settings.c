@@ -59,6 +59,12 @@ static void test_table_is_sane(void)
         if (st->type == SETTINGS_CHOICE) {
             CHECK(strchr(st->meta, '|') != NULL);
             CHECK(st->def_text != NULL);
+            struct settings s;
+            settings_init(&s);
+            char why[256];
+            CHECK_EQ_INT(settings_set_arg(&s, st->flag, st->def_text, why,
+                                          sizeof why),
+                         0);
         }
     }
     CHECK(settings_by_key("server", 6) == NULL);
@@ -219,11 +225,161 @@ static void test_key_repeated(void)
     CHECK_EQ_INT(cfg.origin[SETTING_tls_ca], SETTINGS_DEFAULT);
 }
 
+/* Every option takes the ends of its range; one past them is refused in
+ * a sentence naming the option, the range and the value. */
+static void test_every_flag_parses(void)
+{
+    for (size_t i = 0; i < SETTINGS_COUNT; i++) {
+        const struct setting *st = &settings_table[i];
+        if (st->flag == NULL)
+            continue;
+        struct settings s;
+        settings_init(&s);
+        char why[256] = "";
+        char val[64];
+        if (st->type == SETTINGS_NUMBER) {
+            snprintf(val, sizeof val, "%llu", (unsigned long long)st->min);
+            CHECK_EQ_INT(settings_set_arg(&s, st->flag, val, why, sizeof why),
+                         0);
+            CHECK_EQ_INT(*settings_number(&s, st), st->min);
+            CHECK_EQ_INT(s.origin[i], SETTINGS_ARGS);
+            snprintf(val, sizeof val, "%llu", (unsigned long long)st->max);
+            CHECK_EQ_INT(settings_set_arg(&s, st->flag, val, why, sizeof why),
+                         0);
+            CHECK_EQ_INT(*settings_number(&s, st), st->max);
+            snprintf(val, sizeof val, "%llu", (unsigned long long)st->max + 1);
+            CHECK_EQ_INT(settings_set_arg(&s, st->flag, val, why, sizeof why),
+                         SETTINGS_ENUMBER);
+            char want[256];
+            snprintf(want, sizeof want,
+                     "%s wants a number from %llu to %llu, not '%s'",
+                     st->flag, (unsigned long long)st->min,
+                     (unsigned long long)st->max, val);
+            CHECK_EQ_STR(why, want);
+            /* Unchanged by the refusal. */
+            CHECK_EQ_INT(*settings_number(&s, st), st->max);
+            if (st->min > 0) {
+                snprintf(val, sizeof val, "%llu",
+                         (unsigned long long)st->min - 1);
+                CHECK_EQ_INT(settings_set_arg(&s, st->flag, val, why,
+                                              sizeof why),
+                             SETTINGS_ENUMBER);
+            }
+            CHECK_EQ_INT(settings_set_arg(&s, st->flag, "", why, sizeof why),
+                         SETTINGS_ENUMBER);
+            CHECK_EQ_INT(
+                settings_set_arg(&s, st->flag, "12x", why, sizeof why),
+                SETTINGS_ENUMBER);
+        } else if (st->type == SETTINGS_CHOICE) {
+            CHECK_EQ_INT(
+                settings_set_arg(&s, st->flag, "sometimes", why, sizeof why),
+                SETTINGS_ECHOICE);
+            CHECK(strncmp(why, st->flag, strlen(st->flag)) == 0);
+            CHECK(strstr(why, "'sometimes'") != NULL);
+            CHECK(*settings_string(&s, st) == st->def_text);
+        } else {
+            /* Borrowed, as given: the command line is relative to the
+             * working directory. */
+            const char *v = "some/thing";
+            CHECK_EQ_INT(settings_set_arg(&s, st->flag, v, why, sizeof why),
+                         0);
+            CHECK(*settings_string(&s, st) == v);
+            CHECK_EQ_INT(s.origin[i], SETTINGS_ARGS);
+        }
+    }
+    struct settings s;
+    settings_init(&s);
+    char why[256];
+    CHECK_EQ_INT(settings_set_arg(&s, "--listen", "x", why, sizeof why),
+                 SETTINGS_EUNKNOWN);
+    CHECK_EQ_INT(settings_set_arg(&s, "max_line", "100", why, sizeof why),
+                 SETTINGS_EUNKNOWN);
+    CHECK_EQ_INT(settings_set_arg(&s, "--fsync", "always", why, sizeof why),
+                 SETTINGS_ECHOICE);
+    CHECK_EQ_STR(why, "--fsync wants never or batch, not 'always'");
+    CHECK_EQ_INT(settings_set_arg(&s, "--fsync", "batch", why, sizeof why), 0);
+    CHECK_EQ_STR(s.fsync, "batch");
+}
+
+/* The command line wins over herd.conf, herd.conf over the default; only
+ * rows both take are merged. */
+static void test_merge(void)
+{
+    struct config cfg;
+    struct herd_error err;
+    CHECK_EQ_INT(parse(&cfg,
+                       "max_line 100\nmax_output 5000\nplaces google\n"
+                       "peer_batch_us 0\nrun_dir r\ncrash_limit 3\n",
+                       "/b", &err),
+                 0);
+    struct settings s;
+    settings_init(&s);
+    char why[256];
+    CHECK_EQ_INT(settings_set_arg(&s, "--max-line", "200", why, sizeof why),
+                 0);
+    CHECK_EQ_INT(
+        settings_set_arg(&s, "--log-file", "/dev/null", why, sizeof why), 0);
+    settings_merge(&s, &cfg.settings);
+    CHECK_EQ_INT(s.max_line, 200); /* the command line's */
+    CHECK_EQ_INT(s.origin[SETTING_max_line], SETTINGS_ARGS);
+    CHECK_EQ_INT(s.max_output, 5000); /* herd.conf's */
+    CHECK_EQ_INT(s.origin[SETTING_max_output], SETTINGS_FILE);
+    CHECK_EQ_INT(s.peer_batch_us, 0); /* 0 is a value */
+    CHECK_EQ_STR(s.places, "google");
+    CHECK(s.places == cfg.places); /* borrowed */
+    CHECK_EQ_INT(s.max_clients, 10000); /* the default */
+    CHECK_EQ_INT(s.origin[SETTING_max_clients], SETTINGS_DEFAULT);
+    CHECK_EQ_STR(s.log_file, "/dev/null");
+    /* herd.conf only: not the server's. */
+    CHECK(s.run_dir == NULL);
+    CHECK_EQ_INT(s.crash_limit, 10);
+    config_free(&cfg);
+}
+
+/* The usage text has a line for every option, within 80 columns. */
+static void test_usage_lists_every_flag(void)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    CHECK(out != NULL);
+    settings_usage(out);
+    CHECK_EQ_INT(fclose(out), 0);
+    CHECK(len > 0 && text[len - 1] == '\n');
+    for (size_t i = 0; i < SETTINGS_COUNT; i++) {
+        const struct setting *st = &settings_table[i];
+        char want[128];
+        snprintf(want, sizeof want, "\n  %s %s ", st->flag, st->meta);
+        if (st->flag == NULL)
+            continue;
+        /* The first line has no newline before it. */
+        CHECK(strstr(text, want) != NULL || strncmp(text, want + 1,
+                                                    strlen(want + 1)) == 0);
+        /* With its default, when it has one to show. */
+        if (st->type == SETTINGS_NUMBER || st->def_text != NULL) {
+            const char *at = strstr(text, want + 1);
+            const char *next = strstr(at + 1, "\n  --");
+            const char *dflt = strstr(at, "(default");
+            CHECK(dflt != NULL && (next == NULL || dflt < next));
+        }
+    }
+    for (const char *p = text; *p != '\0';) {
+        size_t n = strcspn(p, "\n");
+        CHECK(n <= 80);
+        CHECK(n == 0 || p[n - 1] != ' ');
+        p += n + (p[n] == '\n');
+    }
+    free(text);
+}
+
 static const struct test tests[] = {
     {"table_is_sane", test_table_is_sane},
     {"defaults", test_defaults},
     {"every_key_parses", test_every_key_parses},
     {"key_repeated", test_key_repeated},
+    {"every_flag_parses", test_every_flag_parses},
+    {"merge", test_merge},
+    {"usage_lists_every_flag", test_usage_lists_every_flag},
 };
 
 TEST_MAIN(tests)
