@@ -22,15 +22,11 @@
 #define CONFIG_NAME_MAX 63
 #define CONFIG_HOST_MAX 255
 #define CONFIG_PEER_PORT_OFFSET 10000
-#define CONFIG_UNSET UINT64_MAX        /* for settings where 0 is a value */
-#define CONFIG_PEER_BATCH_MAX_US 10000 /* the busy window is 10 ms */
-#define CONFIG_PEER_BATCH_DEFAULT_US 2000
-#define CONFIG_LINK_PING_DEFAULT_MS 500
-#define CONFIG_LINK_TIMEOUT_DEFAULT_MS 2000
-#define CONFIG_MAX_HANDSHAKES_DEFAULT 64
-#define CONFIG_MAX_RECORDS_DEFAULT 10000000
-#define CONFIG_MAX_STORE_MB_DEFAULT 1024
-#define CONFIG_LOG_MAX_MB_DEFAULT 64
+/* No setting holds these any more (an unset one holds its default, and
+ * cfg->origin says it is one); kept while the supervisor's log rotation
+ * still compares cfg.log_max_mb with CONFIG_UNSET. */
+#define CONFIG_UNSET UINT64_MAX
+#define CONFIG_LOG_MAX_MB_DEFAULT (settings_table[SETTING_log_max_mb].def)
 
 enum config_status {
     CONFIG_ESYNTAX = -1301, /* the file is wrong; err says where */

@@ -12,7 +12,6 @@
 #include "config.h"
 #include "exit_codes.h"
 #include "fileio.h"
-#include "linebuf.h"
 #include "places.h"
 #include "server.h"
 #include "strparse.h"
@@ -427,34 +426,6 @@ int main(int argc, char **argv)
         a.opt.control_path = strcmp(a.control, "none") == 0 ? NULL : a.control;
     a.opt.peers = a.peers;
     a.opt.npeers = a.npeers;
-    if (a.opt.max_clients == 0)
-        a.opt.max_clients = SERVER_MAX_CLIENTS;
-    if (a.opt.idle_timeout_ms == 0)
-        a.opt.idle_timeout_ms = SERVER_IDLE_TIMEOUT_MS;
-    if (a.opt.line_timeout_ms == 0)
-        a.opt.line_timeout_ms = SERVER_LINE_TIMEOUT_MS;
-    if (a.opt.max_pending == 0)
-        a.opt.max_pending = CONN_MAX_HOLDS;
-    if (a.opt.max_client_id == 0)
-        a.opt.max_client_id = SERVER_MAX_CLIENT_ID;
-    if (a.opt.peer_batch_us == CONFIG_UNSET)
-        a.opt.peer_batch_us = CONFIG_PEER_BATCH_DEFAULT_US;
-    if (a.opt.link_ping_ms == 0)
-        a.opt.link_ping_ms = CONFIG_LINK_PING_DEFAULT_MS;
-    if (a.opt.link_timeout_ms == 0)
-        a.opt.link_timeout_ms = CONFIG_LINK_TIMEOUT_DEFAULT_MS;
-    if (a.opt.max_handshakes == 0)
-        a.opt.max_handshakes = CONFIG_MAX_HANDSHAKES_DEFAULT;
-    if (a.opt.max_clients_per_addr == CONFIG_UNSET)
-        a.opt.max_clients_per_addr = 0;
-    if (a.opt.max_records == 0)
-        a.opt.max_records = CONFIG_MAX_RECORDS_DEFAULT;
-    if (a.opt.max_store_mb == 0)
-        a.opt.max_store_mb = CONFIG_MAX_STORE_MB_DEFAULT;
-    if (a.opt.log_max_mb == CONFIG_UNSET)
-        a.opt.log_max_mb = CONFIG_LOG_MAX_MB_DEFAULT;
-    if (a.opt.max_future_s == CONFIG_UNSET)
-        a.opt.max_future_s = 0;
     int tls_files = (a.opt.tls_cert != NULL) + (a.opt.tls_key != NULL) +
                     (a.opt.tls_ca != NULL);
     if (tls_files != 0 && tls_files != 3) {
@@ -468,8 +439,6 @@ int main(int argc, char **argv)
                            (unsigned long long)a.opt.link_timeout_ms,
                            (unsigned long long)a.opt.link_ping_ms);
     }
-    if (a.opt.places == NULL)
-        a.opt.places = "offline";
     if (a.opt.places_index == NULL)
         a.opt.places_index = HERD_PLACES_INDEX;
     if (!places_provider_known(a.opt.places)) {
@@ -485,13 +454,6 @@ int main(int argc, char **argv)
             config_free(&cfg);
             return rc;
         }
-    }
-    if (strcmp(a.opt.fsync, "batch") != 0 &&
-        strcmp(a.opt.fsync, "never") != 0) {
-        fprintf(stderr, "herd-server: fsync wants never or batch, not '%s'\n",
-                a.opt.fsync);
-        config_free(&cfg);
-        return HERD_EXIT_CONFIG;
     }
     a.opt.fsync_batch = strcmp(a.opt.fsync, "batch") == 0;
     rc = check_files(&a.opt);

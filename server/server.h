@@ -16,11 +16,6 @@
 #include "store.h"
 #include "wal.h"
 
-#define SERVER_MAX_CLIENTS 10000
-#define SERVER_IDLE_TIMEOUT_MS (5 * 60 * 1000)
-#define SERVER_LINE_TIMEOUT_MS 10000
-#define SERVER_MAX_CLIENT_ID 256
-
 struct server_peer_opt {
     char name[CONFIG_NAME_MAX + 1];
     struct config_addr addr;
