@@ -354,6 +354,10 @@ static void execute(struct control_wait *w)
         error_reply(w, "%s needs a server name", cmd);
         return;
     }
+    if ((is_start || is_restart) && sv->stopping_all) {
+        error_reply(w, "%s", "the herd is stopping: nothing starts now");
+        return;
+    }
     int last = n;
     int signum = SIGKILL;
     if (is_kill) {

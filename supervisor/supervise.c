@@ -561,6 +561,8 @@ int supervise_start(struct child *c)
 {
     if (!c->managed)
         return -EPERM;
+    if (c->sv->stopping_all)
+        return -ECANCELED;
     return on_event(c, SUPERVISE_EV_START, NULL);
 }
 
@@ -575,6 +577,8 @@ int supervise_restart(struct child *c)
 {
     if (!c->managed)
         return -EPERM;
+    if (c->sv->stopping_all)
+        return -ECANCELED;
     return on_event(c, SUPERVISE_EV_RESTART, NULL);
 }
 
@@ -595,6 +599,7 @@ void supervise_start_all(struct supervise *sv)
 
 void supervise_stop_all(struct supervise *sv)
 {
+    sv->stopping_all = 1;
     for (size_t i = 0; i < sv->n; i++)
         if (sv->children[i].managed)
             supervise_stop(&sv->children[i]);

@@ -86,6 +86,9 @@ struct supervise {
     /* Called after every state change. */
     void (*on_change)(struct supervise *sv, void *arg);
     void *change_arg;
+    /* supervise_stop_all was called: the herd is on its way down, and
+     * nothing starts again (a start then would outlive the supervisor). */
+    int stopping_all;
 };
 
 /* only: comma-separated names, or NULL for every server. Returns 0 or a
