@@ -19,12 +19,12 @@
     {.name = #name_,                                                         \
      .where = SETTINGS_##where_,                                             \
      .type = SETTINGS_##type_,                                               \
-     .flag = flag_,                                                          \
-     .meta = meta_,                                                          \
-     .min = min_,                                                            \
-     .max = max_,                                                            \
+     .flag = (flag_),                                                        \
+     .meta = (meta_),                                                        \
+     .min = (min_),                                                          \
+     .max = (max_),                                                          \
      SETTINGS_DEF_##type_(def_),                                             \
-     .help = help_,                                                          \
+     .help = (help_),                                                        \
      .offset = offsetof(struct settings, name_)},
 
 const struct setting settings_table[SETTINGS_COUNT] = {
@@ -74,7 +74,11 @@ void settings_init(struct settings *s)
  * field is const for everyone who borrows it. */
 static void free_owned(const char *p)
 {
-    free((void *)(uintptr_t)p);
+    union {
+        const char *borrowed;
+        char *owned;
+    } u = {.borrowed = p};
+    free(u.owned);
 }
 
 void settings_free(struct settings *s)

@@ -32,40 +32,45 @@ static void first_choice(const struct setting *st, char *out, size_t cap)
     snprintf(out, cap, "%.*s", (int)strcspn(st->meta, "|"), st->meta);
 }
 
+/* One row: named, documented, reachable by its keyword and option. */
+static void check_row(const struct setting *st)
+{
+    CHECK(st->name != NULL && st->name[0] != '\0');
+    CHECK(st->help != NULL && st->help[0] != '\0');
+    CHECK(st->meta != NULL && st->meta[0] != '\0');
+    CHECK(st->where == SETTINGS_FILE || st->where == SETTINGS_ARGS ||
+          st->where == SETTINGS_BOTH);
+    /* An option exactly when the command line takes it. */
+    CHECK((st->flag != NULL) == ((st->where & SETTINGS_ARGS) != 0));
+    CHECK(st->flag == NULL || (strncmp(st->flag, "--", 2) == 0 &&
+                               settings_by_flag(st->flag) == st));
+    const struct setting *by_key = settings_by_key(st->name, strlen(st->name));
+    CHECK(by_key == ((st->where & SETTINGS_FILE) ? st : NULL));
+}
+
+/* A row's range and default fit its type. */
+static void check_row_values(const struct setting *st)
+{
+    if (st->type == SETTINGS_NUMBER)
+        CHECK(st->min <= st->def && st->def <= st->max);
+    else
+        CHECK(st->min == 0 && st->max == 0);
+    if (st->type != SETTINGS_CHOICE)
+        return;
+    CHECK(strchr(st->meta, '|') != NULL);
+    CHECK(st->def_text != NULL);
+    struct settings s;
+    settings_init(&s);
+    char why[256];
+    CHECK_EQ_INT(settings_set_arg(&s, st->flag, st->def_text, why, sizeof why),
+                 0);
+}
+
 static void test_table_is_sane(void)
 {
     for (size_t i = 0; i < SETTINGS_COUNT; i++) {
-        const struct setting *st = &settings_table[i];
-        CHECK(st->name != NULL && st->name[0] != '\0');
-        CHECK(st->help != NULL && st->help[0] != '\0');
-        CHECK(st->meta != NULL && st->meta[0] != '\0');
-        CHECK(st->where == SETTINGS_FILE || st->where == SETTINGS_ARGS ||
-              st->where == SETTINGS_BOTH);
-        /* An option exactly when the command line takes it. */
-        CHECK((st->flag != NULL) == ((st->where & SETTINGS_ARGS) != 0));
-        if (st->flag != NULL) {
-            CHECK(strncmp(st->flag, "--", 2) == 0);
-            CHECK(settings_by_flag(st->flag) == st);
-        }
-        if (st->where & SETTINGS_FILE)
-            CHECK(settings_by_key(st->name, strlen(st->name)) == st);
-        else
-            CHECK(settings_by_key(st->name, strlen(st->name)) == NULL);
-        if (st->type == SETTINGS_NUMBER) {
-            CHECK(st->min <= st->def && st->def <= st->max);
-        } else {
-            CHECK(st->min == 0 && st->max == 0);
-        }
-        if (st->type == SETTINGS_CHOICE) {
-            CHECK(strchr(st->meta, '|') != NULL);
-            CHECK(st->def_text != NULL);
-            struct settings s;
-            settings_init(&s);
-            char why[256];
-            CHECK_EQ_INT(settings_set_arg(&s, st->flag, st->def_text, why,
-                                          sizeof why),
-                         0);
-        }
+        check_row(&settings_table[i]);
+        check_row_values(&settings_table[i]);
     }
     CHECK(settings_by_key("server", 6) == NULL);
     CHECK(settings_by_key("link", 4) == NULL);
@@ -125,88 +130,120 @@ static void test_defaults(void)
     CHECK_EQ_INT(s.ready_timeout_ms, 10000);
 }
 
-/* Every herd.conf keyword takes the ends of its range and refuses one
- * past them, naming the line and the range. */
+/* A NUMBER keyword takes the ends of its range and refuses one past
+ * them, naming the line and the range. */
+static void key_number(const struct setting *st)
+{
+    struct config cfg;
+    struct herd_error err;
+    char text[256];
+    char range[128];
+    range_text(st, range, sizeof range);
+    snprintf(text, sizeof text, "# %s\n%s %llu\n", st->name, st->name,
+             (unsigned long long)st->min);
+    CHECK_EQ_INT(parse(&cfg, text, NULL, &err), 0);
+    CHECK_EQ_INT(*settings_number(&cfg.settings, st), st->min);
+    CHECK_EQ_INT(cfg.origin[st - settings_table], SETTINGS_FILE);
+    config_free(&cfg);
+    snprintf(text, sizeof text, "%s %llu\n", st->name,
+             (unsigned long long)st->max);
+    CHECK_EQ_INT(parse(&cfg, text, NULL, &err), 0);
+    CHECK_EQ_INT(*settings_number(&cfg.settings, st), st->max);
+    config_free(&cfg);
+    snprintf(text, sizeof text, "\n%s %llu\n", st->name,
+             (unsigned long long)st->max + 1);
+    CHECK_EQ_INT(parse(&cfg, text, NULL, &err), CONFIG_ESYNTAX);
+    CHECK_EQ_INT(err.line, 2);
+    CHECK(strstr(err.text, range) != NULL);
+    CHECK(strstr(err.text, "is not a number") != NULL);
+    config_free(&cfg);
+    if (st->min > 0) {
+        snprintf(text, sizeof text, "%s %llu\n", st->name,
+                 (unsigned long long)st->min - 1);
+        CHECK_EQ_INT(parse(&cfg, text, NULL, &err), CONFIG_ESYNTAX);
+        CHECK(strstr(err.text, range) != NULL);
+        config_free(&cfg);
+    }
+    snprintf(text, sizeof text, "%s many\n", st->name);
+    CHECK_EQ_INT(parse(&cfg, text, NULL, &err), CONFIG_ESYNTAX);
+    CHECK(strstr(err.text, "'many'") != NULL);
+    config_free(&cfg);
+}
+
+/* A CHOICE keyword takes each of its words and refuses another, naming
+ * the keyword and the words. */
+static void key_choice(const struct setting *st)
+{
+    struct config cfg;
+    struct herd_error err;
+    char text[256];
+    for (const char *w = st->meta; *w != '\0';) {
+        size_t n = strcspn(w, "|");
+        snprintf(text, sizeof text, "%s %.*s\n", st->name, (int)n, w);
+        CHECK_EQ_INT(parse(&cfg, text, NULL, &err), 0);
+        CHECK_EQ_INT(strlen(*settings_string(&cfg.settings, st)), n);
+        CHECK_EQ_MEM(*settings_string(&cfg.settings, st), w, n);
+        config_free(&cfg);
+        w += n + (w[n] == '|');
+    }
+    snprintf(text, sizeof text, "%s sometimes\n", st->name);
+    CHECK_EQ_INT(parse(&cfg, text, NULL, &err), CONFIG_ESYNTAX);
+    CHECK(strstr(err.text, st->name) != NULL);
+    char first[64];
+    first_choice(st, first, sizeof first);
+    CHECK(strstr(err.text, first) != NULL);
+    config_free(&cfg);
+}
+
+/* A STRING keyword takes its value as written; a PATH is relative to
+ * herd.conf's directory unless absolute. */
+static void key_string(const struct setting *st)
+{
+    struct config cfg;
+    struct herd_error err;
+    char text[256];
+    snprintf(text, sizeof text, "%s some/thing\n", st->name);
+    CHECK_EQ_INT(parse(&cfg, text, "/base", &err), 0);
+    CHECK_EQ_STR(*settings_string(&cfg.settings, st),
+                 st->type == SETTINGS_PATH ? "/base/some/thing"
+                                           : "some/thing");
+    CHECK_EQ_INT(cfg.origin[st - settings_table], SETTINGS_FILE);
+    config_free(&cfg);
+    snprintf(text, sizeof text, "%s /abs\n", st->name);
+    CHECK_EQ_INT(parse(&cfg, text, "/base", &err), 0);
+    CHECK_EQ_STR(*settings_string(&cfg.settings, st), "/abs");
+    config_free(&cfg);
+}
+
+/* Every keyword takes one value, no more, no less. */
+static void key_arity(const struct setting *st)
+{
+    struct config cfg;
+    struct herd_error err;
+    char text[256];
+    snprintf(text, sizeof text, "%s\n", st->name);
+    CHECK_EQ_INT(parse(&cfg, text, NULL, &err), CONFIG_ESYNTAX);
+    CHECK(strstr(err.text, "takes one value") != NULL);
+    config_free(&cfg);
+    snprintf(text, sizeof text, "%s 1 2\n", st->name);
+    CHECK_EQ_INT(parse(&cfg, text, NULL, &err), CONFIG_ESYNTAX);
+    CHECK(strstr(err.text, "takes one value") != NULL);
+    config_free(&cfg);
+}
+
 static void test_every_key_parses(void)
 {
     for (size_t i = 0; i < SETTINGS_COUNT; i++) {
         const struct setting *st = &settings_table[i];
         if (!(st->where & SETTINGS_FILE))
             continue;
-        struct config cfg;
-        struct herd_error err;
-        char text[256];
-        if (st->type == SETTINGS_NUMBER) {
-            char range[128];
-            range_text(st, range, sizeof range);
-            snprintf(text, sizeof text, "# %s\n%s %llu\n", st->name, st->name,
-                     (unsigned long long)st->min);
-            CHECK_EQ_INT(parse(&cfg, text, NULL, &err), 0);
-            CHECK_EQ_INT(*settings_number(&cfg.settings, st), st->min);
-            CHECK_EQ_INT(cfg.origin[i], SETTINGS_FILE);
-            config_free(&cfg);
-            snprintf(text, sizeof text, "%s %llu\n", st->name,
-                     (unsigned long long)st->max);
-            CHECK_EQ_INT(parse(&cfg, text, NULL, &err), 0);
-            CHECK_EQ_INT(*settings_number(&cfg.settings, st), st->max);
-            config_free(&cfg);
-            snprintf(text, sizeof text, "\n%s %llu\n", st->name,
-                     (unsigned long long)st->max + 1);
-            CHECK_EQ_INT(parse(&cfg, text, NULL, &err), CONFIG_ESYNTAX);
-            CHECK_EQ_INT(err.line, 2);
-            CHECK(strstr(err.text, range) != NULL);
-            CHECK(strstr(err.text, "is not a number") != NULL);
-            config_free(&cfg);
-            if (st->min > 0) {
-                snprintf(text, sizeof text, "%s %llu\n", st->name,
-                         (unsigned long long)st->min - 1);
-                CHECK_EQ_INT(parse(&cfg, text, NULL, &err), CONFIG_ESYNTAX);
-                CHECK(strstr(err.text, range) != NULL);
-                config_free(&cfg);
-            }
-            snprintf(text, sizeof text, "%s many\n", st->name);
-            CHECK_EQ_INT(parse(&cfg, text, NULL, &err), CONFIG_ESYNTAX);
-            CHECK(strstr(err.text, "'many'") != NULL);
-            config_free(&cfg);
-        } else if (st->type == SETTINGS_CHOICE) {
-            for (const char *w = st->meta; *w != '\0';) {
-                size_t n = strcspn(w, "|");
-                snprintf(text, sizeof text, "%s %.*s\n", st->name, (int)n, w);
-                CHECK_EQ_INT(parse(&cfg, text, NULL, &err), 0);
-                CHECK(strlen(*settings_string(&cfg.settings, st)) == n);
-                CHECK(memcmp(*settings_string(&cfg.settings, st), w, n) == 0);
-                config_free(&cfg);
-                w += n + (w[n] == '|');
-            }
-            snprintf(text, sizeof text, "%s sometimes\n", st->name);
-            CHECK_EQ_INT(parse(&cfg, text, NULL, &err), CONFIG_ESYNTAX);
-            CHECK(strstr(err.text, st->name) != NULL);
-            char first[64];
-            first_choice(st, first, sizeof first);
-            CHECK(strstr(err.text, first) != NULL);
-            config_free(&cfg);
-        } else {
-            snprintf(text, sizeof text, "%s some/thing\n", st->name);
-            CHECK_EQ_INT(parse(&cfg, text, "/base", &err), 0);
-            CHECK_EQ_STR(*settings_string(&cfg.settings, st),
-                         st->type == SETTINGS_PATH ? "/base/some/thing"
-                                                   : "some/thing");
-            CHECK_EQ_INT(cfg.origin[i], SETTINGS_FILE);
-            config_free(&cfg);
-            snprintf(text, sizeof text, "%s /abs\n", st->name);
-            CHECK_EQ_INT(parse(&cfg, text, "/base", &err), 0);
-            CHECK_EQ_STR(*settings_string(&cfg.settings, st), "/abs");
-            config_free(&cfg);
-        }
-        /* One value, no more, no less. */
-        snprintf(text, sizeof text, "%s\n", st->name);
-        CHECK_EQ_INT(parse(&cfg, text, NULL, &err), CONFIG_ESYNTAX);
-        CHECK(strstr(err.text, "takes one value") != NULL);
-        config_free(&cfg);
-        snprintf(text, sizeof text, "%s 1 2\n", st->name);
-        CHECK_EQ_INT(parse(&cfg, text, NULL, &err), CONFIG_ESYNTAX);
-        CHECK(strstr(err.text, "takes one value") != NULL);
-        config_free(&cfg);
+        if (st->type == SETTINGS_NUMBER)
+            key_number(st);
+        else if (st->type == SETTINGS_CHOICE)
+            key_choice(st);
+        else
+            key_string(st);
+        key_arity(st);
     }
 }
 
