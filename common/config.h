@@ -22,11 +22,6 @@
 #define CONFIG_NAME_MAX 63
 #define CONFIG_HOST_MAX 255
 #define CONFIG_PEER_PORT_OFFSET 10000
-/* No setting holds these any more (an unset one holds its default, and
- * cfg->origin says it is one); kept while the supervisor's log rotation
- * still compares cfg.log_max_mb with CONFIG_UNSET. */
-#define CONFIG_UNSET UINT64_MAX
-#define CONFIG_LOG_MAX_MB_DEFAULT (settings_table[SETTING_log_max_mb].def)
 
 enum config_status {
     CONFIG_ESYNTAX = -1301, /* the file is wrong; err says where */

@@ -199,9 +199,7 @@ int daemon_run(struct herd *h, const char *only, int report_fd, int foreground)
     char logpath[PATH_MAX + 16];
     snprintf(logpath, sizeof logpath, "%s/herd.log", h->log_dir);
     /* Rotated to herd.log.1 past log_max_mb, like the servers' logs. */
-    uint64_t max_mb = h->cfg.log_max_mb == CONFIG_UNSET
-                          ? CONFIG_LOG_MAX_MB_DEFAULT
-                          : h->cfg.log_max_mb;
+    uint64_t max_mb = h->cfg.log_max_mb;
     log_set_max_bytes(max_mb > (UINT64_MAX >> 20) ? 0 : max_mb << 20);
     if (log_open(foreground ? NULL : logpath) != 0)
         return fail_report(report_fd, "cannot open %s", logpath);

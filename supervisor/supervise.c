@@ -12,8 +12,6 @@
 
 #include "log.h"
 
-#define DEFAULT_GRACE_MS 5000
-#define DEFAULT_READY_TIMEOUT_MS 10000
 
 /* One run of a server. Its handles are its own, not the child's: at the
  * exit the child lets go of the run, whose handles close on their own and
@@ -167,20 +165,15 @@ int supervise_init(struct supervise *sv, uv_loop_t *loop,
     sv->server_bin = strdup_or_null(server_bin);
     sv->log_dir = strdup_or_null(log_dir);
     sv->data_dir = strdup_or_null(data_dir);
-    backoff_policy_default(&sv->policy);
-    if (cfg->restart_first_ms)
-        sv->policy.first_ms = cfg->restart_first_ms;
-    if (cfg->restart_max_ms)
-        sv->policy.max_ms = cfg->restart_max_ms;
-    if (cfg->restart_stable_ms)
-        sv->policy.stable_ms = cfg->restart_stable_ms;
-    if (cfg->crash_limit)
-        sv->policy.limit = (unsigned)cfg->crash_limit;
-    if (cfg->crash_window_ms)
-        sv->policy.window_ms = cfg->crash_window_ms;
-    sv->grace_ms = cfg->stop_grace_ms ? cfg->stop_grace_ms : DEFAULT_GRACE_MS;
-    sv->ready_timeout_ms = cfg->ready_timeout_ms ? cfg->ready_timeout_ms
-                                                 : DEFAULT_READY_TIMEOUT_MS;
+    /* Every setting holds a value (its default when herd.conf names
+     * none), within its range. */
+    sv->policy.first_ms = cfg->restart_first_ms;
+    sv->policy.max_ms = cfg->restart_max_ms;
+    sv->policy.stable_ms = cfg->restart_stable_ms;
+    sv->policy.limit = (unsigned)cfg->crash_limit;
+    sv->policy.window_ms = cfg->crash_window_ms;
+    sv->grace_ms = cfg->stop_grace_ms;
+    sv->ready_timeout_ms = cfg->ready_timeout_ms;
     sv->children = calloc(cfg->nservers ? cfg->nservers : 1,
                           sizeof *sv->children);
     if (sv->children == NULL || sv->config_path == NULL ||
