@@ -39,14 +39,12 @@ void relay_look_ahead(struct relay_hint hint[2], const struct store *st,
             hint[0].gen = hint[1].gen = 0;
             return;
         }
-        relay_hint_make(&hint[0], st, max_client_id, gen, a,
-                        (size_t)(nl - a));
+        relay_hint_make(&hint[0], st, max_client_id, gen, a, (size_t)(nl - a));
         b = nl + 1;
     }
     const char *nl = memchr(b, '\n', (size_t)(end - b));
     if (nl != NULL)
-        relay_hint_make(&hint[1], st, max_client_id, gen, b,
-                        (size_t)(nl - b));
+        relay_hint_make(&hint[1], st, max_client_id, gen, b, (size_t)(nl - b));
     else
         hint[1].gen = 0;
 }
@@ -55,8 +53,7 @@ const struct record *relay_held(const struct store *st, uint64_t h,
                                 struct proto_slice client, const char *line,
                                 size_t len)
 {
-    const struct record *held =
-        store_get_hashed(st, h, client.p, client.len);
+    const struct record *held = store_get_hashed(st, h, client.p, client.len);
     return held != NULL && held->len == len &&
                    memcmp(held->line, line, len) == 0
                ? held
@@ -70,8 +67,7 @@ int relay_out_valid(const struct relay_out *o, unsigned long conn,
 }
 
 void relay_out_remember(struct relay_out *o, unsigned long conn,
-                        uint64_t flushes, uint64_t seq, size_t off,
-                        size_t len)
+                        uint64_t flushes, uint64_t seq, size_t off, size_t len)
 {
     if (!relay_out_valid(o, conn, flushes)) {
         o->n = o->nwithheld = 0;
@@ -127,8 +123,8 @@ int relay_out_withhold(struct relay_out *o, unsigned long conn,
     return 1;
 }
 
-size_t relay_out_take(struct relay_out *o, unsigned long conn,
-                      uint64_t flushes, const struct dynbuf_range **cut)
+size_t relay_out_take(struct relay_out *o, unsigned long conn, uint64_t flushes,
+                      const struct dynbuf_range **cut)
 {
     size_t k = 0;
     if (o->nwithheld > 0 && relay_out_valid(o, conn, flushes)) {

@@ -95,8 +95,7 @@ int relay_out_valid(const struct relay_out *o, unsigned long conn,
 /* The record seq was just queued at [off, off + len) of that output (a
  * list about another output is dropped first). */
 void relay_out_remember(struct relay_out *o, unsigned long conn,
-                        uint64_t flushes, uint64_t seq, size_t off,
-                        size_t len);
+                        uint64_t flushes, uint64_t seq, size_t off, size_t len);
 /* The neighbour sent us the record seq: its copy waiting in that output
  * need not go. Returns 1 if it is marked to be taken back, 0 if there is
  * no such copy (already written, never remembered, or marked before). */
@@ -106,8 +105,8 @@ int relay_out_withhold(struct relay_out *o, unsigned long conn,
  * copies to take back (ascending; valid until the next call on o) and
  * their count returned, 0 when none or when o is about another output.
  * The list is empty afterwards. */
-size_t relay_out_take(struct relay_out *o, unsigned long conn,
-                      uint64_t flushes, const struct dynbuf_range **cut);
+size_t relay_out_take(struct relay_out *o, unsigned long conn, uint64_t flushes,
+                      const struct dynbuf_range **cut);
 void relay_out_free(struct relay_out *o);
 
 #endif

@@ -46,8 +46,7 @@ static void out_queue(struct out *t, uint64_t seq, const char *line)
 {
     size_t off = t->buf.len;
     CHECK_EQ_INT(dynbuf_add_line(&t->buf, line, strlen(line)), 0);
-    relay_out_remember(&t->o, t->conn, t->flushes, seq, off,
-                       strlen(line) + 1);
+    relay_out_remember(&t->o, t->conn, t->flushes, seq, off, strlen(line) + 1);
 }
 
 /* What conn does before the write (prepare_out, conn_take_back). */
@@ -156,8 +155,8 @@ static void test_many_taken_back(void)
     for (uint64_t seq = 999; seq >= 3; seq -= 3)
         CHECK_EQ_INT(relay_out_withhold(&t.o, t.conn, t.flushes, seq * 2), 1);
     out_prepare(&t);
-    test_eq_mem_(__FILE__, __LINE__, "output", t.buf.data, t.buf.len,
-                 want.data, want.len);
+    test_eq_mem_(__FILE__, __LINE__, "output", t.buf.data, t.buf.len, want.data,
+                 want.len);
     dynbuf_free(&want);
     out_free(&t);
 }
@@ -258,8 +257,8 @@ static void test_held_copy(void)
     const char *other = "AT Alford +0.100000000 one +34.1-118.1 1.2";
     CHECK(relay_held(&st, h, client, other, strlen(other)) == NULL);
     struct proto_slice two = {"two", 3};
-    CHECK(relay_held(&st, store_key_hash(&st, "two", 3), two, L2,
-                     strlen(L2)) == NULL);
+    CHECK(relay_held(&st, store_key_hash(&st, "two", 3), two, L2, strlen(L2)) ==
+          NULL);
     store_close(&st);
 }
 
@@ -280,8 +279,7 @@ static int fake_record(void *arg, struct record *r, uint64_t h,
     f->records++;
     CHECK(from != NULL);
     CHECK_EQ_STR(peers_name(from), "Alford");
-    CHECK(h == store_key_hash(&f->st, r->line + r->client_off,
-                              r->client_len));
+    CHECK(h == store_key_hash(&f->st, r->line + r->client_off, r->client_len));
     const struct record *cur;
     int rc = store_apply_hashed(&f->st, r, h, &cur);
     if (rc == STORE_CHANGED)
@@ -375,8 +373,8 @@ static struct conn *accept_alford(struct fake *f)
     CHECK(peers_in_handshake(c));
     static const unsigned char nonce[HANDSHAKE_NONCE] = {1, 2, 3};
     char hello[HANDSHAKE_LINE_MAX];
-    CHECK(handshake_format_hello(hello, sizeof hello, HANDSHAKE_DIAL,
-                                 "Alford", 9, 0, 0, nonce, NULL) > 0);
+    CHECK(handshake_format_hello(hello, sizeof hello, HANDSHAKE_DIAL, "Alford",
+                                 9, 0, 0, nonce, NULL) > 0);
     feed(c, hello);
     CHECK(peers_in_handshake(c));
     static const char want[] = "HELLO herd/2 Bolden 7 0 0000000000000000 ";
