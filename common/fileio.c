@@ -26,6 +26,15 @@ int fileio_write_all(int fd, const void *p, size_t len)
     return 0;
 }
 
+int fileio_lock(int fd)
+{
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    return fcntl(fd, F_SETLK, &fl) == 0 ? 0 : -errno;
+}
+
 void fileio_sync_dir(const char *dir)
 {
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -39,6 +39,11 @@ int fileio_make_private_dir(const char *path, char *err, size_t cap);
  * (fileio_strerror says so), EEXIST for O_EXCL and a file already there. */
 int fileio_open(const char *path, int flags, mode_t mode);
 
+/* Takes a write lock on the whole of fd's file without waiting (fcntl
+ * F_SETLK: the kernel drops it when the process ends, however it ends).
+ * Returns 0, or -errno (EAGAIN or EACCES: another process holds it). */
+int fileio_lock(int fd);
+
 /* strerror for fileio_open's errors: ELOOP reads "is a symbolic link",
  * EINVAL "is not a regular file". */
 const char *fileio_strerror(int e);

@@ -126,11 +126,7 @@ int wal_open(struct wal *w, const char *dir, int fsync_batch, long *holder)
         wal_close(w);
         return rc;
     }
-    struct flock fl;
-    memset(&fl, 0, sizeof fl);
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    if (fcntl(w->lock_fd, F_SETLK, &fl) != 0) {
+    if (fileio_lock(w->lock_fd) != 0) {
         char buf[32] = "";
         ssize_t n = pread(w->lock_fd, buf, sizeof buf - 1, 0);
         if (n > 0) {

@@ -71,15 +71,9 @@ static void report(struct daemon *d)
     if (rc == 0 && !all_up)
         rc = dynbuf_printf(&b, "not every server is up; logs are in %s\n",
                            d->h->log_dir);
-    size_t off = 0;
-    while (rc == 0 && off < b.len) {
-        ssize_t n = write(d->report_fd, b.data + off, b.len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        off += (size_t)n;
-    }
+    /* The starter may be gone: nothing to do about a failed write. */
+    if (rc == 0)
+        (void)fileio_write_all(d->report_fd, b.data, b.len);
     dynbuf_free(&b);
     if (d->report_fd != STDOUT_FILENO)
         close(d->report_fd);
@@ -153,15 +147,11 @@ static int lock_pidfile(struct daemon *d)
     d->pid_fd = fileio_open(d->h->pidfile, O_RDWR | O_CREAT, 0600);
     if (d->pid_fd < 0)
         return -errno;
-    struct flock fl;
-    memset(&fl, 0, sizeof fl);
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    if (fcntl(d->pid_fd, F_SETLK, &fl) != 0) {
-        int e = errno;
+    int rc = fileio_lock(d->pid_fd);
+    if (rc != 0) {
         close(d->pid_fd);
         d->pid_fd = -1;
-        return -e;
+        return rc;
     }
     return 0;
 }

@@ -15,6 +15,7 @@
 
 #include "exit_codes.h"
 #include "fileio.h"
+#include "random.h"
 
 /* out = a "/" b; -1 when it does not fit. */
 static int join(char *out, size_t cap, const char *a, const char *b)
@@ -66,7 +67,7 @@ static int ensure_secret(struct herd *h)
     }
     unsigned char raw[32];
     char text[65];
-    if (uv_random(NULL, NULL, raw, sizeof raw, 0, NULL) != 0) {
+    if (random_bytes(raw, sizeof raw) != 0) {
         close(fd);
         unlink(h->secret_file);
         fprintf(stderr, "herd: no randomness for the herd secret\n");
@@ -74,7 +75,8 @@ static int ensure_secret(struct herd *h)
     }
     for (size_t i = 0; i < sizeof raw; i++)
         snprintf(text + 2 * i, 3, "%02x", raw[i]);
-    int ok = write(fd, text, 64) == 64 && write(fd, "\n", 1) == 1;
+    text[64] = '\n';
+    int ok = fileio_write_all(fd, text, sizeof text) == 0;
     if (close(fd) != 0 || !ok) {
         unlink(h->secret_file);
         fprintf(stderr, "herd: cannot write %s\n", h->secret_file);
