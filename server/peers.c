@@ -1014,6 +1014,20 @@ static uint64_t last_sent_ms(const struct peer *p)
     return p->ping_sent_ms > w ? p->ping_sent_ms : w;
 }
 
+/* Whether p's link sends a PING now: one is due, or due within a quarter
+ * interval (the PINGs of a server's links go out in one wake-up), and
+ * nothing waits to be written, or what waits has not gone out for a whole
+ * interval past due. That last happens when every copy queued to a busy
+ * neighbour is taken back (it sent them first): the link then says
+ * nothing while the neighbour counts towards its timeout. */
+static int ping_due(const struct peer *p, uint64_t now)
+{
+    uint64_t due = last_sent_ms(p) + ping_interval(p);
+    if (now + p->ps->cfg.link_ping_ms / 4 < due)
+        return 0;
+    return conn_pending(p->link) == 0 || now >= due + ping_interval(p);
+}
+
 static void on_heartbeat_timer(uv_timer_t *t);
 
 /* Arms the heartbeat timer for the earliest thing due: a PING, a silence
@@ -1070,11 +1084,7 @@ static void on_heartbeat_timer(uv_timer_t *t)
             snprintf(why, sizeof why, "silent for %.1f s",
                      (double)(now - c->last_read_ms) / 1000);
             conn_close(c, why);
-        } else if (c != NULL && conn_pending(c) == 0 &&
-                   now + cfg->link_ping_ms / 4 >=
-                       last_sent_ms(p) + ping_interval(p)) {
-            /* Due, or due within a quarter interval: the PINGs of a
-             * server's links go out in one wake-up. */
+        } else if (c != NULL && ping_due(p, now)) {
             char line[32];
             p->ping_ns = uv_hrtime();
             p->ping_sent_ms = now;
