@@ -235,12 +235,10 @@ int commands_client_line(struct conn *c, const char *line, size_t len)
     int rc = proto_parse(line, len, &cmd);
     if (rc == PROTO_EBLANK)
         return 0;
+    if (rc == 0)
+        rc = proto_client_ok(cmd.client.len, srv->opt->max_client_id);
     if (rc != 0) {
         invalid(c, line, len, proto_strerror(rc));
-        return 0;
-    }
-    if (cmd.client.len > srv->opt->max_client_id) {
-        invalid(c, line, len, "client id too long");
         return 0;
     }
     if (handlers[cmd.kind] == NULL) {

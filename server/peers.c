@@ -648,7 +648,7 @@ static int on_peer_line(struct conn *c, const char *line, size_t len)
         if (n == 0)
             return 0; /* blank */
         at = n == 6 && f[0].len == 2 && memcmp(f[0].p, "AT", 2) == 0 &&
-             f[3].len <= ps->cfg.max_client_id;
+             proto_client_ok(f[3].len, ps->cfg.max_client_id) == PROTO_OK;
         /* The client is hashed once, for the held-copy check and the
          * store. */
         if (at)
@@ -700,8 +700,8 @@ static int on_peer_line(struct conn *c, const char *line, size_t len)
     }
     struct proto_command cmd;
     int rc = proto_parse_fields(f, n, &cmd);
-    if (rc == 0 && cmd.client.len > ps->cfg.max_client_id)
-        rc = PROTO_EARITY;
+    if (rc == 0)
+        rc = proto_client_ok(cmd.client.len, ps->cfg.max_client_id);
     if (rc != 0 || cmd.kind != PROTO_AT) {
         /* Validated like client input; a bad record is dropped, the link
          * stays. */

@@ -326,6 +326,8 @@ const char *proto_strerror(int status)
         return "bad bound";
     case PROTO_ESERVER:
         return "bad server name";
+    case PROTO_ECLIENT:
+        return "client id too long";
     case PROTO_EDIFF:
         return "bad time difference";
     default:

@@ -33,7 +33,8 @@ enum proto_status {
     PROTO_ERADIUS = -1406,   /* radius not a number or out of range */
     PROTO_EBOUND = -1407,    /* bound not a number or out of range */
     PROTO_ESERVER = -1408,   /* AT: bad server name */
-    PROTO_EDIFF = -1409      /* AT: bad time difference */
+    PROTO_EDIFF = -1409,     /* AT: bad time difference */
+    PROTO_ECLIENT = -1410    /* client id longer than the server allows */
 };
 
 struct proto_slice {
@@ -62,6 +63,14 @@ int proto_parse(const char *line, size_t len, struct proto_command *cmd);
  * fields first. */
 int proto_parse_fields(const struct proto_slice *f, size_t n,
                        struct proto_command *cmd);
+
+/* The server's limit on a client id (max_client_id): PROTO_OK, or
+ * PROTO_ECLIENT for an id longer than max. The one place the rule lives:
+ * client lines, neighbours' records and the relay's look-ahead ask it. */
+static inline int proto_client_ok(size_t len, uint64_t max)
+{
+    return len <= max ? PROTO_OK : PROTO_ECLIENT;
+}
 
 /* Name of a command kind ("IAMAT"...). */
 const char *proto_kind_name(enum proto_kind kind);

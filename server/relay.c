@@ -13,7 +13,8 @@ void relay_hint_make(struct relay_hint *ph, const struct store *st,
 {
     ph->gen = 0;
     if (proto_split6(p, n, ph->f) != 6 || ph->f[0].len != 2 ||
-        memcmp(ph->f[0].p, "AT", 2) != 0 || ph->f[3].len > max_client_id)
+        memcmp(ph->f[0].p, "AT", 2) != 0 ||
+        proto_client_ok(ph->f[3].len, max_client_id) != PROTO_OK)
         return;
     ph->gen = gen;
     ph->line = p;

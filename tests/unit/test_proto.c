@@ -694,7 +694,18 @@ static void test_split6_random(void)
     CHECK(six > 20000);
 }
 
+/* The one client-id limit: at the limit fine, one past it refused, and
+ * named. */
+static void test_client_limit(void)
+{
+    CHECK_EQ_INT(proto_client_ok(0, 0), PROTO_OK);
+    CHECK_EQ_INT(proto_client_ok(256, 256), PROTO_OK);
+    CHECK_EQ_INT(proto_client_ok(257, 256), PROTO_ECLIENT);
+    CHECK_EQ_STR(proto_strerror(PROTO_ECLIENT), "client id too long");
+}
+
 static const struct test tests[] = {
+    {"client_limit", test_client_limit},
     {"split_random", test_split_random},
     {"split6_random", test_split6_random},
     {"diff_random", test_diff_random},
