@@ -15,7 +15,9 @@
 #include "exit_codes.h"
 #include "handshake.h"
 #include "log.h"
+#include "netaddr.h"
 #include "proto.h"
+#include "random.h"
 #include "relay.h"
 #include "store.h"
 #include "strparse.h"
@@ -68,18 +70,6 @@ struct dial_req {
     struct conn *c;
 };
 
-/* An address literal into out; 0, or -1 for a host name. */
-static int parse_literal(const struct config_addr *a,
-                         struct sockaddr_storage *out)
-{
-    memset(out, 0, sizeof *out);
-    if (uv_ip4_addr(a->host, a->port, (struct sockaddr_in *)out) == 0)
-        return 0;
-    if (uv_ip6_addr(a->host, a->port, (struct sockaddr_in6 *)out) == 0)
-        return 0;
-    return -1;
-}
-
 int peers_init(struct peers *ps, const struct peers_config *cfg,
                const struct peers_ops *ops, void *arg)
 {
@@ -121,7 +111,7 @@ int peers_add(struct peers *ps, const char *name,
     /* A host name is resolved at every dial: its machine may not be
      * up yet, or come back with another address. */
     p->conf_addr = *addr;
-    p->literal = parse_literal(addr, &p->addr) == 0;
+    p->literal = netaddr_literal(addr, &p->addr) == 0;
     p->dialer = strcmp(ps->cfg.name, p->name) < 0;
     p->backoff_ms = PEERS_BACKOFF_FIRST_MS;
     uv_timer_init(ps->cfg.loop, &p->timer);
@@ -218,9 +208,9 @@ static void handshake_unlink(struct link *l)
     ps->hs_count--;
 }
 
-static void random_bytes(unsigned char *out, size_t n)
+static void make_nonce(unsigned char out[HANDSHAKE_NONCE])
 {
-    if (uv_random(NULL, NULL, out, n, 0, NULL) != 0)
+    if (random_bytes(out, HANDSHAKE_NONCE) != 0)
         abort(); /* no randomness: proofs would be worthless */
 }
 
@@ -461,7 +451,7 @@ static int on_hello_in(struct conn *c, const char *line, size_t len)
         return refuse(c, "the link is cut (herd heal)", line, len);
     l->p = p;
     l->h.name.p = p->name; /* the line goes away after this call */
-    random_bytes(l->nonce, sizeof l->nonce);
+    make_nonce(l->nonce);
     unsigned char proof[HANDSHAKE_PROOF];
     int signed_ok = ps->cfg.secret_len > 0 &&
                     handshake_proof(ps->cfg.secret, ps->cfg.secret_len,
@@ -781,7 +771,7 @@ static void dial_secure(struct conn *c)
 {
     struct link *l = c->data;
     link_enter(l, PEER_HELLO_SENT);
-    random_bytes(l->nonce, sizeof l->nonce);
+    make_nonce(l->nonce);
     send_hello(l->ps, c, HANDSHAKE_DIAL, l->nonce, NULL);
 }
 

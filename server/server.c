@@ -14,7 +14,10 @@
 #include "commands.h"
 #include "handshake.h"
 #include "exit_codes.h"
+#include "fileio.h"
 #include "log.h"
+#include "netaddr.h"
+#include "random.h"
 
 int server_offer(struct server *srv, struct record *rec, struct peer *from,
                  const struct record **cur)
@@ -618,10 +621,7 @@ static int listen_on(struct server *srv, uv_tcp_t *t,
                      const char *what)
 {
     struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof ss);
-    int rc = uv_ip4_addr(a->host, a->port, (struct sockaddr_in *)&ss);
-    if (rc != 0)
-        rc = uv_ip6_addr(a->host, a->port, (struct sockaddr_in6 *)&ss);
+    int rc = netaddr_literal(a, &ss);
     if (rc != 0 && strcmp(a->host, "localhost") == 0)
         rc = uv_ip4_addr("127.0.0.1", a->port, (struct sockaddr_in *)&ss);
     if (rc != 0) {
@@ -662,7 +662,7 @@ static int listen_on(struct server *srv, uv_tcp_t *t,
 static uint64_t random64(void)
 {
     uint64_t v = 0;
-    if (uv_random(NULL, NULL, &v, sizeof v, 0, NULL) != 0) {
+    if (random_bytes(&v, sizeof v) != 0) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         v = ((uint64_t)ts.tv_sec << 30) ^ (uint64_t)ts.tv_nsec ^
@@ -675,10 +675,7 @@ static void signal_ready(int fd)
 {
     if (fd < 0)
         return;
-    ssize_t n;
-    do
-        n = write(fd, "\n", 1);
-    while (n < 0 && errno == EINTR);
+    (void)fileio_write_all(fd, "\n", 1); /* a supervisor gone: no matter */
     close(fd);
 }
 
