@@ -63,8 +63,13 @@ enum backoff_verdict backoff_on_exit(struct backoff *b,
     if (b->count < limit)
         b->count++;
     *delay_ms = b->next_ms;
-    b->next_ms = b->next_ms > p->max_ms / 2 ? p->max_ms : b->next_ms * 2;
+    b->next_ms = backoff_double(b->next_ms, p->max_ms);
     if (*delay_ms > p->max_ms)
         *delay_ms = p->max_ms;
     return BACKOFF_RESTART;
+}
+
+uint64_t backoff_double(uint64_t delay_ms, uint64_t max_ms)
+{
+    return delay_ms > max_ms / 2 ? max_ms : delay_ms * 2;
 }

@@ -51,4 +51,8 @@ enum backoff_verdict backoff_on_exit(struct backoff *b,
 /* Whether an exit code means "do not restart" (64 usage, 78 config). */
 int backoff_permanent_code(int exit_code);
 
+/* The delay after delay: doubled, at most max_ms (the doubling of both the
+ * supervisor's restarts and the peer links' redials). */
+uint64_t backoff_double(uint64_t delay_ms, uint64_t max_ms);
+
 #endif

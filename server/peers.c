@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "backoff.h"
 #include "conn.h"
 #include "exit_codes.h"
 #include "handshake.h"
@@ -945,9 +946,7 @@ static void on_dial_timer(uv_timer_t *t)
 static void schedule_dial(struct peer *p)
 {
     uv_timer_start(&p->timer, on_dial_timer, p->backoff_ms, 0);
-    p->backoff_ms *= 2;
-    if (p->backoff_ms > PEERS_BACKOFF_MAX_MS)
-        p->backoff_ms = PEERS_BACKOFF_MAX_MS;
+    p->backoff_ms = backoff_double(p->backoff_ms, PEERS_BACKOFF_MAX_MS);
 }
 
 /* Bytes the kernel holds for c that the loop has not read yet: after a

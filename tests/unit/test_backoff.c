@@ -123,7 +123,17 @@ static void test_reset_forgets(void)
     backoff_free(&b);
 }
 
+static void test_double(void)
+{
+    CHECK_EQ_INT(backoff_double(50, 1000), 100);
+    CHECK_EQ_INT(backoff_double(500, 1000), 1000);
+    CHECK_EQ_INT(backoff_double(600, 1000), 1000);
+    CHECK_EQ_INT(backoff_double(1000, 1000), 1000);
+    CHECK_EQ_INT(backoff_double(UINT64_MAX / 2 + 1, UINT64_MAX), UINT64_MAX);
+}
+
 static const struct test tests[] = {
+    {"double", test_double},
     {"defaults", test_defaults},
     {"doubles_to_cap", test_doubles_to_cap},
     {"stable_uptime_resets", test_stable_uptime_resets},
