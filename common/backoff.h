@@ -22,7 +22,7 @@ struct backoff_policy {
 };
 
 enum backoff_verdict {
-    BACKOFF_RESTART = 0,  /* restart after *delay_ms */
+    BACKOFF_RESTART = 0,   /* restart after *delay_ms */
     BACKOFF_PERMANENT = 1, /* exit code says it cannot work: give up */
     BACKOFF_CRASH_LOOP = 2 /* too many restarts in the window: give up */
 };

@@ -9,7 +9,7 @@
 #include "strparse.h"
 
 #define CONFIG_MAX_FIELDS 8
-#define CONFIG_FILE_MAX (1024 * 1024)
+#define CONFIG_FILE_MAX   (1024 * 1024)
 
 struct field {
     const char *p;
@@ -110,8 +110,7 @@ static int add_server(struct config *cfg, const struct field *f, size_t n,
                       int line, struct herd_error *err)
 {
     if (n != 3 && n != 5)
-        return fail(err, line,
-                    "server takes NAME HOST:PORT [peer HOST:PORT]");
+        return fail(err, line, "server takes NAME HOST:PORT [peer HOST:PORT]");
     if (!config_valid_name(f[1].p, f[1].len))
         return fail(err, line,
                     "bad server name (1-%d characters of A-Z a-z 0-9 _ . -)",
@@ -128,8 +127,9 @@ static int add_server(struct config *cfg, const struct field *f, size_t n,
                     (int)f[2].len, f[2].p);
     if (n == 5) {
         if (!field_is(&f[3], "peer"))
-            return fail(err, line, "expected 'peer HOST:PORT' after the "
-                                   "address");
+            return fail(err, line,
+                        "expected 'peer HOST:PORT' after the "
+                        "address");
         if (parse_addr(&s.peer, &f[4]) != 0)
             return fail(err, line, "malformed peer address '%.*s'",
                         (int)f[4].len, f[4].p);
@@ -147,8 +147,8 @@ static int add_server(struct config *cfg, const struct field *f, size_t n,
     for (size_t i = 0; i < cfg->nservers; i++) {
         const struct config_server *o = &cfg->servers[i];
         if (same_addr(&s.listen, &o->listen) ||
-            same_addr(&s.listen, &o->peer) ||
-            same_addr(&s.peer, &o->listen) || same_addr(&s.peer, &o->peer))
+            same_addr(&s.listen, &o->peer) || same_addr(&s.peer, &o->listen) ||
+            same_addr(&s.peer, &o->peer))
             return fail(err, line,
                         "server '%s' reuses an address of '%s' (line %d)",
                         s.name, o->name, o->line);
@@ -222,13 +222,12 @@ static int parse_line(struct config *cfg, const struct field *f, size_t n,
     }
     const struct setting *st = settings_by_key(f[0].p, f[0].len);
     if (st == NULL)
-        return fail(err, line, "unknown keyword '%.*s'", (int)f[0].len,
-                    f[0].p);
+        return fail(err, line, "unknown keyword '%.*s'", (int)f[0].len, f[0].p);
     if (n != 2)
         return fail(err, line, "%s takes one value", st->name);
     char why[sizeof err->text];
-    int rc = settings_set_file(&cfg->settings, st, f[1].p, f[1].len,
-                               base_dir, why, sizeof why);
+    int rc = settings_set_file(&cfg->settings, st, f[1].p, f[1].len, base_dir,
+                               why, sizeof why);
     if (rc == SETTINGS_ENOMEM)
         return CONFIG_ENOMEM;
     if (rc != 0)
@@ -286,8 +285,7 @@ int config_load(struct config *cfg, const char *path, struct herd_error *err)
     fclose(fp);
     if (bad || len > CONFIG_FILE_MAX) {
         free(text);
-        fail(err, 0, bad ? "cannot read %s" : "%s is larger than 1 MiB",
-             path);
+        fail(err, 0, bad ? "cannot read %s" : "%s is larger than 1 MiB", path);
         return CONFIG_EIO;
     }
     /* Relative directories are relative to the file, not to the caller's

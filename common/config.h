@@ -19,8 +19,8 @@
 #include "errors.h"
 #include "settings.h"
 
-#define CONFIG_NAME_MAX 63
-#define CONFIG_HOST_MAX 255
+#define CONFIG_NAME_MAX         63
+#define CONFIG_HOST_MAX         255
 #define CONFIG_PEER_PORT_OFFSET 10000
 
 enum config_status {

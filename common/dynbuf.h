@@ -30,9 +30,8 @@ __attribute__((warn_unused_result)) int dynbuf_add(struct dynbuf *b,
                                                    const void *data, size_t n);
 __attribute__((warn_unused_result)) int dynbuf_addc(struct dynbuf *b, char c);
 /* dynbuf_add of data and then "\n", in one reservation: both or neither. */
-__attribute__((warn_unused_result)) int dynbuf_add_line(struct dynbuf *b,
-                                                        const void *data,
-                                                        size_t n);
+__attribute__((warn_unused_result)) int
+dynbuf_add_line(struct dynbuf *b, const void *data, size_t n);
 __attribute__((warn_unused_result, format(printf, 2, 3))) int
 dynbuf_printf(struct dynbuf *b, const char *fmt, ...);
 __attribute__((warn_unused_result, format(printf, 2, 0))) int

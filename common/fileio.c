@@ -63,7 +63,7 @@ int fileio_check_private_dir(const char *path, char *err, size_t cap)
     }
     if ((st.st_mode & 022) != 0) {
         snprintf(err, cap, "writable by %s (mode %04o; chmod go-w it)",
-                 (st.st_mode & 022) == 022   ? "group and others"
+                 (st.st_mode & 022) == 022 ? "group and others"
                  : (st.st_mode & 002) != 0 ? "others"
                                            : "group",
                  (unsigned)(st.st_mode & 07777));
@@ -131,8 +131,8 @@ static int regular_only(int fd, int flags)
 
 int fileio_open(const char *path, int flags, mode_t mode)
 {
-    int base = (flags & ~(O_CREAT | O_EXCL)) | O_NOFOLLOW | O_CLOEXEC |
-               O_NONBLOCK;
+    int base =
+        (flags & ~(O_CREAT | O_EXCL)) | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
     int fd;
     if ((flags & O_EXCL) != 0) {
         fd = open(path, base | O_CREAT | O_EXCL, mode);
@@ -186,8 +186,7 @@ int fileio_open_secret(const char *path, char *err, size_t cap)
         return close_fail(fd, EPERM);
     }
     if ((st.st_mode & 077) != 0) {
-        snprintf(err, cap,
-                 "open to group or others (mode %04o; chmod 600 it)",
+        snprintf(err, cap, "open to group or others (mode %04o; chmod 600 it)",
                  (unsigned)(st.st_mode & 07777));
         return close_fail(fd, EPERM);
     }

@@ -23,8 +23,7 @@ static void new_gen(struct linebuf *lb)
     lb->gen = ++last_gen;
 }
 
-const char *linebuf_ahead(const struct linebuf *lb, size_t *len,
-                          uint64_t *gen)
+const char *linebuf_ahead(const struct linebuf *lb, size_t *len, uint64_t *gen)
 {
     *len = lb->ahead_len;
     *gen = lb->gen;

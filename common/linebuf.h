@@ -63,8 +63,7 @@ int linebuf_finish(struct linebuf *lb, linebuf_line_cb *cb, void *arg);
  * finish of any linebuf in the process hands out, so that something
  * remembered about the bytes at an address is known to be about these
  * same bytes while *gen is unchanged. */
-const char *linebuf_ahead(const struct linebuf *lb, size_t *len,
-                          uint64_t *gen);
+const char *linebuf_ahead(const struct linebuf *lb, size_t *len, uint64_t *gen);
 
 /* Number of bytes held (an incomplete line or paused input). */
 size_t linebuf_pending(const struct linebuf *lb);

@@ -16,17 +16,17 @@
 #include "strparse.h"
 
 #define LOG_HIGH_WATER (256 * 1024)
-#define LOG_MAX (64 * 1024 * 1024)
+#define LOG_MAX        (64 * 1024 * 1024)
 
 static struct dynbuf log_buf = {NULL, 0, 0, LOG_MAX};
 static int log_fd = 2;
 static int log_owned;
 static unsigned long log_dropped;
 /* Rotation: only of a regular file we opened (log_path, log_old set). */
-static char *log_path;     /* FILE */
-static char *log_old;      /* FILE.1 */
-static uint64_t log_size;  /* bytes in FILE: fstat at open, then counted */
-static uint64_t log_max;   /* 0: never rotate */
+static char *log_path;    /* FILE */
+static char *log_old;     /* FILE.1 */
+static uint64_t log_size; /* bytes in FILE: fstat at open, then counted */
+static uint64_t log_max;  /* 0: never rotate */
 
 /* Opens path for appending, never through a symbolic link, created 0600
  * (an existing file of ours with group or other bits is made 0600). A FIFO
@@ -34,8 +34,9 @@ static uint64_t log_max;   /* 0: never rotate */
  * Sets *size and *regular. Returns the fd or a negative errno. */
 static int open_file(const char *path, uint64_t *size, int *regular)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
-                            O_NOFOLLOW | O_NONBLOCK,
+    int fd = open(path,
+                  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW |
+                      O_NONBLOCK,
                   0600);
     if (fd < 0)
         return -errno;
@@ -170,8 +171,8 @@ void log_flush(void)
 {
     /* Rotated before a write that would pass the cap: each file holds at
      * most log_max bytes (or a single write, if one is larger). */
-    if (log_max > 0 && log_path != NULL && log_size > 0 &&
-        log_buf.len > 0 && log_size + log_buf.len > log_max)
+    if (log_max > 0 && log_path != NULL && log_size > 0 && log_buf.len > 0 &&
+        log_size + log_buf.len > log_max)
         rotate();
     write_out();
     if (log_buf.cap > LOG_HIGH_WATER * 4)
@@ -192,8 +193,8 @@ static void stamp(void)
     if (ts.tv_sec != cached_sec) {
         struct tm tm;
         gmtime_r(&ts.tv_sec, &tm);
-        size_t n = strftime(cached, sizeof cached - 6, "%Y-%m-%dT%H:%M:%S",
-                            &tm);
+        size_t n =
+            strftime(cached, sizeof cached - 6, "%Y-%m-%dT%H:%M:%S", &tm);
         memcpy(cached + n, ".000Z ", 6);
         cached_len = n + 6;
         cached_sec = ts.tv_sec;
@@ -234,7 +235,7 @@ static int plain(unsigned char c)
     return c >= 0x20 && c < 0x7f && c != '\\';
 }
 
-#define ONES 0x0101010101010101ULL
+#define ONES  0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
 
 /* Whether all eight bytes of w are plain: none below 0x20, none 0x7f or
@@ -242,12 +243,12 @@ static int plain(unsigned char c)
  * subtractions below never borrow across bytes for the bytes tested). */
 static int plain_word(uint64_t w)
 {
-    uint64_t high = w & HIGHS;                       /* 0x80 and above */
+    uint64_t high = w & HIGHS; /* 0x80 and above */
     uint64_t low7 = w & ~HIGHS;
     uint64_t ctl = (low7 + ONES * (0x80 - 0x20)) & HIGHS; /* >= 0x20 */
     uint64_t del = (low7 + ONES * (0x80 - 0x7f)) & HIGHS; /* >= 0x7f */
     uint64_t bs = low7 ^ (ONES * '\\');
-    uint64_t is_bs = ~((bs + ~HIGHS) | bs) & HIGHS;  /* == 0x5c */
+    uint64_t is_bs = ~((bs + ~HIGHS) | bs) & HIGHS; /* == 0x5c */
     return high == 0 && ctl == HIGHS && del == 0 && is_bs == 0;
 }
 

@@ -26,7 +26,7 @@
 /* Escaped bytes of one excerpt of data (log_data), and of one protocol
  * line (log_conn_data), before the cut. */
 #define LOG_EXCERPT_MAX 256
-#define LOG_LINE_MAX 512
+#define LOG_LINE_MAX    512
 
 /* Opens path for appending (O_NOFOLLOW: a symbolic link is refused with
  * ELOOP; created 0600, an existing file of ours made 0600); NULL means

@@ -7,24 +7,24 @@
 
 #include "strparse.h"
 
-#define USAGE_WIDTH 78 /* and a margin, within 80 columns */
+#define USAGE_WIDTH  78 /* and a margin, within 80 columns */
 #define USAGE_INDENT 27 /* "  " + a 24-column option + " " */
 
 #define SETTINGS_DEF_NUMBER(d) .def = (d)
 #define SETTINGS_DEF_STRING(d) .def_text = (d)
-#define SETTINGS_DEF_PATH(d) .def_text = (d)
+#define SETTINGS_DEF_PATH(d)   .def_text = (d)
 #define SETTINGS_DEF_CHOICE(d) .def_text = (d)
-#define SETTINGS_ROW_(name_, where_, type_, flag_, meta_, min_, max_, def_,  \
-                      help_)                                                 \
-    {.name = #name_,                                                         \
-     .where = SETTINGS_##where_,                                             \
-     .type = SETTINGS_##type_,                                               \
-     .flag = (flag_),                                                        \
-     .meta = (meta_),                                                        \
-     .min = (min_),                                                          \
-     .max = (max_),                                                          \
-     SETTINGS_DEF_##type_(def_),                                             \
-     .help = (help_),                                                        \
+#define SETTINGS_ROW_(name_, where_, type_, flag_, meta_, min_, max_, def_, \
+                      help_)                                                \
+    {.name = #name_,                                                        \
+     .where = SETTINGS_##where_,                                            \
+     .type = SETTINGS_##type_,                                              \
+     .flag = (flag_),                                                       \
+     .meta = (meta_),                                                       \
+     .min = (min_),                                                         \
+     .max = (max_),                                                         \
+     SETTINGS_DEF_##type_(def_),                                            \
+     .help = (help_),                                                       \
      .offset = offsetof(struct settings, name_)},
 
 const struct setting settings_table[SETTINGS_COUNT] = {
@@ -45,11 +45,9 @@ static uint64_t number_of(const struct settings *s, const struct setting *st)
     return *(const uint64_t *)(const void *)((const char *)s + st->offset);
 }
 
-static const char *string_of(const struct settings *s,
-                             const struct setting *st)
+static const char *string_of(const struct settings *s, const struct setting *st)
 {
-    return *(const char *const *)(const void *)((const char *)s +
-                                                 st->offset);
+    return *(const char *const *)(const void *)((const char *)s + st->offset);
 }
 
 static size_t id_of(const struct setting *st)
@@ -112,8 +110,8 @@ const struct setting *settings_by_flag(const char *flag)
     return NULL;
 }
 
-__attribute__((format(printf, 3, 4))) static void
-say(char *why, size_t cap, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void say(char *why, size_t cap,
+                                                      const char *fmt, ...)
 {
     if (cap == 0)
         return;
@@ -177,9 +175,8 @@ int settings_set_file(struct settings *s, const struct setting *st,
     if (st->type == SETTINGS_NUMBER) {
         uint64_t v;
         if (parse_number(st, val, len, &v) != 0) {
-            say(why, cap, "'%.*s' is not a number from %llu to %llu",
-                (int)len, val, (unsigned long long)st->min,
-                (unsigned long long)st->max);
+            say(why, cap, "'%.*s' is not a number from %llu to %llu", (int)len,
+                val, (unsigned long long)st->min, (unsigned long long)st->max);
             return SETTINGS_ENUMBER;
         }
         *settings_number(s, st) = v;
@@ -222,15 +219,13 @@ int settings_set_arg(struct settings *s, const char *flag, const char *val,
     if (st->type == SETTINGS_NUMBER) {
         uint64_t v;
         if (parse_number(st, val, strlen(val), &v) != 0) {
-            say(why, cap, "%s wants a number from %llu to %llu, not '%s'",
-                flag, (unsigned long long)st->min,
-                (unsigned long long)st->max, val);
+            say(why, cap, "%s wants a number from %llu to %llu, not '%s'", flag,
+                (unsigned long long)st->min, (unsigned long long)st->max, val);
             return SETTINGS_ENUMBER;
         }
         *settings_number(s, st) = v;
     } else {
-        if (st->type == SETTINGS_CHOICE &&
-            !is_choice(st, val, strlen(val))) {
+        if (st->type == SETTINGS_CHOICE && !is_choice(st, val, strlen(val))) {
             char words[128];
             choices_text(st, words, sizeof words);
             say(why, cap, "%s wants %s, not '%s'", flag, words, val);
@@ -246,8 +241,7 @@ void settings_merge(struct settings *dst, const struct settings *src)
 {
     for (size_t i = 0; i < SETTINGS_COUNT; i++) {
         const struct setting *st = &settings_table[i];
-        if (st->where != SETTINGS_BOTH ||
-            dst->origin[i] != SETTINGS_DEFAULT ||
+        if (st->where != SETTINGS_BOTH || dst->origin[i] != SETTINGS_DEFAULT ||
             src->origin[i] == SETTINGS_DEFAULT)
             continue;
         if (st->type == SETTINGS_NUMBER)

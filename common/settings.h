@@ -173,18 +173,18 @@ enum settings_status {
 };
 
 /* SETTING_places, SETTING_max_line, ...: a row's index. */
-#define SETTINGS_ID_(name, where, type, flag, meta, min, max, def, help)     \
+#define SETTINGS_ID_(name, where, type, flag, meta, min, max, def, help) \
     SETTING_##name,
 enum setting_id { HERD_SETTINGS(SETTINGS_ID_) SETTINGS_COUNT };
 
 #define SETTINGS_CTYPE_NUMBER uint64_t
 #define SETTINGS_CTYPE_STRING const char *
-#define SETTINGS_CTYPE_PATH const char *
+#define SETTINGS_CTYPE_PATH   const char *
 #define SETTINGS_CTYPE_CHOICE const char *
-#define SETTINGS_FIELD_(name, where, type, flag, meta, min, max, def, help)  \
+#define SETTINGS_FIELD_(name, where, type, flag, meta, min, max, def, help) \
     SETTINGS_CTYPE_##type name;
-#define SETTINGS_MEMBERS                                                      \
-    HERD_SETTINGS(SETTINGS_FIELD_)                                            \
+#define SETTINGS_MEMBERS           \
+    HERD_SETTINGS(SETTINGS_FIELD_) \
     unsigned char origin[SETTINGS_COUNT]; /* enum settings_source */
 
 /* One value per row. Strings are borrowed, except in the struct that
@@ -198,12 +198,12 @@ struct settings {
  * x.settings for the functions below, and x.NAME for each setting. The
  * union's two structs have the same members, so C11 lets either read what
  * the other wrote (their common initial sequence). */
-#define SETTINGS_EMBEDDED                                                     \
-    union {                                                                   \
-        struct settings settings;                                             \
-        struct {                                                              \
-            SETTINGS_MEMBERS                                                  \
-        };                                                                    \
+#define SETTINGS_EMBEDDED         \
+    union {                       \
+        struct settings settings; \
+        struct {                  \
+            SETTINGS_MEMBERS      \
+        };                        \
     }
 
 /* A row of the table, as data. */
@@ -245,17 +245,17 @@ const char **settings_string(struct settings *s, const struct setting *st);
  * s then owns a copy. Returns 0, or SETTINGS_ENUMBER or SETTINGS_ECHOICE
  * with a sentence in why, or SETTINGS_ENOMEM; s is unchanged on error. */
 __attribute__((warn_unused_result)) int
-settings_set_file(struct settings *s, const struct setting *st,
-                  const char *val, size_t len, const char *base_dir,
-                  char *why, size_t cap);
+settings_set_file(struct settings *s, const struct setting *st, const char *val,
+                  size_t len, const char *base_dir, char *why, size_t cap);
 
 /* Sets the row whose option is flag from the command line's val, which
  * s borrows (it must outlive s). Returns 0; SETTINGS_EUNKNOWN if no row
  * has that option; SETTINGS_ENUMBER or SETTINGS_ECHOICE with a sentence
  * naming the option in why. s is unchanged on error. */
-__attribute__((warn_unused_result)) int
-settings_set_arg(struct settings *s, const char *flag, const char *val,
-                 char *why, size_t cap);
+__attribute__((warn_unused_result)) int settings_set_arg(struct settings *s,
+                                                         const char *flag,
+                                                         const char *val,
+                                                         char *why, size_t cap);
 
 /* For each row with BOTH that dst has at its default and src does not:
  * dst takes src's value (borrowed) and origin. Used as "the command line

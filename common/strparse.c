@@ -159,8 +159,7 @@ int strparse_time(const char *p, size_t len, uint64_t *sec, uint32_t *nsec)
 /* Parses one signed coordinate [+-]DIGITS[.DIGITS] at the start of p and
  * checks |value| <= limit exactly (on the digits, not on a double). Returns
  * the length consumed or a negative error. */
-static long parse_coord(const char *p, size_t len, unsigned limit,
-                        double *val)
+static long parse_coord(const char *p, size_t len, unsigned limit, double *val)
 {
     if (len == 0)
         return STRPARSE_EEMPTY;

@@ -97,8 +97,7 @@ static int handle_iamat(struct server *srv, struct conn *c,
     }
     char diff[32];
     size_t dlen = proto_format_diff(diff, (uint64_t)now.tv_sec,
-                                    (uint32_t)now.tv_nsec, cmd->sec,
-                                    cmd->nsec);
+                                    (uint32_t)now.tv_nsec, cmd->sec, cmd->nsec);
     struct proto_slice name = {srv->opt->name, strlen(srv->opt->name)};
     struct proto_slice d = {diff, dlen};
     struct record *r = record_new(name, d, cmd);
@@ -166,8 +165,8 @@ static int handle_whatsat(struct server *srv, struct conn *c,
                           const struct proto_command *cmd, const char *line,
                           size_t len)
 {
-    const struct record *r = store_get(&srv->store, cmd->client.p,
-                                       cmd->client.len);
+    const struct record *r =
+        store_get(&srv->store, cmd->client.p, cmd->client.len);
     if (r == NULL) {
         reject(c, line, len, "unknown client");
         return 0;
@@ -220,9 +219,10 @@ static int handle_whatsat(struct server *srv, struct conn *c,
 
 /* One row per command a client may send; AT comes only from peer links
  * (peers.c), so a client's AT is invalid. */
-static int (*const handlers[PROTO_KIND_COUNT])(
-    struct server *srv, struct conn *c, const struct proto_command *cmd,
-    const char *line, size_t len) = {
+static int (*const handlers[PROTO_KIND_COUNT])(struct server *srv,
+                                               struct conn *c,
+                                               const struct proto_command *cmd,
+                                               const char *line, size_t len) = {
     [PROTO_IAMAT] = handle_iamat,
     [PROTO_WHATSAT] = handle_whatsat,
     [PROTO_AT] = NULL,

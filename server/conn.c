@@ -182,8 +182,8 @@ static void feed_lines(struct conn *c, const char *data, size_t len)
     int rc = linebuf_feed(&c->in, data, len, on_linebuf_line, c);
     if (rc < 0) {
         char why[96];
-        snprintf(why, sizeof why, "%s (limit %zu bytes)",
-                 linebuf_strerror(rc), c->pool->max_line);
+        snprintf(why, sizeof why, "%s (limit %zu bytes)", linebuf_strerror(rc),
+                 c->pool->max_line);
         conn_close(c, why);
     } else if (rc == 1) {
         pause_reading(c);
@@ -204,8 +204,7 @@ static void tls_failed(struct conn *c)
 static void tls_drain(struct conn *c)
 {
     while (!c->closing && !c->paused && !c->eof) {
-        long n = tls_read(c->tls, c->pool->read_buf,
-                          sizeof c->pool->read_buf);
+        long n = tls_read(c->tls, c->pool->read_buf, sizeof c->pool->read_buf);
         if (n == TLS_EAGAIN)
             break;
         if (n == TLS_ECLOSED) {
@@ -375,8 +374,7 @@ static void check_limit(struct conn *c)
     if (!c->closing && conn_pending(c) > max) {
         char why[96];
         snprintf(why, sizeof why,
-                 "output buffer over %zu bytes: the reader is too slow",
-                 max);
+                 "output buffer over %zu bytes: the reader is too slow", max);
         conn_close(c, why);
     }
 }
@@ -442,9 +440,8 @@ void conn_write_line_at(struct conn *c, const char *data, size_t len,
     size_t before = c->out.len;
     int direct = c->head == NULL && !c->closing;
     append(c, data, len, 1);
-    *off = direct && !c->closing && c->out.len == before + len + 1
-               ? before
-               : SIZE_MAX;
+    *off = direct && !c->closing && c->out.len == before + len + 1 ? before
+                                                                   : SIZE_MAX;
 }
 
 void conn_take_back(struct conn *c, const struct dynbuf_range *r, size_t n)
@@ -585,8 +582,7 @@ static void flush(struct conn *c)
             w->c = c;
             b = uv_buf_init(w->data + n, (unsigned)(len - (size_t)n));
             assert(!c->writing); /* one uv_write in flight at most */
-            int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1,
-                              on_write);
+            int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
             if (rc != 0) {
                 free(w->data);
                 free(w);
@@ -648,8 +644,7 @@ static int hold_back(const struct conn_pool *pool, const struct conn *c,
     return pool->peer_hold_ns > 0 && !c->closing && !c->writing &&
            c->out.len < CONN_PEER_BATCH &&
            c->last_window_bytes >= CONN_PEER_BUSY_BYTES &&
-           window_recent(c, now) &&
-           now - c->flushed_ns < pool->peer_hold_ns;
+           window_recent(c, now) && now - c->flushed_ns < pool->peer_hold_ns;
 }
 
 /* Counts what a peer link sends per 10 ms window: the load that decides

@@ -20,26 +20,26 @@
 #include "linebuf.h"
 #include "tls.h"
 
-#define CONN_READ_BUF (64 * 1024)
+#define CONN_READ_BUF           (64 * 1024)
 #define CONN_DEFAULT_MAX_OUTPUT (4 * 1024 * 1024)
-#define CONN_MAX_HOLDS 64 /* replies waiting on the network per client */
-#define CONN_HIGH_WATER (256 * 1024)
-#define CONN_PEER_BATCH (64 * 1024) /* a held peer link goes out past this */
+#define CONN_MAX_HOLDS          64 /* replies waiting on the network per client */
+#define CONN_HIGH_WATER         (256 * 1024)
+#define CONN_PEER_BATCH         (64 * 1024) /* a held peer link goes out past this */
 /* An emptied output buffer keeps its storage up to this size: a client's
  * small (10 000 of them may idle), a peer link's a batch and more (a few
  * links, each refilled every iteration or hold). */
 #define CONN_CLIENT_KEEP_OUT (16 * 1024)
-#define CONN_PEER_KEEP_OUT (2 * CONN_PEER_BATCH)
+#define CONN_PEER_KEEP_OUT   (2 * CONN_PEER_BATCH)
 /* A peer link is busy, and may be held, once it carried this many bytes
  * in the last 10 ms window (about 5000 records a second): below that a
  * record leaves in the iteration that made it. */
-#define CONN_PEER_WINDOW_NS 10000000u
+#define CONN_PEER_WINDOW_NS  10000000u
 #define CONN_PEER_BUSY_BYTES 5000u
 
 enum conn_kind {
     CONN_CLIENT,
-    CONN_PEER_IN,  /* a neighbour dialled us */
-    CONN_PEER_OUT  /* we dialled a neighbour */
+    CONN_PEER_IN, /* a neighbour dialled us */
+    CONN_PEER_OUT /* we dialled a neighbour */
 };
 
 struct conn;
@@ -73,7 +73,7 @@ struct conn_pool {
      * quiet one sends at once. 0: every iteration. The timer bounds the
      * wait when the loop would otherwise sleep. */
     uint64_t peer_hold_ns;
-    struct conn *held; /* peer links keeping output back */
+    struct conn *held;      /* peer links keeping output back */
     struct conn *throttled; /* read their share of this turn; go on next */
     uint64_t turn;          /* conn_pool_flush calls: one per loop turn */
     uv_timer_t hold_timer;
@@ -111,14 +111,14 @@ struct conn {
     unsigned holds; /* slots still waiting */
     uint64_t opened_ms;
     uint64_t last_read_ms;
-    uint64_t last_write_ms; /* the kernel last took bytes */
+    uint64_t last_write_ms;    /* the kernel last took bytes */
     uint64_t partial_since_ms; /* an incomplete line waits since; 0: none */
-    uint64_t flushed_ns; /* peer links: last flush (uv_hrtime) */
-    uint64_t window_ns;  /* start of the current 10 ms window */
-    size_t window_bytes; /* flushed in it */
-    size_t last_window_bytes; /* in the one before (0 if idle since) */
-    size_t queued;  /* bytes in slots */
-    size_t max_output; /* close past this many bytes waiting */
+    uint64_t flushed_ns;       /* peer links: last flush (uv_hrtime) */
+    uint64_t window_ns;        /* start of the current 10 ms window */
+    size_t window_bytes;       /* flushed in it */
+    size_t last_window_bytes;  /* in the one before (0 if idle since) */
+    size_t queued;             /* bytes in slots */
+    size_t max_output;         /* close past this many bytes waiting */
     conn_line_cb *on_line;
     conn_close_cb *on_close;
     /* Called when out is about to be written; it may take bytes out of
@@ -132,7 +132,7 @@ struct conn {
     /* The TLS handshake completed; nothing was read or written before. */
     void (*on_secure)(struct conn *c);
     uint64_t flushes; /* times out was handed to the kernel */
-    void *data; /* the owner's */
+    void *data;       /* the owner's */
     struct conn *prev, *next;
     struct conn *dirty_next, *resume_next, *throttled_next;
     char addr[64]; /* the other end, for logs */

@@ -28,8 +28,8 @@ struct ctl_conn {
     uv_timer_t timer; /* silence */
     int handles;      /* open handles: freed when the last one closes */
     int closing;
-    int eof;          /* close once the replies are written */
-    unsigned writes;  /* uv_write requests in flight */
+    int eof;         /* close once the replies are written */
+    unsigned writes; /* uv_write requests in flight */
     char in[CTL_LINE_MAX + 1];
     size_t len;
     struct ctl_conn *prev, *next;
@@ -245,10 +245,9 @@ static void reply_status(struct ctl_conn *c)
         struct peers_status st;
         peers_status(&srv->peers, i, &st);
         json_array_append_new(
-            nb, json_pack("{s:s, s:s, s:I, s:I, s:I}", "name", st.name,
-                          "state", st.state, "rtt_us",
-                          (json_int_t)(st.rtt_ns / 1000), "sent",
-                          (json_int_t)st.sent, "received",
+            nb, json_pack("{s:s, s:s, s:I, s:I, s:I}", "name", st.name, "state",
+                          st.state, "rtt_us", (json_int_t)(st.rtt_ns / 1000),
+                          "sent", (json_int_t)st.sent, "received",
                           (json_int_t)st.received));
     }
     json_t *root = json_pack(
@@ -257,8 +256,8 @@ static void reply_status(struct ctl_conn *c)
         (json_int_t)((uv_hrtime() - srv->started_ns) / 1000000), "records",
         (json_int_t)srv->store.count, "digest", digest, "clients",
         (json_int_t)srv->pool.clients, "neighbours", nb);
-    char *s = root ? json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER)
-                   : NULL;
+    char *s =
+        root ? json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(root);
     if (s == NULL) {
         send_str(c, "error out of memory");
@@ -538,8 +537,7 @@ static int clear_stale(const char *path)
                 path);
         return HERD_EXIT_CONFIG;
     }
-    fprintf(stderr, "herd-server: control socket %s: %s\n", path,
-            strerror(e));
+    fprintf(stderr, "herd-server: control socket %s: %s\n", path, strerror(e));
     return HERD_EXIT_CONFIG;
 }
 
@@ -592,8 +590,9 @@ int ctl_start(struct server *srv, const char *path)
         }
     }
     if (rc != 0) {
-        fprintf(stderr, "herd-server: cannot listen on control socket %s: "
-                        "%s\n",
+        fprintf(stderr,
+                "herd-server: cannot listen on control socket %s: "
+                "%s\n",
                 path, uv_strerror(rc));
         ctl_close(srv);
         return HERD_EXIT_CONFIG;

@@ -88,8 +88,8 @@ int handshake_parse_proof(const char *line, size_t len,
 }
 
 size_t handshake_format_hello(char *buf, size_t cap, enum handshake_role role,
-                              const char *name, uint64_t epoch,
-                              uint64_t count, uint64_t digest,
+                              const char *name, uint64_t epoch, uint64_t count,
+                              uint64_t digest,
                               const unsigned char nonce[HANDSHAKE_NONCE],
                               const unsigned char *proof)
 {
@@ -103,15 +103,14 @@ size_t handshake_format_hello(char *buf, size_t cap, enum handshake_role role,
     } else if (role == HANDSHAKE_ACCEPT) {
         snprintf(p, sizeof p, " -");
     }
-    int len = snprintf(buf, cap, "HELLO %s %s %llu %llu %016llx %s%s\n",
-                       HANDSHAKE_PROTO, name, (unsigned long long)epoch,
-                       (unsigned long long)count, (unsigned long long)digest,
-                       n, p);
+    int len =
+        snprintf(buf, cap, "HELLO %s %s %llu %llu %016llx %s%s\n",
+                 HANDSHAKE_PROTO, name, (unsigned long long)epoch,
+                 (unsigned long long)count, (unsigned long long)digest, n, p);
     return len > 0 && (size_t)len < cap ? (size_t)len : 0;
 }
 
-size_t handshake_format_proof(char *buf, size_t cap,
-                              const unsigned char *proof)
+size_t handshake_format_proof(char *buf, size_t cap, const unsigned char *proof)
 {
     char p[2 * HANDSHAKE_PROOF + 1] = "-";
     if (proof != NULL)
@@ -121,18 +120,18 @@ size_t handshake_format_proof(char *buf, size_t cap,
 }
 
 int handshake_proof(const unsigned char *secret, size_t secret_len,
-                     enum handshake_role role, const char *dialer,
-                     const char *acceptor,
-                     const unsigned char dial_nonce[HANDSHAKE_NONCE],
-                     const unsigned char accept_nonce[HANDSHAKE_NONCE],
-                     unsigned char out[HANDSHAKE_PROOF])
+                    enum handshake_role role, const char *dialer,
+                    const char *acceptor,
+                    const unsigned char dial_nonce[HANDSHAKE_NONCE],
+                    const unsigned char accept_nonce[HANDSHAKE_NONCE],
+                    unsigned char out[HANDSHAKE_PROOF])
 {
     /* Names are at most 63 bytes of [A-Za-z0-9_.-]: with a separator the
      * message is unambiguous. */
     unsigned char msg[16 + 2 * (CONFIG_NAME_MAX + 1) + 2 * HANDSHAKE_NONCE];
     size_t n = 0;
     const char *r = role == HANDSHAKE_DIAL ? HANDSHAKE_PROTO " dial|"
-                                     : HANDSHAKE_PROTO " accept|";
+                                           : HANDSHAKE_PROTO " accept|";
     size_t rl = strlen(r);
     size_t dl = strnlen(dialer, CONFIG_NAME_MAX);
     size_t al = strnlen(acceptor, CONFIG_NAME_MAX);

@@ -19,9 +19,9 @@
 
 #include "proto.h"
 
-#define HANDSHAKE_PROTO "herd/2"
-#define HANDSHAKE_NONCE 16
-#define HANDSHAKE_PROOF 32
+#define HANDSHAKE_PROTO    "herd/2"
+#define HANDSHAKE_NONCE    16
+#define HANDSHAKE_PROOF    32
 #define HANDSHAKE_LINE_MAX 256
 
 enum handshake_role { HANDSHAKE_DIAL, HANDSHAKE_ACCEPT };
@@ -32,11 +32,10 @@ struct hello {
     uint64_t count;
     uint64_t digest;
     unsigned char nonce[HANDSHAKE_NONCE];
-    int has_proof; /* the acceptor's HELLO carries one */
+    int has_proof;  /* the acceptor's HELLO carries one */
     int proof_none; /* it was "-" */
     unsigned char proof[HANDSHAKE_PROOF];
 };
-
 
 /* Parses a HELLO line (6 fields plus the nonce, and an optional proof).
  * Returns 0 or -1. */
@@ -50,8 +49,8 @@ int handshake_parse_proof(const char *line, size_t len,
  * acceptor's (role HANDSHAKE_ACCEPT) has proof, or "-" when proof is NULL.
  * Returns the length or 0 if cap is too small. */
 size_t handshake_format_hello(char *buf, size_t cap, enum handshake_role role,
-                              const char *name, uint64_t epoch,
-                              uint64_t count, uint64_t digest,
+                              const char *name, uint64_t epoch, uint64_t count,
+                              uint64_t digest,
                               const unsigned char nonce[HANDSHAKE_NONCE],
                               const unsigned char *proof);
 
@@ -62,11 +61,11 @@ size_t handshake_format_proof(char *buf, size_t cap,
 /* The proof of role for this pair of names and nonces. Returns 0, or -1
  * if the HMAC could not be computed (then nothing may be accepted). */
 int handshake_proof(const unsigned char *secret, size_t secret_len,
-                     enum handshake_role role, const char *dialer,
-                     const char *acceptor,
-                     const unsigned char dial_nonce[HANDSHAKE_NONCE],
-                     const unsigned char accept_nonce[HANDSHAKE_NONCE],
-                     unsigned char out[HANDSHAKE_PROOF]);
+                    enum handshake_role role, const char *dialer,
+                    const char *acceptor,
+                    const unsigned char dial_nonce[HANDSHAKE_NONCE],
+                    const unsigned char accept_nonce[HANDSHAKE_NONCE],
+                    unsigned char out[HANDSHAKE_PROOF]);
 
 /* Constant-time comparison of two proofs: 1 when equal. */
 int handshake_proof_equal(const unsigned char a[HANDSHAKE_PROOF],

@@ -83,16 +83,16 @@ static int load_secret(struct server_options *opt, const char *path)
         n--;
     if (more || n < 16) {
         fprintf(stderr,
-                "herd-server: secret file %s must hold 16 to %zu bytes\n",
-                path, sizeof opt->secret);
+                "herd-server: secret file %s must hold 16 to %zu bytes\n", path,
+                sizeof opt->secret);
         return HERD_EXIT_CONFIG;
     }
     opt->secret_len = n;
     return 0;
 }
 
-__attribute__((format(printf, 1, 2))) static int
-usage_error(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt,
+                                                             ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -105,8 +105,8 @@ usage_error(const char *fmt, ...)
 
 /* A malformed address is an unusable address (exit 78, like the same
  * mistake in herd.conf), not a misuse of the command line. */
-__attribute__((format(printf, 1, 2))) static int
-address_error(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static int address_error(const char *fmt,
+                                                               ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -119,8 +119,7 @@ address_error(const char *fmt, ...)
 
 static int parse_addr(struct config_addr *a, const char *s)
 {
-    return strparse_hostport(s, strlen(s), a->host, sizeof a->host,
-                             &a->port);
+    return strparse_hostport(s, strlen(s), a->host, sizeof a->host, &a->port);
 }
 
 static int add_peer(struct args *a, const char *spec)
@@ -306,9 +305,9 @@ static int check_files(const struct server_options *opt)
 }
 
 /* Fills in what the command line left out from herd.conf. */
-static int apply_config(struct args *a, struct config *cfg,
-                        char *log_path, size_t log_cap, char *data_path,
-                        size_t data_cap, char *ctl_path, size_t ctl_cap)
+static int apply_config(struct args *a, struct config *cfg, char *log_path,
+                        size_t log_cap, char *data_path, size_t data_cap,
+                        char *ctl_path, size_t ctl_cap)
 {
     struct herd_error err = {0, ""};
     if (config_load(cfg, a->config, &err) != 0) {
@@ -340,8 +339,8 @@ static int apply_config(struct args *a, struct config *cfg,
                 continue;
             int known = 0;
             for (size_t j = 0; j < a->npeers; j++)
-                known |= strcmp(a->peers[j].name, cfg->servers[other].name) ==
-                         0;
+                known |=
+                    strcmp(a->peers[j].name, cfg->servers[other].name) == 0;
             if (known || a->npeers == MAX_PEERS)
                 continue;
             struct server_peer_opt *p = &a->peers[a->npeers++];
@@ -367,8 +366,7 @@ static int apply_config(struct args *a, struct config *cfg,
     if (a->control == NULL) {
         char run_dir[4096];
         if (config_run_dir(cfg, a->config, run_dir, sizeof run_dir) != 0 ||
-            config_control_path(run_dir, a->opt.name, ctl_path, ctl_cap) !=
-                0) {
+            config_control_path(run_dir, a->opt.name, ctl_path, ctl_cap) != 0) {
             fprintf(stderr, "herd-server: %s: run_dir is too long\n",
                     a->config);
             return HERD_EXIT_CONFIG;
@@ -442,7 +440,8 @@ int main(int argc, char **argv)
     if (a.opt.places_index == NULL)
         a.opt.places_index = HERD_PLACES_INDEX;
     if (!places_provider_known(a.opt.places)) {
-        fprintf(stderr, "herd-server: unknown places provider '%s' (known: %s)\n",
+        fprintf(stderr,
+                "herd-server: unknown places provider '%s' (known: %s)\n",
                 a.opt.places, places_provider_names());
         config_free(&cfg);
         return HERD_EXIT_CONFIG;

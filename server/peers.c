@@ -35,36 +35,35 @@ struct peer {
     int literal;                  /* the host is an address: never resolved */
     uv_getaddrinfo_t gai;         /* resolution at each dial of a name */
     int resolving;
-    unsigned long dials;          /* picks which resolved address */
-    uint64_t dial_ms;             /* uv_now() when the dial started */
-    uint64_t ping_ns;             /* the PING in flight (its token) */
-    uint64_t ping_sent_ms;        /* uv_now() when it was queued */
-    uint64_t rtt_ns;              /* the last heartbeat's round trip */
-    int cut;                      /* cut by the operator: no link, no dial,
-                                     no accept, until healed */
-    int dialer;           /* we dial this neighbour */
-    struct conn *link;    /* handshake done */
-    struct conn *pending; /* our dial, before the handshake completes */
-    uv_timer_t timer;     /* reconnect */
+    unsigned long dials;   /* picks which resolved address */
+    uint64_t dial_ms;      /* uv_now() when the dial started */
+    uint64_t ping_ns;      /* the PING in flight (its token) */
+    uint64_t ping_sent_ms; /* uv_now() when it was queued */
+    uint64_t rtt_ns;       /* the last heartbeat's round trip */
+    int cut;               /* cut by the operator: no link, no dial,
+                              no accept, until healed */
+    int dialer;            /* we dial this neighbour */
+    struct conn *link;     /* handshake done */
+    struct conn *pending;  /* our dial, before the handshake completes */
+    uv_timer_t timer;      /* reconnect */
     uint64_t backoff_ms;
     uint64_t remote_epoch;
     int down_logged; /* a failed dial was logged since the last success */
     unsigned long sent, received;
     unsigned long future_dropped; /* records past max_future_s */
-    struct relay_hint hint[2]; /* the next line, and the one after */
+    struct relay_hint hint[2];    /* the next line, and the one after */
     struct relay_out out; /* copies queued on the link, not yet written */
     /* The catch-up of the current link. */
     struct sync sync;
-    int sync_on;            /* sync is initialized */
-    int sync_active;        /* started and not finished */
-    int sync_calls;         /* sync calls running (their writes may close
-                               the link: its end waits for them) */
+    int sync_on;     /* sync is initialized */
+    int sync_active; /* started and not finished */
+    int sync_calls;  /* sync calls running (their writes may close
+                        the link: its end waits for them) */
     int sync_end_pending;
-    uint64_t sync_start_ns; /* uv_hrtime() at link-up */
-    uint64_t sync_worst_ns; /* the longest loop turn since */
+    uint64_t sync_start_ns;      /* uv_hrtime() at link-up */
+    uint64_t sync_worst_ns;      /* the longest loop turn since */
     unsigned long sync_received; /* records received since */
 };
-
 
 struct dial_req {
     uv_connect_t req;
@@ -121,8 +120,7 @@ int peers_add(struct peers *ps, const char *name,
     return 0;
 }
 
-static struct peer *find_peer(struct peers *ps, const char *name,
-                              size_t len)
+static struct peer *find_peer(struct peers *ps, const char *name, size_t len)
 {
     for (size_t i = 0; i < ps->n; i++) {
         struct peer *p = &ps->v[i];
@@ -142,7 +140,7 @@ enum peer_link_state {
     PEER_HELLO_WAIT, /* accepted: the dialer's HELLO is awaited */
     PEER_PROOF_WAIT, /* accepted: our HELLO is sent, the dialer's PROOF
                         awaited */
-    PEER_UP /* the handshake is done: records, catch-up, heartbeats */
+    PEER_UP          /* the handshake is done: records, catch-up, heartbeats */
 };
 
 /* One peer connection, dialled or accepted: c->data of every CONN_PEER_*
@@ -157,7 +155,7 @@ struct link {
     struct peer *p;
     /* Accepted, before PEER_UP: in ps->hs_head's list, in age order. */
     struct link *prev, *next;
-    int refused; /* the reason is logged already */
+    int refused;    /* the reason is logged already */
     struct hello h; /* accepted: the dialer's HELLO, numbers only */
     unsigned char nonce[HANDSHAKE_NONCE]; /* ours in this handshake */
 };
@@ -366,8 +364,7 @@ static void link_up(struct peer *p, struct conn *c, const struct hello *h)
     /* The union of the two stores holds at least the larger: grown to
      * that now, while this store may be small, rather than doubled under
      * the catch-up. */
-    if (!same && h->count > st->count &&
-        h->count <= 2 * st->count + (1u << 22))
+    if (!same && h->count > st->count && h->count <= 2 * st->count + (1u << 22))
         ps->ops->reserve(ps->arg, (size_t)h->count);
     sync_end(p, "replaced by a newer link");
     sync_init(&p->sync, st, &sync_ops, p, p->dialer);
@@ -393,8 +390,7 @@ static void log_refused(struct conn *c, const char *why, const char *line,
     log_msg("peer connection %s refused: %s: %s", c->addr, why, excerpt);
 }
 
-static int refuse(struct conn *c, const char *why, const char *line,
-                  size_t len)
+static int refuse(struct conn *c, const char *why, const char *line, size_t len)
 {
     log_refused(c, why, line, len);
     struct link *l = c->data;
@@ -417,9 +413,8 @@ static int proof_ok(const struct peers *ps, enum handshake_role role,
         return got_none;
     unsigned char want[HANDSHAKE_PROOF];
     return !got_none &&
-           handshake_proof(ps->cfg.secret, ps->cfg.secret_len, role,
-                           dialer, acceptor, dial_nonce, accept_nonce,
-                           want) == 0 &&
+           handshake_proof(ps->cfg.secret, ps->cfg.secret_len, role, dialer,
+                           acceptor, dial_nonce, accept_nonce, want) == 0 &&
            handshake_proof_equal(want, got);
 }
 
@@ -446,8 +441,10 @@ static int on_hello_in(struct conn *c, const char *line, size_t len)
     if (p == NULL)
         return refuse(c, "not a configured neighbour", line, len);
     if (c->tls != NULL && !tls_name_ok(c->tls, p->name))
-        return refuse(c, "its certificate does not name the server it claims "
-                         "to be", line, len);
+        return refuse(c,
+                      "its certificate does not name the server it claims "
+                      "to be",
+                      line, len);
     if (p->cut)
         return refuse(c, "the link is cut (herd heal)", line, len);
     l->p = p;
@@ -474,8 +471,8 @@ static int on_proof_in(struct conn *c, const char *line, size_t len)
     int none = 0;
     if (handshake_parse_proof(line, len, got, &none) != 0)
         return refuse(c, "no proof after HELLO", line, len);
-    if (!proof_ok(ps, HANDSHAKE_DIAL, l->p->name, ps->cfg.name,
-                  l->h.nonce, l->nonce, got, none))
+    if (!proof_ok(ps, HANDSHAKE_DIAL, l->p->name, ps->cfg.name, l->h.nonce,
+                  l->nonce, got, none))
         return refuse(c,
                       none ? "neighbour sent no proof (no herd secret?)"
                            : "wrong proof (a different herd secret?)",
@@ -509,8 +506,8 @@ static int on_hello_out(struct conn *c, const char *line, size_t len)
         strlen(p->name) != h.name.len ||
         memcmp(p->name, h.name.p, h.name.len) != 0)
         return refuse(c, "unexpected handshake answer", line, len);
-    if (!proof_ok(ps, HANDSHAKE_ACCEPT, ps->cfg.name, p->name,
-                  l->nonce, h.nonce, h.proof, h.proof_none))
+    if (!proof_ok(ps, HANDSHAKE_ACCEPT, ps->cfg.name, p->name, l->nonce,
+                  h.nonce, h.proof, h.proof_none))
         return refuse(c,
                       h.proof_none ? "neighbour sent no proof (no herd "
                                      "secret?)"
@@ -522,15 +519,15 @@ static int on_hello_out(struct conn *c, const char *line, size_t len)
         return refuse(c, "the link is cut (herd heal)", p->name,
                       strlen(p->name));
     unsigned char proof[HANDSHAKE_PROOF];
-    int signed_ok = ps->cfg.secret_len > 0 &&
-                    handshake_proof(ps->cfg.secret, ps->cfg.secret_len,
-                                    HANDSHAKE_DIAL, ps->cfg.name, p->name,
-                                    l->nonce, h.nonce, proof) == 0;
+    int signed_ok =
+        ps->cfg.secret_len > 0 &&
+        handshake_proof(ps->cfg.secret, ps->cfg.secret_len, HANDSHAKE_DIAL,
+                        ps->cfg.name, p->name, l->nonce, h.nonce, proof) == 0;
     link_enter(l, PEER_UP);
     char out[HANDSHAKE_LINE_MAX];
-    conn_write(c, out,
-               handshake_format_proof(out, sizeof out,
-                                      signed_ok ? proof : NULL));
+    conn_write(
+        c, out,
+        handshake_format_proof(out, sizeof out, signed_ok ? proof : NULL));
     h.name.p = p->name;
     link_up(p, c, &h);
     return 0;
@@ -755,8 +752,8 @@ static void on_peer_close(struct conn *c, const char *reason)
         int in_tls = c->tls != NULL && !tls_done(c->tls) &&
                      strncmp(reason, "TLS: ", 5) != 0;
         if (!p->down_logged)
-            log_msg("link %s: cannot connect to %s: %s%s (retrying)",
-                    p->name, p->addr_text, reason,
+            log_msg("link %s: cannot connect to %s: %s%s (retrying)", p->name,
+                    p->addr_text, reason,
                     in_tls ? " during the TLS handshake (another herd "
                              "secret or CA there, or none?)"
                            : "");
@@ -870,8 +867,7 @@ static void connect_to(struct peer *p)
     }
 }
 
-static void on_resolved(uv_getaddrinfo_t *req, int status,
-                        struct addrinfo *res)
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
     struct peer *p = req->data;
     p->resolving = 0;
@@ -1081,8 +1077,7 @@ static void on_heartbeat_timer(uv_timer_t *t)
                              (unsigned long long)p->ping_ns);
             conn_write_line(c, line, (size_t)n);
         }
-        if (p->pending != NULL &&
-            now - p->dial_ms >= cfg->link_timeout_ms) {
+        if (p->pending != NULL && now - p->dial_ms >= cfg->link_timeout_ms) {
             snprintf(why, sizeof why, "no answer within %.1f s",
                      (double)(now - p->dial_ms) / 1000);
             conn_close(p->pending, why);
@@ -1136,8 +1131,7 @@ int peers_accept(struct peers *ps, struct conn *c)
         if (ps->hs_evicted++ % 1000 == 0)
             log_msg("peer handshakes: %llu in progress, the limit: closing "
                     "the oldest (%lu so far)",
-                    (unsigned long long)ps->cfg.max_handshakes,
-                    ps->hs_evicted);
+                    (unsigned long long)ps->cfg.max_handshakes, ps->hs_evicted);
         ps->hs_head->refused = 1; /* logged here, not once each */
         conn_close(old, "handshake limit");
     }
@@ -1227,8 +1221,8 @@ void peers_flood(struct peers *ps, const struct record *rec,
         p->sent++;
         ps->stats.flood_sent++;
         if (off != SIZE_MAX)
-            relay_out_remember(&p->out, p->link->id, p->link->flushes,
-                               rec->seq, off, rec->len + 1);
+            relay_out_remember(&p->out, p->link->id, p->link->flushes, rec->seq,
+                               off, rec->len + 1);
     }
 }
 

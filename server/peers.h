@@ -23,14 +23,14 @@
 
 #include "config.h"
 
-#define PEERS_BACKOFF_FIRST_MS 50
-#define PEERS_BACKOFF_MAX_MS 1000
+#define PEERS_BACKOFF_FIRST_MS     50
+#define PEERS_BACKOFF_MAX_MS       1000
 #define PEERS_HANDSHAKE_TIMEOUT_MS 5000
-#define PEERS_MAX_OUTPUT (256u * 1024 * 1024)
+#define PEERS_MAX_OUTPUT           (256u * 1024 * 1024)
 /* A catch-up produces records only while a link's output holds less than
  * this, at most PEERS_CATCHUP_SLICE bytes a loop turn; a link reads at
  * most PEERS_READ_PER_TURN bytes a turn. Both keep a turn short. */
-#define PEERS_CATCHUP_ROOM (512u * 1024)
+#define PEERS_CATCHUP_ROOM  (512u * 1024)
 #define PEERS_CATCHUP_SLICE (128u * 1024)
 #define PEERS_READ_PER_TURN (64u * 1024)
 
@@ -47,12 +47,12 @@ struct tls_ctx;
  * must outlive the peers. */
 struct peers_config {
     uv_loop_t *loop;
-    struct conn_pool *pool;   /* links are connections of this pool */
-    const struct store *store; /* the records held: checked, summed in the
-                                  handshake, sent in a catch-up */
-    const char *name;          /* this server's */
-    uint64_t epoch;            /* random per start */
-    size_t max_peers;          /* neighbours peers_add may add */
+    struct conn_pool *pool;      /* links are connections of this pool */
+    const struct store *store;   /* the records held: checked, summed in the
+                                    handshake, sent in a catch-up */
+    const char *name;            /* this server's */
+    uint64_t epoch;              /* random per start */
+    size_t max_peers;            /* neighbours peers_add may add */
     const unsigned char *secret; /* the herd secret; secret_len 0: none */
     size_t secret_len;
     const char *tls_cert; /* certificates for the links; NULL: the */
@@ -82,13 +82,13 @@ struct peers_ops {
 struct peers_stats {
     unsigned long flood_sent;     /* AT lines queued to neighbours */
     unsigned long flood_withheld; /* taken back: the neighbour sent it */
-    unsigned long stale; /* copies of a record held already, dropped */
+    unsigned long stale;          /* copies of a record held already, dropped */
 };
 
 struct peers {
     struct peers_config cfg;
     const struct peers_ops *ops;
-    void *arg; /* of ops */
+    void *arg;      /* of ops */
     struct peer *v; /* the neighbours */
     size_t n;
     uv_timer_t heartbeat; /* heartbeats, silence, dial timeouts */
@@ -101,7 +101,7 @@ struct peers {
     size_t hs_count;
     unsigned long hs_evicted;
     struct peers_stats stats;
-    int stopping; /* peers_stop: no more dials */
+    int stopping;     /* peers_stop: no more dials */
     unsigned closing; /* handles and resolutions peers_close waits for */
 };
 

@@ -46,8 +46,7 @@ static size_t next_space(const unsigned char *u, size_t i, size_t len)
     return i;
 }
 
-size_t proto_split(const char *p, size_t len, struct proto_slice *f,
-                   size_t max)
+size_t proto_split(const char *p, size_t len, struct proto_slice *f, size_t max)
 {
     const unsigned char *u = (const unsigned char *)p;
     size_t n = 0;

@@ -14,14 +14,9 @@
 #define PROTO_MAX_FIELDS 6
 /* Radius limit in km and result bound limit (protocol.md). */
 #define PROTO_RADIUS_MAX_KM 50
-#define PROTO_BOUND_MAX 20
+#define PROTO_BOUND_MAX     20
 
-enum proto_kind {
-    PROTO_IAMAT,
-    PROTO_WHATSAT,
-    PROTO_AT,
-    PROTO_KIND_COUNT
-};
+enum proto_kind { PROTO_IAMAT, PROTO_WHATSAT, PROTO_AT, PROTO_KIND_COUNT };
 
 enum proto_status {
     PROTO_OK = 0,

@@ -12,9 +12,9 @@
 
 #include "bytes.h"
 #include "commands.h"
-#include "handshake.h"
 #include "exit_codes.h"
 #include "fileio.h"
+#include "handshake.h"
 #include "log.h"
 #include "netaddr.h"
 #include "random.h"
@@ -22,11 +22,11 @@
 int server_offer(struct server *srv, struct record *rec, struct peer *from,
                  const struct record **cur)
 {
-    return server_offer_hashed(
-        srv, rec,
-        store_key_hash(&srv->store, rec->line + rec->client_off,
-                       rec->client_len),
-        from, cur);
+    return server_offer_hashed(srv, rec,
+                               store_key_hash(&srv->store,
+                                              rec->line + rec->client_off,
+                                              rec->client_len),
+                               from, cur);
 }
 
 /* The store's bounds (max_records, max_store_mb; store.h).
@@ -40,8 +40,8 @@ int server_offer(struct server *srv, struct record *rec, struct peer *from,
  * that drew the line, where it came from, and how many were refused since
  * the previous line. One server per process: the state is the file's. */
 static struct {
-    uint64_t logged_ms; /* uv_now() of the last line */
-    int logged;         /* a line was written */
+    uint64_t logged_ms;  /* uv_now() of the last line */
+    int logged;          /* a line was written */
     unsigned long since; /* refused since that line, not logged */
     unsigned long total;
 } store_full_log;
@@ -198,9 +198,9 @@ static size_t addr_find(uint64_t h, const unsigned char key[16])
 {
     size_t mask = client_addrs.cap - 1;
     size_t i = (size_t)h & mask;
-    while (client_addrs.v[i].n != 0 &&
-           (client_addrs.v[i].h != h ||
-            memcmp(client_addrs.v[i].a, key, 16) != 0))
+    while (
+        client_addrs.v[i].n != 0 &&
+        (client_addrs.v[i].h != h || memcmp(client_addrs.v[i].a, key, 16) != 0))
         i = (i + 1) & mask;
     return i;
 }
@@ -447,8 +447,7 @@ static int open_wal(struct server *srv)
         return HERD_EXIT_CONFIG;
     }
     if (rc != 0) {
-        fprintf(stderr, "herd-server: data directory %s: %s\n",
-                opt->data_dir,
+        fprintf(stderr, "herd-server: data directory %s: %s\n", opt->data_dir,
                 rc == WAL_EIO ? strerror(srv->wal.sys_errno)
                               : wal_strerror(rc));
         return HERD_EXIT_CONFIG;
@@ -489,12 +488,10 @@ static void set_store_bounds(struct server *srv)
 {
     const struct server_options *opt = srv->opt;
     struct store *st = &srv->store;
-    store_set_bounds(st,
-                     opt->max_records > SIZE_MAX ? SIZE_MAX
-                                                 : (size_t)opt->max_records,
-                     opt->max_store_mb > UINT64_MAX >> 20
-                         ? UINT64_MAX
-                         : opt->max_store_mb << 20);
+    store_set_bounds(
+        st, opt->max_records > SIZE_MAX ? SIZE_MAX : (size_t)opt->max_records,
+        opt->max_store_mb > UINT64_MAX >> 20 ? UINT64_MAX
+                                             : opt->max_store_mb << 20);
     if (store_over_bounds(st))
         log_msg("store over its bound after replay: %zu clients "
                 "(max_records %llu), %llu bytes (max_store_mb %llu); every "
@@ -519,8 +516,7 @@ static void stop(struct server *srv, const char *why)
             why, (unsigned long)srv->store.count, srv->stats.records_applied,
             srv->stats.records_stale + srv->peers.stats.stale,
             srv->peers.stats.flood_sent, srv->peers.stats.flood_withheld,
-            ps->searches,
-            ps->cache_hits, ps->joined, ps->requests);
+            ps->searches, ps->cache_hits, ps->joined, ps->requests);
     /* What is already queued still gets one chance to leave. */
     conn_pool_flush(&srv->pool);
     uv_close((uv_handle_t *)&srv->client_listener, NULL);
@@ -554,8 +550,7 @@ static void on_sweep(uv_timer_t *t)
         if (c->kind == CONN_CLIENT) {
             if (c->partial_since_ms != 0 &&
                 now - c->partial_since_ms > opt->line_timeout_ms)
-                snprintf(why, sizeof why,
-                         "line not completed within %llu ms",
+                snprintf(why, sizeof why, "line not completed within %llu ms",
                          (unsigned long long)opt->line_timeout_ms);
             else if (c->holds == 0 && conn_pending(c) == 0 &&
                      now - c->last_read_ms > opt->idle_timeout_ms)
@@ -564,8 +559,7 @@ static void on_sweep(uv_timer_t *t)
             else if (conn_pending(c) > 0 &&
                      now - c->last_write_ms > opt->idle_timeout_ms &&
                      now - c->last_read_ms > opt->idle_timeout_ms)
-                snprintf(why, sizeof why,
-                         "reader took no output for %llu ms",
+                snprintf(why, sizeof why, "reader took no output for %llu ms",
                          (unsigned long long)opt->idle_timeout_ms);
         } else if (peers_in_handshake(c) &&
                    now - c->opened_ms > PEERS_HANDSHAKE_TIMEOUT_MS) {
@@ -637,8 +631,8 @@ static int listen_on(struct server *srv, uv_tcp_t *t,
         int gai = getaddrinfo(a->host, port, &hints, &res);
         if (gai != 0 || res == NULL || res->ai_addrlen > sizeof ss) {
             fprintf(stderr,
-                    "herd-server: %s address %s:%u: cannot resolve: %s\n",
-                    what, a->host, a->port,
+                    "herd-server: %s address %s:%u: cannot resolve: %s\n", what,
+                    a->host, a->port,
                     gai != 0 ? gai_strerror(gai) : "no address");
             if (res != NULL)
                 freeaddrinfo(res);
@@ -701,8 +695,8 @@ static void raise_fd_limit(const struct server_options *opt)
         log_msg("warning: max_clients %llu needs about %llu file "
                 "descriptors, but the limit is %llu: connections past it "
                 "are refused (raise ulimit -n)",
-                (unsigned long long)opt->max_clients,
-                (unsigned long long)want, (unsigned long long)rl.rlim_cur);
+                (unsigned long long)opt->max_clients, (unsigned long long)want,
+                (unsigned long long)rl.rlim_cur);
 }
 
 int server_run(const struct server_options *opt)
@@ -712,9 +706,8 @@ int server_run(const struct server_options *opt)
     srv.opt = opt;
     srv.started_ns = uv_hrtime();
     /* Rotated past log_max_mb (0, or unset: never). */
-    log_set_max_bytes(opt->log_max_mb > (UINT64_MAX >> 20)
-                          ? 0
-                          : opt->log_max_mb << 20);
+    log_set_max_bytes(
+        opt->log_max_mb > (UINT64_MAX >> 20) ? 0 : opt->log_max_mb << 20);
     int rc = log_open(opt->log_file);
     if (rc != 0) {
         fprintf(stderr, "herd-server: cannot open log file %s: %s\n",
@@ -769,7 +762,8 @@ int server_run(const struct server_options *opt)
     int places_ok = 0;
     rc = places_init(&srv.places, &srv.loop, &po);
     if (rc == PLACES_EPROVIDER) {
-        fprintf(stderr, "herd-server: unknown places provider '%s' (known: %s)\n",
+        fprintf(stderr,
+                "herd-server: unknown places provider '%s' (known: %s)\n",
                 opt->places, places_provider_names());
         exit_code = HERD_EXIT_CONFIG;
     } else if (rc == PLACES_ENOKEY) {
@@ -828,7 +822,8 @@ int server_run(const struct server_options *opt)
         uint64_t first = tick;
         if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
             first = tick - ((uint64_t)ts.tv_sec * 1000 +
-                            (uint64_t)ts.tv_nsec / 1000000) % tick;
+                            (uint64_t)ts.tv_nsec / 1000000) %
+                               tick;
         uv_timer_start(&srv.sweep, on_sweep, first, tick);
         size_t npeers = peers_count(&srv.peers);
         const char *tls_mode = peers_tls_mode(&srv.peers);
@@ -836,8 +831,8 @@ int server_run(const struct server_options *opt)
                 "%zu neighbour%s, places %s",
                 opt->name, opt->listen.host, opt->listen.port,
                 opt->peer_listen.host, opt->peer_listen.port, npeers,
-                npeers == 1 ? "" : "s", srv.places.provider ? opt->places
-                                                            : "?");
+                npeers == 1 ? "" : "s",
+                srv.places.provider ? opt->places : "?");
         if (tls_mode == NULL && npeers > 0)
             log_msg("warning: no herd secret (--secret-file): peer links are "
                     "not authenticated; anyone who reaches the peer port can "

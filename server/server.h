@@ -27,13 +27,13 @@ struct server_options {
     struct config_addr peer_listen;
     struct server_peer_opt *peers;
     size_t npeers;
-    const char *places_key; /* from the environment, never argv */
+    const char *places_key;    /* from the environment, never argv */
     unsigned char secret[256]; /* herd secret from --secret-file */
     size_t secret_len;         /* 0: peer links are not authenticated */
-    const char *control_path; /* the control socket (ctl.h); NULL: none */
-    int fsync_batch;      /* --fsync batch */
-    int ready_fd;    /* -1: none */
-    int lifeline_fd; /* -1: none; EOF on it stops the server */
+    const char *control_path;  /* the control socket (ctl.h); NULL: none */
+    int fsync_batch;           /* --fsync batch */
+    int ready_fd;              /* -1: none */
+    int lifeline_fd;           /* -1: none; EOF on it stops the server */
     /* opt->max_clients, opt->places, ...: every row of settings.h, from
      * the command line, herd.conf or the default (opt->origin says which;
      * strings borrowed from argv or the herd.conf read at start). Here
@@ -44,8 +44,8 @@ struct server_options {
 
 struct server_stats {
     unsigned long records_applied; /* newer records stored */
-    unsigned long records_stale; /* more in peers.stats */
-    unsigned long refused;    /* connections over the client limit */
+    unsigned long records_stale;   /* more in peers.stats */
+    unsigned long refused;         /* connections over the client limit */
 };
 
 struct server {
@@ -70,7 +70,7 @@ struct server {
     struct server_stats stats;
     struct ctl ctl;
     uint64_t started_ns; /* uv_hrtime() at start */
-    uint64_t epoch; /* random per start, so neighbours can tell restarts */
+    uint64_t epoch;      /* random per start, so neighbours can tell restarts */
     int stopping;
 };
 

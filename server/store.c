@@ -54,12 +54,12 @@ struct record *record_from_at(const char *line, size_t len,
                               const struct proto_command *c)
 {
     struct proto_slice at = {line, 2};
-    int canonical = len >= 2 && memcmp(line, "AT", 2) == 0 &&
-                    next_field(at, c->server) && next_field(c->server, c->diff) &&
-                    next_field(c->diff, c->client) &&
-                    next_field(c->client, c->location) &&
-                    next_field(c->location, c->time) &&
-                    c->time.p + c->time.len == line + len;
+    int canonical =
+        len >= 2 && memcmp(line, "AT", 2) == 0 && next_field(at, c->server) &&
+        next_field(c->server, c->diff) && next_field(c->diff, c->client) &&
+        next_field(c->client, c->location) &&
+        next_field(c->location, c->time) &&
+        c->time.p + c->time.len == line + len;
     if (!canonical)
         return record_new(c->server, c->diff, c);
     /* The line is "AT server diff client location time", as record_new
@@ -104,8 +104,7 @@ static struct proto_slice time_tail(const struct record *r)
     return s;
 }
 
-static int compare_bytes(const char *a, size_t alen, const char *b,
-                         size_t blen)
+static int compare_bytes(const char *a, size_t alen, const char *b, size_t blen)
 {
     size_t n = alen < blen ? alen : blen;
     int c = n > 0 ? memcmp(a, b, n) : 0;
@@ -131,9 +130,9 @@ static int compare_diff(struct proto_slice a, struct proto_slice b)
         return na ? -1 : 1;
     /* Same sign: longer integer part is larger in magnitude, then the
      * digits decide (the fraction always has nine). */
-    int mag = a.len != b.len ? (a.len < b.len ? -1 : 1)
-                             : compare_bytes(a.p + 1, a.len - 1, b.p + 1,
-                                             b.len - 1);
+    int mag = a.len != b.len
+                  ? (a.len < b.len ? -1 : 1)
+                  : compare_bytes(a.p + 1, a.len - 1, b.p + 1, b.len - 1);
     return na ? -mag : mag;
 }
 
@@ -171,22 +170,22 @@ static uint64_t rotl(uint64_t x, int b)
     return (x << b) | (x >> (64 - b));
 }
 
-#define SIPROUND                                                               \
-    do {                                                                       \
-        v0 += v1;                                                              \
-        v1 = rotl(v1, 13);                                                     \
-        v1 ^= v0;                                                              \
-        v0 = rotl(v0, 32);                                                     \
-        v2 += v3;                                                              \
-        v3 = rotl(v3, 16);                                                     \
-        v3 ^= v2;                                                              \
-        v0 += v3;                                                              \
-        v3 = rotl(v3, 21);                                                     \
-        v3 ^= v0;                                                              \
-        v2 += v1;                                                              \
-        v1 = rotl(v1, 17);                                                     \
-        v1 ^= v2;                                                              \
-        v2 = rotl(v2, 32);                                                     \
+#define SIPROUND           \
+    do {                   \
+        v0 += v1;          \
+        v1 = rotl(v1, 13); \
+        v1 ^= v0;          \
+        v0 = rotl(v0, 32); \
+        v2 += v3;          \
+        v3 = rotl(v3, 16); \
+        v3 ^= v2;          \
+        v0 += v3;          \
+        v3 = rotl(v3, 21); \
+        v3 ^= v0;          \
+        v2 += v1;          \
+        v1 = rotl(v1, 17); \
+        v1 ^= v2;          \
+        v2 = rotl(v2, 32); \
     } while (0)
 
 uint64_t store_siphash(uint64_t k0, uint64_t k1, const void *data, size_t len)
@@ -262,7 +261,8 @@ uint64_t store_record_hash(const struct record *r)
 uint32_t store_client_key(const char *client, size_t len)
 {
     return (uint32_t)(word_hash((const unsigned char *)client, len,
-                                0x6865726420747265ULL) >> 32);
+                                0x6865726420747265ULL) >>
+                      32);
 }
 
 void store_init(struct store *s, uint64_t k0, uint64_t k1)
@@ -344,8 +344,7 @@ int store_over_bounds(const struct store *s)
     return s->count > s->max_count || s->mem > s->max_mem;
 }
 
-uint64_t store_key_hash(const struct store *s, const char *client,
-                        size_t len)
+uint64_t store_key_hash(const struct store *s, const char *client, size_t len)
 {
     return store_siphash(s->k0, s->k1, client, len);
 }
@@ -431,10 +430,9 @@ int store_apply_hashed(struct store *s, struct record *rec, uint64_t h,
      * they are hit. */
     uint64_t size = store_record_size(rec->len);
     uint64_t old_size = old != NULL ? store_record_size(old->len) : 0;
-    int full = old == NULL ? s->count >= s->max_count ||
-                                 s->mem + size > s->max_mem
-                           : size > old_size &&
-                                 s->mem + (size - old_size) > s->max_mem;
+    int full = old == NULL
+                   ? s->count >= s->max_count || s->mem + size > s->max_mem
+                   : size > old_size && s->mem + (size - old_size) > s->max_mem;
     if (__builtin_expect(full, 0)) {
         s->full_why = old == NULL && s->count >= s->max_count
                           ? STORE_BOUND_RECORDS

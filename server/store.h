@@ -29,8 +29,8 @@ struct record {
     uint32_t len;        /* of line */
     uint32_t client_off; /* client id within line */
     uint32_t client_len;
-    uint32_t time_off; /* client time text within line: the last field,
-                          so it runs to len */
+    uint32_t time_off;   /* client time text within line: the last field,
+                            so it runs to len */
     uint16_t server_len; /* server name starts at line + 3 */
     uint16_t sub;        /* the low 16 bits of the client key, set when the
                             store keeps the record */
@@ -75,8 +75,8 @@ enum store_bound {
 };
 
 struct store_slot {
-    uint64_t h; /* keyed hash of the client id: probes and rehashing
-                   compare it before touching the record */
+    uint64_t h;       /* keyed hash of the client id: probes and rehashing
+                         compare it before touching the record */
     struct record *r; /* NULL: empty */
 };
 
@@ -85,7 +85,7 @@ struct store_slot {
  * when a link comes up (server/sync.h). Its top STORE_BUCKET_BITS bits
  * name the client's bucket; the rest are kept in record->sub. */
 #define STORE_BUCKET_BITS 16
-#define STORE_BUCKETS (1u << STORE_BUCKET_BITS)
+#define STORE_BUCKETS     (1u << STORE_BUCKET_BITS)
 
 struct store_bucket {
     struct record *head; /* the bucket's records, newest client first */
@@ -95,7 +95,7 @@ struct store_bucket {
 
 struct store {
     struct store_slot *slots; /* open addressing, linear probing */
-    size_t cap;            /* power of two, or 0 */
+    size_t cap;               /* power of two, or 0 */
     size_t count;
     uint64_t k0, k1; /* SipHash key: random per process */
     uint64_t bytes;  /* sum of the records' line lengths */
@@ -178,8 +178,7 @@ int store_over_bounds(const struct store *s);
 /* Offers rec. On STORE_CHANGED the store owns rec (and has freed the older
  * record). On STORE_STALE, STORE_ENOMEM or STORE_EFULL the caller still
  * owns rec; *cur is then the record that stays (NULL if none). */
-int store_apply(struct store *s, struct record *rec,
-                const struct record **cur);
+int store_apply(struct store *s, struct record *rec, const struct record **cur);
 
 /* Borrowed; valid until the next store_apply or store_close. */
 const struct record *store_get(const struct store *s, const char *client,
@@ -189,8 +188,7 @@ const struct record *store_get(const struct store *s, const char *client,
  * are store_get and store_apply given h = store_key_hash() of the
  * client: a caller that looks a client up before offering its record
  * hashes the id once. */
-uint64_t store_key_hash(const struct store *s, const char *client,
-                        size_t len);
+uint64_t store_key_hash(const struct store *s, const char *client, size_t len);
 const struct record *store_get_hashed(const struct store *s, uint64_t h,
                                       const char *client, size_t len);
 int store_apply_hashed(struct store *s, struct record *rec, uint64_t h,
@@ -207,7 +205,6 @@ void store_prefetch_record(const struct store *s, uint64_t h);
 int store_foreach(const struct store *s,
                   int (*fn)(void *arg, const struct record *r), void *arg);
 
-uint64_t store_siphash(uint64_t k0, uint64_t k1, const void *data,
-                       size_t len);
+uint64_t store_siphash(uint64_t k0, uint64_t k1, const void *data, size_t len);
 
 #endif

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #define BUCKET_DIGITS (STORE_BUCKET_BITS / 4) /* the level of a bucket */
-#define SUB_BITS (32 - STORE_BUCKET_BITS)
+#define SUB_BITS      (32 - STORE_BUCKET_BITS)
 
 static const char hexdigits[] = "0123456789abcdef";
 
@@ -52,8 +52,8 @@ static void bucket_span(unsigned level, uint32_t prefix, uint32_t *b0,
     }
 }
 
-void sync_children(const struct store *store, unsigned level,
-                   uint32_t prefix, uint64_t digest[16], uint64_t count[16])
+void sync_children(const struct store *store, unsigned level, uint32_t prefix,
+                   uint64_t digest[16], uint64_t count[16])
 {
     memset(digest, 0, 16 * sizeof *digest);
     memset(count, 0, 16 * sizeof *count);
@@ -96,8 +96,7 @@ static size_t format_prefix(char *out, unsigned level, uint32_t prefix)
     return level;
 }
 
-static int parse_prefix(struct proto_slice f, unsigned *level,
-                        uint32_t *prefix)
+static int parse_prefix(struct proto_slice f, unsigned *level, uint32_t *prefix)
 {
     *prefix = 0;
     if (f.len == 1 && f.p[0] == '-') {
@@ -181,13 +180,11 @@ static int exchange(struct sync *s, unsigned level, uint32_t prefix)
     return 0;
 }
 
-void sync_start(struct sync *s, uint64_t remote_count,
-                uint64_t remote_digest)
+void sync_start(struct sync *s, uint64_t remote_count, uint64_t remote_digest)
 {
     s->started = 1;
     s->start_seq = s->store->last_seq;
-    if (remote_count == s->store->count &&
-        remote_digest == s->store->digest)
+    if (remote_count == s->store->count && remote_digest == s->store->digest)
         return;
     uint64_t digest[16], count[16];
     sync_children(s->store, 0, 0, digest, count);

@@ -29,9 +29,10 @@
  * whole client key), by sending those records and a PULL for it; a node
  * of level 3 or more whose 16 children all differ (at least 12 of them,
  * the others empty on both sides) is sent whole the same way (stores that
- * differ everywhere cost a full exchange and little more). Then DONE. A PULL is answered with the records of the range,
- * then DONE. The receiver of a record keeps it if it is newer, as for any
- * flood, so the order of records, floods and catch-up does not matter.
+ * differ everywhere cost a full exchange and little more). Then DONE. A PULL is
+ * answered with the records of the range, then DONE. The receiver of a record
+ * keeps it if it is newer, as for any flood, so the order of records, floods
+ * and catch-up does not matter.
  *
  * Who starts. At link-up each side compares the other's HELLO (count and
  * digest) with its own store; a side that sees a difference sends SUMS -
@@ -58,16 +59,16 @@
 #include "proto.h"
 #include "store.h"
 
-#define SYNC_LEVELS 8      /* hex digits of a client key */
-#define SYNC_DIRECT 2      /* at most this many records: sent, not compared */
+#define SYNC_LEVELS    8 /* hex digits of a client key */
+#define SYNC_DIRECT    2 /* at most this many records: sent, not compared */
 #define SYNC_MAX_QUEUE (1u << 20) /* ranges waiting to be sent */
-#define SYNC_LINE_MAX 300  /* the longest message line */
+#define SYNC_LINE_MAX  300        /* the longest message line */
 
 enum {
     SYNC_ENOTSYNC = -1601, /* not a catch-up message */
     SYNC_EBAD = -1602,     /* a catch-up message, malformed */
     SYNC_ENOMEM = -1603,
-    SYNC_EQUEUE = -1604    /* more ranges asked for than SYNC_MAX_QUEUE */
+    SYNC_EQUEUE = -1604 /* more ranges asked for than SYNC_MAX_QUEUE */
 };
 
 /* The callbacks must not call sync_close on the sync that called them
@@ -97,10 +98,10 @@ struct sync {
     const struct sync_ops *ops;
     void *arg;
     int dialer;
-    int opened;   /* this side sent the opening */
-    int started;  /* sync_start was called */
-    int broken;   /* out of memory mid-walk: the link must go (a range
-                     would be left half sent) */
+    int opened;  /* this side sent the opening */
+    int started; /* sync_start was called */
+    int broken;  /* out of memory mid-walk: the link must go (a range
+                    would be left half sent) */
     uint64_t start_seq;
     uint64_t outstanding; /* SUMS and PULL sent, not yet DONE */
     struct sync_range *q; /* ring of ranges to send */
@@ -119,8 +120,7 @@ void sync_init(struct sync *s, const struct store *store,
                const struct sync_ops *ops, void *arg, int dialer);
 /* The link is up; remote_count and remote_digest are from the other
  * side's HELLO. Sends the opening if the stores differ. */
-void sync_start(struct sync *s, uint64_t remote_count,
-                uint64_t remote_digest);
+void sync_start(struct sync *s, uint64_t remote_count, uint64_t remote_digest);
 /* A line from the link, split into n fields. Returns 0 (handled),
  * SYNC_ENOTSYNC (not a catch-up message: an AT record, say), SYNC_EBAD,
  * SYNC_ENOMEM or SYNC_EQUEUE. */
@@ -136,7 +136,7 @@ void sync_close(struct sync *s);
 
 /* The digests and record counts of the 16 children of the node (level,
  * prefix), level < SYNC_LEVELS. */
-void sync_children(const struct store *store, unsigned level,
-                   uint32_t prefix, uint64_t digest[16], uint64_t count[16]);
+void sync_children(const struct store *store, unsigned level, uint32_t prefix,
+                   uint64_t digest[16], uint64_t count[16]);
 
 #endif

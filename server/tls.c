@@ -12,7 +12,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#define TLS_PSK_LEN 32
+#define TLS_PSK_LEN    32
 #define TLS_PSK_SUITES "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256"
 
 struct tls_ctx {
@@ -143,8 +143,8 @@ static int load_certs(SSL_CTX *c, const char *cert, const char *key,
 }
 
 struct tls_ctx *tls_ctx_new(const unsigned char *secret, size_t secret_len,
-                            const char *cert, const char *key,
-                            const char *ca, char *err, size_t err_cap)
+                            const char *cert, const char *key, const char *ca,
+                            char *err, size_t err_cap)
 {
     struct tls_ctx *ctx = calloc(1, sizeof *ctx);
     if (ctx == NULL) {
@@ -202,8 +202,9 @@ void tls_ctx_free(struct tls_ctx *ctx)
 
 const char *tls_ctx_mode(const struct tls_ctx *ctx)
 {
-    return ctx->certs ? "certificates" : "a pre-shared key from the herd "
-                                         "secret";
+    return ctx->certs ? "certificates"
+                      : "a pre-shared key from the herd "
+                        "secret";
 }
 
 int tls_ctx_certs(const struct tls_ctx *ctx)
@@ -367,6 +368,6 @@ int tls_name_ok(const struct tls_conn *t, const char *name)
         return 1;
     X509 *x = SSL_get0_peer_certificate(t->ssl);
     return x != NULL &&
-           X509_check_host(x, name, strlen(name),
-                           X509_CHECK_FLAG_NO_WILDCARDS, NULL) == 1;
+           X509_check_host(x, name, strlen(name), X509_CHECK_FLAG_NO_WILDCARDS,
+                           NULL) == 1;
 }

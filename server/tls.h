@@ -25,8 +25,8 @@
 #include <stddef.h>
 
 #define TLS_PSK_IDENTITY "herd"
-#define TLS_PSK_LABEL "herd/2 tls psk"
-#define TLS_ERR_MAX 160
+#define TLS_PSK_LABEL    "herd/2 tls psk"
+#define TLS_ERR_MAX      160
 
 struct tls_ctx;
 struct tls_conn;
@@ -35,8 +35,8 @@ struct tls_conn;
  * certificate mode; otherwise the psk mode keyed by secret (which must
  * then be non-empty). Returns NULL with err filled in. */
 struct tls_ctx *tls_ctx_new(const unsigned char *secret, size_t secret_len,
-                            const char *cert, const char *key,
-                            const char *ca, char *err, size_t err_cap);
+                            const char *cert, const char *key, const char *ca,
+                            char *err, size_t err_cap);
 void tls_ctx_free(struct tls_ctx *ctx);
 /* "a pre-shared key from the herd secret" or "certificates". */
 const char *tls_ctx_mode(const struct tls_ctx *ctx);
@@ -53,7 +53,7 @@ void tls_conn_free(struct tls_conn *t);
 
 enum tls_status {
     TLS_OK = 0,
-    TLS_EAGAIN = -1, /* nothing more until more is fed */
+    TLS_EAGAIN = -1,  /* nothing more until more is fed */
     TLS_ECLOSED = -2, /* the other end closed the TLS session */
     TLS_EFAIL = -3    /* broken: tls_error says why; close the link */
 };

@@ -7,7 +7,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
 #include <zlib.h>
 
 #include "crc32c.h"
@@ -172,8 +171,8 @@ void wal_close(struct wal *w)
 }
 
 int wal_replay(struct wal *w,
-               int (*apply)(void *arg, const char *line, size_t len),
-               void *arg, struct wal_replay_stats *st)
+               int (*apply)(void *arg, const char *line, size_t len), void *arg,
+               struct wal_replay_stats *st)
 {
     memset(st, 0, sizeof *st);
     if (w->size == 0)
@@ -263,7 +262,7 @@ struct compact_ctx {
 
 /* A compaction writes whenever this much is buffered. */
 #define COMPACT_CHUNK (1024 * 1024)
-#define COMPACT_ROOM (COMPACT_CHUNK + 64 * 1024)
+#define COMPACT_ROOM  (COMPACT_CHUNK + 64 * 1024)
 
 static int write_record(void *arg, const struct record *r)
 {
@@ -294,8 +293,8 @@ int wal_compact(struct wal *w, const struct store *s)
      * so the buffer is not grown and copied step by step; if it cannot be
      * had, it grows as it goes. */
     uint64_t total = s->bytes + (uint64_t)s->count * HEADER;
-    (void)dynbuf_reserve(&c.buf, total < COMPACT_ROOM ? (size_t)total
-                                                      : COMPACT_ROOM);
+    (void)dynbuf_reserve(&c.buf,
+                         total < COMPACT_ROOM ? (size_t)total : COMPACT_ROOM);
     /* A new file: one left by a crash (or planted, as a link to some
      * other file) is removed, not written through. */
     if (unlink(tmp) != 0 && errno != ENOENT) {

@@ -7,10 +7,10 @@
  *     uint32 length (little endian) | uint32 CRC of the payload | payload
  * whose payload is the record's AT line. The length word's top bit is set
  * when the CRC is CRC-32C (every frame written now); frames without it
- * carry zlib's CRC-32 (logs of earlier versions) and are still read. On start the log is replayed; a
- * torn or damaged tail (a crash mid-write) is cut off and logged, never a
- * reason to refuse to start. The log is compacted to one record per client
- * by writing a new file and renaming it over the old one.
+ * carry zlib's CRC-32 (logs of earlier versions) and are still read. On start
+ * the log is replayed; a torn or damaged tail (a crash mid-write) is cut off
+ * and logged, never a reason to refuse to start. The log is compacted to one
+ * record per client by writing a new file and renaming it over the old one.
  *
  * The data directory belongs to one server: a lock file refuses a second.
  * It must be private (fileio_make_private_dir: made 0700, refused when
@@ -38,7 +38,7 @@ struct store;
  * plus a server name of up to 63 bytes, a time difference of up to 31 and
  * two spaces: 92 bytes), and a neighbour's AT line may be as long as a
  * catch-up line (SYNC_LINE_MAX, 300) when max_line is shorter. */
-#define WAL_RECORD_SLACK 512
+#define WAL_RECORD_SLACK   512
 #define WAL_COMPACT_FACTOR 4
 /* Below this a log is never compacted: a compaction rewrites the whole
  * store (and syncs it twice, in the loop), which for a small store under
@@ -49,8 +49,8 @@ enum wal_error {
     WAL_EIO = -1801,     /* errno is in wal->sys_errno */
     WAL_ELOCKED = -1802, /* another server holds the directory */
     WAL_ENOMEM = -1803,
-    WAL_EDIR = -1804,  /* the directory is not private (wal_strerror: why) */
-    WAL_EFILE = -1805  /* a file in it is a symbolic link or not regular */
+    WAL_EDIR = -1804, /* the directory is not private (wal_strerror: why) */
+    WAL_EFILE = -1805 /* a file in it is a symbolic link or not regular */
 };
 
 struct wal_replay_stats {
@@ -74,17 +74,15 @@ struct wal {
 
 /* Creates dir if needed, locks it and opens (or creates) its log. On
  * WAL_ELOCKED, *holder is the pid in the lock file (0 if unknown). */
-__attribute__((warn_unused_result)) int wal_open(struct wal *w,
-                                                 const char *dir,
-                                                 int fsync_batch,
-                                                 long *holder);
+__attribute__((warn_unused_result)) int wal_open(struct wal *w, const char *dir,
+                                                 int fsync_batch, long *holder);
 void wal_close(struct wal *w);
 
 /* Reads the log from the start, calling apply for each AT line (valid only
  * during the call), and cuts a torn tail. */
 int wal_replay(struct wal *w,
-               int (*apply)(void *arg, const char *line, size_t len),
-               void *arg, struct wal_replay_stats *st);
+               int (*apply)(void *arg, const char *line, size_t len), void *arg,
+               struct wal_replay_stats *st);
 
 /* Queues a record for the next flush. */
 int wal_append(struct wal *w, const struct record *r);

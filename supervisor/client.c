@@ -26,10 +26,9 @@ static const struct {
     const char *name;
     int num;
 } signals[] = {
-    {"KILL", SIGKILL}, {"TERM", SIGTERM}, {"INT", SIGINT},
-    {"HUP", SIGHUP},   {"STOP", SIGSTOP}, {"CONT", SIGCONT},
-    {"QUIT", SIGQUIT}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2},
-    {"SEGV", SIGSEGV}, {"ABRT", SIGABRT},
+    {"KILL", SIGKILL}, {"TERM", SIGTERM}, {"INT", SIGINT},   {"HUP", SIGHUP},
+    {"STOP", SIGSTOP}, {"CONT", SIGCONT}, {"QUIT", SIGQUIT}, {"USR1", SIGUSR1},
+    {"USR2", SIGUSR2}, {"SEGV", SIGSEGV}, {"ABRT", SIGABRT},
 };
 
 __attribute__((format(printf, 1, 2))) int client_usage_error(const char *fmt,

@@ -34,7 +34,7 @@
 #include "strparse.h"
 
 #define CONTROL_MAX_CONNS 16
-#define CONTROL_IDLE_MS 5000
+#define CONTROL_IDLE_MS   5000
 
 enum wait_kind {
     WAIT_NONE,
@@ -139,8 +139,7 @@ static void format_uptime(char *out, size_t cap, uint64_t ms)
         snprintf(out, cap, "%llum%02llus", (unsigned long long)(ms / 60000),
                  (unsigned long long)(ms / 1000 % 60));
     else
-        snprintf(out, cap, "%lluh%02llum",
-                 (unsigned long long)(ms / 3600000),
+        snprintf(out, cap, "%lluh%02llum", (unsigned long long)(ms / 3600000),
                  (unsigned long long)(ms / 60000 % 60));
 }
 
@@ -253,8 +252,7 @@ static void check_wait(struct control_wait *w, int timed_out)
         if (!w->targets[i])
             continue;
         rc = status_row(&sv->children[i], &body);
-        if (w->kind == WAIT_UP &&
-            sv->children[i].state != SUPERVISE_UP)
+        if (w->kind == WAIT_UP && sv->children[i].state != SUPERVISE_UP)
             failed = 1;
     }
     const char *head = "ok";

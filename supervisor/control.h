@@ -18,7 +18,7 @@
 #include "supervise.h"
 
 #define CONTROL_LINE_MAX 4096
-#define CONTROL_WAIT_MS 60000
+#define CONTROL_WAIT_MS  60000
 
 struct control_wait;
 

@@ -320,8 +320,9 @@ int daemon_start_background(struct herd *h, const char *only)
     if (nl == NULL) {
         int status = 0;
         waitpid(pid, &status, WNOHANG);
-        fprintf(stderr, "herd: the supervisor died while starting; see %s/"
-                        "herd.log\n",
+        fprintf(stderr,
+                "herd: the supervisor died while starting; see %s/"
+                "herd.log\n",
                 h->log_dir);
         dynbuf_free(&in);
         return HERD_EXIT_FAILURE;

@@ -134,8 +134,7 @@ static int find_server_bin(struct herd *h, const char *argv0)
 {
     const char *env = getenv("HERD_SERVER_BIN");
     if (h->cfg.server_bin != NULL) {
-        snprintf(h->server_bin, sizeof h->server_bin, "%s",
-                 h->cfg.server_bin);
+        snprintf(h->server_bin, sizeof h->server_bin, "%s", h->cfg.server_bin);
     } else if (env != NULL && env[0] != '\0') {
         snprintf(h->server_bin, sizeof h->server_bin, "%s", env);
     } else {
@@ -200,8 +199,9 @@ static void reap_leftovers(const struct herd *h)
         if (pid <= 1 || strcmp(name, "supervisor") == 0 ||
             !is_our_server(pid, h->server_bin, name))
             continue;
-        fprintf(stderr, "herd: stopping %s (pid %d), left by a supervisor "
-                        "that did not exit cleanly\n",
+        fprintf(stderr,
+                "herd: stopping %s (pid %d), left by a supervisor "
+                "that did not exit cleanly\n",
                 name, pid);
         kill(pid, SIGTERM);
         for (int i = 0; i < 100 && kill(pid, 0) == 0; i++) {
@@ -235,8 +235,9 @@ int herd_prepare(struct herd *h, const char *argv0)
         }
     }
     if (!config_connected(&h->cfg))
-        fprintf(stderr, "herd: warning: the graph of %s is not connected: "
-                        "some servers never hear of some updates\n",
+        fprintf(stderr,
+                "herd: warning: the graph of %s is not connected: "
+                "some servers never hear of some updates\n",
                 h->conf);
     rc = ensure_secret(h);
     if (rc != 0)

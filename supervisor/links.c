@@ -25,19 +25,19 @@
  * control socket, RUN_DIR/NAME.sock, directly: the supervisor need not be
  * running, and a server started by hand with --config answers too. */
 
-#define SERVER_CTL_TIMEOUT_MS 5000
+#define SERVER_CTL_TIMEOUT_MS    5000
 #define SERVER_STATUS_TIMEOUT_MS 1000
-#define SERVER_PROBE_TIMEOUT_MS 2000
+#define SERVER_PROBE_TIMEOUT_MS  2000
 
 struct server_req {
     const char *name;
     char path[PATH_MAX];
-    int fd;          /* -1: not connected */
+    int fd;                   /* -1: not connected */
     char why[PATH_MAX + 160]; /* why it is not connected, or broke off */
-    struct dynbuf out; /* request lines */
+    struct dynbuf out;        /* request lines */
     size_t out_off;
-    struct dynbuf in;  /* reply lines */
-    int want;          /* reply lines expected */
+    struct dynbuf in; /* reply lines */
+    int want;         /* reply lines expected */
     int got;
 };
 
@@ -93,16 +93,16 @@ static void server_req_connect(const struct herd *h, struct server_req *r)
         int e = errno;
         close(fd);
         if (e == ENOENT || e == ECONNREFUSED)
-            snprintf(r->why, sizeof r->why, "not running (nothing listens "
-                                            "on %s)",
+            snprintf(r->why, sizeof r->why,
+                     "not running (nothing listens "
+                     "on %s)",
                      r->path);
         else if (e == EAGAIN)
             snprintf(r->why, sizeof r->why,
-                     "not answering (its control socket %s is full)",
-                     r->path);
+                     "not answering (its control socket %s is full)", r->path);
         else
-            snprintf(r->why, sizeof r->why, "not reachable (%s: %s)",
-                     r->path, strerror(e));
+            snprintf(r->why, sizeof r->why, "not reachable (%s: %s)", r->path,
+                     strerror(e));
         return;
     }
     r->fd = fd;
@@ -118,8 +118,7 @@ static uint64_t now_ms(void)
 /* Sends every connected request and reads its replies, all at once, until
  * each has its reply lines or timeout_ms passed. A request that broke off
  * is closed with r->why set. */
-static void server_req_exchange(struct server_req *v, size_t n,
-                                int timeout_ms)
+static void server_req_exchange(struct server_req *v, size_t n, int timeout_ms)
 {
     uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
     struct pollfd *pfd = calloc(n ? n : 1, sizeof *pfd);
@@ -331,9 +330,9 @@ static int change_links(struct herd *h, int cut, int argc, char **argv)
         char *line = server_req_reply(&v[i], 0);
         if (line == NULL || line[0] != '{') {
             fprintf(stderr, "herd: %s: %s is %s\n", verb, v[i].name,
-                    v[i].why[0]  ? v[i].why
-                    : line       ? "answering with errors"
-                                 : "not answering");
+                    v[i].why[0] ? v[i].why
+                    : line      ? "answering with errors"
+                                : "not answering");
             code = HERD_EXIT_FAILURE;
         }
     }
@@ -371,15 +370,15 @@ static int change_links(struct herd *h, int cut, int argc, char **argv)
                 }
                 if (strncmp(line, "ok", 2) != 0) {
                     fprintf(stderr, "herd: %s: %s: %s\n", verb, v[i].name,
-                            strncmp(line, "error ", 6) == 0 ? line + 6
-                                                            : line);
+                            strncmp(line, "error ", 6) == 0 ? line + 6 : line);
                     code = HERD_EXIT_FAILURE;
                 }
             }
         }
         if (code != 0)
-            fprintf(stderr, "herd: %s: not every server did it; see "
-                            "'herd status'\n",
+            fprintf(stderr,
+                    "herd: %s: not every server did it; see "
+                    "'herd status'\n",
                     verb);
         for (size_t i = 0; i < cfg->nlinks && code == 0; i++)
             if (on[i])
@@ -473,8 +472,7 @@ static void link_state(const struct herd *h, json_t **st, size_t li,
     size_t ends[2] = {cfg->links[li].a, cfg->links[li].b};
     json_t *view[2];
     for (int k = 0; k < 2; k++)
-        view[k] = neighbour_view(st[ends[k]],
-                                 cfg->servers[ends[1 - k]].name);
+        view[k] = neighbour_view(st[ends[k]], cfg->servers[ends[1 - k]].name);
     out->state = "unknown";
     out->rtt_us = 0;
     out->note[0] = '\0';
@@ -489,8 +487,8 @@ static void link_state(const struct herd *h, json_t **st, size_t li,
             cut |= 1 << k;
         if (strcmp(s, "up") == 0) {
             up = 1;
-            long long rtt = json_integer_value(
-                json_object_get(view[k], "rtt_us"));
+            long long rtt =
+                json_integer_value(json_object_get(view[k], "rtt_us"));
             if (out->rtt_us == 0 || (rtt > 0 && rtt < out->rtt_us))
                 out->rtt_us = rtt;
         }
@@ -538,8 +536,7 @@ void links_print(const struct herd *h)
                  cfg->servers[cfg->links[i].a].name,
                  cfg->servers[cfg->links[i].b].name);
         char rtt[48] = "";
-        if (strcmp(lv.state, "up") == 0)
-        {
+        if (strcmp(lv.state, "up") == 0) {
             if (lv.rtt_us <= 0)
                 snprintf(rtt, sizeof rtt, "rtt -");
             else if (lv.rtt_us < 100)
@@ -549,8 +546,8 @@ void links_print(const struct herd *h)
                          (double)lv.rtt_us / 1000.0);
         }
         char line[512];
-        int n = snprintf(line, sizeof line, "%-*s  %-7s %-14s %s",
-                         (int)width, pair, lv.state, rtt, lv.note);
+        int n = snprintf(line, sizeof line, "%-*s  %-7s %-14s %s", (int)width,
+                         pair, lv.state, rtt, lv.note);
         while (n > 0 && line[n - 1] == ' ')
             line[--n] = '\0';
         puts(line);
@@ -589,15 +586,14 @@ int links_status_json(const struct herd *h, const char *body)
         struct link_view lv;
         link_state(h, st, li, &lv);
         json_array_append_new(
-            links,
-            json_pack("{s:s, s:s, s:s, s:o, s:s}", "a",
-                      cfg->servers[cfg->links[li].a].name, "b",
-                      cfg->servers[cfg->links[li].b].name, "state", lv.state,
-                      "rtt_us",
-                      strcmp(lv.state, "up") == 0 && lv.rtt_us > 0
-                          ? json_integer(lv.rtt_us)
-                          : json_null(),
-                      "note", lv.note));
+            links, json_pack("{s:s, s:s, s:s, s:o, s:s}", "a",
+                             cfg->servers[cfg->links[li].a].name, "b",
+                             cfg->servers[cfg->links[li].b].name, "state",
+                             lv.state, "rtt_us",
+                             strcmp(lv.state, "up") == 0 && lv.rtt_us > 0
+                                 ? json_integer(lv.rtt_us)
+                                 : json_null(),
+                             "note", lv.note));
     }
     json_object_set_new(root, "links", links);
     char *out = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

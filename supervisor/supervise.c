@@ -12,7 +12,6 @@
 
 #include "log.h"
 
-
 /* One run of a server. Its handles are its own, not the child's: at the
  * exit the child lets go of the run, whose handles close on their own and
  * free it in the last close callback, so the next run never waits for
@@ -174,11 +173,10 @@ int supervise_init(struct supervise *sv, uv_loop_t *loop,
     sv->policy.window_ms = cfg->crash_window_ms;
     sv->grace_ms = cfg->stop_grace_ms;
     sv->ready_timeout_ms = cfg->ready_timeout_ms;
-    sv->children = calloc(cfg->nservers ? cfg->nservers : 1,
-                          sizeof *sv->children);
+    sv->children =
+        calloc(cfg->nservers ? cfg->nservers : 1, sizeof *sv->children);
     if (sv->children == NULL || sv->config_path == NULL ||
-        sv->server_bin == NULL || sv->log_dir == NULL ||
-        sv->data_dir == NULL) {
+        sv->server_bin == NULL || sv->log_dir == NULL || sv->data_dir == NULL) {
         snprintf(err, errlen, "out of memory");
         return 71;
     }
@@ -303,9 +301,8 @@ static int spawn(struct child *c, const struct event_args *a)
     timer_disarm(c); /* a restart delay an operator's start cut short */
     char logpath[4300];
     snprintf(logpath, sizeof logpath, "%s/%s.log", sv->log_dir, c->cfg->name);
-    int logfd = open(logpath,
-                     O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
-                     0600);
+    int logfd = open(
+        logpath, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (logfd < 0) {
         snprintf(c->note, sizeof c->note, "cannot open %.100s: %s", logpath,
                  strerror(errno));
@@ -329,10 +326,10 @@ static int spawn(struct child *c, const struct event_args *a)
     char datapath[4300];
     snprintf(name, sizeof name, "%s", c->cfg->name);
     snprintf(datapath, sizeof datapath, "%s/%s", sv->data_dir, c->cfg->name);
-    char *args[] = {sv->server_bin, name,     o_config, sv->config_path,
-                    o_log,          logpath,  o_data,   datapath,
-                    o_ready,        fd3,      o_life,   fd4,
-                    NULL,           NULL,     NULL};
+    char *args[] = {sv->server_bin, name,    o_config, sv->config_path,
+                    o_log,          logpath, o_data,   datapath,
+                    o_ready,        fd3,     o_life,   fd4,
+                    NULL,           NULL,    NULL};
     if (sv->secret_file != NULL) {
         args[12] = o_secret;
         args[13] = sv->secret_file;

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
 #include <zlib.h>
 
 #include "dynbuf.h"
@@ -72,7 +71,7 @@ static int parse_double(const char *t, double *out)
     errno = 0;
     *out = strtod(t, &end);
     return (*t == '\0' || *end != '\0' || errno != 0 || !isfinite(*out)) ? -1
-                                                                        : 0;
+                                                                         : 0;
 }
 
 int main(int argc, char **argv)

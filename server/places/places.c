@@ -96,10 +96,10 @@ int places_init(struct places *pl, uv_loop_t *loop,
         }
         return 0;
     }
-    pl->max_inflight = opt->max_inflight ? opt->max_inflight
-                                         : PLACES_MAX_INFLIGHT;
-    pl->timeout_ms = opt->timeout_ms ? opt->timeout_ms
-                                     : PLACES_DEFAULT_TIMEOUT_MS;
+    pl->max_inflight =
+        opt->max_inflight ? opt->max_inflight : PLACES_MAX_INFLIGHT;
+    pl->timeout_ms =
+        opt->timeout_ms ? opt->timeout_ms : PLACES_DEFAULT_TIMEOUT_MS;
     int cache_rc = places_cache_init(
         &pl->cache, opt->cache_size ? opt->cache_size : PLACES_CACHE_SIZE,
         opt->cache_ttl_ms ? opt->cache_ttl_ms : PLACES_CACHE_TTL_MS);
@@ -255,9 +255,9 @@ int places_search(struct places *pl, const struct places_query *q,
     *now = NULL;
     pl->stats.searches++;
     if (pl->index != NULL) {
-        *now = offline_search(pl->index, q->lat_deg, q->lng_deg,
-                              (double)q->radius_mm / 1000.0,
-                              PLACES_MAX_RESULTS);
+        *now =
+            offline_search(pl->index, q->lat_deg, q->lng_deg,
+                           (double)q->radius_mm / 1000.0, PLACES_MAX_RESULTS);
         return *now != NULL ? 1 : PLACES_ENOMEM;
     }
     char *key = query_key(pl, q);

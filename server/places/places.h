@@ -23,9 +23,9 @@
 #include "places_provider.h"
 
 #define PLACES_DEFAULT_TIMEOUT_MS 5000
-#define PLACES_MAX_INFLIGHT 64
-#define PLACES_CACHE_TTL_MS (10 * 60 * 1000)
-#define PLACES_CACHE_SIZE 10000
+#define PLACES_MAX_INFLIGHT       64
+#define PLACES_CACHE_TTL_MS       (10 * 60 * 1000)
+#define PLACES_CACHE_SIZE         10000
 
 enum places_error {
     PLACES_ENOMEM = -1601,
@@ -48,7 +48,7 @@ struct places_options {
 struct places_stats {
     unsigned long searches;
     unsigned long cache_hits;
-    unsigned long joined; /* shared an identical request in flight */
+    unsigned long joined;   /* shared an identical request in flight */
     unsigned long requests; /* HTTP requests started */
 };
 

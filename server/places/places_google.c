@@ -17,9 +17,9 @@ static int google_build(const char *endpoint, const char *api_key,
     if (rc == 0)
         rc = dynbuf_add(url, strchr(endpoint, '?') ? "&" : "?", 1);
     if (rc == 0)
-        rc = dynbuf_printf(url, "location=%.*s,%.*s&radius=%s&key=",
-                           (int)q->lat_len, q->lat, (int)q->lng_len, q->lng,
-                           metres);
+        rc = dynbuf_printf(url,
+                           "location=%.*s,%.*s&radius=%s&key=", (int)q->lat_len,
+                           q->lat, (int)q->lng_len, q->lng, metres);
     if (rc == 0)
         rc = places_json_urlencode(url, api_key, strlen(api_key));
     return rc;
@@ -68,8 +68,9 @@ json_t *places_json_from_google(const char *body, size_t len, long http_code)
         /* The status is in the answer already; cutting it into the message
          * could split a UTF-8 character. */
         if (!json_is_string(e))
-            snprintf(msg, sizeof msg, "places provider answered a failure "
-                                      "status");
+            snprintf(msg, sizeof msg,
+                     "places provider answered a failure "
+                     "status");
         json_t *answer =
             places_json_error(json_string_value(status),
                               json_is_string(e) ? json_string_value(e) : msg);
@@ -80,5 +81,5 @@ json_t *places_json_from_google(const char *body, size_t len, long http_code)
 }
 
 const struct places_provider places_google_provider = {
-    "google", "https://maps.googleapis.com/maps/api/place/nearbysearch/json",
-    1, google_build, google_parse};
+    "google", "https://maps.googleapis.com/maps/api/place/nearbysearch/json", 1,
+    google_build, google_parse};

@@ -64,10 +64,10 @@ static json_t *new_place(const json_t *p)
     if (!json_is_number(la) || !json_is_number(ln) || id == NULL)
         return NULL;
     json_t *r = json_object();
-    json_object_set_new(
-        r, "geometry",
-        json_pack("{s:{s:f, s:f}}", "location", "lat", json_number_value(la),
-                  "lng", json_number_value(ln)));
+    json_object_set_new(r, "geometry",
+                        json_pack("{s:{s:f, s:f}}", "location", "lat",
+                                  json_number_value(la), "lng",
+                                  json_number_value(ln)));
     const char *name = places_json_str(dn, "text");
     json_object_set_new(r, "name", json_string(name ? name : ""));
     json_object_set_new(r, "place_id", json_string(id));
@@ -77,8 +77,7 @@ static json_t *new_place(const json_t *p)
     if ((v = json_object_get(p, "userRatingCount")) != NULL &&
         json_is_integer(v))
         json_object_set(r, "user_ratings_total", (json_t *)(uintptr_t)v);
-    if ((v = json_object_get(p, "businessStatus")) != NULL &&
-        json_is_string(v))
+    if ((v = json_object_get(p, "businessStatus")) != NULL && json_is_string(v))
         json_object_set(r, "business_status", (json_t *)(uintptr_t)v);
     if ((v = json_object_get(p, "types")) != NULL && json_is_array(v))
         json_object_set(r, "types", (json_t *)(uintptr_t)v);

@@ -6,8 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int offline_index_check(struct offline_index *ix, const void *data,
-                        size_t size)
+int offline_index_check(struct offline_index *ix, const void *data, size_t size)
 {
     memset(ix, 0, sizeof *ix);
     const struct offline_header *h = data;
@@ -17,16 +16,14 @@ int offline_index_check(struct offline_index *ix, const void *data,
         return OFFLINE_EFORMAT;
     size_t places = (size_t)h->count * sizeof(struct offline_place);
     size_t need = sizeof *h + cells + places;
-    if (h->count > (SIZE_MAX - sizeof *h - cells) /
-                       sizeof(struct offline_place) ||
-        size < need || size - need != h->strings_size ||
-        h->strings_size == 0)
+    if (h->count >
+            (SIZE_MAX - sizeof *h - cells) / sizeof(struct offline_place) ||
+        size < need || size - need != h->strings_size || h->strings_size == 0)
         return OFFLINE_EFORMAT;
     const char *base = data;
     ix->cell_start = (const uint32_t *)(const void *)(base + sizeof *h);
-    ix->places = (const struct offline_place *)(const void *)(base +
-                                                               sizeof *h +
-                                                               cells);
+    ix->places =
+        (const struct offline_place *)(const void *)(base + sizeof *h + cells);
     ix->strings = base + need;
     ix->strings_size = h->strings_size;
     ix->count = h->count;

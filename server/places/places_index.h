@@ -18,10 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define OFFLINE_MAGIC "HERDPLC1"
-#define OFFLINE_ROWS 180
-#define OFFLINE_COLS 360
-#define OFFLINE_CELLS (OFFLINE_ROWS * OFFLINE_COLS)
+#define OFFLINE_MAGIC   "HERDPLC1"
+#define OFFLINE_ROWS    180
+#define OFFLINE_COLS    360
+#define OFFLINE_CELLS   (OFFLINE_ROWS * OFFLINE_COLS)
 #define OFFLINE_VERSION 2
 /* Offset of the places array: 8-aligned. */
 #define OFFLINE_PLACES_OFFSET                                                  \
@@ -30,10 +30,10 @@
      ~(size_t)7)
 
 enum offline_kind {
-    OFFLINE_LOCALITY = 0,    /* PPL and the rest */
-    OFFLINE_CAPITAL = 1,     /* PPLC */
-    OFFLINE_ADMIN_SEAT = 2,  /* PPLA..PPLA5, PPLG */
-    OFFLINE_SUBLOCALITY = 3  /* PPLX: a section of a populated place */
+    OFFLINE_LOCALITY = 0,   /* PPL and the rest */
+    OFFLINE_CAPITAL = 1,    /* PPLC */
+    OFFLINE_ADMIN_SEAT = 2, /* PPLA..PPLA5, PPLG */
+    OFFLINE_SUBLOCALITY = 3 /* PPLX: a section of a populated place */
 };
 
 struct offline_header {

@@ -16,8 +16,7 @@ json_t *places_json_error(const char *status, const char *message)
 }
 
 /* "<what> (HTTP <code>)" */
-json_t *places_json_error_http(const char *status, const char *what,
-                               long code)
+json_t *places_json_error_http(const char *status, const char *what, long code)
 {
     char msg[160];
     snprintf(msg, sizeof msg, "%s (HTTP %ld)", what, code);

@@ -19,8 +19,7 @@
 json_t *places_json_error(const char *status, const char *message);
 
 /* A new failure answer whose error_message is "<what> (HTTP <code>)". */
-json_t *places_json_error_http(const char *status, const char *what,
-                               long code);
+json_t *places_json_error_http(const char *status, const char *what, long code);
 
 /* The string o[key] (borrowed from o), or NULL when absent or not a
  * string. */
@@ -28,8 +27,7 @@ const char *places_json_str(const json_t *o, const char *key);
 
 /* Prints answer with "results" cut to bound; no trailing newline. Returns 0
  * or a dynbuf error. */
-int places_json_format(const json_t *answer, size_t bound,
-                       struct dynbuf *out);
+int places_json_format(const json_t *answer, size_t bound, struct dynbuf *out);
 
 /* Appends s percent-encoded for a URL query value (RFC 3986 unreserved
  * bytes stay as they are). */

@@ -5,17 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EARTH_RADIUS_M 6371008.8
-#define DEG (3.14159265358979323846 / 180.0)
+#define EARTH_RADIUS_M    6371008.8
+#define DEG               (3.14159265358979323846 / 180.0)
 #define METRES_PER_DEGREE (EARTH_RADIUS_M * DEG)
 
 double offline_distance_m(double lat1, double lng1, double lat2, double lng2)
 {
     double dlat = (lat2 - lat1) * DEG;
     double dlng = (lng2 - lng1) * DEG;
-    double a = sin(dlat / 2) * sin(dlat / 2) +
-               cos(lat1 * DEG) * cos(lat2 * DEG) * sin(dlng / 2) *
-                   sin(dlng / 2);
+    double a =
+        sin(dlat / 2) * sin(dlat / 2) +
+        cos(lat1 * DEG) * cos(lat2 * DEG) * sin(dlng / 2) * sin(dlng / 2);
     if (a > 1)
         a = 1;
     return 2 * EARTH_RADIUS_M * asin(sqrt(a));
@@ -64,12 +64,11 @@ static void consider(struct hit *top, size_t *n, size_t max, struct hit h)
 }
 
 static void scan_cell(const struct offline_index *ix, int row, int col,
-                      double lat, double lng, double radius_m,
-                      struct hit *top, size_t *n, size_t max)
+                      double lat, double lng, double radius_m, struct hit *top,
+                      size_t *n, size_t max)
 {
     size_t cell = (size_t)row * OFFLINE_COLS + (size_t)col;
-    for (uint32_t i = ix->cell_start[cell]; i < ix->cell_start[cell + 1];
-         i++) {
+    for (uint32_t i = ix->cell_start[cell]; i < ix->cell_start[cell + 1]; i++) {
         const struct offline_place *p = &ix->places[i];
         /* A cell is sorted by population, and no place scores above its
          * population's magnitude: once the list is full, nothing later in
@@ -108,8 +107,8 @@ static json_t *place_json(const struct offline_index *ix,
         types = json_pack("[sss]", "capital", "locality", "political");
         break;
     case OFFLINE_ADMIN_SEAT:
-        types = json_pack("[sss]", "administrative_seat", "locality",
-                          "political");
+        types =
+            json_pack("[sss]", "administrative_seat", "locality", "political");
         break;
     case OFFLINE_SUBLOCALITY:
         types = json_pack("[ss]", "sublocality", "political");
@@ -178,5 +177,5 @@ json_t *offline_search(const struct offline_index *ix, double lat, double lng,
                      n > 0 ? "OK" : "ZERO_RESULTS");
 }
 
-const struct places_provider places_offline_provider = {
-    "offline", NULL, 0, NULL, NULL};
+const struct places_provider places_offline_provider = {"offline", NULL, 0,
+                                                        NULL, NULL};

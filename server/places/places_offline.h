@@ -14,7 +14,7 @@
 #include "places_index.h"
 #include "places_provider.h"
 
-#define OFFLINE_ATTRIBUTION                                                    \
+#define OFFLINE_ATTRIBUTION \
     "Contains data from GeoNames (geonames.org), CC BY 4.0"
 
 extern const struct places_provider places_offline_provider;

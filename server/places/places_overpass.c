@@ -11,8 +11,7 @@
 #define OVERPASS_MAX_ELEMENTS 200
 
 static int overpass_build(const char *endpoint, const char *api_key,
-                          const struct places_query *q,
-                          struct places_http *req)
+                          const struct places_query *q, struct places_http *req)
 {
     (void)api_key;
     int rc = dynbuf_add(&req->url, endpoint, strlen(endpoint));
@@ -97,8 +96,7 @@ static json_t *osm_place(const json_t *el, double *plat, double *plng)
     snprintf(pid + plen, sizeof pid - plen, "/%" JSON_INTEGER_FORMAT,
              json_integer_value(id));
     json_t *types = json_array();
-    static const char *const keys[] = {"amenity", "shop", "tourism",
-                                       "leisure"};
+    static const char *const keys[] = {"amenity", "shop", "tourism", "leisure"};
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
         const char *v = places_json_str(tags, keys[k]);
         if (v != NULL)
@@ -122,16 +120,15 @@ static json_t *osm_place(const json_t *el, double *plat, double *plng)
     if (city != NULL)
         append_cut(vic, sizeof vic, city, 100);
     json_t *r = json_pack("{s:{s:{s:f, s:f}}, s:s, s:s, s:o}", "geometry",
-                          "location", "lat", *plat, "lng", *plng, "name",
-                          name, "place_id", pid, "types", types);
+                          "location", "lat", *plat, "lng", *plng, "name", name,
+                          "place_id", pid, "types", types);
     if (r != NULL && vic[0] != '\0')
         json_object_set_new(r, "vicinity", json_string(vic));
     return r;
 }
 
-json_t *places_json_from_overpass(const char *body, size_t len,
-                                  long http_code, double lat, double lng,
-                                  size_t max_results)
+json_t *places_json_from_overpass(const char *body, size_t len, long http_code,
+                                  double lat, double lng, size_t max_results)
 {
     if (http_code == 429)
         return places_json_error_http(

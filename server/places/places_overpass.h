@@ -23,9 +23,8 @@ extern const struct places_provider places_overpass_provider;
  * answer on any error), never NULL unless memory runs out. lat/lng are
  * the query's centre. Named amenities, shops, tourism and leisure, sorted
  * by distance from the centre, at most max_results. */
-json_t *places_json_from_overpass(const char *body, size_t len,
-                                  long http_code, double lat, double lng,
-                                  size_t max_results);
+json_t *places_json_from_overpass(const char *body, size_t len, long http_code,
+                                  double lat, double lng, size_t max_results);
 
 /* The request body. */
 int places_json_overpass_body(struct dynbuf *out, double lat, double lng,

@@ -45,8 +45,8 @@ struct places_provider {
     int needs_key;
     /* HTTP providers: build the request (url: the endpoint, key: the API
      * key or ""), map the answer. */
-    int (*build)(const char *url, const char *key,
-                 const struct places_query *q, struct places_http *req);
+    int (*build)(const char *url, const char *key, const struct places_query *q,
+                 struct places_http *req);
     json_t *(*parse)(const char *body, size_t len, long http_code,
                      const struct places_query *q);
 };

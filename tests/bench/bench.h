@@ -10,9 +10,9 @@
 
 #include <uv.h>
 
-#define MAX_PORTS 16
+#define MAX_PORTS    16
 #define MAX_PIPELINE 1024
-#define MAX_PIDS 16
+#define MAX_PIDS     16
 /* Idle mode's connects in flight at once: more only overflows the
  * servers' listen backlogs, and a dropped SYN costs a second. */
 #define IDLE_CONNECTING 256
@@ -119,8 +119,7 @@ unsigned time_nsec(const struct bench *b, uint64_t seq);
 void send_bytes(struct bconn *c, const char *buf, size_t len);
 void record_lat(struct bench *b, uint64_t t);
 void close_conns(struct bench *b);
-void client_location(const struct bench *b, unsigned id, char *out,
-                     size_t cap);
+void client_location(const struct bench *b, unsigned id, char *out, size_t cap);
 /* The length of the complete reply at p, or 0 if it has not all come. */
 size_t reply_len(const char *p, size_t left, int whatsat);
 

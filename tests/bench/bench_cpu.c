@@ -20,8 +20,7 @@ static int read_schedstat(int pid, uint64_t *ns)
     const char *sp = memchr(buf, ' ', n);
     if (sp == NULL)
         return -1;
-    return strparse_uint(buf, (size_t)(sp - buf), UINT64_MAX, ns) == 0 ? 0
-                                                                        : -1;
+    return strparse_uint(buf, (size_t)(sp - buf), UINT64_MAX, ns) == 0 ? 0 : -1;
 }
 
 static uint64_t self_cpu_ns(void)

@@ -25,8 +25,10 @@ static void idle_on_signal(uv_signal_t *s, int signum)
     struct bench *b = s->data;
     (void)signum;
     if (b->connected < b->conns) {
-        fprintf(stderr, "herd-bench: interrupted with %d of %d connections "
-                        "open\n", b->connected, b->conns);
+        fprintf(stderr,
+                "herd-bench: interrupted with %d of %d connections "
+                "open\n",
+                b->connected, b->conns);
         b->failed = 1;
     }
     idle_finish(b);
@@ -96,12 +98,14 @@ static void idle_connect_more(struct bench *b)
         c->connect.data = c;
         struct sockaddr_in sa;
         uv_ip4_addr(b->host, b->ports[c->port_index], &sa);
-        int rc = uv_tcp_connect(&c->connect, &c->tcp,
-                                (struct sockaddr *)&sa, idle_on_connect);
+        int rc = uv_tcp_connect(&c->connect, &c->tcp, (struct sockaddr *)&sa,
+                                idle_on_connect);
         if (rc < 0) {
-            fprintf(stderr, "herd-bench: connection %d of %d to port %d: "
-                            "%s\n", b->idle_next, b->conns,
-                    b->ports[c->port_index], uv_strerror(rc));
+            fprintf(stderr,
+                    "herd-bench: connection %d of %d to port %d: "
+                    "%s\n",
+                    b->idle_next, b->conns, b->ports[c->port_index],
+                    uv_strerror(rc));
             b->failed = 1;
             idle_finish(b);
             return;

@@ -69,16 +69,18 @@ void prop_on_timer(uv_timer_t *t)
         return;
     }
     if (b->connected < b->conns)
-        fprintf(stderr, "herd-bench: propagation: only %d of %d "
-                        "connections up after %llu s; giving up\n",
+        fprintf(stderr,
+                "herd-bench: propagation: only %d of %d "
+                "connections up after %llu s; giving up\n",
                 b->connected, b->conns,
                 (unsigned long long)(PROP_GRACE_NS / 1000000000u));
     else if (p->stage == 0)
         fprintf(stderr, "herd-bench: propagation: still sending at the "
                         "deadline; giving up\n");
     else {
-        fprintf(stderr, "herd-bench: propagation: %llu s past the planned "
-                        "end, update %llu (bench.prop.%u at %s) ",
+        fprintf(stderr,
+                "herd-bench: propagation: %llu s past the planned "
+                "end, update %llu (bench.prop.%u at %s) ",
                 (unsigned long long)(PROP_GRACE_NS / 1000000000u),
                 (unsigned long long)p->sent, p->id, p->time);
         if (p->stage == 1)
@@ -86,9 +88,8 @@ void prop_on_timer(uv_timer_t *t)
         else
             for (int i = 1, first = 1; i < b->conns; i++)
                 if (!b->c[i].seen) {
-                    fprintf(stderr, "%s port %d", first ? "has not reached"
-                                                        : ",",
-                            b->ports[i]);
+                    fprintf(stderr, "%s port %d",
+                            first ? "has not reached" : ",", b->ports[i]);
                     first = 0;
                 }
         fputs("; giving up\n", stderr);
@@ -116,14 +117,16 @@ static void prop_target_reply(struct bconn *c, uint64_t now)
         return;
     int len = (int)end - 1;
     if (p->stage != 1 || end != c->in_len) {
-        fprintf(stderr, "herd-bench: port %d: unexpected: %.*s\n",
-                b->ports[0], len, c->in);
+        fprintf(stderr, "herd-bench: port %d: unexpected: %.*s\n", b->ports[0],
+                len, c->in);
         prop_fail(b);
         return;
     }
     if (strncmp(c->in, "AT ", 3) != 0 || !has_time(p, c->in, (size_t)len)) {
-        fprintf(stderr, "herd-bench: port %d did not take the update: "
-                        "%.*s\n", b->ports[0], len, c->in);
+        fprintf(stderr,
+                "herd-bench: port %d did not take the update: "
+                "%.*s\n",
+                b->ports[0], len, c->in);
         prop_fail(b);
         return;
     }
@@ -174,8 +177,8 @@ static void prop_observer_reply(struct bconn *c, uint64_t now)
                (b->clients && p->sent > b->clients)) {
         /* Not an answer, or a client id it must know from an update
          * seen everywhere before. */
-        fprintf(stderr, "herd-bench: port %d: probe failed: %.*s\n", port,
-                len, c->in);
+        fprintf(stderr, "herd-bench: port %d: probe failed: %.*s\n", port, len,
+                c->in);
         prop_fail(b);
         return;
     }

@@ -146,7 +146,6 @@ void record_lat(struct bench *b, uint64_t t)
     b->lat[b->nlat++] = t;
 }
 
-
 void close_conns(struct bench *b)
 {
     for (int i = 0; i < b->conns; i++)
@@ -156,8 +155,7 @@ void close_conns(struct bench *b)
         }
 }
 
-void client_location(const struct bench *b, unsigned id, char *out,
-                            size_t cap)
+void client_location(const struct bench *b, unsigned id, char *out, size_t cap)
 {
     if (!b->spread) {
         snprintf(out, cap, "+34.068930-118.445127");
@@ -174,8 +172,8 @@ static int make_request(struct bench *b, char *out, size_t cap, size_t *len)
 {
     uint64_t seq = b->seq++;
     unsigned id = b->clients ? (unsigned)(seq % b->clients) : (unsigned)seq;
-    int whatsat = b->whatsat_pct > 0 &&
-                  (int)(next_rand(b) % 100) < b->whatsat_pct;
+    int whatsat =
+        b->whatsat_pct > 0 && (int)(next_rand(b) % 100) < b->whatsat_pct;
     int n;
     if (b->redis) {
         char loc[64];
@@ -184,8 +182,8 @@ static int make_request(struct bench *b, char *out, size_t cap, size_t *len)
                      loc, time_sec(b, seq), time_nsec(b, seq));
         whatsat = 0;
     } else if (whatsat) {
-        n = snprintf(out, cap, "WHATSAT bench.client.%u %s %d\n", id,
-                     b->radius, b->bound);
+        n = snprintf(out, cap, "WHATSAT bench.client.%u %s %d\n", id, b->radius,
+                     b->bound);
     } else {
         char loc[64];
         client_location(b, id, loc, sizeof loc);
@@ -208,8 +206,8 @@ static void fill(struct bconn *c)
            used + 256 < sizeof buf) {
         size_t len;
         unsigned slot = (c->head + c->outstanding) % MAX_PIPELINE;
-        c->kinds[slot] = (unsigned char)make_request(b, buf + used,
-                                                     sizeof buf - used, &len);
+        c->kinds[slot] =
+            (unsigned char)make_request(b, buf + used, sizeof buf - used, &len);
         used += len;
         c->outstanding++;
         b->sent++;
@@ -311,7 +309,6 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     finish_if_done(b);
 }
 
-
 static void on_connect(uv_connect_t *req, int status)
 {
     struct bconn *c = req->data;
@@ -338,7 +335,6 @@ static void on_connect(uv_connect_t *req, int status)
         fill(&b->c[i]);
 }
 
-
 /* Raises the soft limit on open files to the hard one, and checks that
  * the connections fit under it. */
 static void raise_nofile(int conns)
@@ -354,9 +350,11 @@ static void raise_nofile(int conns)
     /* Beyond the sockets: stdio, epoll, libuv's signal pipe, /proc. */
     rlim_t need = (rlim_t)conns + 32;
     if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
-        fprintf(stderr, "herd-bench: %d connections need about %llu open "
-                        "files, but RLIMIT_NOFILE allows %llu (hard limit "
-                        "%llu)\n", conns, (unsigned long long)need,
+        fprintf(stderr,
+                "herd-bench: %d connections need about %llu open "
+                "files, but RLIMIT_NOFILE allows %llu (hard limit "
+                "%llu)\n",
+                conns, (unsigned long long)need,
                 (unsigned long long)rl.rlim_cur,
                 (unsigned long long)rl.rlim_max);
         exit(1);
@@ -413,8 +411,8 @@ static uint64_t seconds_ms(const char *s, uint64_t min_ms, uint64_t max_s)
 {
     uint64_t ms;
     int inexact;
-    if (strparse_fixed(s, strlen(s), 3, &ms, &inexact) != 0 ||
-        ms < min_ms || ms > max_s * 1000)
+    if (strparse_fixed(s, strlen(s), 3, &ms, &inexact) != 0 || ms < min_ms ||
+        ms > max_s * 1000)
         usage(stderr, 64);
     return ms;
 }

@@ -35,7 +35,7 @@
 #include "strparse.h"
 
 #define MAX_FORWARDS 8
-#define READ_BUF 65536
+#define READ_BUF     65536
 
 struct floor;
 
@@ -158,13 +158,12 @@ static void answer_hello(struct link_in *l)
 {
     unsigned char nonce[HANDSHAKE_NONCE] = {0};
     char line[HANDSHAKE_LINE_MAX];
-    size_t n = handshake_format_hello(line, sizeof line, HANDSHAKE_ACCEPT,
-                                      l->f->name, uv_hrtime() | 1, 0, 0,
-                                      nonce, NULL);
+    size_t n =
+        handshake_format_hello(line, sizeof line, HANDSHAKE_ACCEPT, l->f->name,
+                               uv_hrtime() | 1, 0, 0, nonce, NULL);
     uv_buf_t b = uv_buf_init(line, (unsigned)n);
     if (n == 0 || uv_try_write((uv_stream_t *)&l->tcp, &b, 1) != (int)n)
-        fprintf(stderr, "herd-floor %s: cannot answer a HELLO\n",
-                l->f->name);
+        fprintf(stderr, "herd-floor %s: cannot answer a HELLO\n", l->f->name);
 }
 
 static void on_link_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -333,8 +332,8 @@ int main(int argc, char **argv)
             return 64;
         }
     }
-    f.wal_fd = open(f.wal_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                    0644);
+    f.wal_fd =
+        open(f.wal_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (f.wal_fd < 0) {
         perror(f.wal_path);
         return 1;
@@ -358,8 +357,8 @@ int main(int argc, char **argv)
         uv_tcp_init(f.loop, &w->tcp);
         w->tcp.data = w;
         w->connect.data = w;
-        rc = uv_tcp_connect(&w->connect, &w->tcp,
-                            (struct sockaddr *)&fwd_sa[i], on_forward_connected);
+        rc = uv_tcp_connect(&w->connect, &w->tcp, (struct sockaddr *)&fwd_sa[i],
+                            on_forward_connected);
         if (rc == 0) {
             f.connecting++;
         } else {

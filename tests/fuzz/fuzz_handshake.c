@@ -17,13 +17,11 @@ static void check_hello(const char *line, size_t len)
     char name[64];
     memcpy(name, h.name.p, h.name.len);
     name[h.name.len] = '\0';
-    enum handshake_role role =
-        h.has_proof ? HANDSHAKE_ACCEPT : HANDSHAKE_DIAL;
+    enum handshake_role role = h.has_proof ? HANDSHAKE_ACCEPT : HANDSHAKE_DIAL;
     char out[HANDSHAKE_LINE_MAX];
-    size_t n = handshake_format_hello(out, sizeof out, role, name, h.epoch,
-                                      h.count, h.digest, h.nonce,
-                                      h.has_proof && !h.proof_none ? h.proof
-                                                                   : NULL);
+    size_t n = handshake_format_hello(
+        out, sizeof out, role, name, h.epoch, h.count, h.digest, h.nonce,
+        h.has_proof && !h.proof_none ? h.proof : NULL);
     FUZZ_CHECK(n > 1 && out[n - 1] == '\n');
     struct hello g;
     FUZZ_CHECK(handshake_parse_hello(out, n - 1, &g) == 0);

@@ -24,7 +24,7 @@
 #include "sync.h"
 
 #define RECORDS 300
-#define BUDGET 512
+#define BUDGET  512
 
 static struct store store;
 static int ready;
@@ -60,8 +60,7 @@ static void on_line(void *arg, const char *line, size_t len)
 static void on_record(void *arg, const struct record *r)
 {
     (void)arg;
-    FUZZ_CHECK(store_get(&store, r->line + r->client_off, r->client_len) ==
-               r);
+    FUZZ_CHECK(store_get(&store, r->line + r->client_off, r->client_len) == r);
 }
 
 static const struct sync_ops ops = {on_line, on_record};

@@ -56,8 +56,8 @@ static int on_line(void *arg, const char *line, size_t len)
 {
     struct lines *l = arg;
     /* The line as sent, less its "\n" and one "\r" before it. */
-    size_t sent = len + (l->at + len < l->want_len &&
-                         l->want[l->at + len] == '\r');
+    size_t sent =
+        len + (l->at + len < l->want_len && l->want[l->at + len] == '\r');
     FUZZ_CHECK(l->at + sent < l->want_len);
     FUZZ_CHECK(memcmp(l->want + l->at, line, len) == 0);
     FUZZ_CHECK(l->want[l->at + sent] == '\n');
@@ -128,9 +128,8 @@ static void sealed(const uint8_t *data, size_t size, int flip)
         FUZZ_CHECK(!failed && got == text_len);
         /* Every complete line came out; what is left is the last one's
          * unfinished part. */
-        const uint8_t *nl = text_len ? memchr(text + l.at, '\n',
-                                              text_len - l.at)
-                                     : NULL;
+        const uint8_t *nl =
+            text_len ? memchr(text + l.at, '\n', text_len - l.at) : NULL;
         FUZZ_CHECK(nl == NULL);
     }
     linebuf_close(&lb);

@@ -164,15 +164,15 @@ static void serve(const struct opts *o, struct tls_ctx *ctx, int conn)
         int fd = dial_to(&o->to);
         struct tls_conn *t = tls_conn_new(ctx, 0, o->name);
         if (fd < 0 || t == NULL) {
-            int n = snprintf(line, sizeof line,
-                             "TUNNEL-FAILED cannot connect: %s\n",
-                             strerror(errno));
+            int n =
+                snprintf(line, sizeof line,
+                         "TUNNEL-FAILED cannot connect: %s\n", strerror(errno));
             write_all(conn, line, (size_t)n);
             exit(0);
         }
         if (handshake(t, fd) != 0) {
-            int n = snprintf(line, sizeof line, "TUNNEL-FAILED %s\n",
-                             tls_error(t));
+            int n =
+                snprintf(line, sizeof line, "TUNNEL-FAILED %s\n", tls_error(t));
             write_all(conn, line, (size_t)n);
             exit(0);
         }
@@ -189,8 +189,7 @@ static void serve(const struct opts *o, struct tls_ctx *ctx, int conn)
     struct tls_conn *t = tls_conn_new(ctx, 1, NULL);
     if (t == NULL || handshake(t, conn) != 0) {
         if (t != NULL)
-            fprintf(stderr, "herd-tls-tunnel: handshake: %s\n",
-                    tls_error(t));
+            fprintf(stderr, "herd-tls-tunnel: handshake: %s\n", tls_error(t));
         exit(0);
     }
     int fd = dial_to(&o->to);

@@ -31,8 +31,7 @@ static void test_doubles_to_cap(void)
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         uint64_t d = 0;
         now += 1000;
-        CHECK_EQ_INT(backoff_on_exit(&b, &p, now, 50, 1, &d),
-                     BACKOFF_RESTART);
+        CHECK_EQ_INT(backoff_on_exit(&b, &p, now, 50, 1, &d), BACKOFF_RESTART);
         CHECK_EQ_INT(d, want[i]);
     }
     backoff_free(&b);
@@ -53,8 +52,7 @@ static void test_stable_uptime_resets(void)
                  BACKOFF_RESTART);
     CHECK_EQ_INT(d, 100);
     /* Just short of stable: keeps growing. */
-    CHECK_EQ_INT(backoff_on_exit(&b, &p, 23000, 9999, -1, &d),
-                 BACKOFF_RESTART);
+    CHECK_EQ_INT(backoff_on_exit(&b, &p, 23000, 9999, -1, &d), BACKOFF_RESTART);
     CHECK_EQ_INT(d, 200);
     backoff_free(&b);
 }

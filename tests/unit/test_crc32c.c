@@ -35,8 +35,9 @@ static void test_versions_agree(void)
 
 static void test_detects_a_flipped_bit(void)
 {
-    char line[] = "AT Alford +0.263873386 kiwi.cs.ucla.edu +34.068930-118.445127 "
-                  "1621464827.959498503";
+    char line[] =
+        "AT Alford +0.263873386 kiwi.cs.ucla.edu +34.068930-118.445127 "
+        "1621464827.959498503";
     uint32_t good = crc32c(line, sizeof line - 1);
     for (size_t i = 0; i < sizeof line - 1; i++)
         for (int b = 0; b < 8; b++) {

@@ -125,8 +125,7 @@ static void test_writable_refused(void)
         CHECK_EQ_INT(fileio_check_private_dir(at("d"), err, sizeof err), -1);
         /* A directory made under one that is open to others is private
          * itself: only the directory named is judged. */
-        CHECK_EQ_INT(fileio_make_private_dir(at("d/sub"), err, sizeof err),
-                     0);
+        CHECK_EQ_INT(fileio_make_private_dir(at("d/sub"), err, sizeof err), 0);
         CHECK(rmdir(at("d/sub")) == 0);
     }
 }
@@ -300,8 +299,7 @@ static const struct test tests[] = {
      test_symlinked_directory_is_judged_by_its_target},
     {"open_creates_0600_exclusively", test_open_creates_0600_exclusively},
     {"open_refuses_symlinks", test_open_refuses_symlinks},
-    {"open_refuses_what_is_not_regular",
-     test_open_refuses_what_is_not_regular},
+    {"open_refuses_what_is_not_regular", test_open_refuses_what_is_not_regular},
     {"secret", test_secret},
 };
 

@@ -55,7 +55,8 @@ static void test_escape_every_byte(void)
             in[at] = (unsigned char)v;
             char want[128], got[128];
             size_t wn = reference_escape(want, in, sizeof in);
-            size_t gn = log_escape(got, sizeof got, (const char *)in, sizeof in);
+            size_t gn =
+                log_escape(got, sizeof got, (const char *)in, sizeof in);
             if (gn != wn || strcmp(got, want) != 0)
                 fprintf(stderr, "byte 0x%02x at %zu\n", v, at);
             CHECK_EQ_INT(gn, wn);
@@ -127,8 +128,7 @@ static char dir[64];
 
 static void remove_dir(void)
 {
-    static const char *const names[] = {"log", "log.1", "log.2", "link",
-                                        "old"};
+    static const char *const names[] = {"log", "log.1", "log.2", "link", "old"};
     char p[128];
     for (size_t i = 0; dir[0] && i < sizeof names / sizeof names[0]; i++) {
         snprintf(p, sizeof p, "%s/%s", dir, names[i]);

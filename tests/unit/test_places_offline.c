@@ -16,7 +16,7 @@
 #include "places_offline.h"
 #include "test.h"
 
-#define R_EARTH 6371008.8
+#define R_EARTH   6371008.8
 #define M_PER_DEG (R_EARTH * 3.14159265358979323846 / 180.0)
 /* cell_start plus the padding that 8-aligns the places */
 #define CELLS_BYTES (OFFLINE_PLACES_OFFSET - sizeof(struct offline_header))
@@ -576,11 +576,11 @@ static void test_check_rejects_damage(void)
     bad[size] = '\0';
     CHECK_EQ_INT(check_copy(bad, size + 1), OFFLINE_EFORMAT);
 
-#define DAMAGE(stmt)                                                           \
-    do {                                                                       \
-        memcpy(bad, good, size);                                               \
-        stmt;                                                                  \
-        CHECK_EQ_INT(check_copy(bad, size), OFFLINE_EFORMAT);                  \
+#define DAMAGE(stmt)                                          \
+    do {                                                      \
+        memcpy(bad, good, size);                              \
+        stmt;                                                 \
+        CHECK_EQ_INT(check_copy(bad, size), OFFLINE_EFORMAT); \
     } while (0)
     struct offline_header *h = (struct offline_header *)(void *)bad;
     uint32_t *cells = (uint32_t *)(void *)(bad + sizeof *h);

@@ -14,7 +14,7 @@
 #include "places_overpass.h"
 #include "test.h"
 
-#define S(lit) lit, sizeof(lit) - 1
+#define S(lit)   lit, sizeof(lit) - 1
 #define OSM_ATTR "\xc2\xa9 OpenStreetMap contributors"
 
 /* UCLA: the centre of the overpass answers below. */

@@ -666,8 +666,9 @@ static void test_split6_random(void)
                 x ^= x << 13;
                 x ^= x >> 17;
                 x ^= x << 5;
-                line[len++] = x % 8 ? (char)('a' + x % 26)
-                                    : alphabet[(x >> 8) % (sizeof alphabet - 1)];
+                line[len++] = x % 8
+                                  ? (char)('a' + x % 26)
+                                  : alphabet[(x >> 8) % (sizeof alphabet - 1)];
             }
             if (w + 1 < words || x % 9 == 0) {
                 line[len++] = x % 5 ? ' ' : seps[(x >> 12) % (sizeof seps - 1)];

@@ -205,8 +205,7 @@ static void key_string(const struct setting *st)
     snprintf(text, sizeof text, "%s some/thing\n", st->name);
     CHECK_EQ_INT(parse(&cfg, text, "/base", &err), 0);
     CHECK_EQ_STR(*settings_string(&cfg.settings, st),
-                 st->type == SETTINGS_PATH ? "/base/some/thing"
-                                           : "some/thing");
+                 st->type == SETTINGS_PATH ? "/base/some/thing" : "some/thing");
     CHECK_EQ_INT(cfg.origin[st - settings_table], SETTINGS_FILE);
     config_free(&cfg);
     snprintf(text, sizeof text, "%s /abs\n", st->name);
@@ -289,24 +288,23 @@ static void test_every_flag_parses(void)
                          SETTINGS_ENUMBER);
             char want[256];
             snprintf(want, sizeof want,
-                     "%s wants a number from %llu to %llu, not '%s'",
-                     st->flag, (unsigned long long)st->min,
-                     (unsigned long long)st->max, val);
+                     "%s wants a number from %llu to %llu, not '%s'", st->flag,
+                     (unsigned long long)st->min, (unsigned long long)st->max,
+                     val);
             CHECK_EQ_STR(why, want);
             /* Unchanged by the refusal. */
             CHECK_EQ_INT(*settings_number(&s, st), st->max);
             if (st->min > 0) {
                 snprintf(val, sizeof val, "%llu",
                          (unsigned long long)st->min - 1);
-                CHECK_EQ_INT(settings_set_arg(&s, st->flag, val, why,
-                                              sizeof why),
-                             SETTINGS_ENUMBER);
+                CHECK_EQ_INT(
+                    settings_set_arg(&s, st->flag, val, why, sizeof why),
+                    SETTINGS_ENUMBER);
             }
             CHECK_EQ_INT(settings_set_arg(&s, st->flag, "", why, sizeof why),
                          SETTINGS_ENUMBER);
-            CHECK_EQ_INT(
-                settings_set_arg(&s, st->flag, "12x", why, sizeof why),
-                SETTINGS_ENUMBER);
+            CHECK_EQ_INT(settings_set_arg(&s, st->flag, "12x", why, sizeof why),
+                         SETTINGS_ENUMBER);
         } else if (st->type == SETTINGS_CHOICE) {
             CHECK_EQ_INT(
                 settings_set_arg(&s, st->flag, "sometimes", why, sizeof why),
@@ -318,8 +316,7 @@ static void test_every_flag_parses(void)
             /* Borrowed, as given: the command line is relative to the
              * working directory. */
             const char *v = "some/thing";
-            CHECK_EQ_INT(settings_set_arg(&s, st->flag, v, why, sizeof why),
-                         0);
+            CHECK_EQ_INT(settings_set_arg(&s, st->flag, v, why, sizeof why), 0);
             CHECK(*settings_string(&s, st) == v);
             CHECK_EQ_INT(s.origin[i], SETTINGS_ARGS);
         }
@@ -352,8 +349,7 @@ static void test_merge(void)
     struct settings s;
     settings_init(&s);
     char why[256];
-    CHECK_EQ_INT(settings_set_arg(&s, "--max-line", "200", why, sizeof why),
-                 0);
+    CHECK_EQ_INT(settings_set_arg(&s, "--max-line", "200", why, sizeof why), 0);
     CHECK_EQ_INT(
         settings_set_arg(&s, "--log-file", "/dev/null", why, sizeof why), 0);
     settings_merge(&s, &cfg.settings);
@@ -363,7 +359,7 @@ static void test_merge(void)
     CHECK_EQ_INT(s.origin[SETTING_max_output], SETTINGS_FILE);
     CHECK_EQ_INT(s.peer_batch_us, 0); /* 0 is a value */
     CHECK_EQ_STR(s.places, "google");
-    CHECK(s.places == cfg.places); /* borrowed */
+    CHECK(s.places == cfg.places);      /* borrowed */
     CHECK_EQ_INT(s.max_clients, 10000); /* the default */
     CHECK_EQ_INT(s.origin[SETTING_max_clients], SETTINGS_DEFAULT);
     CHECK_EQ_STR(s.log_file, "/dev/null");
@@ -390,8 +386,8 @@ static void test_usage_lists_every_flag(void)
         if (st->flag == NULL)
             continue;
         /* The first line has no newline before it. */
-        CHECK(strstr(text, want) != NULL || strncmp(text, want + 1,
-                                                    strlen(want + 1)) == 0);
+        CHECK(strstr(text, want) != NULL ||
+              strncmp(text, want + 1, strlen(want + 1)) == 0);
         /* With its default, when it has one to show. */
         if (st->type == SETTINGS_NUMBER || st->def_text != NULL) {
             const char *at = strstr(text, want + 1);

@@ -686,8 +686,8 @@ static void test_record_hash(void)
         unsigned total = 0, least = 64;
         for (uint32_t bit = 0; bit < len * 8; bit++) {
             r->line[bit / 8] ^= (char)(1u << (bit % 8));
-            unsigned d = (unsigned)__builtin_popcountll(base ^
-                                                        store_record_hash(r));
+            unsigned d =
+                (unsigned)__builtin_popcountll(base ^ store_record_hash(r));
             r->line[bit / 8] ^= (char)(1u << (bit % 8));
             total += d;
             least = d < least ? d : least;

@@ -572,7 +572,10 @@ static void test_format_u64(void)
     static const struct {
         uint64_t v;
         const char *want;
-    } cases[] = {{0, "0"}, {9, "9"}, {10, "10"}, {1000000, "1000000"},
+    } cases[] = {{0, "0"},
+                 {9, "9"},
+                 {10, "10"},
+                 {1000000, "1000000"},
                  {18446744073709551615ULL, "18446744073709551615"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char out[20];
@@ -707,8 +710,8 @@ static uint32_t xorshift(uint32_t *x)
  * more digits. */
 static size_t gen_number(char *p, uint32_t *x)
 {
-    static const char *const ints[] = {"0", "9", "90", "090", "180", "0180",
-                                       "89", "179", "181", "91", "1000"};
+    static const char *const ints[] = {"0",  "9",   "90",  "090", "180", "0180",
+                                       "89", "179", "181", "91",  "1000"};
     size_t n = 0;
     uint32_t r = xorshift(x);
     if (r % 3 == 0) {
@@ -761,7 +764,8 @@ static void test_words_match_bytes(void)
             break;
         }
         if (len > 0 && xorshift(&x) % 8 == 0)
-            buf[xorshift(&x) % len] = alphabet[xorshift(&x) % (sizeof alphabet - 1)];
+            buf[xorshift(&x) % len] =
+                alphabet[xorshift(&x) % (sizeof alphabet - 1)];
         char *p = malloc(len ? len : 1);
         CHECK(p != NULL);
         memcpy(p, buf, len);

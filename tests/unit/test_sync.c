@@ -84,7 +84,7 @@ static void *xrealloc(void *p, size_t n)
 /* ---- AT lines and records ------------------------------------------- */
 
 #define LINE_CAP 256
-#define ID_CAP 16
+#define ID_CAP   16
 
 /* An AT line and the command proto_parse would make of it. */
 struct line {
@@ -203,8 +203,8 @@ static void check_record_line(const struct record *r, const char *want,
 {
     CHECK(r != NULL);
     if (r->len != len || memcmp(r->line, want, len) != 0)
-        test_eq_mem_(__FILE__, __LINE__, "record line", r->line, r->len,
-                     want, len);
+        test_eq_mem_(__FILE__, __LINE__, "record line", r->line, r->len, want,
+                     len);
 }
 
 /* ---- crafted client ids ---------------------------------------------- */
@@ -419,8 +419,7 @@ static size_t pop_add_in_bucket(struct pop *p, uint16_t top)
 /* Version v (>= 1) of client i's record: a later client time for a
  * larger v, everything else (server, difference, location, time digits)
  * varied with i and v. */
-static void gen_line(const struct pop *p, size_t i, unsigned v,
-                     struct line *l)
+static void gen_line(const struct pop *p, size_t i, unsigned v, struct line *l)
 {
     uint64_t hc = mix64(p->salt ^ mix64((uint64_t)i + 1));
     uint64_t hv = mix64(hc ^ ((uint64_t)v << 40) ^ v);
@@ -614,8 +613,8 @@ static void deliver(struct side *to, const char *line, size_t len)
     int rc = sync_on_line(&to->sync, f, n);
     if (rc != 0) {
         fflush(stdout);
-        fprintf(stderr, "%s: sync_on_line returned %d for \"%.*s\"\n",
-                to->name, rc, (int)len, line);
+        fprintf(stderr, "%s: sync_on_line returned %d for \"%.*s\"\n", to->name,
+                rc, (int)len, line);
     }
     CHECK_EQ_INT(rc, 0);
 }
@@ -623,8 +622,8 @@ static void deliver(struct side *to, const char *line, size_t len)
 struct run_cfg {
     const size_t *budgets; /* one picked at random per sync_pump call */
     size_t nbudgets;
-    size_t room;  /* pump only while fewer bytes wait on the link; 0: any */
-    int partial;  /* deliver a random share of the waiting lines a round */
+    size_t room; /* pump only while fewer bytes wait on the link; 0: any */
+    int partial; /* deliver a random share of the waiting lines a round */
     void (*hook)(struct side *a, struct side *b, void *arg); /* each round */
     void *arg;
     unsigned long max_rounds; /* stop there, done or not (0: run to the end) */
@@ -698,8 +697,7 @@ static unsigned long run(struct side *a, struct side *b,
         if (a->out.n == 0 && b->out.n == 0 && !sync_has_queue(&a->sync) &&
             !sync_has_queue(&b->sync) && !link_quiet(a, b)) {
             fflush(stdout);
-            fprintf(stderr,
-                    "stuck: A outstanding %llu, B outstanding %llu\n",
+            fprintf(stderr, "stuck: A outstanding %llu, B outstanding %llu\n",
                     (unsigned long long)a->sync.outstanding,
                     (unsigned long long)b->sync.outstanding);
             CHECK(!"catch-up stuck");
@@ -708,8 +706,8 @@ static unsigned long run(struct side *a, struct side *b,
     return round;
 }
 
-static void report(const char *what, const struct side *a,
-                   const struct side *b, unsigned long rounds, double secs)
+static void report(const char *what, const struct side *a, const struct side *b,
+                   unsigned long rounds, double secs)
 {
     const struct side *sides[2] = {a, b};
     printf("# %s: %lu rounds, %.2f s\n", what, rounds, secs);
@@ -718,14 +716,11 @@ static void report(const char *what, const struct side *a,
         printf("#   %s->%s: %llu messages (%llu bytes; sync_stats %llu), "
                "%llu records (%llu bytes), %llu floods; full exchange "
                "%llu records (%llu bytes)\n",
-               s->name, sides[1 - k]->name,
-               (unsigned long long)s->msg_lines,
+               s->name, sides[1 - k]->name, (unsigned long long)s->msg_lines,
                (unsigned long long)s->msg_bytes,
                (unsigned long long)s->sync.st.line_bytes,
-               (unsigned long long)s->recs,
-               (unsigned long long)s->rec_bytes,
-               (unsigned long long)s->floods,
-               (unsigned long long)s->full_count,
+               (unsigned long long)s->recs, (unsigned long long)s->rec_bytes,
+               (unsigned long long)s->floods, (unsigned long long)s->full_count,
                (unsigned long long)s->full_bytes);
     }
 }
@@ -807,8 +802,7 @@ static void check_same(const struct side *a, const struct side *b)
 
 /* Both stores hold, for every client of p, the line of the larger of the
  * versions A and B held; from now on both hold that. */
-static void check_pop(const struct side *a, const struct side *b,
-                      struct pop *p)
+static void check_pop(const struct side *a, const struct side *b, struct pop *p)
 {
     struct line l;
     size_t want = 0;
@@ -908,8 +902,7 @@ static void flood_newer(struct side *s, struct pop *p, size_t i)
 }
 
 /* n new clients held by both sides at version 1. */
-static void add_common(struct side *a, struct side *b, struct pop *p,
-                       size_t n)
+static void add_common(struct side *a, struct side *b, struct pop *p, size_t n)
 {
     for (size_t k = 0; k < n; k++) {
         size_t i = pop_add_numbered(p);
@@ -1147,15 +1140,19 @@ static const char *const tie_pairs[][2] = {
     {"AT Bolden +0.100000000 t3 +34.068930-118.445127 1621464827.959498503",
      "AT Bolden +0.100000000 t3 +34.068930-118.445127 1621464828"},
     /* the same time, another server name */
-    {"AT Bolden +0.100000000 t4 +1+1 100", "AT Alford +0.100000000 t4 +1+1 100"},
+    {"AT Bolden +0.100000000 t4 +1+1 100",
+     "AT Alford +0.100000000 t4 +1+1 100"},
     {"AT Al +0.100000000 t5 +1+1 100", "AT Alford +0.100000000 t5 +1+1 100"},
     /* the same time written otherwise */
     {"AT Alford +0.100000000 t6 +1+1 100.5",
      "AT Alford +0.100000000 t6 +1+1 100.500"},
     /* the same everything but the time difference */
-    {"AT Alford +0.500000000 t7 +1+1 100", "AT Alford +0.100000000 t7 +1+1 100"},
-    {"AT Alford -0.100000000 t8 +1+1 100", "AT Alford +0.100000000 t8 +1+1 100"},
-    {"AT Alford +10.000000000 t9 +1+1 100", "AT Alford +9.999999999 t9 +1+1 100"},
+    {"AT Alford +0.500000000 t7 +1+1 100",
+     "AT Alford +0.100000000 t7 +1+1 100"},
+    {"AT Alford -0.100000000 t8 +1+1 100",
+     "AT Alford +0.100000000 t8 +1+1 100"},
+    {"AT Alford +10.000000000 t9 +1+1 100",
+     "AT Alford +9.999999999 t9 +1+1 100"},
     /* another place at the same time: the bytes decide */
     {"AT Alford +0.100000000 t10 +1+2 100",
      "AT Alford +0.100000000 t10 +1+1 100"},
@@ -1260,8 +1257,8 @@ static void test_one_side_empty(void)
         double t = now_s();
         link_up(&a, &b);
         unsigned long rounds = run(&a, &b, &cfg);
-        report(empty == 0 ? "A (dialer) empty" : "B (acceptor) empty", &a,
-               &b, rounds, now_s() - t);
+        report(empty == 0 ? "A (dialer) empty" : "B (acceptor) empty", &a, &b,
+               rounds, now_s() - t);
         check_stats(&a);
         check_stats(&b);
         check_pop(&a, &b, &p);
@@ -1363,8 +1360,9 @@ static void test_flow_control_and_churn(void)
         }
         add_differences(&a, &b, &p, 3000);
         struct churn ch = {&p, 0, 300, 0, 0, 0, 0, 0};
-        struct run_cfg cfg = {budgets_small, 5, round == 2 ? 0 : 2048,
-                              round == 1, churn_hook, &ch, 0};
+        struct run_cfg cfg = {
+            budgets_small, 5, round == 2 ? 0 : 2048, round == 1, churn_hook,
+            &ch,           0};
         double t = now_s();
         link_up(&a, &b);
         unsigned long rounds = run(&a, &b, &cfg);
@@ -1461,11 +1459,11 @@ static void test_one_side_opens(void)
         add_common(&a, &b, &p, 20000);
         add_differences(&a, &b, &p, 40);
         if (opener == 0) /* A opens, B thinks all is equal */
-            link_up_with(&a, &b, b.store.count, b.store.digest,
-                         b.store.count, b.store.digest);
+            link_up_with(&a, &b, b.store.count, b.store.digest, b.store.count,
+                         b.store.digest);
         else
-            link_up_with(&a, &b, a.store.count, a.store.digest,
-                         a.store.count, a.store.digest);
+            link_up_with(&a, &b, a.store.count, a.store.digest, a.store.count,
+                         a.store.digest);
         CHECK_EQ_INT(a.sync.opened, opener == 0);
         CHECK_EQ_INT(b.sync.opened, opener == 1);
         struct run_cfg cfg = {budgets_small, 5, 4096, 1, NULL, NULL, 0};
@@ -1505,8 +1503,8 @@ static void expect_rc(struct side *s, const char *text, int want)
     CHECK_EQ_INT(rc, want);
 }
 
-static void sums_line(char *out, size_t cap, const char *prefix,
-                      size_t nhex, char fill)
+static void sums_line(char *out, size_t cap, const char *prefix, size_t nhex,
+                      char fill)
 {
     int n = snprintf(out, cap, "SUMS %s ", prefix);
     CHECK(n > 0 && (size_t)n + nhex < cap);
@@ -1552,8 +1550,8 @@ static void test_malformed_lines(void)
     char line[600];
     /* Wrong field counts. */
     static const char *const arity[] = {
-        "SUMS", "SUMS -", "PULL", "PULL - 0", "PULL 0 1", "DONE",
-        "DONE - -", "SUMS - 0 0",
+        "SUMS",     "SUMS -", "PULL",     "PULL - 0",
+        "PULL 0 1", "DONE",   "DONE - -", "SUMS - 0 0",
     };
     for (size_t i = 0; i < sizeof arity / sizeof arity[0]; i++)
         expect_rc(s, arity[i], SYNC_EBAD);
@@ -1563,8 +1561,8 @@ static void test_malformed_lines(void)
 
     /* Bad prefixes, in each message. */
     static const char *const prefixes[] = {
-        "123456789", "ABC", "0A", "12g", "--", "-1", "+1", "0x1", " ",
-        "fffffffff", "\xff", "-0",
+        "123456789", "ABC", "0A", "12g",       "--",   "-1",
+        "+1",        "0x1", " ",  "fffffffff", "\xff", "-0",
     };
     for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
         if (strcmp(prefixes[i], " ") == 0)
@@ -1685,8 +1683,8 @@ static void test_interrupted_link(void)
         unsigned long rounds = run(&a, &b, &cfg);
         printf("# interrupted after %lu rounds: %llu and %llu records sent, "
                "%zu and %zu lines lost\n",
-               rounds, (unsigned long long)a.recs,
-               (unsigned long long)b.recs, a.out.n, b.out.n);
+               rounds, (unsigned long long)a.recs, (unsigned long long)b.recs,
+               a.out.n, b.out.n);
         CHECK(!link_quiet(&a, &b)); /* it was cut short */
         size_t len;
         while (a.out.n > 0)
@@ -1788,8 +1786,8 @@ static void test_pump_visit_limit(void)
      * others' too, and they all go (but w, if replaced). */
     size_t want = 0;
     for (size_t i = 0; i < p.n; i++)
-        want += store_client_key(p.id[i], p.idlen[i]) == key &&
-                (i != w || w == j);
+        want +=
+            store_client_key(p.id[i], p.idlen[i]) == key && (i != w || w == j);
     snprintf(line, sizeof line, "DONE %08x", (unsigned)key);
     CHECK_EQ_INT(take_range(&a, &p, seen, line), want);
     CHECK(seen[j]);
@@ -1849,8 +1847,7 @@ static void test_pull_queue_order(void)
         uint32_t key = k % 3 ? keys[below(p.n)] : (uint32_t)rnd();
         uint32_t prefix = key >> (32 - 4 * level);
         char line[32];
-        snprintf(line, sizeof line, "PULL %0*x", (int)level,
-                 (unsigned)prefix);
+        snprintf(line, sizeof line, "PULL %0*x", (int)level, (unsigned)prefix);
         CHECK_EQ_INT(on_text(&a.sync, line), 0);
         snprintf(dones[k], sizeof dones[k], "DONE %0*x", (int)level,
                  (unsigned)prefix);

@@ -60,8 +60,8 @@ static size_t read_all(struct tls_conn *t, char *out, size_t cap)
 static void test_psk_round_trip(void)
 {
     char err[256];
-    struct tls_ctx *ctx = tls_ctx_new(secret, 32, NULL, NULL, NULL, err,
-                                      sizeof err);
+    struct tls_ctx *ctx =
+        tls_ctx_new(secret, 32, NULL, NULL, NULL, err, sizeof err);
     CHECK(ctx != NULL);
     CHECK(!tls_ctx_certs(ctx));
     struct tls_conn *d = tls_conn_new(ctx, 0, "Parker");
@@ -96,10 +96,10 @@ static void test_psk_round_trip(void)
 static void test_wrong_key_fails(void)
 {
     char err[256];
-    struct tls_ctx *c1 = tls_ctx_new(secret, 32, NULL, NULL, NULL, err,
-                                     sizeof err);
-    struct tls_ctx *c2 = tls_ctx_new(other, 32, NULL, NULL, NULL, err,
-                                     sizeof err);
+    struct tls_ctx *c1 =
+        tls_ctx_new(secret, 32, NULL, NULL, NULL, err, sizeof err);
+    struct tls_ctx *c2 =
+        tls_ctx_new(other, 32, NULL, NULL, NULL, err, sizeof err);
     CHECK(c1 != NULL && c2 != NULL);
     struct tls_conn *d = tls_conn_new(c1, 0, NULL);
     struct tls_conn *a = tls_conn_new(c2, 1, NULL);
@@ -117,8 +117,8 @@ static void test_wrong_key_fails(void)
 static void test_tampered_record_fails(void)
 {
     char err[256];
-    struct tls_ctx *ctx = tls_ctx_new(secret, 32, NULL, NULL, NULL, err,
-                                      sizeof err);
+    struct tls_ctx *ctx =
+        tls_ctx_new(secret, 32, NULL, NULL, NULL, err, sizeof err);
     struct tls_conn *d = tls_conn_new(ctx, 0, NULL);
     struct tls_conn *a = tls_conn_new(ctx, 1, NULL);
     CHECK_EQ_INT(handshake(d, a), TLS_OK);
@@ -141,8 +141,8 @@ static void test_tampered_record_fails(void)
 static void test_plaintext_hello_refused(void)
 {
     char err[256];
-    struct tls_ctx *ctx = tls_ctx_new(secret, 32, NULL, NULL, NULL, err,
-                                      sizeof err);
+    struct tls_ctx *ctx =
+        tls_ctx_new(secret, 32, NULL, NULL, NULL, err, sizeof err);
     struct tls_conn *a = tls_conn_new(ctx, 1, NULL);
     const char hello[] = "HELLO herd/2 Alford 1 0 0 "
                          "00112233445566778899aabbccddeeff\n";

@@ -7,7 +7,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
 #include <zlib.h>
 
 #include "proto.h"
@@ -214,8 +213,8 @@ static void test_old_crc32_frames_replay(void)
         unsigned char h[8];
         size_t len = strlen(lines[i]);
         put_le32(h, (uint32_t)len);
-        put_le32(h + 4, (uint32_t)crc32(0L, (const Bytef *)lines[i],
-                                        (uInt)len));
+        put_le32(h + 4,
+                 (uint32_t)crc32(0L, (const Bytef *)lines[i], (uInt)len));
         CHECK_EQ_INT(write(fd, h, sizeof h), 8);
         CHECK_EQ_INT(write(fd, lines[i], len), (long)len);
     }
@@ -317,8 +316,7 @@ static void test_longest_record_round_trips(void)
 {
     CHECK(wal_record_bound(1 << 20) <= WAL_MAX_RECORD);
     CHECK(wal_record_bound(1 << 20) >= (1 << 20) + 92);
-    const size_t sizes[] = {(size_t)wal_record_bound(1 << 20),
-                            WAL_MAX_RECORD};
+    const size_t sizes[] = {(size_t)wal_record_bound(1 << 20), WAL_MAX_RECORD};
     for (size_t i = 0; i < 2; i++) {
         fresh_dir();
         char *line = long_at(sizes[i]);
