@@ -56,6 +56,11 @@ struct args {
     struct server_peer_opt peers[MAX_PEERS];
     size_t npeers;
     const char *control; /* --control as given; NULL: not given */
+    /* The paths apply_config makes from herd.conf; opt points into them,
+     * so they live as long as the args (static, in main). */
+    char log_path[4200];
+    char data_path[4200];
+    char ctl_path[4200];
 };
 
 /* Reads the herd secret: 16 to 256 bytes, trailing whitespace dropped.
@@ -305,9 +310,7 @@ static int check_files(const struct server_options *opt)
 }
 
 /* Fills in what the command line left out from herd.conf. */
-static int apply_config(struct args *a, struct config *cfg, char *log_path,
-                        size_t log_cap, char *data_path, size_t data_cap,
-                        char *ctl_path, size_t ctl_cap)
+static int apply_config(struct args *a, struct config *cfg)
 {
     struct herd_error err = {0, ""};
     if (config_load(cfg, a->config, &err) != 0) {
@@ -355,25 +358,28 @@ static int apply_config(struct args *a, struct config *cfg, char *log_path,
     settings_merge(&a->opt.settings, &cfg->settings);
     if (a->opt.origin[SETTING_data_dir] == SETTINGS_DEFAULT &&
         cfg->data_dir != NULL) {
-        snprintf(data_path, data_cap, "%s/%s", cfg->data_dir, a->opt.name);
-        a->opt.data_dir = data_path;
+        snprintf(a->data_path, sizeof a->data_path, "%s/%s", cfg->data_dir,
+                 a->opt.name);
+        a->opt.data_dir = a->data_path;
     }
     if (a->opt.origin[SETTING_log_file] == SETTINGS_DEFAULT &&
         cfg->log_dir != NULL) {
-        snprintf(log_path, log_cap, "%s/%s.log", cfg->log_dir, a->opt.name);
-        a->opt.log_file = log_path;
+        snprintf(a->log_path, sizeof a->log_path, "%s/%s.log", cfg->log_dir,
+                 a->opt.name);
+        a->opt.log_file = a->log_path;
     }
     if (a->control == NULL) {
         char run_dir[4096];
         if (config_run_dir(cfg, a->config, run_dir, sizeof run_dir) != 0 ||
-            config_control_path(run_dir, a->opt.name, ctl_path, ctl_cap) != 0) {
+            config_control_path(run_dir, a->opt.name, a->ctl_path,
+                                sizeof a->ctl_path) != 0) {
             fprintf(stderr, "herd-server: %s: run_dir is too long\n",
                     a->config);
             return HERD_EXIT_CONFIG;
         }
         /* run_dir itself: made and checked with the other directories
          * (check_files). */
-        a->opt.control_path = ctl_path;
+        a->opt.control_path = a->ctl_path;
     }
     return 0;
 }
@@ -389,12 +395,8 @@ int main(int argc, char **argv)
         return rc;
     struct config cfg;
     config_init(&cfg);
-    char log_path[4200];
-    char data_path[4200];
-    char ctl_path[4200];
     if (a.config != NULL) {
-        rc = apply_config(&a, &cfg, log_path, sizeof log_path, data_path,
-                          sizeof data_path, ctl_path, sizeof ctl_path);
+        rc = apply_config(&a, &cfg);
         if (rc != 0) {
             config_free(&cfg);
             return rc;
