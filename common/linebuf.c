@@ -1,5 +1,6 @@
 #include "linebuf.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,8 +42,9 @@ size_t linebuf_pending(const struct linebuf *lb)
     return lb->len;
 }
 
-/* Replaces the kept bytes with [p, p + n), which may point into them. */
-static int keep(struct linebuf *lb, const char *p, size_t n)
+/* Replaces the kept bytes with [p, p + n): a tail of the kept bytes
+ * themselves if own (a resume frames them), else the caller's bytes. */
+static int keep(struct linebuf *lb, const char *p, size_t n, int own)
 {
     if (n == 0) {
         free(lb->data);
@@ -51,7 +53,9 @@ static int keep(struct linebuf *lb, const char *p, size_t n)
         lb->cap = 0;
         return 0;
     }
-    if (lb->data != NULL && p >= lb->data && p < lb->data + lb->len) {
+    if (own) {
+        /* The last n > 0 of the kept bytes: there is a buffer. */
+        assert(lb->data != NULL && p + n == lb->data + lb->len);
         memmove(lb->data, p, n);
         lb->len = n;
         return 0;
@@ -81,8 +85,9 @@ static int emit(struct linebuf *lb, const char *line, size_t len,
     return rc;
 }
 
-/* Hands out complete lines from [p, p + n); keeps the rest. */
-static int frame(struct linebuf *lb, const char *p, size_t n,
+/* Hands out complete lines from [p, p + n); keeps the rest. own: the bytes
+ * are the kept ones (a resume), not the caller's. */
+static int frame(struct linebuf *lb, const char *p, size_t n, int own,
                  linebuf_line_cb *cb, void *arg)
 {
     const char *end = p + n;
@@ -98,14 +103,14 @@ static int frame(struct linebuf *lb, const char *p, size_t n,
         p = nl + 1;
         if (stop) {
             lb->paused = 1;
-            int rc = keep(lb, p, (size_t)(end - p));
+            int rc = keep(lb, p, (size_t)(end - p), own);
             return rc != 0 ? rc : 1;
         }
     }
     /* An unterminated tail may still get its "\r\n": allow one byte. */
     if ((size_t)(end - p) > lb->max + 1)
         return LINEBUF_ETOOLONG;
-    return keep(lb, p, (size_t)(end - p));
+    return keep(lb, p, (size_t)(end - p), own);
 }
 
 int linebuf_feed(struct linebuf *lb, const char *data, size_t n,
@@ -113,7 +118,7 @@ int linebuf_feed(struct linebuf *lb, const char *data, size_t n,
 {
     new_gen(lb);
     if (lb->len == 0)
-        return frame(lb, data, n, cb, arg);
+        return frame(lb, data, n, 0, cb, arg);
     /* Complete the kept line with the bytes up to the first newline, then
      * frame the rest straight from the caller's bytes. */
     const char *nl = memchr(data, '\n', n);
@@ -146,10 +151,10 @@ int linebuf_feed(struct linebuf *lb, const char *data, size_t n,
     lb->len = 0;
     if (stop) {
         lb->paused = 1;
-        int rc = keep(lb, data + head, n - head);
+        int rc = keep(lb, data + head, n - head, 0);
         return rc != 0 ? rc : 1;
     }
-    return frame(lb, data + head, n - head, cb, arg);
+    return frame(lb, data + head, n - head, 0, cb, arg);
 }
 
 int linebuf_resume(struct linebuf *lb, linebuf_line_cb *cb, void *arg)
@@ -158,7 +163,7 @@ int linebuf_resume(struct linebuf *lb, linebuf_line_cb *cb, void *arg)
     if (lb->len == 0)
         return 0;
     new_gen(lb);
-    return frame(lb, lb->data, lb->len, cb, arg);
+    return frame(lb, lb->data, lb->len, 1, cb, arg);
 }
 
 int linebuf_finish(struct linebuf *lb, linebuf_line_cb *cb, void *arg)
