@@ -121,8 +121,10 @@ static int add_real(struct dynbuf *out, double v)
         if (strtod(buf, NULL) == v)
             break;
     }
+    /* At most 24 characters of 40: ".0" always fits. */
+    size_t len = strlen(buf);
     if (strpbrk(buf, ".eEn") == NULL)
-        strcat(buf, ".0");
+        snprintf(buf + len, sizeof buf - len, ".0");
     return add_str(out, buf);
 }
 
