@@ -1,4 +1,5 @@
 /* herd-server: one server of the herd. */
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -52,7 +53,8 @@ static const char usage_tail[] =
 struct args {
     struct server_options opt;
     const char *config;
-    int has_listen, has_peer_listen;
+    int has_listen;
+    int has_peer_listen;
     struct server_peer_opt peers[MAX_PEERS];
     size_t npeers;
     const char *control; /* --control as given; NULL: not given */
@@ -164,6 +166,104 @@ static int number(const char *opt, const char *s, uint64_t min, uint64_t max,
     return 0;
 }
 
+/* The server NAME: the one argument that is not an option. */
+static int parse_name(struct args *a, const char *arg)
+{
+    if (a->opt.name[0] != '\0')
+        return usage_error("unexpected argument '%s'", arg);
+    if (!config_valid_name(arg, strlen(arg)))
+        return usage_error("bad server name '%s' (1-63 characters "
+                           "of A-Z a-z 0-9 _ . -)",
+                           arg);
+    snprintf(a->opt.name, sizeof a->opt.name, "%s", arg);
+    return 0;
+}
+
+/* --opt VALUE or --opt=VALUE: the option's name into key (key_cap bytes)
+ * and its value into *val, taken from the next argument (*i moves on to
+ * it) when the option has no '='. */
+static int split_option(int argc, char **argv, int *i, char *key,
+                        size_t key_cap, const char **val)
+{
+    const char *arg = argv[*i];
+    const char *eq = strchr(arg, '=');
+    size_t klen = eq ? (size_t)(eq - arg) : strlen(arg);
+    if (klen >= key_cap)
+        return usage_error("unknown option '%s'", arg);
+    memcpy(key, arg, klen);
+    key[klen] = '\0';
+    if (eq)
+        *val = eq + 1;
+    else if (*i + 1 < argc)
+        *val = argv[++*i];
+    else
+        return usage_error("%s needs a value", key);
+    return 0;
+}
+
+/* An option that is none of main's own: one of the settings' table
+ * (settings_set_arg); arg is the option as given. */
+static int parse_setting(struct args *a, const char *arg, const char *key,
+                         const char *val)
+{
+    char why[256];
+    int rc = settings_set_arg(&a->opt.settings, key, val, why, sizeof why);
+    if (rc == SETTINGS_EUNKNOWN)
+        return usage_error("unknown option '%s'", arg);
+    if (rc == SETTINGS_ECHOICE)
+        return usage_error("%s", why);
+    if (rc != 0) {
+        fprintf(stderr, "herd-server: %s\n", why);
+        return HERD_EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* One option, key with its value val; arg is the option as given. */
+static int parse_option(struct args *a, const char *arg, const char *key,
+                        const char *val)
+{
+    int rc = 0;
+    uint64_t n;
+    if (strcmp(key, "--listen") == 0) {
+        if (parse_addr(&a->opt.listen, val) != 0)
+            return address_error("--listen: malformed address '%s' "
+                                 "(want HOST:PORT)",
+                                 val);
+        a->has_listen = 1;
+    } else if (strcmp(key, "--peer-listen") == 0) {
+        if (parse_addr(&a->opt.peer_listen, val) != 0)
+            return address_error("--peer-listen: malformed address '%s' "
+                                 "(want HOST:PORT)",
+                                 val);
+        a->has_peer_listen = 1;
+    } else if (strcmp(key, "--peer") == 0) {
+        rc = add_peer(a, val);
+    } else if (strcmp(key, "--config") == 0) {
+        a->config = val;
+    } else if (strcmp(key, "--data-dir") == 0) {
+        /* This server's own directory; herd.conf's data_dir holds one
+         * per server (apply_config). */
+        a->opt.data_dir = val;
+        a->opt.origin[SETTING_data_dir] = SETTINGS_ARGS;
+    } else if (strcmp(key, "--control") == 0) {
+        if (val[0] == '\0')
+            return usage_error("--control wants a path or none");
+        a->control = val;
+    } else if (strcmp(key, "--ready-fd") == 0) {
+        rc = number(key, val, 0, 1 << 20, &n);
+        if (rc == 0)
+            a->opt.ready_fd = (int)n;
+    } else if (strcmp(key, "--lifeline-fd") == 0) {
+        rc = number(key, val, 0, 1 << 20, &n);
+        if (rc == 0)
+            a->opt.lifeline_fd = (int)n;
+    } else {
+        rc = parse_setting(a, arg, key, val);
+    }
+    return rc;
+}
+
 static int parse_args(struct args *a, int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
@@ -174,74 +274,16 @@ static int parse_args(struct args *a, int argc, char **argv)
             fputs(usage_tail, stdout);
             exit(0);
         }
+        int rc;
         if (strncmp(arg, "--", 2) != 0) {
-            if (a->opt.name[0] != '\0')
-                return usage_error("unexpected argument '%s'", arg);
-            if (!config_valid_name(arg, strlen(arg)))
-                return usage_error("bad server name '%s' (1-63 characters "
-                                   "of A-Z a-z 0-9 _ . -)",
-                                   arg);
-            snprintf(a->opt.name, sizeof a->opt.name, "%s", arg);
-            continue;
-        }
-        /* --opt VALUE or --opt=VALUE */
-        char key[32];
-        const char *val = NULL;
-        const char *eq = strchr(arg, '=');
-        size_t klen = eq ? (size_t)(eq - arg) : strlen(arg);
-        if (klen >= sizeof key)
-            return usage_error("unknown option '%s'", arg);
-        memcpy(key, arg, klen);
-        key[klen] = '\0';
-        if (eq)
-            val = eq + 1;
-        else if (i + 1 < argc)
-            val = argv[++i];
-        else
-            return usage_error("%s needs a value", key);
-        int rc = 0;
-        uint64_t n;
-        if (strcmp(key, "--listen") == 0) {
-            if (parse_addr(&a->opt.listen, val) != 0)
-                return address_error("--listen: malformed address '%s' "
-                                     "(want HOST:PORT)",
-                                     val);
-            a->has_listen = 1;
-        } else if (strcmp(key, "--peer-listen") == 0) {
-            if (parse_addr(&a->opt.peer_listen, val) != 0)
-                return address_error("--peer-listen: malformed address '%s' "
-                                     "(want HOST:PORT)",
-                                     val);
-            a->has_peer_listen = 1;
-        } else if (strcmp(key, "--peer") == 0) {
-            rc = add_peer(a, val);
-        } else if (strcmp(key, "--config") == 0) {
-            a->config = val;
-        } else if (strcmp(key, "--data-dir") == 0) {
-            /* This server's own directory; herd.conf's data_dir holds one
-             * per server (apply_config). */
-            a->opt.data_dir = val;
-            a->opt.origin[SETTING_data_dir] = SETTINGS_ARGS;
-        } else if (strcmp(key, "--control") == 0) {
-            if (val[0] == '\0')
-                return usage_error("--control wants a path or none");
-            a->control = val;
-        } else if (strcmp(key, "--ready-fd") == 0) {
-            rc = number(key, val, 0, 1 << 20, &n);
-            a->opt.ready_fd = (int)n;
-        } else if (strcmp(key, "--lifeline-fd") == 0) {
-            rc = number(key, val, 0, 1 << 20, &n);
-            a->opt.lifeline_fd = (int)n;
+            rc = parse_name(a, arg);
         } else {
-            char why[256];
-            rc = settings_set_arg(&a->opt.settings, key, val, why, sizeof why);
-            if (rc == SETTINGS_EUNKNOWN)
-                return usage_error("unknown option '%s'", arg);
-            if (rc == SETTINGS_ECHOICE)
-                return usage_error("%s", why);
-            if (rc != 0) {
-                fprintf(stderr, "herd-server: %s\n", why);
-                return HERD_EXIT_USAGE;
+            char key[32];
+            const char *val = NULL;
+            rc = split_option(argc, argv, &i, key, sizeof key, &val);
+            if (rc == 0) {
+                assert(val != NULL); /* split_option sets it when it is 0 */
+                rc = parse_option(a, arg, key, val);
             }
         }
         if (rc != 0)
@@ -309,6 +351,30 @@ static int check_files(const struct server_options *opt)
     return rc;
 }
 
+/* This server's neighbours in herd.conf (server me's links) that the
+ * command line did not name, up to MAX_PEERS in all. */
+static void add_config_peers(struct args *a, const struct config *cfg,
+                             size_t me)
+{
+    for (size_t i = 0; i < cfg->nlinks; i++) {
+        size_t other;
+        if (cfg->links[i].a == me)
+            other = cfg->links[i].b;
+        else if (cfg->links[i].b == me)
+            other = cfg->links[i].a;
+        else
+            continue;
+        int known = 0;
+        for (size_t j = 0; j < a->npeers; j++)
+            known |= strcmp(a->peers[j].name, cfg->servers[other].name) == 0;
+        if (known || a->npeers == MAX_PEERS)
+            continue;
+        struct server_peer_opt *p = &a->peers[a->npeers++];
+        snprintf(p->name, sizeof p->name, "%s", cfg->servers[other].name);
+        p->addr = cfg->servers[other].peer;
+    }
+}
+
 /* Fills in what the command line left out from herd.conf. */
 static int apply_config(struct args *a, struct config *cfg)
 {
@@ -332,24 +398,7 @@ static int apply_config(struct args *a, struct config *cfg)
             a->opt.peer_listen = s->peer;
             a->has_peer_listen = 1;
         }
-        for (size_t i = 0; i < cfg->nlinks; i++) {
-            size_t other;
-            if (cfg->links[i].a == (size_t)me)
-                other = cfg->links[i].b;
-            else if (cfg->links[i].b == (size_t)me)
-                other = cfg->links[i].a;
-            else
-                continue;
-            int known = 0;
-            for (size_t j = 0; j < a->npeers; j++)
-                known |=
-                    strcmp(a->peers[j].name, cfg->servers[other].name) == 0;
-            if (known || a->npeers == MAX_PEERS)
-                continue;
-            struct server_peer_opt *p = &a->peers[a->npeers++];
-            snprintf(p->name, sizeof p->name, "%s", cfg->servers[other].name);
-            p->addr = cfg->servers[other].peer;
-        }
+        add_config_peers(a, cfg, (size_t)me);
     } else if (!a->has_listen) {
         fprintf(stderr, "herd-server: %s: no server named '%s'\n", a->config,
                 a->opt.name);

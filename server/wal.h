@@ -32,7 +32,7 @@ struct store;
  * damage. It must hold every record a server can make:
  * wal_record_bound(max_line) <= WAL_MAX_RECORD for every max_line allowed
  * (up to 1 MiB), which the server checks at start. */
-#define WAL_MAX_RECORD (2 * 1024 * 1024)
+#define WAL_MAX_RECORD ((size_t)2 * 1024 * 1024)
 /* What a record may hold beyond max_line: an IAMAT line of max_line bytes
  * becomes "AT NAME DIFF CLIENT LOCATION TIME" ("IAMAT" turns into "AT",
  * plus a server name of up to 63 bytes, a time difference of up to 31 and
