@@ -1,5 +1,6 @@
 #include "places_cache.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,10 +54,14 @@ static void lru_push(struct places_cache *c, struct places_cache_entry *e)
         c->lru_tail = e;
 }
 
+/* Drops the entry in slot. The slot holds one: a key just found, or the
+ * key of an entry on the LRU list, and every entry on the list is in the
+ * table under its key (put links it into both or neither). */
 static void cache_remove(struct places_cache *c,
                          struct places_cache_entry **slot)
 {
     struct places_cache_entry *e = *slot;
+    assert(e != NULL);
     *slot = e->hnext;
     lru_unlink(c, e);
     json_decref(e->answer);
@@ -73,7 +78,7 @@ int places_cache_init(struct places_cache *c, size_t size, uint64_t ttl_ms)
     c->nbuckets = 64;
     while (c->nbuckets < c->size)
         c->nbuckets *= 2;
-    c->buckets = calloc(c->nbuckets, sizeof *c->buckets);
+    c->buckets = calloc(c->nbuckets, sizeof(struct places_cache_entry *));
     if (c->buckets == NULL) {
         c->nbuckets = 0;
         return PLACES_CACHE_ENOMEM;
