@@ -112,6 +112,8 @@ void log_close(void)
     dynbuf_free(&log_buf);
 }
 
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* FILE -> FILE.1, and a new FILE. Should that fail, the file is emptied
  * instead (the bound holds, the history is lost); should that fail too,
  * rotation stops. A line about it goes to the new file with the lines
@@ -131,8 +133,8 @@ static void rotate(void)
             close(log_fd);
             log_fd = fd;
             log_size = size;
-            log_msg("log rotated: the previous %llu bytes are in %s",
-                    (unsigned long long)was, log_old);
+            note("log rotated: the previous %llu bytes are in %s",
+                 (unsigned long long)was, log_old);
             return;
         }
         if (fd >= 0)
@@ -142,17 +144,17 @@ static void rotate(void)
         (void)rename(log_old, log_path);
     }
     if (ftruncate(log_fd, 0) != 0) {
-        log_msg("log %s passed %llu bytes and cannot be rotated (%s) nor "
-                "emptied (%s): it is no longer bounded",
-                log_path, (unsigned long long)log_max, strerror(e),
-                strerror(errno));
+        note("log %s passed %llu bytes and cannot be rotated (%s) nor "
+             "emptied (%s): it is no longer bounded",
+             log_path, (unsigned long long)log_max, strerror(e),
+             strerror(errno));
         forget_path();
         return;
     }
     log_size = 0;
-    log_msg("log %s passed %llu bytes and cannot be rotated to %s (%s): "
-            "emptied instead",
-            log_path, (unsigned long long)log_max, log_old, strerror(e));
+    note("log %s passed %llu bytes and cannot be rotated to %s (%s): "
+         "emptied instead",
+         log_path, (unsigned long long)log_max, log_old, strerror(e));
 }
 
 /* Writes the buffer out. A failed write (a full disk) must not stop the
@@ -211,6 +213,7 @@ static void stamp(void)
         log_dropped++;
 }
 
+/* Ends the line; flushes past the high-water mark. */
 static void finish(void)
 {
     if (dynbuf_addc(&log_buf, '\n') != 0)
@@ -219,15 +222,36 @@ static void finish(void)
         log_flush();
 }
 
-void log_msg(const char *fmt, ...)
+/* The stamp and the text of a line, not yet ended. */
+static void add_text(const char *fmt, va_list ap)
+    __attribute__((format(printf, 1, 0)));
+static void add_text(const char *fmt, va_list ap)
 {
     stamp();
-    va_list ap;
-    va_start(ap, fmt);
     if (dynbuf_vprintf(&log_buf, fmt, ap) != 0)
         log_dropped++;
+}
+
+void log_msg(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    add_text(fmt, ap);
     va_end(ap);
     finish();
+}
+
+/* log_msg for rotate(), inside log_flush: the line is only added, never
+ * flushed from here (log_flush writes it next). A flush from here would
+ * rotate again, and again without end while rotating fails. */
+static void note(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    add_text(fmt, ap);
+    va_end(ap);
+    if (dynbuf_addc(&log_buf, '\n') != 0)
+        log_dropped++;
 }
 
 static int plain(unsigned char c)
