@@ -1,5 +1,6 @@
 #include "places_offline.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,6 +164,8 @@ json_t *offline_search(const struct offline_index *ix, double lat, double lng,
             scan_cell(ix, r, ((c % OFFLINE_COLS) + OFFLINE_COLS) % OFFLINE_COLS,
                       lat, lng, radius_m, top, &n, max_results);
     }
+    /* consider() keeps at most max_results: with none, top stays NULL. */
+    assert(n <= max_results);
     json_t *results = json_array();
     for (size_t i = 0; i < n && results != NULL; i++)
         if (json_array_append_new(results, place_json(ix, top[i].p)) != 0) {
