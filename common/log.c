@@ -15,8 +15,8 @@
 #include "fileio.h"
 #include "strparse.h"
 
-#define LOG_HIGH_WATER (256 * 1024)
-#define LOG_MAX        (64 * 1024 * 1024)
+#define LOG_HIGH_WATER ((size_t)256 * 1024)
+#define LOG_MAX        ((size_t)64 * 1024 * 1024)
 
 static struct dynbuf log_buf = {NULL, 0, 0, LOG_MAX};
 static int log_fd = 2;
@@ -31,9 +31,12 @@ static uint64_t log_max;  /* 0: never rotate */
 /* Opens path for appending, never through a symbolic link, created 0600
  * (an existing file of ours with group or other bits is made 0600). A FIFO
  * must not block the open: O_NONBLOCK until it is known, then cleared.
- * Sets *size and *regular. Returns the fd or a negative errno. */
+ * Sets *size and *regular (0 on failure). Returns the fd or a negative
+ * errno. */
 static int open_file(const char *path, uint64_t *size, int *regular)
 {
+    *size = 0;
+    *regular = 0;
     int fd = open(path,
                   O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW |
                       O_NONBLOCK,
@@ -351,10 +354,12 @@ static void add_escaped(const char *prefix, size_t plen, const char *data,
     size_t used;
     size_t n = escape(p + plen, room + 1, data, len, &used);
     if (used < len) {
-        memcpy(p + plen + n, "... (", 5);
+        /* Each with its NUL, which the next bytes overwrite (the 48
+         * bytes reserved past the escaped ones have room for it). */
+        memcpy(p + plen + n, "... (", 6);
         n += 5;
         n += strparse_format_u64(p + plen + n, len);
-        memcpy(p + plen + n, " bytes)", 7);
+        memcpy(p + plen + n, " bytes)", 8);
         n += 7;
     }
     log_buf.len += plen + n;
@@ -375,11 +380,9 @@ void log_conn_data(unsigned long id, const char *tag, const char *data,
     size_t o = 5;
     o += strparse_format_u64(prefix + o, id);
     prefix[o++] = ' ';
-    size_t tlen = strlen(tag);
-    if (tlen > sizeof prefix - o - 1)
-        tlen = sizeof prefix - o - 1;
-    memcpy(prefix + o, tag, tlen);
-    o += tlen;
+    /* The tag (a byte or two: "<", ">"), cut to leave room for the ' '. */
+    while (*tag != '\0' && o < sizeof prefix - 1)
+        prefix[o++] = *tag++;
     prefix[o++] = ' ';
     add_escaped(prefix, o, data, len, LOG_LINE_MAX);
 }
