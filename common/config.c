@@ -9,7 +9,7 @@
 #include "strparse.h"
 
 #define CONFIG_MAX_FIELDS 8
-#define CONFIG_FILE_MAX   (1024 * 1024)
+#define CONFIG_FILE_MAX   ((size_t)1024 * 1024)
 
 struct field {
     const char *p;

@@ -120,7 +120,9 @@ void dynbuf_consume(struct dynbuf *b, size_t n)
 
 void dynbuf_cut(struct dynbuf *b, const struct dynbuf_range *r, size_t n)
 {
-    size_t to = 0, from = 0; /* what is kept moves from `from` to `to` */
+    /* What is kept moves from `from` to `to`. */
+    size_t to = 0;
+    size_t from = 0;
     for (size_t i = 0; i < n; i++) {
         assert(r[i].off >= from && r[i].off <= b->len &&
                r[i].len <= b->len - r[i].off);
