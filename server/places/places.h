@@ -24,7 +24,7 @@
 
 #define PLACES_DEFAULT_TIMEOUT_MS 5000
 #define PLACES_MAX_INFLIGHT       64
-#define PLACES_CACHE_TTL_MS       (10 * 60 * 1000)
+#define PLACES_CACHE_TTL_MS       ((uint64_t)10 * 60 * 1000)
 #define PLACES_CACHE_SIZE         10000
 
 enum places_error {

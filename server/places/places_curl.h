@@ -19,7 +19,7 @@
 #include "dynbuf.h"
 
 #define PLACES_CONNECT_TIMEOUT_MS 2000
-#define PLACES_MAX_BODY           (2 * 1024 * 1024)
+#define PLACES_MAX_BODY           ((size_t)2 * 1024 * 1024)
 
 struct places_curl_socket;
 struct places_curl_transfer;

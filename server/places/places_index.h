@@ -21,7 +21,7 @@
 #define OFFLINE_MAGIC   "HERDPLC1"
 #define OFFLINE_ROWS    180
 #define OFFLINE_COLS    360
-#define OFFLINE_CELLS   (OFFLINE_ROWS * OFFLINE_COLS)
+#define OFFLINE_CELLS   ((size_t)OFFLINE_ROWS * OFFLINE_COLS)
 #define OFFLINE_VERSION 2
 /* Offset of the places array: 8-aligned. */
 #define OFFLINE_PLACES_OFFSET                                                  \
