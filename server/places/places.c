@@ -267,12 +267,12 @@ int places_search(struct places *pl, const struct places_query *q,
         free(w);
         return PLACES_ENOMEM;
     }
-    const json_t *hit = places_cache_get(&pl->cache, key, uv_now(pl->loop));
+    json_t *hit = places_cache_get(&pl->cache, key, uv_now(pl->loop));
     if (hit != NULL) {
         pl->stats.cache_hits++;
         free(key);
         free(w);
-        *now = json_incref((json_t *)(uintptr_t)hit);
+        *now = json_incref(hit);
         return 1;
     }
     w->cb = cb;

@@ -86,8 +86,8 @@ int places_cache_init(struct places_cache *c, size_t size, uint64_t ttl_ms)
     return 0;
 }
 
-const json_t *places_cache_get(struct places_cache *c, const char *key,
-                               uint64_t now_ms)
+json_t *places_cache_get(struct places_cache *c, const char *key,
+                         uint64_t now_ms)
 {
     if (c->nbuckets == 0)
         return NULL;

@@ -36,11 +36,11 @@ int places_cache_init(struct places_cache *c, size_t size, uint64_t ttl_ms);
 /* Drops every answer and the table. */
 void places_cache_close(struct places_cache *c);
 
-/* The answer under key, borrowed (valid until the cache next changes), or
- * NULL when there is none or it expired by now_ms (it is dropped then). A
- * hit becomes the most recently used. */
-const json_t *places_cache_get(struct places_cache *c, const char *key,
-                               uint64_t now_ms);
+/* The answer under key, borrowed (valid until the cache next changes, or
+ * json_incref it), or NULL when there is none or it expired by now_ms (it
+ * is dropped then). A hit becomes the most recently used. */
+json_t *places_cache_get(struct places_cache *c, const char *key,
+                         uint64_t now_ms);
 /* Keeps answer (with a reference of its own) under key until now_ms +
  * ttl_ms, in place of any answer under key; when the cache is full the
  * least recently used answers go first. Out of memory, nothing is kept: a

@@ -71,16 +71,16 @@ static json_t *new_place(const json_t *p)
     const char *name = places_json_str(dn, "text");
     json_object_set_new(r, "name", json_string(name ? name : ""));
     json_object_set_new(r, "place_id", json_string(id));
-    const json_t *v;
+    json_t *v; /* borrowed from p: json_object_set takes a reference */
     if ((v = json_object_get(p, "rating")) != NULL && json_is_number(v))
-        json_object_set(r, "rating", (json_t *)(uintptr_t)v);
+        json_object_set(r, "rating", v);
     if ((v = json_object_get(p, "userRatingCount")) != NULL &&
         json_is_integer(v))
-        json_object_set(r, "user_ratings_total", (json_t *)(uintptr_t)v);
+        json_object_set(r, "user_ratings_total", v);
     if ((v = json_object_get(p, "businessStatus")) != NULL && json_is_string(v))
-        json_object_set(r, "business_status", (json_t *)(uintptr_t)v);
+        json_object_set(r, "business_status", v);
     if ((v = json_object_get(p, "types")) != NULL && json_is_array(v))
-        json_object_set(r, "types", (json_t *)(uintptr_t)v);
+        json_object_set(r, "types", v);
     const char *vic = places_json_str(p, "shortFormattedAddress");
     if (vic == NULL)
         vic = places_json_str(p, "formattedAddress");

@@ -73,7 +73,7 @@ int offline_index_open(struct offline_index *ix, const char *path)
 void offline_index_close(struct offline_index *ix)
 {
     if (ix->map != NULL)
-        munmap((void *)(uintptr_t)ix->map, ix->size);
+        munmap(ix->map, ix->size);
     memset(ix, 0, sizeof *ix);
 }
 

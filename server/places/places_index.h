@@ -54,7 +54,7 @@ struct offline_place {
 };
 
 struct offline_index {
-    const void *map;
+    void *map; /* the mapping (offline_index_open), or NULL */
     size_t size;
     uint32_t count;
     const uint32_t *cell_start;
