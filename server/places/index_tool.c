@@ -86,7 +86,8 @@ int main(int argc, char **argv)
         return 66;
     }
     struct row *rows = NULL;
-    size_t n = 0, cap = 0;
+    size_t n = 0;
+    size_t cap = 0;
     struct dynbuf strings;
     dynbuf_init(&strings, UINT32_MAX);
     char line[4096];
@@ -111,7 +112,8 @@ int main(int argc, char **argv)
             *tab = '\0';
             p = tab + 1;
         }
-        uint64_t id, pop;
+        uint64_t id;
+        uint64_t pop;
         struct row r;
         memset(&r, 0, sizeof r);
         if (nf != 8 || strparse_uint(f[0], strlen(f[0]), UINT32_MAX, &id) ||

@@ -162,7 +162,8 @@ json_t *places_json_from_overpass(const char *body, size_t len, long http_code,
     const json_t *el;
     json_array_foreach(els, i, el)
     {
-        double plat, plng;
+        double plat;
+        double plng;
         json_t *p = osm_place(el, &plat, &plng);
         if (p == NULL)
             continue;
