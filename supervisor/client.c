@@ -62,6 +62,59 @@ static int connect_supervisor(const struct herd *h)
     return fd;
 }
 
+/* Reads the supervisor's answer into in, until it closes the connection,
+ * CLIENT_TIMEOUT_MS pass without a byte, or in is full. */
+static void read_answer(int fd, struct dynbuf *in)
+{
+    struct pollfd pfd = {fd, POLLIN, 0};
+    for (;;) {
+        int r = poll(&pfd, 1, CLIENT_TIMEOUT_MS);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        char *space = dynbuf_reserve(in, 4096);
+        if (space == NULL)
+            break;
+        ssize_t n = read(fd, space, 4096);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        in->len += (size_t)n;
+    }
+}
+
+/* The answer in in: "ok" or "error MESSAGE", a newline, the body. Leaves
+ * the body in *body (printing any error); returns an exit code. */
+static int take_answer(const struct dynbuf *in, struct dynbuf *body)
+{
+    const char *nl = in->data ? memchr(in->data, '\n', in->len) : NULL;
+    if (nl == NULL) {
+        fprintf(stderr, "herd: no answer from the supervisor\n");
+        return HERD_EXIT_FAILURE;
+    }
+    size_t head = (size_t)(nl - in->data);
+    int ok = head == 2 && memcmp(in->data, "ok", 2) == 0;
+    if (dynbuf_add(body, nl + 1, in->len - head - 1) != 0 ||
+        dynbuf_addc(body, '\0') != 0) {
+        fprintf(stderr, "herd: out of memory\n");
+        ok = 0;
+    } else {
+        body->len--; /* the terminator stays, out of the count */
+    }
+    if (!ok) {
+        const char *msg = in->data;
+        size_t mlen = head;
+        if (head > 6 && memcmp(in->data, "error ", 6) == 0) {
+            msg += 6;
+            mlen -= 6;
+        }
+        fprintf(stderr, "herd: %.*s\n", (int)mlen, msg);
+    }
+    return ok ? 0 : HERD_EXIT_FAILURE;
+}
+
 /* Sends one request; leaves the body in *body (printing any error);
  * returns an exit code. */
 static int request_body(const struct herd *h, const char *line,
@@ -80,58 +133,19 @@ static int request_body(const struct herd *h, const char *line,
         return HERD_EXIT_FAILURE;
     }
     struct dynbuf in;
-    dynbuf_init(&in, 16 * 1024 * 1024);
-    struct pollfd pfd = {fd, POLLIN, 0};
-    for (;;) {
-        int r = poll(&pfd, 1, CLIENT_TIMEOUT_MS);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        char *space = dynbuf_reserve(&in, 4096);
-        if (space == NULL)
-            break;
-        ssize_t n = read(fd, space, 4096);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        in.len += (size_t)n;
-    }
+    dynbuf_init(&in, (size_t)16 * 1024 * 1024);
+    read_answer(fd, &in);
     close(fd);
-    const char *nl = in.data ? memchr(in.data, '\n', in.len) : NULL;
-    if (nl == NULL) {
-        fprintf(stderr, "herd: no answer from the supervisor\n");
-        dynbuf_free(&in);
-        return HERD_EXIT_FAILURE;
-    }
-    size_t head = (size_t)(nl - in.data);
-    int ok = head == 2 && memcmp(in.data, "ok", 2) == 0;
-    if (dynbuf_add(body, nl + 1, in.len - head - 1) != 0 ||
-        dynbuf_addc(body, '\0') != 0) {
-        fprintf(stderr, "herd: out of memory\n");
-        ok = 0;
-    } else {
-        body->len--; /* the terminator stays, out of the count */
-    }
-    if (!ok) {
-        const char *msg = in.data;
-        size_t mlen = head;
-        if (head > 6 && memcmp(in.data, "error ", 6) == 0) {
-            msg += 6;
-            mlen -= 6;
-        }
-        fprintf(stderr, "herd: %.*s\n", (int)mlen, msg);
-    }
+    int rc = take_answer(&in, body);
     dynbuf_free(&in);
-    return ok ? 0 : HERD_EXIT_FAILURE;
+    return rc;
 }
 
 /* Sends one request; prints the body; returns an exit code. */
 static int request(const struct herd *h, const char *line)
 {
     struct dynbuf body;
-    dynbuf_init(&body, 16 * 1024 * 1024);
+    dynbuf_init(&body, (size_t)16 * 1024 * 1024);
     int rc = request_body(h, line, &body);
     if (body.len > 0)
         fwrite(body.data, 1, body.len, stdout);
@@ -202,7 +216,7 @@ static int names_request(struct herd *h, const char *verb, int argc,
 static int status(struct herd *h, int json)
 {
     struct dynbuf body;
-    dynbuf_init(&body, 16 * 1024 * 1024);
+    dynbuf_init(&body, (size_t)16 * 1024 * 1024);
     int rc = request_body(h, json ? "status-json\n" : "status\n", &body);
     if (rc == 0 && json) {
         links_status_json(h, body.data ? body.data : "");
