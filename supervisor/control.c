@@ -305,41 +305,89 @@ static int split_words(char *line, char **words, int max)
     return n;
 }
 
-static void execute(struct control_wait *w)
+/* "control: CMD ARG" in the log, both escaped. */
+static void log_request(char **words, int n)
 {
-    struct control *ctl = w->ctl;
-    struct supervise *sv = ctl->sv;
-    char *words[64];
-    int n = split_words(w->line, words, 64);
-    if (n <= 0) {
-        error_reply(w, "%s", "empty or too long request");
-        return;
-    }
     const char *cmd = words[0];
-    char esc_cmd[96], esc_arg[160];
+    char esc_cmd[96];
+    char esc_arg[160];
     log_escape(esc_cmd, sizeof esc_cmd, cmd, strlen(cmd));
     log_escape(esc_arg, sizeof esc_arg, n > 1 ? words[1] : "",
                n > 1 ? strlen(words[1]) : 0);
     log_msg("control: %s%s%s", esc_cmd, n > 1 ? " " : "", esc_arg);
-    if (strcmp(cmd, "status") == 0 || strcmp(cmd, "status-json") == 0) {
-        struct dynbuf body;
-        dynbuf_init(&body, SIZE_MAX);
-        int rc = cmd[6] ? control_status_json(sv, &body)
-                        : control_status_text(sv, &body);
-        reply(w, rc == 0 ? "ok" : "error out of memory", &body);
-        dynbuf_free(&body);
+}
+
+/* status (the table) and status-json. */
+static void status_request(struct control_wait *w, const char *cmd)
+{
+    struct supervise *sv = w->ctl->sv;
+    struct dynbuf body;
+    dynbuf_init(&body, SIZE_MAX);
+    int rc = cmd[6] ? control_status_json(sv, &body)
+                    : control_status_text(sv, &body);
+    reply(w, rc == 0 ? "ok" : "error out of memory", &body);
+    dynbuf_free(&body);
+}
+
+/* shutdown: answered once every server is down. */
+static void shutdown_request(struct control_wait *w)
+{
+    struct control *ctl = w->ctl;
+    struct supervise *sv = ctl->sv;
+    w->kind = WAIT_ALL_DOWN; /* armed before anything changes */
+    for (size_t i = 0; i < sv->n; i++)
+        w->targets[i] = sv->children[i].managed;
+    uv_timer_start(&w->timer, on_wait_timeout, CONTROL_WAIT_MS, 0);
+    if (ctl->on_shutdown)
+        ctl->on_shutdown(ctl);
+    check_wait(w, 0);
+}
+
+/* Marks the servers named by words[1..last) in w->targets. Returns 0, or
+ * -1 after the error reply: one is unknown or not run by us. */
+static int mark_targets(struct control_wait *w, char **words, int last)
+{
+    struct supervise *sv = w->ctl->sv;
+    for (int i = 1; i < last; i++) {
+        struct child *c = supervise_find(sv, words[i]);
+        if (c == NULL) {
+            error_reply(w, "no server named '%s'", words[i]);
+            return -1;
+        }
+        if (!c->managed) {
+            error_reply(w, "%s is not run by this supervisor (--only)",
+                        words[i]);
+            return -1;
+        }
+        w->targets[c - sv->children] = 1;
+    }
+    return 0;
+}
+
+/* kill NAME SIGNAL (checked): sends it and says so. */
+static void kill_request(struct control_wait *w, const char *name, int signum)
+{
+    struct child *c = supervise_find(w->ctl->sv, name);
+    int rc = supervise_kill(c, signum);
+    if (rc != 0) {
+        error_reply(w, "%s is not running", c->cfg->name);
         return;
     }
-    if (strcmp(cmd, "shutdown") == 0) {
-        w->kind = WAIT_ALL_DOWN; /* armed before anything changes */
-        for (size_t i = 0; i < sv->n; i++)
-            w->targets[i] = sv->children[i].managed;
-        uv_timer_start(&w->timer, on_wait_timeout, CONTROL_WAIT_MS, 0);
-        if (ctl->on_shutdown)
-            ctl->on_shutdown(ctl);
-        check_wait(w, 0);
-        return;
-    }
+    char head[128];
+    snprintf(head, sizeof head, "ok");
+    struct dynbuf body;
+    dynbuf_init(&body, SIZE_MAX);
+    int prc = dynbuf_printf(&body, "sent signal %d to %s (pid %d)\n", signum,
+                            c->cfg->name, c->pid);
+    reply(w, prc == 0 ? head : "error out of memory", &body);
+    dynbuf_free(&body);
+}
+
+/* start|stop|restart NAME... and kill NAME SIGNAL. */
+static void servers_request(struct control_wait *w, char **words, int n)
+{
+    struct supervise *sv = w->ctl->sv;
+    const char *cmd = words[0];
     int is_start = strcmp(cmd, "start") == 0;
     int is_stop = strcmp(cmd, "stop") == 0;
     int is_restart = strcmp(cmd, "restart") == 0;
@@ -368,34 +416,10 @@ static void execute(struct control_wait *w)
         signum = (int)v;
         last = 2;
     }
-    for (int i = 1; i < last; i++) {
-        struct child *c = supervise_find(sv, words[i]);
-        if (c == NULL) {
-            error_reply(w, "no server named '%s'", words[i]);
-            return;
-        }
-        if (!c->managed) {
-            error_reply(w, "%s is not run by this supervisor (--only)",
-                        words[i]);
-            return;
-        }
-        w->targets[c - sv->children] = 1;
-    }
+    if (mark_targets(w, words, last) != 0)
+        return;
     if (is_kill) {
-        struct child *c = supervise_find(sv, words[1]);
-        int rc = supervise_kill(c, signum);
-        if (rc != 0) {
-            error_reply(w, "%s is not running", c->cfg->name);
-            return;
-        }
-        char head[128];
-        snprintf(head, sizeof head, "ok");
-        struct dynbuf body;
-        dynbuf_init(&body, SIZE_MAX);
-        int prc = dynbuf_printf(&body, "sent signal %d to %s (pid %d)\n",
-                                signum, c->cfg->name, c->pid);
-        reply(w, prc == 0 ? head : "error out of memory", &body);
-        dynbuf_free(&body);
+        kill_request(w, words[1], signum);
         return;
     }
     /* The wait is armed first: the state changes below re-check it. */
@@ -413,6 +437,24 @@ static void execute(struct control_wait *w)
             supervise_restart(c);
     }
     check_wait(w, 0);
+}
+
+static void execute(struct control_wait *w)
+{
+    char *words[64];
+    int n = split_words(w->line, words, 64);
+    if (n <= 0) {
+        error_reply(w, "%s", "empty or too long request");
+        return;
+    }
+    const char *cmd = words[0];
+    log_request(words, n);
+    if (strcmp(cmd, "status") == 0 || strcmp(cmd, "status-json") == 0)
+        status_request(w, cmd);
+    else if (strcmp(cmd, "shutdown") == 0)
+        shutdown_request(w);
+    else
+        servers_request(w, words, n);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -462,10 +504,11 @@ static void on_idle(uv_timer_t *t)
     finish(w);
 }
 
-/* Best effort, for a connection about to be closed. */
-static void say_and_finish(struct control_wait *w, const char *line)
+/* Best effort, for a connection about to be closed. line is not const
+ * only because uv_buf_t's base is not: it is only read. */
+static void say_and_finish(struct control_wait *w, char *line)
 {
-    uv_buf_t b = uv_buf_init((char *)(uintptr_t)line, (unsigned)strlen(line));
+    uv_buf_t b = uv_buf_init(line, (unsigned)strlen(line));
     (void)uv_try_write((uv_stream_t *)&w->pipe, &b, 1);
     finish(w);
 }
