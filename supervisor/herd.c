@@ -2,7 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@
 #include "exit_codes.h"
 #include "fileio.h"
 #include "random.h"
+#include "strparse.h"
 
 /* out = a "/" b; -1 when it does not fit. */
 static int join(char *out, size_t cap, const char *a, const char *b)
@@ -24,9 +27,7 @@ static int join(char *out, size_t cap, const char *a, const char *b)
     size_t lb = strlen(b);
     if (la + lb + 2 > cap)
         return -1;
-    memcpy(out, a, la);
-    out[la] = '/';
-    memcpy(out + la + 1, b, lb + 1);
+    (void)snprintf(out, cap, "%s/%s", a, b); /* fits: checked above */
     return 0;
 }
 
@@ -185,6 +186,23 @@ static int is_our_server(pid_t pid, const char *server_bin, const char *name)
            strcmp(buf + a0 + 1, name) == 0;
 }
 
+/* One line of the pid file, "NAME PID\n" (daemon.c's write_pidfile), into
+ * name (cap bytes) and *pid. Returns 0, or -1 when it is not such a line. */
+static int pidfile_line(const char *line, char *name, size_t cap, int *pid)
+{
+    const char *sp = strchr(line, ' ');
+    if (sp == NULL || sp == line || (size_t)(sp - line) >= cap)
+        return -1;
+    size_t nlen = (size_t)(sp - line);
+    uint64_t v;
+    if (strparse_uint(sp + 1, strcspn(sp + 1, "\n"), INT_MAX, &v) != 0)
+        return -1;
+    memcpy(name, line, nlen);
+    name[nlen] = '\0';
+    *pid = (int)v;
+    return 0;
+}
+
 /* A supervisor killed with SIGKILL leaves its pid file (and its servers
  * stop on their own when their lifeline closes). Make sure none of them
  * still holds a port before starting anew. */
@@ -193,9 +211,11 @@ static void reap_leftovers(const struct herd *h)
     FILE *fp = fopen(h->pidfile, "r");
     if (fp == NULL)
         return;
+    char line[CONFIG_NAME_MAX + 32];
     char name[CONFIG_NAME_MAX + 2];
     int pid;
-    while (fscanf(fp, "%64s %d", name, &pid) == 2) {
+    while (fgets(line, sizeof line, fp) != NULL &&
+           pidfile_line(line, name, sizeof name, &pid) == 0) {
         if (pid <= 1 || strcmp(name, "supervisor") == 0 ||
             !is_our_server(pid, h->server_bin, name))
             continue;
@@ -205,7 +225,7 @@ static void reap_leftovers(const struct herd *h)
                 name, pid);
         kill(pid, SIGTERM);
         for (int i = 0; i < 100 && kill(pid, 0) == 0; i++) {
-            struct timespec ts = {0, 50 * 1000 * 1000};
+            struct timespec ts = {0, 50L * 1000 * 1000};
             nanosleep(&ts, NULL);
             if (!is_our_server(pid, h->server_bin, name))
                 break;
