@@ -265,6 +265,49 @@ int daemon_run(struct herd *h, const char *only, int report_fd, int foreground)
     return leak != 0 ? HERD_EXIT_SOFTWARE : 0;
 }
 
+/* The child of daemon_start_background: a session of its own, stdin and
+ * stdout on /dev/null, stderr to LOG_DIR/herd.log; runs the supervisor,
+ * which reports on report_fd. */
+__attribute__((noreturn)) static void
+run_detached(struct herd *h, const char *only, int report_fd)
+{
+    setsid();
+    int null = open("/dev/null", O_RDWR);
+    char logpath[PATH_MAX + 16];
+    snprintf(logpath, sizeof logpath, "%s/herd.log", h->log_dir);
+    int errfd = fileio_open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (errfd < 0)
+        _exit(fail_report(report_fd, "cannot open %s: %s", logpath,
+                          fileio_strerror(errno)));
+    if (null >= 0) {
+        dup2(null, STDIN_FILENO);
+        dup2(null, STDOUT_FILENO);
+        dup2(errfd >= 0 ? errfd : null, STDERR_FILENO);
+        if (null > STDERR_FILENO)
+            close(null);
+    }
+    if (errfd > STDERR_FILENO)
+        close(errfd);
+    fcntl(report_fd, F_SETFD, FD_CLOEXEC);
+    _exit(daemon_run(h, only, report_fd, 0));
+}
+
+/* Reads the child's report into in, to the end (or in's bound). */
+static void read_report(int fd, struct dynbuf *in)
+{
+    for (;;) {
+        char *space = dynbuf_reserve(in, 4096);
+        if (space == NULL)
+            break;
+        ssize_t n = read(fd, space, 4096);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        in->len += (size_t)n;
+    }
+}
+
 /* Forks the supervisor into the background and waits for its report. */
 int daemon_start_background(struct herd *h, const char *only)
 {
@@ -281,40 +324,12 @@ int daemon_start_background(struct herd *h, const char *only)
     }
     if (pid == 0) {
         close(pfd[0]);
-        setsid();
-        int null = open("/dev/null", O_RDWR);
-        char logpath[PATH_MAX + 16];
-        snprintf(logpath, sizeof logpath, "%s/herd.log", h->log_dir);
-        int errfd = fileio_open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (errfd < 0)
-            _exit(fail_report(pfd[1], "cannot open %s: %s", logpath,
-                              fileio_strerror(errno)));
-        if (null >= 0) {
-            dup2(null, STDIN_FILENO);
-            dup2(null, STDOUT_FILENO);
-            dup2(errfd >= 0 ? errfd : null, STDERR_FILENO);
-            if (null > STDERR_FILENO)
-                close(null);
-        }
-        if (errfd > STDERR_FILENO)
-            close(errfd);
-        fcntl(pfd[1], F_SETFD, FD_CLOEXEC);
-        _exit(daemon_run(h, only, pfd[1], 0));
+        run_detached(h, only, pfd[1]);
     }
     close(pfd[1]);
     struct dynbuf in;
     dynbuf_init(&in, 1 << 20);
-    for (;;) {
-        char *space = dynbuf_reserve(&in, 4096);
-        if (space == NULL)
-            break;
-        ssize_t n = read(pfd[0], space, 4096);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        in.len += (size_t)n;
-    }
+    read_report(pfd[0], &in);
     close(pfd[0]);
     const char *nl = in.data ? memchr(in.data, '\n', in.len) : NULL;
     if (nl == NULL) {
