@@ -319,10 +319,14 @@ static int spawn(struct child *c, const struct event_args *a)
     }
     /* execv wants char *const[]: copy the strings that are const here. */
     char name[CONFIG_NAME_MAX + 1];
-    char o_config[] = "--config", o_log[] = "--log-file";
-    char o_ready[] = "--ready-fd", o_life[] = "--lifeline-fd";
-    char o_data[] = "--data-dir", o_secret[] = "--secret-file";
-    char fd3[] = "3", fd4[] = "4";
+    char o_config[] = "--config";
+    char o_log[] = "--log-file";
+    char o_ready[] = "--ready-fd";
+    char o_life[] = "--lifeline-fd";
+    char o_data[] = "--data-dir";
+    char o_secret[] = "--secret-file";
+    char fd3[] = "3";
+    char fd4[] = "4";
     char datapath[4300];
     snprintf(name, sizeof name, "%s", c->cfg->name);
     snprintf(datapath, sizeof datapath, "%s/%s", sv->data_dir, c->cfg->name);
