@@ -243,7 +243,7 @@ int wal_flush(struct wal *w)
         w->writes++;
     }
     w->batch.len = 0;
-    if (w->batch.cap > 1024 * 1024)
+    if (w->batch.cap > (size_t)1024 * 1024)
         dynbuf_free(&w->batch);
     return rc;
 }
@@ -261,8 +261,8 @@ struct compact_ctx {
 };
 
 /* A compaction writes whenever this much is buffered. */
-#define COMPACT_CHUNK (1024 * 1024)
-#define COMPACT_ROOM  (COMPACT_CHUNK + 64 * 1024)
+#define COMPACT_CHUNK ((size_t)1024 * 1024)
+#define COMPACT_ROOM  (COMPACT_CHUNK + (size_t)64 * 1024)
 
 static int write_record(void *arg, const struct record *r)
 {

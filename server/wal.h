@@ -43,7 +43,7 @@ struct store;
 /* Below this a log is never compacted: a compaction rewrites the whole
  * store (and syncs it twice, in the loop), which for a small store under
  * load came every few seconds; 64 MiB replays in well under a second. */
-#define WAL_COMPACT_MIN (64 * 1024 * 1024)
+#define WAL_COMPACT_MIN ((uint64_t)64 * 1024 * 1024)
 
 enum wal_error {
     WAL_EIO = -1801,     /* errno is in wal->sys_errno */
