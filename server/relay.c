@@ -99,7 +99,8 @@ int relay_out_withhold(struct relay_out *o, unsigned long conn,
 {
     if (o->n == 0 || !relay_out_valid(o, conn, flushes))
         return 0;
-    size_t lo = 0, hi = o->n;
+    size_t lo = 0;
+    size_t hi = o->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         if (o->v[mid].seq < seq)
