@@ -119,6 +119,14 @@ size_t handshake_format_proof(char *buf, size_t cap, const unsigned char *proof)
     return len > 0 && (size_t)len < cap ? (size_t)len : 0;
 }
 
+/* Appends len bytes at msg + *n: the proof's message is bytes (names
+ * without their NULs, nonces), not a string. */
+static void append(unsigned char *msg, size_t *n, const void *bytes, size_t len)
+{
+    memcpy(msg + *n, bytes, len);
+    *n += len;
+}
+
 int handshake_proof(const unsigned char *secret, size_t secret_len,
                     enum handshake_role role, const char *dialer,
                     const char *acceptor,
@@ -135,18 +143,13 @@ int handshake_proof(const unsigned char *secret, size_t secret_len,
     size_t rl = strlen(r);
     size_t dl = strnlen(dialer, CONFIG_NAME_MAX);
     size_t al = strnlen(acceptor, CONFIG_NAME_MAX);
-    memcpy(msg + n, r, rl);
-    n += rl;
-    memcpy(msg + n, dialer, dl);
-    n += dl;
+    append(msg, &n, r, rl);
+    append(msg, &n, dialer, dl);
     msg[n++] = '|';
-    memcpy(msg + n, acceptor, al);
-    n += al;
+    append(msg, &n, acceptor, al);
     msg[n++] = '|';
-    memcpy(msg + n, dial_nonce, HANDSHAKE_NONCE);
-    n += HANDSHAKE_NONCE;
-    memcpy(msg + n, accept_nonce, HANDSHAKE_NONCE);
-    n += HANDSHAKE_NONCE;
+    append(msg, &n, dial_nonce, HANDSHAKE_NONCE);
+    append(msg, &n, accept_nonce, HANDSHAKE_NONCE);
     unsigned int outlen = HANDSHAKE_PROOF;
     if (HMAC(EVP_sha256(), secret, (int)secret_len, msg, n, out, &outlen) ==
             NULL ||
