@@ -72,7 +72,8 @@ void sync_children(const struct store *store, unsigned level, uint32_t prefix,
         return;
     }
     /* Inside one bucket: walk its list. */
-    uint32_t b0, b1;
+    uint32_t b0;
+    uint32_t b1;
     bucket_span(level, prefix, &b0, &b1);
     unsigned shift = SUB_BITS - 4 * (level - BUCKET_DIGITS) - 4;
     for (const struct record *r = bk[b0].head; r != NULL; r = r->bnext) {
@@ -96,6 +97,16 @@ static size_t format_prefix(char *out, unsigned level, uint32_t prefix)
     return level;
 }
 
+/* The value of the (lower-case) hex digit c; -1: not one. */
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
 static int parse_prefix(struct proto_slice f, unsigned *level, uint32_t *prefix)
 {
     *prefix = 0;
@@ -106,10 +117,10 @@ static int parse_prefix(struct proto_slice f, unsigned *level, uint32_t *prefix)
     if (f.len == 0 || f.len > SYNC_LEVELS)
         return -1;
     for (size_t i = 0; i < f.len; i++) {
-        const char *d = memchr(hexdigits, f.p[i], 16);
-        if (d == NULL || f.p[i] == '\0')
+        int d = hexval(f.p[i]);
+        if (d < 0)
             return -1;
-        *prefix = *prefix << 4 | (uint32_t)(d - hexdigits);
+        *prefix = *prefix << 4 | (uint32_t)d;
     }
     *level = (unsigned)f.len;
     return 0;
@@ -122,13 +133,21 @@ static void send_line(struct sync *s, const char *line, size_t len)
     s->ops->send_line(s->arg, line, len);
 }
 
+/* "WORD PREFIX" (word: four letters) at the head of line, which is not
+ * a string (it goes with its length); that length. */
+static size_t format_head(char *line, const char *word, unsigned level,
+                          uint32_t prefix)
+{
+    memcpy(line, word, 4);
+    line[4] = ' ';
+    return 5 + format_prefix(line + 5, level, prefix);
+}
+
 static void send_short(struct sync *s, const char *word, unsigned level,
                        uint32_t prefix)
 {
     char line[16];
-    memcpy(line, word, 4);
-    line[4] = ' ';
-    size_t n = 5 + format_prefix(line + 5, level, prefix);
+    size_t n = format_head(line, word, level, prefix);
     send_line(s, line, n);
 }
 
@@ -136,8 +155,7 @@ static void send_sums(struct sync *s, unsigned level, uint32_t prefix,
                       const uint64_t digest[16])
 {
     char line[SYNC_LINE_MAX];
-    memcpy(line, "SUMS ", 5);
-    size_t n = 5 + format_prefix(line + 5, level, prefix);
+    size_t n = format_head(line, "SUMS", level, prefix);
     line[n++] = ' ';
     for (unsigned c = 0; c < 16; c++)
         for (int i = 15; i >= 0; i--)
@@ -186,7 +204,8 @@ void sync_start(struct sync *s, uint64_t remote_count, uint64_t remote_digest)
     s->start_seq = s->store->last_seq;
     if (remote_count == s->store->count && remote_digest == s->store->digest)
         return;
-    uint64_t digest[16], count[16];
+    uint64_t digest[16];
+    uint64_t count[16];
     sync_children(s->store, 0, 0, digest, count);
     send_sums(s, 0, 0, digest);
     s->outstanding++;
@@ -197,10 +216,10 @@ static int unhex64(const char *p, uint64_t *out)
 {
     uint64_t v = 0;
     for (int i = 0; i < 16; i++) {
-        const char *d = memchr(hexdigits, p[i], 16);
-        if (d == NULL || p[i] == '\0')
+        int d = hexval(p[i]);
+        if (d < 0)
             return -1;
-        v = v << 4 | (uint64_t)(d - hexdigits);
+        v = v << 4 | (uint64_t)d;
     }
     *out = v;
     return 0;
@@ -210,21 +229,23 @@ static int on_sums(struct sync *s, unsigned level, uint32_t prefix,
                    struct proto_slice sums)
 {
     uint64_t theirs[16];
-    if (level >= SYNC_LEVELS || sums.len != 16 * 16)
+    if (level >= SYNC_LEVELS || sums.len != (size_t)16 * 16)
         return SYNC_EBAD;
     for (unsigned c = 0; c < 16; c++)
-        if (unhex64(sums.p + 16 * c, &theirs[c]) != 0)
+        if (unhex64(sums.p + (size_t)16 * c, &theirs[c]) != 0)
             return SYNC_EBAD;
     if (level == 0 && s->dialer && s->opened) {
         /* Our own descent covers it. */
         send_short(s, "DONE", level, prefix);
         return 0;
     }
-    uint64_t ours[16], count[16];
+    uint64_t ours[16];
+    uint64_t count[16];
     sync_children(s->store, level, prefix, ours, count);
     /* A child empty on both sides agrees without saying anything about
      * the others: a sparse store that differs everywhere has some. */
-    unsigned ndiff = 0, nempty = 0;
+    unsigned ndiff = 0;
+    unsigned nempty = 0;
     for (unsigned c = 0; c < 16; c++) {
         ndiff += ours[c] != theirs[c];
         nempty += ours[c] == theirs[c] && count[c] == 0;
@@ -241,7 +262,8 @@ static int on_sums(struct sync *s, unsigned level, uint32_t prefix,
             if (count[c] <= SYNC_DIRECT || cl == SYNC_LEVELS) {
                 rc = exchange(s, cl, cp);
             } else {
-                uint64_t d[16], n[16];
+                uint64_t d[16];
+                uint64_t n[16];
                 sync_children(s->store, cl, cp, d, n);
                 send_sums(s, cl, cp, d);
                 s->outstanding++;
@@ -306,52 +328,72 @@ static int walk_remember(struct sync *s, const struct record *r)
  * whatever the ranges hold. */
 #define PUMP_MAX_VISITS 65536
 
+/* Sends the records of r's bucket list from r on that are of the
+ * snapshot (seq <= start_seq) and under range e, until the list ends
+ * (NULL) or *sent reaches budget or *visits PUMP_MAX_VISITS: then the
+ * record it stopped at, remembered for the next call (walk_remember;
+ * s->broken if that failed). */
+static const struct record *send_bucket(struct sync *s,
+                                        const struct sync_range *e,
+                                        const struct record *r, size_t budget,
+                                        size_t *sent, size_t *visits)
+{
+    for (; r != NULL; r = r->bnext) {
+        (*visits)++;
+        if (*sent >= budget || *visits >= PUMP_MAX_VISITS) {
+            if (walk_remember(s, r) != 0)
+                s->broken = 1;
+            return r;
+        }
+        if (r->seq > s->start_seq || !under(r, e->level, e->prefix))
+            continue;
+        s->ops->send_record(s->arg, r);
+        s->st.records_sent++;
+        s->st.record_bytes += (uint64_t)r->len + 1;
+        *sent += (size_t)r->len + 1;
+    }
+    return NULL;
+}
+
+/* Walks range e (the queue's head) from bucket s->walk_bucket, and the
+ * record remembered in it, up to bucket b1, within budget and
+ * PUMP_MAX_VISITS (send_bucket); whether it stopped before the end. */
+static int walk_range(struct sync *s, const struct sync_range *e, uint32_t b1,
+                      size_t budget, size_t *sent, size_t *visits)
+{
+    const struct store *st = s->store;
+    while (s->walk_bucket < b1 && *sent < budget && *visits < PUMP_MAX_VISITS) {
+        const struct record *r = NULL;
+        if (s->walk_has_next) {
+            r = store_get(st, s->walk_id, s->walk_id_len);
+            s->walk_has_next = 0;
+        } else if (st->buckets != NULL) {
+            r = st->buckets[s->walk_bucket].head;
+        }
+        if (send_bucket(s, e, r, budget, sent, visits) != NULL)
+            return 1; /* stopped inside the bucket */
+        s->walk_bucket++;
+        (*visits)++;
+    }
+    return s->walk_bucket < b1;
+}
+
 size_t sync_pump(struct sync *s, size_t budget)
 {
     size_t sent = 0;
     size_t visits = 0;
-    const struct store *st = s->store;
     while (s->qlen > 0 && sent < budget && visits < PUMP_MAX_VISITS) {
         const struct sync_range *e = &s->q[s->qhead];
-        uint32_t b0, b1;
+        uint32_t b0;
+        uint32_t b1;
         bucket_span(e->level, e->prefix, &b0, &b1);
         if (!s->walk_started) {
             s->walk_started = 1;
             s->walk_bucket = b0;
             s->walk_has_next = 0;
         }
-        while (s->walk_bucket < b1 && sent < budget &&
-               visits < PUMP_MAX_VISITS) {
-            const struct record *r = NULL;
-            if (s->walk_has_next) {
-                r = store_get(st, s->walk_id, s->walk_id_len);
-                s->walk_has_next = 0;
-            } else if (st->buckets != NULL) {
-                r = st->buckets[s->walk_bucket].head;
-            }
-            for (; r != NULL; r = r->bnext) {
-                visits++;
-                if (sent >= budget || visits >= PUMP_MAX_VISITS) {
-                    if (walk_remember(s, r) != 0) {
-                        s->broken = 1;
-                        return sent;
-                    }
-                    break;
-                }
-                if (r->seq > s->start_seq || !under(r, e->level, e->prefix))
-                    continue;
-                s->ops->send_record(s->arg, r);
-                s->st.records_sent++;
-                s->st.record_bytes += (uint64_t)r->len + 1;
-                sent += (size_t)r->len + 1;
-            }
-            if (r != NULL)
-                break; /* stopped inside the bucket */
-            s->walk_bucket++;
-            visits++;
-        }
-        if (s->walk_bucket < b1)
-            break; /* out of budget */
+        if (walk_range(s, e, b1, budget, &sent, &visits))
+            break; /* out of budget (or of memory: s->broken) */
         if (e->pull)
             send_short(s, "DONE", e->level, e->prefix);
         s->walk_started = 0;
