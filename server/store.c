@@ -231,7 +231,8 @@ static uint64_t fmix64(uint64_t h)
  * whole AT line, which every server hashes for every record it keeps. */
 static uint64_t word_hash(const unsigned char *p, size_t len, uint64_t seed)
 {
-    const uint64_t c1 = 0x87c37b91114253d5ULL, c2 = 0x4cf5ad432745937fULL;
+    const uint64_t c1 = 0x87c37b91114253d5ULL;
+    const uint64_t c2 = 0x4cf5ad432745937fULL;
     uint64_t h = seed ^ ((uint64_t)len * c2);
     size_t i = 0;
     for (;; i += 8) {
@@ -402,6 +403,37 @@ int store_reserve(struct store *s, size_t n)
     return cap > s->cap ? resize(s, cap) : 0;
 }
 
+/* rec into bucket b's list: a new client's (old NULL) in front, counted;
+ * a newer record of a client in old's place, old's bytes and hash taken
+ * out of the sums. */
+static void link_record(struct store *s, struct store_bucket *b,
+                        struct record *rec, const struct record *old)
+{
+    if (old == NULL) {
+        s->count++;
+        b->count++;
+        rec->bprev = NULL;
+        rec->bnext = b->head;
+        if (b->head != NULL)
+            b->head->bprev = rec;
+        b->head = rec;
+    } else {
+        s->bytes -= old->len;
+        s->digest ^= old->hash;
+        b->digest ^= old->hash;
+        /* In the old record's place: a walk of the bucket that stops at
+         * a client finds its way on from the newer record. */
+        rec->bprev = old->bprev;
+        rec->bnext = old->bnext;
+        if (rec->bprev != NULL)
+            rec->bprev->bnext = rec;
+        else
+            b->head = rec;
+        if (rec->bnext != NULL)
+            rec->bnext->bprev = rec;
+    }
+}
+
 int store_apply_hashed(struct store *s, struct record *rec, uint64_t h,
                        const struct record **cur)
 {
@@ -449,29 +481,7 @@ int store_apply_hashed(struct store *s, struct record *rec, uint64_t h,
     s->slots[i].h = h;
     s->slots[i].r = rec;
     rec->sub = (uint16_t)key;
-    if (old == NULL) {
-        s->count++;
-        b->count++;
-        rec->bprev = NULL;
-        rec->bnext = b->head;
-        if (b->head != NULL)
-            b->head->bprev = rec;
-        b->head = rec;
-    } else {
-        s->bytes -= old->len;
-        s->digest ^= old->hash;
-        b->digest ^= old->hash;
-        /* In the old record's place: a walk of the bucket that stops at
-         * a client finds its way on from the newer record. */
-        rec->bprev = old->bprev;
-        rec->bnext = old->bnext;
-        if (rec->bprev != NULL)
-            rec->bprev->bnext = rec;
-        else
-            b->head = rec;
-        if (rec->bnext != NULL)
-            rec->bnext->bprev = rec;
-    }
+    link_record(s, b, rec, old);
     s->bytes += rec->len;
     s->mem = s->mem - old_size + size;
     s->digest ^= rec->hash;
