@@ -541,6 +541,58 @@ static int seal(struct conn *c)
     return 0;
 }
 
+/* The kernel took n of out's bytes, not all: the rest goes to one
+ * uv_write, which owns out's storage until on_write. */
+static void write_rest(struct conn *c, struct dynbuf *out, int n)
+{
+    struct write_req *w = malloc(sizeof *w);
+    if (w == NULL) {
+        conn_close(c, "out of memory");
+        return;
+    }
+    size_t len;
+    w->data = dynbuf_take(out, &len);
+    w->c = c;
+    uv_buf_t b = uv_buf_init(w->data + n, (unsigned)(len - (size_t)n));
+    assert(!c->writing); /* one uv_write in flight at most */
+    int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+    if (rc != 0) {
+        free(w->data);
+        free(w);
+        conn_close(c, uv_strerror(rc));
+        return;
+    }
+    conn_ref(c);
+    c->writing = 1;
+    c->write_len = len - (size_t)n;
+}
+
+/* Writes out (not empty): what the kernel takes at once, the rest by
+ * write_rest. Returns 0 when all of it went, -1 when it did not (a
+ * uv_write has the rest, or the connection closed). */
+static int write_out(struct conn *c, struct dynbuf *out)
+{
+    uv_buf_t b = uv_buf_init(out->data, (unsigned)out->len);
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (n == UV_EAGAIN || n == UV_ENOSYS)
+        n = 0;
+    if (n < 0) {
+        conn_close(c, uv_strerror(n));
+        return -1;
+    }
+    if (n > 0)
+        c->last_write_ms = uv_now(c->pool->loop);
+    if ((size_t)n < out->len) {
+        write_rest(c, out, n);
+        return -1;
+    }
+    out->len = 0;
+    if (out->cap >
+        (c->kind == CONN_CLIENT ? CONN_CLIENT_KEEP_OUT : CONN_PEER_KEEP_OUT))
+        dynbuf_free(out);
+    return 0;
+}
+
 static void flush(struct conn *c)
 {
     if (c->closing || c->writing)
@@ -559,45 +611,8 @@ static void flush(struct conn *c)
         c->flushes++; /* from here on, out's bytes are on their way */
     }
     if (out->len > 0) {
-        uv_buf_t b = uv_buf_init(out->data, (unsigned)out->len);
-        int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-        if (n == UV_EAGAIN || n == UV_ENOSYS)
-            n = 0;
-        if (n < 0) {
-            conn_close(c, uv_strerror(n));
+        if (write_out(c, out) != 0)
             return;
-        }
-        if (n > 0)
-            c->last_write_ms = uv_now(c->pool->loop);
-        if ((size_t)n < out->len) {
-            /* The kernel took part: hand the rest to one uv_write, which
-             * owns the storage until on_write. */
-            struct write_req *w = malloc(sizeof *w);
-            if (w == NULL) {
-                conn_close(c, "out of memory");
-                return;
-            }
-            size_t len;
-            w->data = dynbuf_take(out, &len);
-            w->c = c;
-            b = uv_buf_init(w->data + n, (unsigned)(len - (size_t)n));
-            assert(!c->writing); /* one uv_write in flight at most */
-            int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
-            if (rc != 0) {
-                free(w->data);
-                free(w);
-                conn_close(c, uv_strerror(rc));
-                return;
-            }
-            conn_ref(c);
-            c->writing = 1;
-            c->write_len = len - (size_t)n;
-            return;
-        }
-        out->len = 0;
-        if (out->cap > (c->kind == CONN_CLIENT ? CONN_CLIENT_KEEP_OUT
-                                               : CONN_PEER_KEEP_OUT))
-            dynbuf_free(out);
         maybe_resume(c); /* a reader paused on output may go on */
     }
     if (c->eof && c->head == NULL && !c->paused)
@@ -634,7 +649,7 @@ static void resume(struct conn *c)
  * the one just before it: an older count says nothing about the load. */
 static int window_recent(const struct conn *c, uint64_t now)
 {
-    return now - c->window_ns < 2 * CONN_PEER_WINDOW_NS;
+    return now - c->window_ns < (uint64_t)2 * CONN_PEER_WINDOW_NS;
 }
 
 /* Whether a peer link keeps its output back for a later iteration. */
@@ -700,6 +715,40 @@ static void unthrottle(struct conn_pool *pool)
     }
 }
 
+/* Flushes the dirty connections. Peer links first: an update is on its
+ * way to the neighbours before the client that sent it reads its AT
+ * reply, unless its link is busy and held (then it follows within
+ * peer_hold_ns). */
+static void flush_dirty(struct conn_pool *pool, uint64_t now)
+{
+    struct conn *lists[2] = {NULL, NULL};
+    while (pool->dirty != NULL) {
+        struct conn *c = pool->dirty;
+        pool->dirty = c->dirty_next;
+        int k = c->kind == CONN_CLIENT;
+        c->dirty_next = lists[k];
+        lists[k] = c;
+    }
+    for (int k = 0; k < 2; k++) {
+        while (lists[k] != NULL) {
+            struct conn *c = lists[k];
+            lists[k] = c->dirty_next;
+            if (k == 0 && hold_back(pool, c, now)) {
+                c->dirty_next = pool->held; /* stays dirty, keeps its ref */
+                pool->held = c;
+                continue;
+            }
+            c->dirty = 0;
+            if (k == 0 && pool->peer_hold_ns > 0 && !c->writing) {
+                c->flushed_ns = now;
+                count_window(c, now);
+            }
+            flush(c);
+            conn_unref(c);
+        }
+    }
+}
+
 void conn_pool_flush(struct conn_pool *pool)
 {
     pool->turn++;
@@ -725,35 +774,7 @@ void conn_pool_flush(struct conn_pool *pool)
         }
         if (pool->before_write)
             pool->before_write(pool->before_write_arg);
-        /* Peer links first: an update is on its way to the neighbours
-         * before the client that sent it reads its AT reply, unless its
-         * link is busy and held (then it follows within peer_hold_ns). */
-        struct conn *lists[2] = {NULL, NULL};
-        while (pool->dirty != NULL) {
-            struct conn *c = pool->dirty;
-            pool->dirty = c->dirty_next;
-            int k = c->kind == CONN_CLIENT;
-            c->dirty_next = lists[k];
-            lists[k] = c;
-        }
-        for (int k = 0; k < 2; k++) {
-            while (lists[k] != NULL) {
-                struct conn *c = lists[k];
-                lists[k] = c->dirty_next;
-                if (k == 0 && hold_back(pool, c, now)) {
-                    c->dirty_next = pool->held; /* stays dirty, keeps its ref */
-                    pool->held = c;
-                    continue;
-                }
-                c->dirty = 0;
-                if (k == 0 && pool->peer_hold_ns > 0 && !c->writing) {
-                    c->flushed_ns = now;
-                    count_window(c, now);
-                }
-                flush(c);
-                conn_unref(c);
-            }
-        }
+        flush_dirty(pool, now);
     }
     if (pool->held != NULL && !uv_is_active((uv_handle_t *)&pool->hold_timer))
         uv_timer_start(&pool->hold_timer, on_hold_timer,

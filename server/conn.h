@@ -23,12 +23,13 @@
 #define CONN_READ_BUF           (64 * 1024)
 #define CONN_DEFAULT_MAX_OUTPUT (4 * 1024 * 1024)
 #define CONN_MAX_HOLDS          64 /* replies waiting on the network per client */
-#define CONN_HIGH_WATER         (256 * 1024)
-#define CONN_PEER_BATCH         (64 * 1024) /* a held peer link goes out past this */
+#define CONN_HIGH_WATER         ((size_t)256 * 1024)
+/* A held peer link goes out past this. */
+#define CONN_PEER_BATCH ((size_t)64 * 1024)
 /* An emptied output buffer keeps its storage up to this size: a client's
  * small (10 000 of them may idle), a peer link's a batch and more (a few
  * links, each refilled every iteration or hold). */
-#define CONN_CLIENT_KEEP_OUT (16 * 1024)
+#define CONN_CLIENT_KEEP_OUT ((size_t)16 * 1024)
 #define CONN_PEER_KEEP_OUT   (2 * CONN_PEER_BATCH)
 /* A peer link is busy, and may be held, once it carried this many bytes
  * in the last 10 ms window (about 5000 records a second): below that a
