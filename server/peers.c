@@ -603,89 +603,73 @@ static int too_far_ahead(const struct peers *ps,
            (cmd->sec == limit && cmd->nsec > (uint32_t)now.tv_nsec);
 }
 
-/* A line on a link that is up. (A write may close the link and free its
- * struct link: only p and c are used past the first lines.) */
-static int on_peer_line(struct conn *c, const char *line, size_t len)
+/* Splits a line that came without a hint (into split) and returns its
+ * number of fields, 0 for a blank line; *at: whether it is an AT record,
+ * whose client is then hashed once, into *h, for the held-copy check
+ * and the store. */
+static size_t split_peer_line(const struct peers *ps, const char *line,
+                              size_t len, struct proto_slice *split, int *at,
+                              uint64_t *h)
 {
-    struct peer *p = ((const struct link *)c->data)->p;
-    struct peers *ps = p->ps;
-    size_t ahead_len;
-    uint64_t gen;
-    const char *ahead = linebuf_ahead(&c->in, &ahead_len, &gen);
-    /* The hint made for this very line, if any (look_ahead replaces it).
-     * Such a line is split already, and checked against the held record
-     * first: a copy already held needs nothing more. */
-    struct relay_hint hint = p->hint[0];
-    int hinted = relay_hint_matches(&hint, gen, line, len);
-    relay_look_ahead(p->hint, ps->cfg.store, ps->cfg.max_client_id, ahead,
-                     ahead_len, gen);
-    struct proto_slice split[PROTO_MAX_FIELDS];
-    const struct proto_slice *f = split;
-    size_t n;
-    uint64_t h = 0;
-    int at;
-    if (hinted) {
-        f = hint.f; /* an AT line's six fields, its client hashed */
-        n = 6;
-        h = hint.h;
-        at = 1;
-    } else {
-        n = proto_split6(line, len, split); /* the form servers send */
-        if (n == 0)
-            n = proto_split(line, len, split, PROTO_MAX_FIELDS);
-        if (n == 0)
-            return 0; /* blank */
-        at = n == 6 && f[0].len == 2 && memcmp(f[0].p, "AT", 2) == 0 &&
-             proto_client_ok(f[3].len, ps->cfg.max_client_id) == PROTO_OK;
-        /* The client is hashed once, for the held-copy check and the
-         * store. */
-        if (at)
-            h = store_key_hash(ps->cfg.store, f[3].p, f[3].len);
-    }
-    p->received++;
-    if (at) {
-        const struct record *held =
-            relay_held(ps->cfg.store, h, f[3], line, len);
-        if (held != NULL) {
-            withhold(p, held);
-            ps->stats.stale++;
-            return 0;
-        }
-    }
-    if (!at && n == 2 && f[0].len == 4 &&
+    size_t n = proto_split6(line, len, split); /* the form servers send */
+    if (n == 0)
+        n = proto_split(line, len, split, PROTO_MAX_FIELDS);
+    if (n == 0)
+        return 0; /* blank */
+    *at = n == 6 && split[0].len == 2 && memcmp(split[0].p, "AT", 2) == 0 &&
+          proto_client_ok(split[3].len, ps->cfg.max_client_id) == PROTO_OK;
+    if (*at)
+        *h = store_key_hash(ps->cfg.store, split[3].p, split[3].len);
+    return n;
+}
+
+/* A line of n fields f on a link that is not an AT record: a heartbeat
+ * or a catch-up message, for which it returns what on_peer_line does;
+ * -1 when it is neither (then it is taken for a bad record). */
+static int on_other_line(struct peer *p, struct conn *c,
+                         const struct proto_slice *f, size_t n,
+                         const char *line, size_t len)
+{
+    if (n == 2 && f[0].len == 4 &&
         (memcmp(f[0].p, "PING", 4) == 0 || memcmp(f[0].p, "PONG", 4) == 0)) {
         on_heartbeat(p, c, f);
         return 0;
     }
-    if (!at) {
-        sync_enter(p);
-        int src = sync_on_line(&p->sync, f, n);
-        sync_leave(p, "link closed");
-        if (!p->sync_on)
-            return c->closing;
-        if (src != SYNC_ENOTSYNC) {
-            if (src == 0 && !p->sync_active && !sync_idle(&p->sync)) {
-                p->sync_active = 1; /* the other side opened */
-                set_read_limit(p);
-                p->sync_start_ns = uv_hrtime();
-                p->sync_worst_ns = 0;
-                p->sync_received = 0;
-            }
-            if (src == SYNC_EBAD) {
-                char excerpt[160];
-                log_escape(excerpt, sizeof excerpt, line, len);
-                log_msg("link %s: dropped invalid catch-up message: %s",
-                        p->name, excerpt);
-            } else if (src != 0) {
-                conn_close(c, src == SYNC_EQUEUE
-                                  ? "catch-up: too many ranges asked for"
-                                  : "catch-up: out of memory");
-                return 1;
-            }
-            sync_check_done(p);
-            return 0;
-        }
+    sync_enter(p);
+    int src = sync_on_line(&p->sync, f, n);
+    sync_leave(p, "link closed");
+    if (!p->sync_on)
+        return c->closing;
+    if (src == SYNC_ENOTSYNC)
+        return -1;
+    if (src == 0 && !p->sync_active && !sync_idle(&p->sync)) {
+        p->sync_active = 1; /* the other side opened */
+        set_read_limit(p);
+        p->sync_start_ns = uv_hrtime();
+        p->sync_worst_ns = 0;
+        p->sync_received = 0;
     }
+    if (src == SYNC_EBAD) {
+        char excerpt[160];
+        log_escape(excerpt, sizeof excerpt, line, len);
+        log_msg("link %s: dropped invalid catch-up message: %s", p->name,
+                excerpt);
+    } else if (src != 0) {
+        conn_close(c, src == SYNC_EQUEUE ? "catch-up: too many ranges asked for"
+                                         : "catch-up: out of memory");
+        return 1;
+    }
+    sync_check_done(p);
+    return 0;
+}
+
+/* A record (a line of n fields f, not held already) from a link: checked
+ * like client input, then handed on (ops->on_record) with h, its
+ * client's hash when it is a valid AT line. */
+static int on_peer_record(struct peer *p, const struct proto_slice *f, size_t n,
+                          uint64_t h, const char *line, size_t len)
+{
+    struct peers *ps = p->ps;
     struct proto_command cmd;
     int rc = proto_parse_fields(f, n, &cmd);
     if (rc == 0)
@@ -722,6 +706,54 @@ static int on_peer_line(struct conn *c, const char *line, size_t len)
     ps->ops->on_record(ps->arg, r, h, p);
     p->sync_received += p->sync_active;
     return 0;
+}
+
+/* A line on a link that is up. (A write may close the link and free its
+ * struct link: only p and c are used past the first lines.) */
+static int on_peer_line(struct conn *c, const char *line, size_t len)
+{
+    struct peer *p = ((const struct link *)c->data)->p;
+    struct peers *ps = p->ps;
+    size_t ahead_len;
+    uint64_t gen;
+    const char *ahead = linebuf_ahead(&c->in, &ahead_len, &gen);
+    /* The hint made for this very line, if any (look_ahead replaces it).
+     * Such a line is split already, and checked against the held record
+     * first: a copy already held needs nothing more. */
+    struct relay_hint hint = p->hint[0];
+    int hinted = relay_hint_matches(&hint, gen, line, len);
+    relay_look_ahead(p->hint, ps->cfg.store, ps->cfg.max_client_id, ahead,
+                     ahead_len, gen);
+    struct proto_slice split[PROTO_MAX_FIELDS];
+    const struct proto_slice *f = split;
+    size_t n;
+    uint64_t h = 0;
+    int at;
+    if (hinted) {
+        f = hint.f; /* an AT line's six fields, its client hashed */
+        n = 6;
+        h = hint.h;
+        at = 1;
+    } else {
+        n = split_peer_line(ps, line, len, split, &at, &h);
+        if (n == 0)
+            return 0; /* blank */
+    }
+    p->received++;
+    if (at) {
+        const struct record *held =
+            relay_held(ps->cfg.store, h, f[3], line, len);
+        if (held != NULL) {
+            withhold(p, held);
+            ps->stats.stale++;
+            return 0;
+        }
+    } else {
+        int rc = on_other_line(p, c, f, n, line, len);
+        if (rc >= 0)
+            return rc;
+    }
+    return on_peer_record(p, f, n, h, line, len);
 }
 
 static void on_peer_close(struct conn *c, const char *reason)

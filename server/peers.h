@@ -26,12 +26,12 @@
 #define PEERS_BACKOFF_FIRST_MS     50
 #define PEERS_BACKOFF_MAX_MS       1000
 #define PEERS_HANDSHAKE_TIMEOUT_MS 5000
-#define PEERS_MAX_OUTPUT           (256u * 1024 * 1024)
+#define PEERS_MAX_OUTPUT           ((size_t)256 * 1024 * 1024)
 /* A catch-up produces records only while a link's output holds less than
  * this, at most PEERS_CATCHUP_SLICE bytes a loop turn; a link reads at
  * most PEERS_READ_PER_TURN bytes a turn. Both keep a turn short. */
-#define PEERS_CATCHUP_ROOM  (512u * 1024)
-#define PEERS_CATCHUP_SLICE (128u * 1024)
+#define PEERS_CATCHUP_ROOM  ((size_t)512 * 1024)
+#define PEERS_CATCHUP_SLICE ((size_t)128 * 1024)
 #define PEERS_READ_PER_TURN (64u * 1024)
 
 struct conn;
