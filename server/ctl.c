@@ -43,6 +43,42 @@ struct ctl_write {
 
 /* ---- the cuts file -------------------------------------------------- */
 
+/* The names of the cut neighbours, one a line, into b. Returns 0 or
+ * ENOMEM. */
+static int cut_names(struct server *srv, struct dynbuf *b)
+{
+    for (size_t i = 0; i < peers_count(&srv->peers); i++) {
+        struct peers_status st;
+        peers_status(&srv->peers, i, &st);
+        if (st.cut && dynbuf_printf(b, "%s\n", st.name) != 0)
+            return ENOMEM;
+    }
+    return 0;
+}
+
+/* Writes len bytes of data to tmp, a new file (0600, never written
+ * through a link planted there), fsyncs it and renames it to path; on a
+ * failure tmp is removed. Returns 0 or an errno value. */
+static int replace_file(const char *tmp, const char *path, const void *data,
+                        size_t len)
+{
+    int fd = unlink(tmp) != 0 && errno != ENOENT
+                 ? -1
+                 : fileio_open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0)
+        return errno;
+    int err = 0;
+    if (fileio_write_all(fd, data, len) != 0 || fsync(fd) != 0)
+        err = errno ? errno : EIO;
+    if (close(fd) != 0 && err == 0)
+        err = errno;
+    if (err == 0 && rename(tmp, path) != 0)
+        err = errno;
+    if (err != 0)
+        unlink(tmp);
+    return err;
+}
+
 /* Replaces DATA_DIR/cuts with the names of the cut neighbours (write a
  * temporary file, fsync, rename, fsync the directory); no cut: no file.
  * Returns 0 or an errno value. */
@@ -50,16 +86,11 @@ static int save_cuts(struct ctl *ctl)
 {
     if (ctl->cuts_path == NULL)
         return 0;
-    struct server *srv = ctl->srv;
     struct dynbuf b;
     dynbuf_init(&b, SIZE_MAX);
-    for (size_t i = 0; i < peers_count(&srv->peers); i++) {
-        struct peers_status st;
-        peers_status(&srv->peers, i, &st);
-        if (st.cut && dynbuf_printf(&b, "%s\n", st.name) != 0) {
-            dynbuf_free(&b);
-            return ENOMEM;
-        }
+    if (cut_names(ctl->srv, &b) != 0) {
+        dynbuf_free(&b);
+        return ENOMEM;
     }
     int err = 0;
     if (b.len == 0) {
@@ -76,22 +107,7 @@ static int save_cuts(struct ctl *ctl)
     }
     memcpy(tmp, ctl->cuts_path, plen);
     memcpy(tmp + plen, ".tmp", 5);
-    /* A new file, 0600, never written through a link planted there. */
-    int fd = unlink(tmp) != 0 && errno != ENOENT
-                 ? -1
-                 : fileio_open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (fd < 0) {
-        err = errno;
-    } else {
-        if (fileio_write_all(fd, b.data, b.len) != 0 || fsync(fd) != 0)
-            err = errno ? errno : EIO;
-        if (close(fd) != 0 && err == 0)
-            err = errno;
-        if (err == 0 && rename(tmp, ctl->cuts_path) != 0)
-            err = errno;
-        if (err != 0)
-            unlink(tmp);
-    }
+    err = replace_file(tmp, ctl->cuts_path, b.data, b.len);
     if (err == 0) {
         /* The rename itself must reach the disk. */
         fileio_sync_dir(ctl->srv->opt->data_dir);
@@ -99,6 +115,35 @@ static int save_cuts(struct ctl *ctl)
     free(tmp);
     dynbuf_free(&b);
     return err;
+}
+
+/* Cuts the links that the cuts file fp names, one a line, and lists
+ * them in names; a name that is no neighbour's is ignored, with a word
+ * in the log. Returns 0, or HERD_EXIT_OSERR when names ran out of
+ * memory. */
+static int read_cuts(struct server *srv, FILE *fp, struct dynbuf *names)
+{
+    const struct ctl *ctl = &srv->ctl;
+    char line[256];
+    int rc = 0;
+    while (fgets(line, sizeof line, fp) != NULL) {
+        size_t n = strlen(line);
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' ||
+                         line[n - 1] == ' ' || line[n - 1] == '\t'))
+            line[--n] = '\0';
+        if (n == 0)
+            continue;
+        if (peers_set_cut(&srv->peers, line, 1) != 0) {
+            char esc[128];
+            log_escape(esc, sizeof esc, line, n);
+            log_msg("%s names '%s', which is not a neighbour: ignored",
+                    ctl->cuts_path, esc);
+            continue;
+        }
+        if (dynbuf_printf(names, "%s%s", names->len ? ", " : "", line) != 0)
+            rc = HERD_EXIT_OSERR;
+    }
+    return rc;
 }
 
 int ctl_load_cuts(struct server *srv)
@@ -132,26 +177,8 @@ int ctl_load_cuts(struct server *srv)
         return HERD_EXIT_CONFIG;
     }
     struct dynbuf names;
-    dynbuf_init(&names, 64 * 1024);
-    char line[256];
-    int rc = 0;
-    while (fgets(line, sizeof line, fp) != NULL) {
-        size_t n = strlen(line);
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' ||
-                         line[n - 1] == ' ' || line[n - 1] == '\t'))
-            line[--n] = '\0';
-        if (n == 0)
-            continue;
-        if (peers_set_cut(&srv->peers, line, 1) != 0) {
-            char esc[128];
-            log_escape(esc, sizeof esc, line, n);
-            log_msg("%s names '%s', which is not a neighbour: ignored",
-                    ctl->cuts_path, esc);
-            continue;
-        }
-        if (dynbuf_printf(&names, "%s%s", names.len ? ", " : "", line) != 0)
-            rc = HERD_EXIT_OSERR;
-    }
+    dynbuf_init(&names, (size_t)64 * 1024);
+    int rc = read_cuts(srv, fp, &names);
     if (ferror(fp)) {
         fprintf(stderr, "herd-server: cannot read %s: %s\n", ctl->cuts_path,
                 strerror(errno));
@@ -236,7 +263,8 @@ static void send_str(struct ctl_conn *c, const char *s)
 static void reply_status(struct ctl_conn *c)
 {
     struct server *srv = c->ctl->srv;
-    char epoch[17], digest[17];
+    char epoch[17];
+    char digest[17];
     snprintf(epoch, sizeof epoch, "%016llx", (unsigned long long)srv->epoch);
     snprintf(digest, sizeof digest, "%016llx",
              (unsigned long long)srv->store.digest);
@@ -273,7 +301,7 @@ static void reply_cut(struct ctl_conn *c, int cut, char **words, int n)
     struct server *srv = ctl->srv;
     const char *verb = cut ? "cut" : "heal";
     struct dynbuf r;
-    dynbuf_init(&r, 64 * 1024);
+    dynbuf_init(&r, (size_t)64 * 1024);
     int rc = dynbuf_printf(&r, "ok %s", verb);
     if (n == 1) {
         for (size_t i = 0; i < peers_count(&srv->peers); i++) {
@@ -285,7 +313,8 @@ static void reply_cut(struct ctl_conn *c, int cut, char **words, int n)
         }
     } else if (n == 2) {
         if (peers_set_cut(&srv->peers, words[1], cut) != 0) {
-            char esc[160], msg[256];
+            char esc[160];
+            char msg[256];
             log_escape(esc, sizeof esc, words[1], strlen(words[1]));
             snprintf(msg, sizeof msg, "error %s has no neighbour named '%s'",
                      srv->opt->name, esc);
@@ -350,7 +379,8 @@ static void execute(struct ctl_conn *c, char *line, size_t len)
         reply_cut(c, cut, words, n > 3 ? 3 : n);
         return;
     }
-    char esc[96], msg[200];
+    char esc[96];
+    char msg[200];
     log_escape(esc, sizeof esc, words[0], strlen(words[0]));
     snprintf(msg, sizeof msg,
              "error unknown command '%s' (cut [NAME], heal [NAME], status)",
@@ -419,10 +449,14 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
 }
 
-/* Best effort, for a connection about to be closed. */
+/* Best effort, for a connection about to be closed: a short line, copied
+ * because a uv_buf_t's base is not const (uv_try_write takes what it
+ * takes at once). */
 static void say_and_close(struct ctl_conn *c, const char *line)
 {
-    uv_buf_t b = uv_buf_init((char *)(uintptr_t)line, (unsigned)strlen(line));
+    char copy[64];
+    snprintf(copy, sizeof copy, "%s", line);
+    uv_buf_t b = uv_buf_init(copy, (unsigned)strlen(copy));
     (void)uv_try_write((uv_stream_t *)&c->pipe, &b, 1);
     ctl_conn_close(c);
 }

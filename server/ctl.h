@@ -41,11 +41,12 @@
 
 #include <uv.h>
 
-#define CTL_MAX_CONNS  16
-#define CTL_IDLE_MS    5000
-#define CTL_LINE_MAX   1024
-#define CTL_MAX_OUTPUT (1024 * 1024) /* unread replies before a close */
-#define CTL_PATH_MAX   108           /* sun_path */
+#define CTL_MAX_CONNS 16
+#define CTL_IDLE_MS   5000
+#define CTL_LINE_MAX  1024
+/* Unread replies before a close. */
+#define CTL_MAX_OUTPUT ((size_t)1024 * 1024)
+#define CTL_PATH_MAX   108 /* sun_path */
 
 struct server;
 struct ctl_conn;
