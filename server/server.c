@@ -621,7 +621,8 @@ static int listen_on(struct server *srv, uv_tcp_t *t,
     if (rc != 0) {
         /* A host name (this machine's, in a herd.conf shared by several):
          * resolved once, before the loop runs. */
-        struct addrinfo hints, *res = NULL;
+        struct addrinfo hints;
+        struct addrinfo *res = NULL;
         memset(&hints, 0, sizeof hints);
         hints.ai_family = AF_UNSPEC;
         hints.ai_socktype = SOCK_STREAM;
@@ -699,6 +700,153 @@ static void raise_fd_limit(const struct server_options *opt)
                 (unsigned long long)rl.rlim_cur);
 }
 
+/* The places client, from opt's places settings: HERD_EXIT_OK (then
+ * *places_ok is 1), or the exit code for why it cannot be had, said on
+ * stderr. */
+static int start_places(struct server *srv, int *places_ok)
+{
+    const struct server_options *opt = srv->opt;
+    struct places_options po = {opt->places,
+                                opt->places_url,
+                                opt->places_key,
+                                opt->places_index,
+                                opt->places_timeout_ms,
+                                opt->places_cache_ttl_ms,
+                                opt->places_cache_size,
+                                (unsigned)opt->places_max_inflight};
+    int rc = places_init(&srv->places, &srv->loop, &po);
+    if (rc == PLACES_EPROVIDER) {
+        fprintf(stderr,
+                "herd-server: unknown places provider '%s' (known: %s)\n",
+                opt->places, places_provider_names());
+        return HERD_EXIT_CONFIG;
+    }
+    if (rc == PLACES_ENOKEY) {
+        fprintf(stderr,
+                "herd-server: places provider '%s' needs an API key: set "
+                "HERD_PLACES_KEY (or use 'places offline')\n",
+                opt->places);
+        return HERD_EXIT_CONFIG;
+    }
+    if (rc == PLACES_EINDEX) {
+        fprintf(stderr,
+                "herd-server: cannot use the offline places index %s: %s "
+                "(rebuild it, or set places_index / --places-index)\n",
+                opt->places_index ? opt->places_index : "(none)",
+                "missing, unreadable or damaged");
+        return HERD_EXIT_CONFIG;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "herd-server: cannot set up places: out of memory\n");
+        return HERD_EXIT_OSERR;
+    }
+    *places_ok = 1;
+    return HERD_EXIT_OK;
+}
+
+/* What serving needs once the links are set up, in this order: the
+ * write-ahead log, the store's bounds, the operator's cuts, the client
+ * and peer listeners, the lifeline and the control socket. The first
+ * failure's exit code (said on stderr), or HERD_EXIT_OK. */
+static int open_all(struct server *srv)
+{
+    const struct server_options *opt = srv->opt;
+    int rc = open_wal(srv);
+    if (rc != 0)
+        return rc;
+    set_store_bounds(srv);
+    /* Cuts the operator made before a restart hold from the start: before
+     * any link is accepted or dialled. */
+    rc = ctl_load_cuts(srv);
+    if (rc != 0)
+        return rc;
+    rc = listen_on(srv, &srv->client_listener, &opt->listen,
+                   on_client_connection, "client");
+    if (rc != 0)
+        return rc;
+    rc = listen_on(srv, &srv->peer_listener, &opt->peer_listen,
+                   on_peer_connection, "peer");
+    if (rc != 0)
+        return rc;
+    if (opt->lifeline_fd >= 0 && watch_lifeline(srv, opt->lifeline_fd) != 0) {
+        fprintf(stderr, "herd-server: --lifeline-fd %d is not usable\n",
+                opt->lifeline_fd);
+        return HERD_EXIT_USAGE;
+    }
+    return ctl_start(srv, opt->control_path);
+}
+
+/* The sweep of timed-out connections: every quarter of the shorter of
+ * line_timeout and idle_timeout, between 1 ms and 1 s. */
+static void start_sweep(struct server *srv)
+{
+    const struct server_options *opt = srv->opt;
+    uint64_t tick = opt->line_timeout_ms < opt->idle_timeout_ms
+                        ? opt->line_timeout_ms
+                        : opt->idle_timeout_ms;
+    tick = tick / 4 < 1000 ? (tick / 4 ? tick / 4 : 1) : 1000;
+    /* On the wall clock's whole ticks, where the links' heartbeats
+     * fall too (peers.c): one wake-up for both on an idle server. */
+    struct timespec ts;
+    uint64_t first = tick;
+    if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
+        first = tick -
+                ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000) %
+                    tick;
+    uv_timer_start(&srv->sweep, on_sweep, first, tick);
+}
+
+/* Everything set up: starts the flush, the signals and the sweep, says
+ * so, starts the links and runs the loop until the server stops. */
+static void serve(struct server *srv)
+{
+    const struct server_options *opt = srv->opt;
+    uv_prepare_start(&srv->flush, on_flush);
+    uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&srv->sigint, on_signal, SIGINT);
+    start_sweep(srv);
+    size_t npeers = peers_count(&srv->peers);
+    const char *tls_mode = peers_tls_mode(&srv->peers);
+    log_msg("%s listening: clients on %s:%u, neighbours on %s:%u, "
+            "%zu neighbour%s, places %s",
+            opt->name, opt->listen.host, opt->listen.port,
+            opt->peer_listen.host, opt->peer_listen.port, npeers,
+            npeers == 1 ? "" : "s", srv->places.provider ? opt->places : "?");
+    if (tls_mode == NULL && npeers > 0)
+        log_msg("warning: no herd secret (--secret-file): peer links are "
+                "not authenticated; anyone who reaches the peer port can "
+                "send records");
+    else if (tls_mode != NULL)
+        log_msg("peer links: TLS 1.3, authenticated by %s", tls_mode);
+    peers_start(&srv->peers);
+    log_flush();
+    srv->turn_mark_ns = uv_hrtime();
+    srv->turn_mark_idle = uv_metrics_idle_time(&srv->loop);
+    signal_ready(opt->ready_fd);
+    uv_run(&srv->loop, UV_RUN_DEFAULT);
+}
+
+/* Could not start: tears down what was set up (places_ok: the places
+ * client was). */
+static void close_unstarted(struct server *srv, int places_ok)
+{
+    srv->stopping = 1;
+    uv_close((uv_handle_t *)&srv->pool.hold_timer, NULL);
+    uv_close((uv_handle_t *)&srv->client_listener, NULL);
+    uv_close((uv_handle_t *)&srv->peer_listener, NULL);
+    uv_close((uv_handle_t *)&srv->flush, NULL);
+    uv_close((uv_handle_t *)&srv->spin, NULL);
+    uv_close((uv_handle_t *)&srv->sigterm, NULL);
+    uv_close((uv_handle_t *)&srv->sigint, NULL);
+    uv_close((uv_handle_t *)&srv->sweep, NULL);
+    if (srv->has_lifeline)
+        uv_close((uv_handle_t *)&srv->lifeline, NULL);
+    if (places_ok)
+        places_close(&srv->places);
+    peers_close(&srv->peers);
+    uv_run(&srv->loop, UV_RUN_DEFAULT);
+}
+
 int server_run(const struct server_options *opt)
 {
     struct server srv;
@@ -750,119 +898,16 @@ int server_run(const struct server_options *opt)
     srv.pool.max_holds = (unsigned)opt->max_pending;
     srv.pool.peer_hold_ns = opt->peer_batch_us * 1000;
 
-    struct places_options po = {opt->places,
-                                opt->places_url,
-                                opt->places_key,
-                                opt->places_index,
-                                opt->places_timeout_ms,
-                                opt->places_cache_ttl_ms,
-                                opt->places_cache_size,
-                                (unsigned)opt->places_max_inflight};
-    int exit_code = HERD_EXIT_OK;
     int places_ok = 0;
-    rc = places_init(&srv.places, &srv.loop, &po);
-    if (rc == PLACES_EPROVIDER) {
-        fprintf(stderr,
-                "herd-server: unknown places provider '%s' (known: %s)\n",
-                opt->places, places_provider_names());
-        exit_code = HERD_EXIT_CONFIG;
-    } else if (rc == PLACES_ENOKEY) {
-        fprintf(stderr,
-                "herd-server: places provider '%s' needs an API key: set "
-                "HERD_PLACES_KEY (or use 'places offline')\n",
-                opt->places);
-        exit_code = HERD_EXIT_CONFIG;
-    } else if (rc == PLACES_EINDEX) {
-        fprintf(stderr,
-                "herd-server: cannot use the offline places index %s: %s "
-                "(rebuild it, or set places_index / --places-index)\n",
-                opt->places_index ? opt->places_index : "(none)",
-                "missing, unreadable or damaged");
-        exit_code = HERD_EXIT_CONFIG;
-    } else if (rc != 0) {
-        fprintf(stderr, "herd-server: cannot set up places: out of memory\n");
-        exit_code = HERD_EXIT_OSERR;
-    } else {
-        places_ok = 1;
+    int exit_code = start_places(&srv, &places_ok);
+    if (exit_code == 0)
         exit_code = start_peers(&srv);
-    }
     if (exit_code == 0)
-        exit_code = open_wal(&srv);
+        exit_code = open_all(&srv);
     if (exit_code == 0)
-        set_store_bounds(&srv);
-    /* Cuts the operator made before a restart hold from the start: before
-     * any link is accepted or dialled. */
-    if (exit_code == 0)
-        exit_code = ctl_load_cuts(&srv);
-    if (exit_code == 0)
-        exit_code = listen_on(&srv, &srv.client_listener, &opt->listen,
-                              on_client_connection, "client");
-    if (exit_code == 0)
-        exit_code = listen_on(&srv, &srv.peer_listener, &opt->peer_listen,
-                              on_peer_connection, "peer");
-    if (exit_code == 0 && opt->lifeline_fd >= 0 &&
-        watch_lifeline(&srv, opt->lifeline_fd) != 0) {
-        fprintf(stderr, "herd-server: --lifeline-fd %d is not usable\n",
-                opt->lifeline_fd);
-        exit_code = HERD_EXIT_USAGE;
-    }
-    if (exit_code == 0)
-        exit_code = ctl_start(&srv, opt->control_path);
-    if (exit_code == 0) {
-        uv_prepare_start(&srv.flush, on_flush);
-        uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
-        uv_signal_start(&srv.sigint, on_signal, SIGINT);
-        uint64_t tick = opt->line_timeout_ms < opt->idle_timeout_ms
-                            ? opt->line_timeout_ms
-                            : opt->idle_timeout_ms;
-        tick = tick / 4 < 1000 ? (tick / 4 ? tick / 4 : 1) : 1000;
-        /* On the wall clock's whole ticks, where the links' heartbeats
-         * fall too (peers.c): one wake-up for both on an idle server. */
-        struct timespec ts;
-        uint64_t first = tick;
-        if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
-            first = tick - ((uint64_t)ts.tv_sec * 1000 +
-                            (uint64_t)ts.tv_nsec / 1000000) %
-                               tick;
-        uv_timer_start(&srv.sweep, on_sweep, first, tick);
-        size_t npeers = peers_count(&srv.peers);
-        const char *tls_mode = peers_tls_mode(&srv.peers);
-        log_msg("%s listening: clients on %s:%u, neighbours on %s:%u, "
-                "%zu neighbour%s, places %s",
-                opt->name, opt->listen.host, opt->listen.port,
-                opt->peer_listen.host, opt->peer_listen.port, npeers,
-                npeers == 1 ? "" : "s",
-                srv.places.provider ? opt->places : "?");
-        if (tls_mode == NULL && npeers > 0)
-            log_msg("warning: no herd secret (--secret-file): peer links are "
-                    "not authenticated; anyone who reaches the peer port can "
-                    "send records");
-        else if (tls_mode != NULL)
-            log_msg("peer links: TLS 1.3, authenticated by %s", tls_mode);
-        peers_start(&srv.peers);
-        log_flush();
-        srv.turn_mark_ns = uv_hrtime();
-        srv.turn_mark_idle = uv_metrics_idle_time(&srv.loop);
-        signal_ready(opt->ready_fd);
-        uv_run(&srv.loop, UV_RUN_DEFAULT);
-    } else {
-        /* Could not start: tear down what was set up. */
-        srv.stopping = 1;
-        uv_close((uv_handle_t *)&srv.pool.hold_timer, NULL);
-        uv_close((uv_handle_t *)&srv.client_listener, NULL);
-        uv_close((uv_handle_t *)&srv.peer_listener, NULL);
-        uv_close((uv_handle_t *)&srv.flush, NULL);
-        uv_close((uv_handle_t *)&srv.spin, NULL);
-        uv_close((uv_handle_t *)&srv.sigterm, NULL);
-        uv_close((uv_handle_t *)&srv.sigint, NULL);
-        uv_close((uv_handle_t *)&srv.sweep, NULL);
-        if (srv.has_lifeline)
-            uv_close((uv_handle_t *)&srv.lifeline, NULL);
-        if (places_ok)
-            places_close(&srv.places);
-        peers_close(&srv.peers);
-        uv_run(&srv.loop, UV_RUN_DEFAULT);
-    }
+        serve(&srv);
+    else
+        close_unstarted(&srv, places_ok);
     if (srv.has_wal) {
         flush_wal(&srv);
         wal_close(&srv.wal);
