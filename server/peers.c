@@ -666,7 +666,7 @@ static int on_other_line(struct peer *p, struct conn *c,
 /* A record (a line of n fields f, not held already) from a link: checked
  * like client input, then handed on (ops->on_record) with h, its
  * client's hash when it is a valid AT line. */
-static int on_peer_record(struct peer *p, const struct proto_slice *f, size_t n,
+static int receive_record(struct peer *p, const struct proto_slice *f, size_t n,
                           uint64_t h, const char *line, size_t len)
 {
     struct peers *ps = p->ps;
@@ -753,7 +753,7 @@ static int on_peer_line(struct conn *c, const char *line, size_t len)
         if (rc >= 0)
             return rc;
     }
-    return on_peer_record(p, f, n, h, line, len);
+    return receive_record(p, f, n, h, line, len);
 }
 
 static void on_peer_close(struct conn *c, const char *reason)
