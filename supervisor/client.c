@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,18 +29,6 @@ static const struct {
     {"STOP", SIGSTOP}, {"CONT", SIGCONT}, {"QUIT", SIGQUIT}, {"USR1", SIGUSR1},
     {"USR2", SIGUSR2}, {"SEGV", SIGSEGV}, {"ABRT", SIGABRT},
 };
-
-__attribute__((format(printf, 1, 2))) int client_usage_error(const char *fmt,
-                                                             ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("herd: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs(" (see herd --help)\n", stderr);
-    va_end(ap);
-    return HERD_EXIT_USAGE;
-}
 
 /* Connects to the running supervisor; -1 with errno when none answers. */
 static int connect_supervisor(const struct herd *h)
@@ -167,8 +154,7 @@ static int start_herd(struct herd *h, int argc, char **argv)
         } else if (strncmp(argv[i], "--only=", 7) == 0) {
             only = argv[i] + 7;
         } else {
-            return client_usage_error("start: unexpected argument '%s'",
-                                      argv[i]);
+            return herd_usage_error("start: unexpected argument '%s'", argv[i]);
         }
     }
     int fd = connect_supervisor(h);
@@ -196,8 +182,8 @@ static int names_request(struct herd *h, const char *verb, int argc,
     for (int i = 0; i < argc && rc == 0; i++) {
         if (argv[i][0] == '-' || !config_valid_name(argv[i], strlen(argv[i]))) {
             dynbuf_free(&b);
-            return client_usage_error("%s: '%s' is not a server name", verb,
-                                      argv[i]);
+            return herd_usage_error("%s: '%s' is not a server name", verb,
+                                    argv[i]);
         }
         rc = dynbuf_printf(&b, " %s", argv[i]);
     }
@@ -205,7 +191,7 @@ static int names_request(struct herd *h, const char *verb, int argc,
         rc = dynbuf_printf(&b, "\n");
     if (rc != 0) {
         dynbuf_free(&b);
-        return client_usage_error("%s: too many names", verb);
+        return herd_usage_error("%s: too many names", verb);
     }
     rc = dynbuf_addc(&b, '\0');
     int code = rc == 0 ? request(h, b.data) : HERD_EXIT_OSERR;
@@ -264,10 +250,10 @@ int client_restart(struct herd *h, int argc, char **argv)
 int client_kill(struct herd *h, int argc, char **argv)
 {
     if (!config_valid_name(argv[0], strlen(argv[0])))
-        return client_usage_error("kill: '%s' is not a server name", argv[0]);
+        return herd_usage_error("kill: '%s' is not a server name", argv[0]);
     int sig = argc == 2 ? parse_signal(argv[1]) : SIGKILL;
     if (sig < 0)
-        return client_usage_error("kill: unknown signal '%s'", argv[1]);
+        return herd_usage_error("kill: unknown signal '%s'", argv[1]);
     char line[128];
     snprintf(line, sizeof line, "kill %s %d\n", argv[0], sig);
     return request(h, line);
@@ -278,6 +264,6 @@ int client_status(struct herd *h, int argc, char **argv)
     if (argc == 1 && strcmp(argv[0], "--json") == 0)
         return status(h, 1);
     if (argc != 0)
-        return client_usage_error("status takes only --json");
+        return herd_usage_error("status takes only --json");
     return status(h, 0);
 }

@@ -11,10 +11,6 @@
 
 #include "herd.h"
 
-/* Prints "herd: MESSAGE (see herd --help)" on stderr; returns 64. */
-__attribute__((format(printf, 1, 2))) int client_usage_error(const char *fmt,
-                                                             ...);
-
 /* The commands, as the command table of main.c calls them: argv holds the
  * arguments after the command's name (without -c FILE), as many as the
  * table allows. */

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -264,4 +265,15 @@ int herd_prepare(struct herd *h, const char *argv0)
         return rc;
     reap_leftovers(h);
     return 0;
+}
+
+int herd_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("herd: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs(" (see herd --help)\n", stderr);
+    va_end(ap);
+    return HERD_EXIT_USAGE;
 }

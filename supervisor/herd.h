@@ -43,4 +43,9 @@ int herd_load(struct herd *h, const char *path);
  * names them (only processes still running that binary under that name). */
 int herd_prepare(struct herd *h, const char *argv0);
 
+/* Prints "herd: MESSAGE (see herd --help)" on stderr; returns 64 (every
+ * command's word for a bad command line). */
+__attribute__((format(printf, 1, 2))) int herd_usage_error(const char *fmt,
+                                                           ...);
+
 #endif

@@ -14,10 +14,10 @@
 
 #include <jansson.h>
 
-#include "client.h"
 #include "config.h"
 #include "dynbuf.h"
 #include "exit_codes.h"
+#include "herd.h"
 
 /* ---- the servers' control sockets (server/ctl.h) ----------------------
  *
@@ -283,8 +283,8 @@ static int check_link_args(struct link_change *lc)
     char **argv = lc->argv;
     for (int i = 0; i < lc->argc; i++)
         if (argv[i][0] == '-' || !config_valid_name(argv[i], strlen(argv[i])))
-            return client_usage_error("%s: '%s' is not a server name", verb,
-                                      argv[i]);
+            return herd_usage_error("%s: '%s' is not a server name", verb,
+                                    argv[i]);
     if (lc->argc >= 1 && (lc->a = server_index(h, verb, argv[0])) < 0)
         return HERD_EXIT_FAILURE;
     if (lc->argc == 2 && (lc->b = server_index(h, verb, argv[1])) < 0)

@@ -271,7 +271,7 @@ static int print_help(const char *name)
     }
     const struct command *c = find_command(name);
     if (c == NULL || c->help == NULL)
-        return client_usage_error("no command '%s'", name);
+        return herd_usage_error("no command '%s'", name);
     fputs(c->help, stdout);
     return 0;
 }
@@ -286,7 +286,7 @@ static int run_command(const struct command *c, struct herd *h, int argc,
                        char **argv)
 {
     if (argc < c->min_args || argc > c->max_args)
-        return client_usage_error("%s %s", c->name, c->bad_args);
+        return herd_usage_error("%s %s", c->name, c->bad_args);
     return c->run(h, argc, argv);
 }
 
@@ -314,13 +314,13 @@ int main(int argc, char **argv)
         else if (strncmp(argv[i], "--config=", 9) == 0)
             conf = argv[i] + 9;
         else
-            return client_usage_error("unknown option '%s'", argv[i]);
+            return herd_usage_error("unknown option '%s'", argv[i]);
     }
     if (i >= argc)
-        return client_usage_error("missing command");
+        return herd_usage_error("missing command");
     const struct command *c = find_command(argv[i]);
     if (c == NULL)
-        return client_usage_error("unknown command '%s'", argv[i]);
+        return herd_usage_error("unknown command '%s'", argv[i]);
     i++;
     if (c->flags & COMMAND_BEFORE_CONFIG)
         return run_command(c, NULL, argc - i, argv + i);
