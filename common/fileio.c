@@ -2,10 +2,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "dynbuf.h"
 
 int fileio_write_all(int fd, const void *p, size_t len)
 {
@@ -24,6 +27,29 @@ int fileio_write_all(int fd, const void *p, size_t len)
         len -= (size_t)n;
     }
     return 0;
+}
+
+void fileio_read_to_end(int fd, struct dynbuf *b, int timeout_ms)
+{
+    struct pollfd pfd = {fd, POLLIN, 0};
+    for (;;) {
+        if (timeout_ms >= 0) {
+            int r = poll(&pfd, 1, timeout_ms);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0)
+                return;
+        }
+        char *space = dynbuf_reserve(b, 4096);
+        if (space == NULL)
+            return;
+        ssize_t n = read(fd, space, 4096);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        b->len += (size_t)n;
+    }
 }
 
 int fileio_lock(int fd)

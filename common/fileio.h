@@ -39,6 +39,13 @@ int fileio_make_private_dir(const char *path, char *err, size_t cap);
  * (fileio_strerror says so), EEXIST for O_EXCL and a file already there. */
 int fileio_open(const char *path, int flags, mode_t mode);
 
+struct dynbuf;
+
+/* Reads fd into b until end of file, an error, b's bound, or (timeout_ms
+ * >= 0) a wait for data longer than timeout_ms; EINTR is retried. What was
+ * read stays in b either way. */
+void fileio_read_to_end(int fd, struct dynbuf *b, int timeout_ms);
+
 /* Takes a write lock on the whole of fd's file without waiting (fcntl
  * F_SETLK: the kernel drops it when the process ends, however it ends).
  * Returns 0, or -errno (EAGAIN or EACCES: another process holds it). */

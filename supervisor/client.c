@@ -1,7 +1,6 @@
 #include "client.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -53,23 +52,7 @@ static int connect_supervisor(const struct herd *h)
  * CLIENT_TIMEOUT_MS pass without a byte, or in is full. */
 static void read_answer(int fd, struct dynbuf *in)
 {
-    struct pollfd pfd = {fd, POLLIN, 0};
-    for (;;) {
-        int r = poll(&pfd, 1, CLIENT_TIMEOUT_MS);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        char *space = dynbuf_reserve(in, 4096);
-        if (space == NULL)
-            break;
-        ssize_t n = read(fd, space, 4096);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        in->len += (size_t)n;
-    }
+    fileio_read_to_end(fd, in, CLIENT_TIMEOUT_MS);
 }
 
 /* The answer in in: "ok" or "error MESSAGE", a newline, the body. Leaves

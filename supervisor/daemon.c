@@ -292,22 +292,6 @@ run_detached(struct herd *h, const char *only, int report_fd)
     _exit(daemon_run(h, only, report_fd, 0));
 }
 
-/* Reads the child's report into in, to the end (or in's bound). */
-static void read_report(int fd, struct dynbuf *in)
-{
-    for (;;) {
-        char *space = dynbuf_reserve(in, 4096);
-        if (space == NULL)
-            break;
-        ssize_t n = read(fd, space, 4096);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        in->len += (size_t)n;
-    }
-}
-
 /* Forks the supervisor into the background and waits for its report. */
 int daemon_start_background(struct herd *h, const char *only)
 {
@@ -329,7 +313,7 @@ int daemon_start_background(struct herd *h, const char *only)
     close(pfd[1]);
     struct dynbuf in;
     dynbuf_init(&in, 1 << 20);
-    read_report(pfd[0], &in);
+    fileio_read_to_end(pfd[0], &in, -1);
     close(pfd[0]);
     const char *nl = in.data ? memchr(in.data, '\n', in.len) : NULL;
     if (nl == NULL) {
