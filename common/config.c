@@ -11,11 +11,6 @@
 #define CONFIG_MAX_FIELDS 8
 #define CONFIG_FILE_MAX   ((size_t)1024 * 1024)
 
-struct field {
-    const char *p;
-    size_t len;
-};
-
 void config_init(struct config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -65,38 +60,22 @@ long config_find(const struct config *cfg, const char *name, size_t len)
     return -1;
 }
 
-static int is_space(char c)
+/* The length of the line's part before its comment: a '#' that starts a
+ * field ends the line ("a#b" is one field). */
+static size_t before_comment(const char *p, size_t len)
 {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+    for (size_t i = 0; i < len; i++)
+        if (p[i] == '#' && (i == 0 || strparse_is_space(p[i - 1])))
+            return i;
+    return len;
 }
 
-static size_t split(const char *p, size_t len, struct field *f, size_t max)
-{
-    size_t n = 0;
-    size_t i = 0;
-    while (i < len) {
-        while (i < len && is_space(p[i]))
-            i++;
-        if (i >= len || p[i] == '#')
-            break;
-        size_t s = i;
-        while (i < len && !is_space(p[i]))
-            i++;
-        if (n < max) {
-            f[n].p = p + s;
-            f[n].len = i - s;
-        }
-        n++;
-    }
-    return n;
-}
-
-static int field_is(const struct field *f, const char *word)
+static int field_is(const struct strparse_slice *f, const char *word)
 {
     return f->len == strlen(word) && memcmp(f->p, word, f->len) == 0;
 }
 
-static int parse_addr(struct config_addr *a, const struct field *f)
+static int parse_addr(struct config_addr *a, const struct strparse_slice *f)
 {
     return strparse_hostport(f->p, f->len, a->host, sizeof a->host, &a->port);
 }
@@ -106,8 +85,8 @@ static int same_addr(const struct config_addr *a, const struct config_addr *b)
     return a->port == b->port && strcmp(a->host, b->host) == 0;
 }
 
-static int add_server(struct config *cfg, const struct field *f, size_t n,
-                      int line, struct herd_error *err)
+static int add_server(struct config *cfg, const struct strparse_slice *f,
+                      size_t n, int line, struct herd_error *err)
 {
     if (n != 3 && n != 5)
         return fail(err, line, "server takes NAME HOST:PORT [peer HOST:PORT]");
@@ -165,7 +144,7 @@ static int add_server(struct config *cfg, const struct field *f, size_t n,
 /* Links may name servers defined later in the file, so they are kept as
  * text positions first and resolved at the end. */
 struct pending_link {
-    struct field a, b;
+    struct strparse_slice a, b;
     int line;
 };
 
@@ -200,8 +179,8 @@ static int add_link(struct config *cfg, const struct pending_link *pl,
     return 0;
 }
 
-static int parse_line(struct config *cfg, const struct field *f, size_t n,
-                      int line, const char *base_dir,
+static int parse_line(struct config *cfg, const struct strparse_slice *f,
+                      size_t n, int line, const char *base_dir,
                       struct pending_link **links, size_t *nlinks,
                       struct herd_error *err)
 {
@@ -248,8 +227,9 @@ int config_parse(struct config *cfg, const char *text, size_t len,
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *eol = nl != NULL ? nl : end;
         line++;
-        struct field f[CONFIG_MAX_FIELDS];
-        size_t n = split(p, (size_t)(eol - p), f, CONFIG_MAX_FIELDS);
+        struct strparse_slice f[CONFIG_MAX_FIELDS];
+        size_t n = strparse_split(p, before_comment(p, (size_t)(eol - p)), f,
+                                  CONFIG_MAX_FIELDS);
         if (n > CONFIG_MAX_FIELDS)
             rc = fail(err, line, "too many fields");
         else if (n > 0 && memchr(p, '\0', (size_t)(eol - p)) != NULL)

@@ -289,3 +289,52 @@ const char *strparse_strerror(int err)
         return "unknown error";
     }
 }
+
+int strparse_is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
+
+const unsigned char strparse_space[256] = {
+    [' '] = 1, ['\t'] = 1, ['\r'] = 1, ['\f'] = 1, ['\v'] = 1,
+};
+
+/* The first separator at or after i, or len. Eight bytes a step: a word
+ * with no byte below 0x21 holds none; in one that has some, each such
+ * byte (lowest first) is looked up, since the word test also flags a few
+ * that are not separators (other control bytes, and a byte above one
+ * that borrowed). */
+static size_t next_space(const unsigned char *u, size_t i, size_t len)
+{
+    for (; i + 8 <= len; i += 8) {
+        for (uint64_t m = strparse_low_bytes(u + i); m != 0; m &= m - 1) {
+            size_t k = i + ((size_t)__builtin_ctzll(m) >> 3);
+            if (strparse_space[u[k]])
+                return k;
+        }
+    }
+    while (i < len && !strparse_space[u[i]])
+        i++;
+    return i;
+}
+
+size_t strparse_split(const char *p, size_t len, struct strparse_slice *f,
+                      size_t max)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    size_t n = 0;
+    size_t i = 0;
+    for (;;) {
+        while (i < len && strparse_space[u[i]])
+            i++;
+        if (i >= len)
+            return n;
+        size_t s = i;
+        i = next_space(u, i, len);
+        if (n < max) {
+            f[n].p = p + s;
+            f[n].len = i - s;
+        }
+        n++;
+    }
+}

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bytes.h"
+
 enum strparse_error {
     STRPARSE_EEMPTY = -1101,  /* empty token */
     STRPARSE_ESYNTAX = -1102, /* not of the grammar */
@@ -48,5 +50,35 @@ int strparse_hostport(const char *p, size_t len, char *host, size_t hostcap,
                       uint16_t *port);
 
 const char *strparse_strerror(int err);
+
+/* A field of a line: a slice of the caller's bytes. */
+struct strparse_slice {
+    const char *p;
+    size_t len;
+};
+
+/* Whether c is a field separator (space, tab, CR, FF, VT): the line
+ * protocol's and herd.conf's alike. */
+int strparse_is_space(char c);
+
+/* strparse_is_space as a table (splitting runs over every byte of every
+ * line, from clients and neighbours alike). */
+extern const unsigned char strparse_space[256];
+
+/* Splits a line into fields separated by runs of separators, filling at
+ * most max; returns the real count (which may be larger than max, so
+ * arity errors are still seen). Eight bytes a step. */
+size_t strparse_split(const char *p, size_t len, struct strparse_slice *f,
+                      size_t max);
+
+/* The high bit of each of the eight bytes at p that is below 0x21, and
+ * perhaps of a byte above one of those (the subtraction borrows): every
+ * separator is flagged, a flag still has to be looked up in
+ * strparse_space. */
+static inline uint64_t strparse_low_bytes(const unsigned char *p)
+{
+    uint64_t w = bytes_le64(p);
+    return (w - 0x2121212121212121ULL) & ~w & 0x8080808080808080ULL;
+}
 
 #endif

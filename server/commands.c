@@ -98,8 +98,8 @@ static int handle_iamat(struct server *srv, struct conn *c,
     char diff[32];
     size_t dlen = proto_format_diff(diff, (uint64_t)now.tv_sec,
                                     (uint32_t)now.tv_nsec, cmd->sec, cmd->nsec);
-    struct proto_slice name = {srv->opt->name, strlen(srv->opt->name)};
-    struct proto_slice d = {diff, dlen};
+    struct strparse_slice name = {srv->opt->name, strlen(srv->opt->name)};
+    struct strparse_slice d = {diff, dlen};
     struct record *r = record_new(name, d, cmd);
     if (r == NULL) {
         conn_close(c, "out of memory");
@@ -171,7 +171,7 @@ static int handle_whatsat(struct server *srv, struct conn *c,
         reject(c, line, len, "unknown client");
         return 0;
     }
-    struct proto_slice loc = record_location(r);
+    struct strparse_slice loc = record_location(r);
     struct places_query q;
     size_t lng_off;
     if (strparse_coords(loc.p, loc.len, &q.lat_deg, &q.lng_deg, &lng_off) !=

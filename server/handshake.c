@@ -11,7 +11,7 @@
 #include "config.h"
 #include "strparse.h"
 
-static int unhex(struct proto_slice f, unsigned char *out, size_t n)
+static int unhex(struct strparse_slice f, unsigned char *out, size_t n)
 {
     if (f.len != 2 * n)
         return -1;
@@ -43,15 +43,15 @@ static size_t hex(char *out, const unsigned char *in, size_t n)
     return 2 * n;
 }
 
-static int is(struct proto_slice f, const char *word)
+static int is(struct strparse_slice f, const char *word)
 {
     return f.len == strlen(word) && memcmp(f.p, word, f.len) == 0;
 }
 
 int handshake_parse_hello(const char *line, size_t len, struct hello *h)
 {
-    struct proto_slice f[9];
-    size_t n = proto_split(line, len, f, 9);
+    struct strparse_slice f[9];
+    size_t n = strparse_split(line, len, f, 9);
     unsigned char d8[8];
     memset(h, 0, sizeof *h);
     if ((n != 7 && n != 8) || !is(f[0], "HELLO") ||
@@ -77,8 +77,8 @@ int handshake_parse_hello(const char *line, size_t len, struct hello *h)
 int handshake_parse_proof(const char *line, size_t len,
                           unsigned char proof[HANDSHAKE_PROOF], int *none)
 {
-    struct proto_slice f[3];
-    size_t n = proto_split(line, len, f, 3);
+    struct strparse_slice f[3];
+    size_t n = strparse_split(line, len, f, 3);
     if (n != 2 || !is(f[0], "PROOF"))
         return -1;
     *none = is(f[1], "-");

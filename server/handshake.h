@@ -27,7 +27,7 @@
 enum handshake_role { HANDSHAKE_DIAL, HANDSHAKE_ACCEPT };
 
 struct hello {
-    struct proto_slice name;
+    struct strparse_slice name;
     uint64_t epoch;
     uint64_t count;
     uint64_t digest;

@@ -573,7 +573,7 @@ static void prepare_link_out(struct conn *c)
  * round trip. Any line at all shows the link alive; these exist for links
  * with nothing else to say. */
 static void on_heartbeat(struct peer *p, struct conn *c,
-                         const struct proto_slice *f)
+                         const struct strparse_slice *f)
 {
     if (f[0].p[1] == 'I') {
         char line[40];
@@ -608,12 +608,12 @@ static int too_far_ahead(const struct peers *ps,
  * whose client is then hashed once, into *h, for the held-copy check
  * and the store. */
 static size_t split_peer_line(const struct peers *ps, const char *line,
-                              size_t len, struct proto_slice *split, int *at,
+                              size_t len, struct strparse_slice *split, int *at,
                               uint64_t *h)
 {
     size_t n = proto_split6(line, len, split); /* the form servers send */
     if (n == 0)
-        n = proto_split(line, len, split, PROTO_MAX_FIELDS);
+        n = strparse_split(line, len, split, PROTO_MAX_FIELDS);
     if (n == 0)
         return 0; /* blank */
     *at = n == 6 && split[0].len == 2 && memcmp(split[0].p, "AT", 2) == 0 &&
@@ -627,7 +627,7 @@ static size_t split_peer_line(const struct peers *ps, const char *line,
  * or a catch-up message, for which it returns what on_peer_line does;
  * -1 when it is neither (then it is taken for a bad record). */
 static int on_other_line(struct peer *p, struct conn *c,
-                         const struct proto_slice *f, size_t n,
+                         const struct strparse_slice *f, size_t n,
                          const char *line, size_t len)
 {
     if (n == 2 && f[0].len == 4 &&
@@ -666,8 +666,8 @@ static int on_other_line(struct peer *p, struct conn *c,
 /* A record (a line of n fields f, not held already) from a link: checked
  * like client input, then handed on (ops->on_record) with h, its
  * client's hash when it is a valid AT line. */
-static int receive_record(struct peer *p, const struct proto_slice *f, size_t n,
-                          uint64_t h, const char *line, size_t len)
+static int receive_record(struct peer *p, const struct strparse_slice *f,
+                          size_t n, uint64_t h, const char *line, size_t len)
 {
     struct peers *ps = p->ps;
     struct proto_command cmd;
@@ -724,8 +724,8 @@ static int on_peer_line(struct conn *c, const char *line, size_t len)
     int hinted = relay_hint_matches(&hint, gen, line, len);
     relay_look_ahead(p->hint, ps->cfg.store, ps->cfg.max_client_id, ahead,
                      ahead_len, gen);
-    struct proto_slice split[PROTO_MAX_FIELDS];
-    const struct proto_slice *f = split;
+    struct strparse_slice split[PROTO_MAX_FIELDS];
+    const struct strparse_slice *f = split;
     size_t n;
     uint64_t h = 0;
     int at;

@@ -7,78 +7,19 @@
 #include "config.h"
 #include "strparse.h"
 
-int proto_is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
-}
-
-/* proto_is_space as a table: splitting runs over every byte of every
- * line, from clients and neighbours alike. */
-static const unsigned char space[256] = {
-    [' '] = 1, ['\t'] = 1, ['\r'] = 1, ['\f'] = 1, ['\v'] = 1,
-};
-
-/* The high bit of each of the eight bytes at p that is below 0x21, and
- * perhaps of a byte above one of those (the subtraction borrows): every
- * separator is flagged, a flag still has to be looked up. */
-static uint64_t low_bytes(const unsigned char *p)
-{
-    uint64_t w = bytes_le64(p);
-    return (w - 0x2121212121212121ULL) & ~w & 0x8080808080808080ULL;
-}
-
-/* The first separator at or after i, or len. Eight bytes a step: a word
- * with no byte below 0x21 holds none; in one that has some, each such
- * byte (lowest first) is looked up, since the word test also flags a few
- * that are not separators (other control bytes, and a byte above one
- * that borrowed). */
-static size_t next_space(const unsigned char *u, size_t i, size_t len)
-{
-    for (; i + 8 <= len; i += 8) {
-        for (uint64_t m = low_bytes(u + i); m != 0; m &= m - 1) {
-            size_t k = i + ((size_t)__builtin_ctzll(m) >> 3);
-            if (space[u[k]])
-                return k;
-        }
-    }
-    while (i < len && !space[u[i]])
-        i++;
-    return i;
-}
-
-size_t proto_split(const char *p, size_t len, struct proto_slice *f, size_t max)
-{
-    const unsigned char *u = (const unsigned char *)p;
-    size_t n = 0;
-    size_t i = 0;
-    for (;;) {
-        while (i < len && space[u[i]])
-            i++;
-        if (i >= len)
-            return n;
-        size_t s = i;
-        i = next_space(u, i, len);
-        if (n < max) {
-            f[n].p = p + s;
-            f[n].len = i - s;
-        }
-        n++;
-    }
-}
-
-size_t proto_split6(const char *p, size_t len, struct proto_slice f[6])
+size_t proto_split6(const char *p, size_t len, struct strparse_slice f[6])
 {
     const unsigned char *u = (const unsigned char *)p;
     size_t sep[5];
     size_t nsep = 0;
     size_t i = 0;
     /* One pass, a word at a time: each byte below 0x21 the word test
-     * flags is looked up (as in next_space); a separator must be a single
+     * flags is looked up (as in strparse_split); a separator must be a single
      * space, and there must be exactly five. */
     for (;; i += 8) {
         uint64_t m;
         if (i + 8 <= len) {
-            m = low_bytes(u + i);
+            m = strparse_low_bytes(u + i);
         } else {
             m = 0;
             for (size_t k = i; k < len; k++)
@@ -86,7 +27,7 @@ size_t proto_split6(const char *p, size_t len, struct proto_slice f[6])
         }
         for (; m != 0; m &= m - 1) {
             size_t k = i + ((size_t)__builtin_ctzll(m) >> 3);
-            if (!space[u[k]])
+            if (!strparse_space[u[k]])
                 continue; /* field content (or a borrow's false flag) */
             if (u[k] != ' ' || nsep == 5)
                 return 0;
@@ -110,7 +51,7 @@ size_t proto_split6(const char *p, size_t len, struct proto_slice f[6])
     return 6;
 }
 
-static int parse_location(struct proto_command *c, struct proto_slice f)
+static int parse_location(struct proto_command *c, struct strparse_slice f)
 {
     size_t lng_off;
     if (strparse_coords(f.p, f.len, NULL, NULL, &lng_off) != 0)
@@ -119,7 +60,7 @@ static int parse_location(struct proto_command *c, struct proto_slice f)
     return 0;
 }
 
-static int parse_time(struct proto_command *c, struct proto_slice f)
+static int parse_time(struct proto_command *c, struct strparse_slice f)
 {
     if (strparse_time(f.p, f.len, &c->sec, &c->nsec) != 0)
         return PROTO_ETIME;
@@ -127,14 +68,15 @@ static int parse_time(struct proto_command *c, struct proto_slice f)
     return 0;
 }
 
-static int parse_iamat(struct proto_command *c, const struct proto_slice *f)
+static int parse_iamat(struct proto_command *c, const struct strparse_slice *f)
 {
     c->client = f[1];
     int rc = parse_location(c, f[2]);
     return rc != 0 ? rc : parse_time(c, f[3]);
 }
 
-static int parse_whatsat(struct proto_command *c, const struct proto_slice *f)
+static int parse_whatsat(struct proto_command *c,
+                         const struct strparse_slice *f)
 {
     c->client = f[1];
     uint64_t mm;
@@ -155,7 +97,7 @@ static int parse_whatsat(struct proto_command *c, const struct proto_slice *f)
 
 /* [+-]DIGITS.DIGITS{9}, as proto_format_diff writes it, with DIGITS a
  * 64-bit number: one pass, since every record a server receives has one. */
-static int valid_diff(struct proto_slice f)
+static int valid_diff(struct strparse_slice f)
 {
     if (f.len < 12 || (f.p[0] != '+' && f.p[0] != '-'))
         return 0;
@@ -173,7 +115,7 @@ static int valid_diff(struct proto_slice f)
            strparse_uint(f.p + 1, dot - 1, UINT64_MAX, &v) == 0;
 }
 
-static int parse_at(struct proto_command *c, const struct proto_slice *f)
+static int parse_at(struct proto_command *c, const struct strparse_slice *f)
 {
     if (!config_valid_name(f[1].p, f[1].len))
         return PROTO_ESERVER;
@@ -190,14 +132,14 @@ static const struct {
     const char *name;
     enum proto_kind kind;
     size_t nfields;
-    int (*parse)(struct proto_command *c, const struct proto_slice *f);
+    int (*parse)(struct proto_command *c, const struct strparse_slice *f);
 } commands[] = {
     {"IAMAT", PROTO_IAMAT, 4, parse_iamat},
     {"WHATSAT", PROTO_WHATSAT, 4, parse_whatsat},
     {"AT", PROTO_AT, 6, parse_at},
 };
 
-int proto_parse_fields(const struct proto_slice *f, size_t n,
+int proto_parse_fields(const struct strparse_slice *f, size_t n,
                        struct proto_command *cmd)
 {
     if (n == 0)
@@ -217,8 +159,8 @@ int proto_parse_fields(const struct proto_slice *f, size_t n,
 
 int proto_parse(const char *line, size_t len, struct proto_command *cmd)
 {
-    struct proto_slice f[PROTO_MAX_FIELDS];
-    size_t n = proto_split(line, len, f, PROTO_MAX_FIELDS);
+    struct strparse_slice f[PROTO_MAX_FIELDS];
+    size_t n = strparse_split(line, len, f, PROTO_MAX_FIELDS);
     return proto_parse_fields(f, n, cmd);
 }
 
@@ -270,10 +212,11 @@ size_t proto_format_diff(char out[32], uint64_t now_sec, uint32_t now_nsec,
     return o;
 }
 
-size_t proto_format_at(char *buf, size_t cap, struct proto_slice server,
-                       struct proto_slice diff, const struct proto_command *c)
+size_t proto_format_at(char *buf, size_t cap, struct strparse_slice server,
+                       struct strparse_slice diff,
+                       const struct proto_command *c)
 {
-    const struct proto_slice parts[] = {
+    const struct strparse_slice parts[] = {
         {"AT", 2}, server, diff, c->client, c->location, c->time,
     };
     size_t o = 0;

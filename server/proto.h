@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "strparse.h"
+
 #define PROTO_MAX_FIELDS 6
 /* Radius limit in km and result bound limit (protocol.md). */
 #define PROTO_RADIUS_MAX_KM 50
@@ -32,19 +34,14 @@ enum proto_status {
     PROTO_ECLIENT = -1410    /* client id longer than the server allows */
 };
 
-struct proto_slice {
-    const char *p;
-    size_t len;
-};
-
 struct proto_command {
     enum proto_kind kind;
-    struct proto_slice client;   /* IAMAT, WHATSAT, AT */
-    struct proto_slice location; /* IAMAT, AT */
-    struct proto_slice time;     /* IAMAT, AT: the client's text */
-    struct proto_slice server;   /* AT */
-    struct proto_slice diff;     /* AT */
-    uint64_t sec;                /* IAMAT, AT: client time */
+    struct strparse_slice client;   /* IAMAT, WHATSAT, AT */
+    struct strparse_slice location; /* IAMAT, AT */
+    struct strparse_slice time;     /* IAMAT, AT: the client's text */
+    struct strparse_slice server;   /* AT */
+    struct strparse_slice diff;     /* AT */
+    uint64_t sec;                   /* IAMAT, AT: client time */
     uint32_t nsec;
     uint64_t radius_mm; /* WHATSAT: radius in millimetres (km x 10^6) */
     uint32_t bound;     /* WHATSAT */
@@ -53,10 +50,10 @@ struct proto_command {
 /* Parses one line. Returns PROTO_OK or a negative enum proto_status. */
 int proto_parse(const char *line, size_t len, struct proto_command *cmd);
 
-/* proto_parse of a line already split: f and n as proto_split(line, len,
+/* proto_parse of a line already split: f and n as strparse_split(line, len,
  * f, PROTO_MAX_FIELDS) returned them, for a caller that looked at the
  * fields first. */
-int proto_parse_fields(const struct proto_slice *f, size_t n,
+int proto_parse_fields(const struct strparse_slice *f, size_t n,
                        struct proto_command *cmd);
 
 /* The server's limit on a client id (max_client_id): PROTO_OK, or
@@ -77,26 +74,18 @@ size_t proto_format_diff(char out[32], uint64_t now_sec, uint32_t now_nsec,
 
 /* Writes "AT server diff client location time" (no newline) into buf.
  * Returns the length, or 0 if it does not fit in cap. */
-size_t proto_format_at(char *buf, size_t cap, struct proto_slice server,
-                       struct proto_slice diff, const struct proto_command *c);
+size_t proto_format_at(char *buf, size_t cap, struct strparse_slice server,
+                       struct strparse_slice diff,
+                       const struct proto_command *c);
 
 /* Radius in metres as the provider wants it: "10000", "1234.5". */
 size_t proto_format_metres(char out[32], uint64_t radius_mm);
 
-/* Splits a line into whitespace-separated fields, filling at most max;
- * returns the real count (which may be larger than max, so arity errors
- * are still seen). */
-size_t proto_split(const char *p, size_t len, struct proto_slice *f,
-                   size_t max);
-
-/* proto_split for the form every server sends: exactly six fields with
- * one space between them and none around (an AT line). Returns 6 with f
- * filled as proto_split would fill it, or 0 for any other line (then
- * proto_split decides). One pass over the line. */
-size_t proto_split6(const char *p, size_t len, struct proto_slice f[6]);
-
-/* Whether c is a field separator (space, tab, CR, FF, VT). */
-int proto_is_space(char c);
+/* strparse_split for the form every server sends: exactly six fields
+ * with one space between them and none around (an AT line). Returns 6
+ * with f filled as strparse_split would fill it, or 0 for any other line
+ * (then strparse_split decides). One pass over the line. */
+size_t proto_split6(const char *p, size_t len, struct strparse_slice f[6]);
 
 const char *proto_strerror(int status);
 

@@ -51,7 +51,7 @@ void relay_look_ahead(struct relay_hint hint[2], const struct store *st,
 }
 
 const struct record *relay_held(const struct store *st, uint64_t h,
-                                struct proto_slice client, const char *line,
+                                struct strparse_slice client, const char *line,
                                 size_t len)
 {
     const struct record *held = store_get_hashed(st, h, client.p, client.len);

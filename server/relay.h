@@ -26,7 +26,7 @@ struct relay_hint {
     uint64_t gen;
     const char *line;
     size_t len; /* of the line, without its newline */
-    struct proto_slice f[PROTO_MAX_FIELDS];
+    struct strparse_slice f[PROTO_MAX_FIELDS];
     uint64_t h; /* of the client, f[3] */
 };
 
@@ -60,7 +60,7 @@ void relay_look_ahead(struct relay_hint hint[2], const struct store *st,
  * copies of every update on the default graph). Such a copy is stale,
  * and valid, since the held one was. Returns the held record or NULL. */
 const struct record *relay_held(const struct store *st, uint64_t h,
-                                struct proto_slice client, const char *line,
+                                struct strparse_slice client, const char *line,
                                 size_t len);
 
 /* A record queued on a link and not yet written: where its line is in

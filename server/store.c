@@ -31,7 +31,8 @@ static struct record *record_alloc(size_t len, size_t server_len,
     return r;
 }
 
-struct record *record_new(struct proto_slice server, struct proto_slice diff,
+struct record *record_new(struct strparse_slice server,
+                          struct strparse_slice diff,
                           const struct proto_command *c)
 {
     size_t len = 3 + server.len + 1 + diff.len + 1 + c->client.len + 1 +
@@ -45,7 +46,7 @@ struct record *record_new(struct proto_slice server, struct proto_slice diff,
 }
 
 /* Whether b starts one space after a ends. */
-static int next_field(struct proto_slice a, struct proto_slice b)
+static int next_field(struct strparse_slice a, struct strparse_slice b)
 {
     return b.p == a.p + a.len + 1 && a.p[a.len] == ' ';
 }
@@ -53,7 +54,7 @@ static int next_field(struct proto_slice a, struct proto_slice b)
 struct record *record_from_at(const char *line, size_t len,
                               const struct proto_command *c)
 {
-    struct proto_slice at = {line, 2};
+    struct strparse_slice at = {line, 2};
     int canonical =
         len >= 2 && memcmp(line, "AT", 2) == 0 && next_field(at, c->server) &&
         next_field(c->server, c->diff) && next_field(c->diff, c->client) &&
@@ -70,28 +71,28 @@ struct record *record_from_at(const char *line, size_t len,
     return r;
 }
 
-struct proto_slice record_client(const struct record *r)
+struct strparse_slice record_client(const struct record *r)
 {
-    struct proto_slice s = {r->line + r->client_off, r->client_len};
+    struct strparse_slice s = {r->line + r->client_off, r->client_len};
     return s;
 }
 
-struct proto_slice record_location(const struct record *r)
+struct strparse_slice record_location(const struct record *r)
 {
     /* The location sits between the client id and the time. */
     size_t start = r->client_off + r->client_len + 1;
-    struct proto_slice s = {r->line + start, r->time_off - 1 - start};
+    struct strparse_slice s = {r->line + start, r->time_off - 1 - start};
     return s;
 }
 
 /* Fraction digits past the ninth, trailing zeros dropped: compared as text
  * they order like the numbers they stand for. */
-static struct proto_slice time_tail(const struct record *r)
+static struct strparse_slice time_tail(const struct record *r)
 {
     const char *t = r->line + r->time_off;
     size_t tlen = r->len - r->time_off;
     const char *dot = memchr(t, '.', tlen);
-    struct proto_slice s = {t, 0};
+    struct strparse_slice s = {t, 0};
     if (dot == NULL)
         return s;
     size_t flen = tlen - (size_t)(dot + 1 - t);
@@ -114,15 +115,15 @@ static int compare_bytes(const char *a, size_t alen, const char *b, size_t blen)
 }
 
 /* The time difference as the server wrote it: [+-]DIGITS.DIGITS{9}. */
-static struct proto_slice record_diff(const struct record *r)
+static struct strparse_slice record_diff(const struct record *r)
 {
     size_t start = 3 + (size_t)r->server_len + 1;
-    struct proto_slice s = {r->line + start, r->client_off - 1 - start};
+    struct strparse_slice s = {r->line + start, r->client_off - 1 - start};
     return s;
 }
 
 /* Numeric order of two differences; both are well formed. */
-static int compare_diff(struct proto_slice a, struct proto_slice b)
+static int compare_diff(struct strparse_slice a, struct strparse_slice b)
 {
     int na = a.p[0] == '-';
     int nb = b.p[0] == '-';
@@ -142,8 +143,8 @@ int record_compare(const struct record *a, const struct record *b)
         return a->sec < b->sec ? -1 : 1;
     if (a->nsec != b->nsec)
         return a->nsec < b->nsec ? -1 : 1;
-    struct proto_slice ta = time_tail(a);
-    struct proto_slice tb = time_tail(b);
+    struct strparse_slice ta = time_tail(a);
+    struct strparse_slice tb = time_tail(b);
     int c = compare_bytes(ta.p, ta.len, tb.p, tb.len);
     if (c != 0)
         return c;

@@ -40,7 +40,8 @@ struct record {
 /* Builds the record "AT server diff client location time" from the client
  * fields of c (an IAMAT or an AT command), single-spaced whatever spacing
  * the input had. Returns a new record (free with free()) or NULL. */
-struct record *record_new(struct proto_slice server, struct proto_slice diff,
+struct record *record_new(struct strparse_slice server,
+                          struct strparse_slice diff,
                           const struct proto_command *c);
 
 /* The record of an AT command c that proto_parse read from [line, line +
@@ -56,8 +57,8 @@ struct record *record_from_at(const char *line, size_t len,
  * difference (the earlier receipt) counts as newer. */
 int record_compare(const struct record *a, const struct record *b);
 
-struct proto_slice record_client(const struct record *r);
-struct proto_slice record_location(const struct record *r);
+struct strparse_slice record_client(const struct record *r);
+struct strparse_slice record_location(const struct record *r);
 
 enum store_result {
     STORE_CHANGED = 1, /* the record is now the client's newest */

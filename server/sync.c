@@ -107,7 +107,8 @@ static int hexval(char c)
     return -1;
 }
 
-static int parse_prefix(struct proto_slice f, unsigned *level, uint32_t *prefix)
+static int parse_prefix(struct strparse_slice f, unsigned *level,
+                        uint32_t *prefix)
 {
     *prefix = 0;
     if (f.len == 1 && f.p[0] == '-') {
@@ -226,7 +227,7 @@ static int unhex64(const char *p, uint64_t *out)
 }
 
 static int on_sums(struct sync *s, unsigned level, uint32_t prefix,
-                   struct proto_slice sums)
+                   struct strparse_slice sums)
 {
     uint64_t theirs[16];
     if (level >= SYNC_LEVELS || sums.len != (size_t)16 * 16)
@@ -274,7 +275,7 @@ static int on_sums(struct sync *s, unsigned level, uint32_t prefix,
     return rc;
 }
 
-int sync_on_line(struct sync *s, const struct proto_slice *f, size_t n)
+int sync_on_line(struct sync *s, const struct strparse_slice *f, size_t n)
 {
     if (n == 0 || f[0].len != 4)
         return SYNC_ENOTSYNC;

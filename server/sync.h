@@ -124,7 +124,7 @@ void sync_start(struct sync *s, uint64_t remote_count, uint64_t remote_digest);
 /* A line from the link, split into n fields. Returns 0 (handled),
  * SYNC_ENOTSYNC (not a catch-up message: an AT record, say), SYNC_EBAD,
  * SYNC_ENOMEM or SYNC_EQUEUE. */
-int sync_on_line(struct sync *s, const struct proto_slice *f, size_t n);
+int sync_on_line(struct sync *s, const struct strparse_slice *f, size_t n);
 /* Sends queued records until about budget bytes went out or nothing is
  * left. Returns the bytes sent. */
 size_t sync_pump(struct sync *s, size_t budget);

@@ -19,13 +19,13 @@
 #include "store.h"
 #include "strparse.h"
 
-static int same(struct proto_slice a, struct proto_slice b)
+static int same(struct strparse_slice a, struct strparse_slice b)
 {
     return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
 }
 
 /* Whether the slice lies inside [line, line + len). */
-static int inside(struct proto_slice s, const char *line, size_t len)
+static int inside(struct strparse_slice s, const char *line, size_t len)
 {
     return s.p >= line && s.len <= len &&
            s.p - line <= (ptrdiff_t)(len - s.len);
@@ -36,7 +36,7 @@ static void check_fields(const struct proto_command *c, const char *line,
 {
     FUZZ_CHECK(inside(c->client, line, len) && c->client.len > 0);
     for (size_t i = 0; i < c->client.len; i++)
-        FUZZ_CHECK(!proto_is_space(c->client.p[i]));
+        FUZZ_CHECK(!strparse_is_space(c->client.p[i]));
     if (c->kind == PROTO_WHATSAT)
         return;
     FUZZ_CHECK(inside(c->location, line, len));
@@ -51,7 +51,8 @@ static void check_fields(const struct proto_command *c, const char *line,
     FUZZ_CHECK(c->nsec < 1000000000u);
 }
 
-static void check_roundtrip(struct proto_slice server, struct proto_slice diff,
+static void check_roundtrip(struct strparse_slice server,
+                            struct strparse_slice diff,
                             const struct proto_command *c)
 {
     struct record *r = record_new(server, diff, c);
@@ -116,8 +117,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t dlen =
             proto_format_diff(diff, 1700000000u, 123456789u, c.sec, c.nsec);
         FUZZ_CHECK(dlen >= 12 && dlen < sizeof diff);
-        struct proto_slice server = {name, sizeof name - 1};
-        struct proto_slice d = {diff, dlen};
+        struct strparse_slice server = {name, sizeof name - 1};
+        struct strparse_slice d = {diff, dlen};
         check_roundtrip(server, d, &c);
         break;
     }

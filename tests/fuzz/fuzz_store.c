@@ -56,8 +56,8 @@ static struct record *parse(const char *line, size_t len, unsigned seq)
     char diff[32];
     size_t dlen =
         proto_format_diff(diff, 1700000000u + seq, 500000000u, c.sec, c.nsec);
-    struct proto_slice server = {name, sizeof name - 1};
-    struct proto_slice d = {diff, dlen};
+    struct strparse_slice server = {name, sizeof name - 1};
+    struct strparse_slice d = {diff, dlen};
     return record_new(server, d, &c);
 }
 
@@ -67,7 +67,7 @@ static void fill(struct store *s, struct record *const *recs,
 {
     for (size_t i = 0; i < n; i++) {
         const struct record *r = recs[order[i]];
-        struct proto_slice client = record_client(r);
+        struct strparse_slice client = record_client(r);
         const struct record *before = store_get(s, client.p, client.len);
         /* Decided before the call: a replaced record is freed by it. */
         int newer = before == NULL || record_compare(r, before) > 0;
@@ -95,7 +95,7 @@ struct compare_ctx {
 static int same_in_other(void *arg, const struct record *r)
 {
     struct compare_ctx *ctx = arg;
-    struct proto_slice client = record_client(r);
+    struct strparse_slice client = record_client(r);
     const struct record *o = store_get(ctx->other, client.p, client.len);
     FUZZ_CHECK(o != NULL);
     FUZZ_CHECK(same_line(r, o));
@@ -164,7 +164,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* The newest of each client's records is the one every store holds. */
     for (size_t i = 0; i < n; i++) {
-        struct proto_slice client = record_client(recs[i]);
+        struct strparse_slice client = record_client(recs[i]);
         const struct record *kept = store_get(&a, client.p, client.len);
         FUZZ_CHECK(kept != NULL);
         FUZZ_CHECK(record_compare(kept, recs[i]) >= 0);

@@ -77,8 +77,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t len = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
-        struct proto_slice f[PROTO_MAX_FIELDS];
-        size_t n = proto_split(p, len, f, PROTO_MAX_FIELDS);
+        struct strparse_slice f[PROTO_MAX_FIELDS];
+        size_t n = strparse_split(p, len, f, PROTO_MAX_FIELDS);
         int rc = sync_on_line(&s, f, n);
         FUZZ_CHECK(rc == 0 || rc == SYNC_ENOTSYNC || rc == SYNC_EBAD ||
                    rc == SYNC_ENOMEM || rc == SYNC_EQUEUE);

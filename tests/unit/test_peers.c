@@ -250,13 +250,13 @@ static void test_held_copy(void)
     const struct record *cur;
     CHECK_EQ_INT(store_apply(&st, record_of(L1), &cur), STORE_CHANGED);
     uint64_t h = store_key_hash(&st, "one", 3);
-    struct proto_slice client = {"one", 3};
+    struct strparse_slice client = {"one", 3};
     const struct record *held = relay_held(&st, h, client, L1, strlen(L1));
     CHECK(held == cur);
     /* The same client, another record: not the held one. */
     const char *other = "AT Alford +0.100000000 one +34.1-118.1 1.2";
     CHECK(relay_held(&st, h, client, other, strlen(other)) == NULL);
-    struct proto_slice two = {"two", 3};
+    struct strparse_slice two = {"two", 3};
     CHECK(relay_held(&st, store_key_hash(&st, "two", 3), two, L2, strlen(L2)) ==
           NULL);
     store_close(&st);

@@ -7,7 +7,7 @@
 
 #define S(lit) lit, sizeof(lit) - 1
 
-static void check_slice(struct proto_slice s, const char *want, size_t len)
+static void check_slice(struct strparse_slice s, const char *want, size_t len)
 {
     CHECK(s.p != NULL);
     test_eq_mem_(__FILE__, __LINE__, "slice", s.p, s.len, want, len);
@@ -283,16 +283,16 @@ static void test_whitespace_kinds(void)
 
 static void test_is_space(void)
 {
-    CHECK(proto_is_space(' '));
-    CHECK(proto_is_space('\t'));
-    CHECK(proto_is_space('\r'));
-    CHECK(proto_is_space('\f'));
-    CHECK(proto_is_space('\v'));
-    CHECK(!proto_is_space('\0'));
-    CHECK(!proto_is_space('a'));
-    CHECK(!proto_is_space('+'));
-    CHECK(!proto_is_space((char)0xa0));
-    CHECK(!proto_is_space((char)0x85));
+    CHECK(strparse_is_space(' '));
+    CHECK(strparse_is_space('\t'));
+    CHECK(strparse_is_space('\r'));
+    CHECK(strparse_is_space('\f'));
+    CHECK(strparse_is_space('\v'));
+    CHECK(!strparse_is_space('\0'));
+    CHECK(!strparse_is_space('a'));
+    CHECK(!strparse_is_space('+'));
+    CHECK(!strparse_is_space((char)0xa0));
+    CHECK(!strparse_is_space((char)0x85));
 }
 
 static void test_client_id_bytes(void)
@@ -391,8 +391,8 @@ static void test_format_at_round_trip(void)
                                 "\r";
     struct proto_command c;
     CHECK_EQ_INT(parse(iamat, &c), PROTO_OK);
-    struct proto_slice server = {"Alford", 6};
-    struct proto_slice diff = {"+0.263873386", 12};
+    struct strparse_slice server = {"Alford", 6};
+    struct strparse_slice diff = {"+0.263873386", 12};
     char buf[256];
     size_t n = proto_format_at(buf, sizeof buf, server, diff, &c);
     static const char want[] =
@@ -424,8 +424,8 @@ static void test_format_at_binary_client(void)
     static const char iamat[] = "IAMAT a\0\xff +0-0 0";
     struct proto_command c;
     CHECK_EQ_INT(proto_parse(iamat, sizeof iamat - 1, &c), PROTO_OK);
-    struct proto_slice server = {"B", 1};
-    struct proto_slice diff = {"-0.000000001", 12};
+    struct strparse_slice server = {"B", 1};
+    struct strparse_slice diff = {"-0.000000001", 12};
     char buf[64];
     size_t n = proto_format_at(buf, sizeof buf, server, diff, &c);
     CHECK_EQ_INT(n, sizeof "AT B -0.000000001 a\0\xff +0-0 0" - 1);
@@ -439,8 +439,8 @@ static void test_format_at_capacity(void)
 {
     struct proto_command c;
     CHECK_EQ_INT(parse("IAMAT kiwi +1-1 1", &c), PROTO_OK);
-    struct proto_slice server = {"A", 1};
-    struct proto_slice diff = {"+0.000000000", 12};
+    struct strparse_slice server = {"A", 1};
+    struct strparse_slice diff = {"+0.000000000", 12};
     static const char want[] = "AT A +0.000000000 kiwi +1-1 1";
     const size_t len = sizeof want - 1;
     char buf[64];
@@ -588,17 +588,17 @@ static void test_diff_random(void)
 
 /* The word-at-a-time split against the definition, on random lines of
  * spaces, control bytes, high bytes and text, at every length. */
-static size_t reference_split(const char *p, size_t len, struct proto_slice *f,
-                              size_t max)
+static size_t reference_split(const char *p, size_t len,
+                              struct strparse_slice *f, size_t max)
 {
     size_t n = 0;
     for (size_t i = 0; i < len;) {
-        if (proto_is_space(p[i])) {
+        if (strparse_is_space(p[i])) {
             i++;
             continue;
         }
         size_t s = i;
-        while (i < len && !proto_is_space(p[i]))
+        while (i < len && !strparse_is_space(p[i]))
             i++;
         if (n < max) {
             f[n].p = p + s;
@@ -625,8 +625,8 @@ static void test_split_random(void)
             line[i] = x % 4 ? (char)('a' + x % 26)
                             : alphabet[(x >> 8) % (sizeof alphabet - 1)];
         }
-        struct proto_slice a[PROTO_MAX_FIELDS], b[PROTO_MAX_FIELDS];
-        size_t na = proto_split(line, len, a, PROTO_MAX_FIELDS);
+        struct strparse_slice a[PROTO_MAX_FIELDS], b[PROTO_MAX_FIELDS];
+        size_t na = strparse_split(line, len, a, PROTO_MAX_FIELDS);
         size_t nb = reference_split(line, len, b, PROTO_MAX_FIELDS);
         CHECK_EQ_INT(na, nb);
         for (size_t k = 0; k < na && k < PROTO_MAX_FIELDS; k++) {
@@ -676,12 +676,12 @@ static void test_split6_random(void)
                     line[len++] = ' ';
             }
         }
-        struct proto_slice a[6], b[PROTO_MAX_FIELDS];
+        struct strparse_slice a[6], b[PROTO_MAX_FIELDS];
         size_t na = proto_split6(line, len, a);
-        size_t nb = proto_split(line, len, b, PROTO_MAX_FIELDS);
+        size_t nb = strparse_split(line, len, b, PROTO_MAX_FIELDS);
         size_t ws = 0, spaces = 0;
         for (size_t i = 0; i < len; i++) {
-            ws += proto_is_space(line[i]);
+            ws += strparse_is_space(line[i]);
             spaces += line[i] == ' ';
         }
         int canonical = nb == 6 && ws == 5 && spaces == 5;

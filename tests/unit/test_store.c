@@ -10,9 +10,9 @@
 
 #define S(lit) lit, sizeof(lit) - 1
 
-static struct proto_slice slice(const char *s)
+static struct strparse_slice slice(const char *s)
 {
-    struct proto_slice r = {s, strlen(s)};
+    struct strparse_slice r = {s, strlen(s)};
     return r;
 }
 
@@ -73,10 +73,10 @@ static void test_record_new_single_spaced(void)
                    "1621464827.959498503 \r");
     check_line(r, "AT Alford +0.263873386 kiwi.cs.ucla.edu "
                   "+34.068930-118.445127 1621464827.959498503");
-    struct proto_slice c = record_client(r);
+    struct strparse_slice c = record_client(r);
     CHECK_EQ_INT(c.len, 16);
     CHECK_EQ_MEM(c.p, "kiwi.cs.ucla.edu", c.len);
-    struct proto_slice l = record_location(r);
+    struct strparse_slice l = record_location(r);
     CHECK_EQ_INT(l.len, 21);
     CHECK_EQ_MEM(l.p, "+34.068930-118.445127", l.len);
     CHECK(r->sec == 1621464827u);
@@ -92,10 +92,10 @@ static void test_record_new_from_at(void)
     static const char line[] = "AT Bolden -1.500000000 \xff\x01 +1-2 3";
     struct record *r = from_at("AT\tBolden  -1.500000000 \xff\x01\v+1-2   3");
     check_line(r, line);
-    struct proto_slice c = record_client(r);
+    struct strparse_slice c = record_client(r);
     CHECK_EQ_INT(c.len, 2);
     CHECK_EQ_MEM(c.p, "\xff\x01", 2);
-    struct proto_slice l = record_location(r);
+    struct strparse_slice l = record_location(r);
     CHECK_EQ_INT(l.len, 4);
     CHECK_EQ_MEM(l.p, "+1-2", 4);
     CHECK(r->sec == 3);
@@ -568,7 +568,7 @@ static void test_client_ids_arbitrary_bytes(void)
     for (size_t i = 0; i < n; i++) {
         struct record *r =
             from_iamat_n("Alford", "+0.000000000", ids[i].line, ids[i].len);
-        struct proto_slice c = record_client(r);
+        struct strparse_slice c = record_client(r);
         CHECK_EQ_INT(c.len, ids[i].idlen);
         CHECK_EQ_MEM(c.p, ids[i].id, c.len);
         const struct record *cur;
@@ -578,7 +578,7 @@ static void test_client_ids_arbitrary_bytes(void)
     for (size_t i = 0; i < n; i++) {
         const struct record *r = store_get(&s, ids[i].id, ids[i].idlen);
         CHECK(r != NULL);
-        struct proto_slice c = record_client(r);
+        struct strparse_slice c = record_client(r);
         CHECK_EQ_INT(c.len, ids[i].idlen);
         CHECK_EQ_MEM(c.p, ids[i].id, c.len);
     }
@@ -735,7 +735,7 @@ static void test_hashed_calls(void)
         char line[96];
         snprintf(line, sizeof line, "IAMAT c%d +1-2 %d", i % 50, i);
         struct record *r = from_iamat("A", "+0.000000000", line);
-        struct proto_slice c = record_client(r);
+        struct strparse_slice c = record_client(r);
         uint64_t h = store_key_hash(&s, c.p, c.len);
         store_prefetch_slot(&s, h);
         store_prefetch_record(&s, h);

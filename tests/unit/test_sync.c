@@ -116,13 +116,13 @@ static size_t put_pad(char *p, uint64_t v, unsigned digits)
 }
 
 /* Appends a field (after a space unless first) and returns its slice. */
-static struct proto_slice add_field(struct line *l, const char *p, size_t n)
+static struct strparse_slice add_field(struct line *l, const char *p, size_t n)
 {
     CHECK(l->len + 1 + n <= LINE_CAP);
     if (l->len > 0)
         l->buf[l->len++] = ' ';
     memcpy(l->buf + l->len, p, n);
-    struct proto_slice s = {l->buf + l->len, n};
+    struct strparse_slice s = {l->buf + l->len, n};
     l->len += n;
     return s;
 }
@@ -224,7 +224,7 @@ static uint64_t rotr64(uint64_t x, unsigned r)
 
 static int id_byte_ok(unsigned char b)
 {
-    return b != 0 && b != '\n' && !proto_is_space((char)b);
+    return b != 0 && b != '\n' && !strparse_is_space((char)b);
 }
 
 static int craft_fallback_noted;
@@ -608,8 +608,8 @@ static void deliver(struct side *to, const char *line, size_t len)
             free(r);
         return;
     }
-    struct proto_slice f[PROTO_MAX_FIELDS];
-    size_t n = proto_split(line, len, f, PROTO_MAX_FIELDS);
+    struct strparse_slice f[PROTO_MAX_FIELDS];
+    size_t n = strparse_split(line, len, f, PROTO_MAX_FIELDS);
     int rc = sync_on_line(&to->sync, f, n);
     if (rc != 0) {
         fflush(stdout);
@@ -1481,13 +1481,13 @@ static void test_one_side_opens(void)
 
 static int on_text(struct sync *s, const char *text)
 {
-    struct proto_slice f[PROTO_MAX_FIELDS];
+    struct strparse_slice f[PROTO_MAX_FIELDS];
     size_t len = strlen(text);
     char *copy = malloc(len ? len : 1); /* exactly the line: reads past it
                                            are caught */
     CHECK(copy != NULL);
     memcpy(copy, text, len);
-    size_t n = proto_split(copy, len, f, PROTO_MAX_FIELDS);
+    size_t n = strparse_split(copy, len, f, PROTO_MAX_FIELDS);
     int rc = sync_on_line(s, f, n);
     free(copy);
     return rc;
@@ -1527,7 +1527,7 @@ static void test_malformed_lines(void)
     struct side *s = &b;
 
     /* Not catch-up messages. */
-    struct proto_slice none[1];
+    struct strparse_slice none[1];
     CHECK_EQ_INT(sync_on_line(&s->sync, none, 0), SYNC_ENOTSYNC);
     static const char *const foreign[] = {
         "AT Alford +0.100000000 c +1+1 100",
@@ -1576,7 +1576,7 @@ static void test_malformed_lines(void)
     }
     /* An empty prefix field and one with a NUL in it, as slices. */
     {
-        struct proto_slice f[3] = {{"PULL", 4}, {"", 0}, {NULL, 0}};
+        struct strparse_slice f[3] = {{"PULL", 4}, {"", 0}, {NULL, 0}};
         CHECK_EQ_INT(sync_on_line(&s->sync, f, 2), SYNC_EBAD);
         f[0].p = "DONE";
         CHECK_EQ_INT(sync_on_line(&s->sync, f, 2), SYNC_EBAD);
@@ -1897,7 +1897,7 @@ static void test_pull_queue_order(void)
            (unsigned long long)a.recs, a.sync.qcap);
 
     /* SYNC_MAX_QUEUE ranges wait; one more is refused. */
-    struct proto_slice f[2] = {{"PULL", 4}, {"0123abcd", 8}};
+    struct strparse_slice f[2] = {{"PULL", 4}, {"0123abcd", 8}};
     for (size_t k = 0; k < SYNC_MAX_QUEUE; k++)
         if (sync_on_line(&b.sync, f, 2) != 0)
             CHECK(!"PULL refused before the queue was full");
