@@ -20,13 +20,13 @@ struct write_req {
 };
 
 void conn_pool_init(struct conn_pool *pool, uv_loop_t *loop, size_t max_line,
-                    size_t max_output)
+                    size_t max_output, unsigned max_pending)
 {
     memset(pool, 0, sizeof *pool);
     pool->loop = loop;
     pool->max_line = max_line;
     pool->max_output = max_output;
-    pool->max_holds = CONN_MAX_HOLDS;
+    pool->max_pending = max_pending;
     uv_timer_init(loop, &pool->hold_timer);
 }
 
@@ -66,7 +66,7 @@ static size_t high_water(const struct conn *c)
 
 static int must_pause(const struct conn *c)
 {
-    return c->closing || c->holds >= c->pool->max_holds ||
+    return c->closing || c->holds >= c->pool->max_pending ||
            (!c->no_output_pause && conn_pending(c) >= high_water(c));
 }
 

@@ -20,10 +20,8 @@
 #include "linebuf.h"
 #include "tls.h"
 
-#define CONN_READ_BUF           (64 * 1024)
-#define CONN_DEFAULT_MAX_OUTPUT (4 * 1024 * 1024)
-#define CONN_MAX_HOLDS          64 /* replies waiting on the network per client */
-#define CONN_HIGH_WATER         ((size_t)256 * 1024)
+#define CONN_READ_BUF   (64 * 1024)
+#define CONN_HIGH_WATER ((size_t)256 * 1024)
 /* A held peer link goes out past this. */
 #define CONN_PEER_BATCH ((size_t)64 * 1024)
 /* An emptied output buffer keeps its storage up to this size: a client's
@@ -61,8 +59,8 @@ struct conn_pool {
     unsigned long next_id;
     size_t max_line;
     size_t max_output;
-    unsigned max_holds; /* replies waiting per connection before pausing */
-    size_t clients;     /* open client connections */
+    unsigned max_pending; /* replies waiting per connection before pausing */
+    size_t clients;       /* open client connections */
     /* Called after paused readers ran their lines and before anything is
      * written (the write-ahead log goes first). */
     void (*before_write)(void *arg);
@@ -140,7 +138,7 @@ struct conn {
 };
 
 void conn_pool_init(struct conn_pool *pool, uv_loop_t *loop, size_t max_line,
-                    size_t max_output);
+                    size_t max_output, unsigned max_pending);
 /* Resumes paused readers, then writes what is buffered: peer links first,
  * then clients. Called once per loop iteration. */
 void conn_pool_flush(struct conn_pool *pool);

@@ -1118,7 +1118,7 @@ static void on_heartbeat_timer(uv_timer_t *t)
     arm_heartbeat(ps);
 }
 
-struct peer *peers_find(struct peers *ps, const char *name)
+static struct peer *peers_find(struct peers *ps, const char *name)
 {
     return find_peer(ps, name, strlen(name));
 }

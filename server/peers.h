@@ -131,8 +131,6 @@ int peers_accept(struct peers *ps, struct conn *c);
  * healed; healing dials at once (if this side dials). Returns 0, or -1 if
  * there is no such neighbour. Logged. */
 int peers_set_cut(struct peers *ps, const char *name, int cut);
-/* The neighbour named name, or NULL. */
-struct peer *peers_find(struct peers *ps, const char *name);
 /* The number of neighbours. */
 size_t peers_count(const struct peers *ps);
 /* A neighbour as `herd status` shows it. */

@@ -881,7 +881,8 @@ int server_run(const struct server_options *opt)
         handshake_derive(opt->secret, opt->secret_len,
                          HANDSHAKE_PROTO " client key", ck) == 0)
         store_set_client_key(&srv.store, bytes_le64(ck), bytes_le64(ck + 8));
-    conn_pool_init(&srv.pool, &srv.loop, opt->max_line, opt->max_output);
+    conn_pool_init(&srv.pool, &srv.loop, opt->max_line, opt->max_output,
+                   (unsigned)opt->max_pending);
     srv.pool.before_write = flush_wal;
     srv.pool.before_write_arg = &srv;
     uv_tcp_init(&srv.loop, &srv.client_listener);
@@ -895,7 +896,6 @@ int server_run(const struct server_options *opt)
     srv.sigterm.data = srv.sigint.data = &srv;
     uv_timer_init(&srv.loop, &srv.sweep);
     srv.sweep.data = &srv;
-    srv.pool.max_holds = (unsigned)opt->max_pending;
     srv.pool.peer_hold_ns = opt->peer_batch_us * 1000;
 
     int places_ok = 0;

@@ -65,10 +65,10 @@
 #define SYNC_LINE_MAX  300        /* the longest message line */
 
 enum {
-    SYNC_ENOTSYNC = -1601, /* not a catch-up message */
-    SYNC_EBAD = -1602,     /* a catch-up message, malformed */
-    SYNC_ENOMEM = -1603,
-    SYNC_EQUEUE = -1604 /* more ranges asked for than SYNC_MAX_QUEUE */
+    SYNC_ENOTSYNC = -2101, /* not a catch-up message */
+    SYNC_EBAD = -2102,     /* a catch-up message, malformed */
+    SYNC_ENOMEM = -2103,
+    SYNC_EQUEUE = -2104 /* more ranges asked for than SYNC_MAX_QUEUE */
 };
 
 /* The callbacks must not call sync_close on the sync that called them

@@ -304,7 +304,7 @@ static void fake_init(struct fake *f)
     memset(f, 0, sizeof *f);
     CHECK_EQ_INT(log_open(NULL), 0);
     CHECK_EQ_INT(uv_loop_init(&f->loop), 0);
-    conn_pool_init(&f->pool, &f->loop, 8192, 4 << 20);
+    conn_pool_init(&f->pool, &f->loop, 8192, 4 << 20, 64);
     store_init(&f->st, 1, 2);
     const struct peers_config cfg = {
         .loop = &f->loop,
