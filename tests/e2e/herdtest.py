@@ -35,6 +35,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -265,6 +266,39 @@ def mask_diff(data):
 
 # ---------------------------------------------------------------------------
 # client connections
+
+
+class ClientThreads:
+    """The threads of a seeded client workload: client ids PREFIXnnn dealt
+    out among `threads` threads, each id with its next client time in ns
+    (an hour ago, to grow strictly from there), and one thread per share
+    running the subclass's run(seed, clients) until `stop` is set. The
+    seeds come from rng, one per thread, in order."""
+
+    def __init__(self, rng, prefix, nclients, threads):
+        self.stop = threading.Event()
+        base = int(time.time()) - 3600
+        self.parts = [[] for _ in range(threads)]
+        for i in range(nclients):
+            self.parts[i % threads].append(b"%s%03d" % (prefix, i))
+        self.clients = [c for p in self.parts for c in p]
+        self.next_t = {c: base * 10**9 for c in self.clients}
+        self.threads = [threading.Thread(target=self.run, args=(rng.randrange(1 << 30), p),
+                                         daemon=True) for p in self.parts]
+
+    def run(self, seed, clients):
+        raise NotImplementedError
+
+    def start(self):
+        for th in self.threads:
+            th.start()
+        return self
+
+    def finish(self):
+        self.stop.set()
+        for th in self.threads:
+            th.join(10)
+            check(not th.is_alive(), "a workload thread did not stop")
 
 
 def read_log(path):
@@ -660,6 +694,15 @@ class Test:
 
     def note(self, msg):
         print("# " + msg, flush=True)
+
+    def secret_file(self, name, data):
+        """A herd secret file in the test's directory, as servers accept it
+        (ours, mode 0600); returns its path."""
+        path = os.path.join(self.tmpdir, name)
+        with open(path, "wb") as f:
+            f.write(data + b"\n")
+        os.chmod(path, 0o600)
+        return path
 
     def fakeplaces(self, mode="ok", **kw):
         fp = fakeplaces.FakePlaces(mode, **kw).start()

@@ -54,31 +54,14 @@ def ns_of(t):
     return int(whole) * 10**9 + int((frac + b"000000000")[:9])
 
 
-class Workload:
+class Workload(herdtest.ClientThreads):
     def __init__(self, h, rng, nclients, threads=5):
+        super().__init__(rng, b"chaos", nclients, threads)
         self.h = h
-        self.stop = threading.Event()
         self.lock = threading.Lock()
         self.sent = set()        # (client, loc, time)
         self.acked = {}          # client -> max acked ns
         self.n_sent = self.n_acked = 0
-        base = int(time.time()) - 3600
-        self.parts = [[] for _ in range(threads)]
-        for i in range(nclients):
-            self.parts[i % threads].append(b"chaos%03d" % i)
-        self.next_t = {c: base * 10**9 for p in self.parts for c in p}
-        self.threads = [threading.Thread(target=self.run, args=(rng.randrange(1 << 30), p),
-                                         daemon=True) for p in self.parts]
-
-    def start(self):
-        for th in self.threads:
-            th.start()
-
-    def finish(self):
-        self.stop.set()
-        for th in self.threads:
-            th.join(10)
-            check(not th.is_alive(), "a workload thread did not stop")
 
     def run(self, seed, clients):
         rng = random.Random(seed)

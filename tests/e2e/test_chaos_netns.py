@@ -111,41 +111,22 @@ class Reach:
 # ---------------------------------------------------------------------------
 # the workload
 
-class Workload:
+class Workload(herdtest.ClientThreads):
     """Client ids ncNNN, each thread owning some of them, each IAMAT with a
     time larger than the client's last, to a random server that is up
     (persistent connections over the client network; one that fails is
     dropped and made again)."""
 
     def __init__(self, net, reach, rng, nclients=60, threads=5, gap=0.005):
+        super().__init__(rng, b"nc", nclients, threads)
         self.net = net
         self.reach = reach
-        self.stop = threading.Event()
         self.gap = gap
         self.lock = threading.Lock()
         self.sent = set()        # (client, loc, time)
         self.acked = {}          # client -> (newest acknowledged ns, server)
         self.n_sent = self.n_acked = self.n_failed = 0
         self.per_server = {n: 0 for n in NAMES}
-        base = int(time.time()) - 3600
-        self.parts = [[] for _ in range(threads)]
-        for i in range(nclients):
-            self.parts[i % threads].append(b"nc%03d" % i)
-        self.clients = [c for p in self.parts for c in p]
-        self.next_t = {c: base * 10**9 for c in self.clients}
-        self.threads = [threading.Thread(target=self.run, args=(rng.randrange(1 << 30), p),
-                                         daemon=True) for p in self.parts]
-
-    def start(self):
-        for th in self.threads:
-            th.start()
-        return self
-
-    def finish(self):
-        self.stop.set()
-        for th in self.threads:
-            th.join(10)
-            check(not th.is_alive(), "a workload thread did not stop")
 
     def run(self, seed, clients):
         rng = random.Random(seed)

@@ -101,10 +101,7 @@ def main(t):
             resource.setrlimit(resource.RLIMIT_NOFILE, (max(want, soft), max(want, hard)))
         except (ValueError, OSError):
             fail("this test needs %d descriptors (ulimit -n is %d, hard %d)" % (want, soft, hard))
-    secret = os.path.join(t.tmpdir, "secret")
-    with open(secret, "wb") as f:
-        f.write(SECRET + b"\n")
-    os.chmod(secret, 0o600)
+    secret = t.secret_file("secret", SECRET)
     a = t.server("Alford", extra_args=["--secret-file", secret])
     b = t.server("Bolden", extra_args=["--secret-file", secret,
                                        "--max-handshakes", str(MAX_HANDSHAKES)])

@@ -263,14 +263,6 @@ def iamat(srv, cid, loc=UCLA, ctime=CTIME):
     return at
 
 
-def write_secret(t, name, data):
-    path = os.path.join(t.tmpdir, name)
-    with open(path, "wb") as f:
-        f.write(data + b"\n")
-    os.chmod(path, 0o600)
-    return path
-
-
 SOFT = []
 
 
@@ -695,8 +687,8 @@ def forged_acceptor(t, ives, fake, secret):
 
 
 def main(t):
-    secret = write_secret(t, "secret", SECRET)
-    other = write_secret(t, "other-secret", OTHER_SECRET)
+    secret = t.secret_file("secret", SECRET)
+    other = t.secret_file("other-secret", OTHER_SECRET)
     fake = FakeAcceptor()
     try:
         run(t, secret, other, fake)

@@ -93,37 +93,18 @@ def iamat(net, ledger, name, client, loc, t):
     return got
 
 
-class Workload:
+class Workload(herdtest.ClientThreads):
     """Client ids PREFIXnnn, each sending IAMATs with strictly increasing
     times to random servers (persistent connections, over the client
     network); a failed connection is dropped and made again."""
 
     def __init__(self, net, rng, prefix, nclients=40, threads=4, gap=0.008):
+        super().__init__(rng, prefix.encode(), nclients, threads)
         self.net = net
         self.ledger = Ledger()
-        self.stop = threading.Event()
         self.gap = gap
-        base = int(time.time()) - 3600
-        self.parts = [[] for _ in range(threads)]
-        for i in range(nclients):
-            self.parts[i % threads].append(b"%s%03d" % (prefix.encode(), i))
-        self.clients = [c for p in self.parts for c in p]
         self.ledger.clients = self.clients
-        self.next_t = {c: base * 10**9 for c in self.clients}
-        self.threads = [threading.Thread(target=self.run, args=(rng.randrange(1 << 30), p),
-                                         daemon=True) for p in self.parts]
         self.failures = 0
-
-    def start(self):
-        for th in self.threads:
-            th.start()
-        return self
-
-    def finish(self):
-        self.stop.set()
-        for th in self.threads:
-            th.join(10)
-            check(not th.is_alive(), "a workload thread did not stop")
 
     def run(self, seed, clients):
         rng = random.Random(seed)

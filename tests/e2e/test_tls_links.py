@@ -178,16 +178,8 @@ def iamat(srv, cid):
     return at
 
 
-def secret_file(t, name, data):
-    path = os.path.join(t.tmpdir, name)
-    with open(path, "wb") as f:
-        f.write(data + b"\n")
-    os.chmod(path, 0o600)
-    return path
-
-
 def psk_cases(t):
-    secret = secret_file(t, "secret", SECRET)
+    secret = t.secret_file("secret", SECRET)
     a = t.server("Alford", extra_args=["--secret-file", secret])
     b = t.server("Bolden", extra_args=["--secret-file", secret])
     proxy = Proxy(b.peer_port)
