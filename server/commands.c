@@ -69,20 +69,6 @@ static void refuse_full(struct conn *c, const char *line, size_t len)
     conn_write_line(c, line, len);
 }
 
-/* Whether the client time is more than max_future_s seconds ahead of now
- * (max_future_s 0: never). */
-static int too_far_ahead(const struct server *srv,
-                         const struct proto_command *cmd,
-                         const struct timespec *now)
-{
-    uint64_t max = srv->opt->max_future_s;
-    if (max == 0)
-        return 0;
-    uint64_t limit = (uint64_t)now->tv_sec + max;
-    return cmd->sec > limit ||
-           (cmd->sec == limit && cmd->nsec > (uint32_t)now->tv_nsec);
-}
-
 static int handle_iamat(struct server *srv, struct conn *c,
                         const struct proto_command *cmd, const char *line,
                         size_t len)
@@ -91,7 +77,8 @@ static int handle_iamat(struct server *srv, struct conn *c,
     clock_gettime(CLOCK_REALTIME, &now);
     /* A time far ahead would hold the client's record against every
      * later update, on every server, for as long as it is ahead. */
-    if (too_far_ahead(srv, cmd, &now)) {
+    if (proto_too_far_ahead(cmd->sec, cmd->nsec, (uint64_t)now.tv_sec,
+                            (uint32_t)now.tv_nsec, srv->opt->max_future_s)) {
         reject(c, line, len, "client time too far ahead");
         return 0;
     }

@@ -591,16 +591,15 @@ static void on_heartbeat(struct peer *p, struct conn *c,
     }
 }
 
-/* Whether an AT record's client time is more than max_future_s ahead. */
+/* Whether an AT record's client time is more than max_future_s ahead
+ * of this server's clock (the same bound as for a client's IAMAT). */
 static int too_far_ahead(const struct peers *ps,
                          const struct proto_command *cmd)
 {
     struct timespec now;
-    if (clock_gettime(CLOCK_REALTIME, &now) != 0)
-        return 0;
-    uint64_t limit = (uint64_t)now.tv_sec + ps->cfg.max_future_s;
-    return cmd->sec > limit ||
-           (cmd->sec == limit && cmd->nsec > (uint32_t)now.tv_nsec);
+    return clock_gettime(CLOCK_REALTIME, &now) == 0 &&
+           proto_too_far_ahead(cmd->sec, cmd->nsec, (uint64_t)now.tv_sec,
+                               (uint32_t)now.tv_nsec, ps->cfg.max_future_s);
 }
 
 /* Splits a line that came without a hint (into split) and returns its

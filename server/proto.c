@@ -276,3 +276,12 @@ const char *proto_strerror(int status)
         return "unknown error";
     }
 }
+
+int proto_too_far_ahead(uint64_t sec, uint32_t nsec, uint64_t now_sec,
+                        uint32_t now_nsec, uint64_t max_future_s)
+{
+    if (max_future_s == 0)
+        return 0;
+    uint64_t limit = now_sec + max_future_s;
+    return sec > limit || (sec == limit && nsec > now_nsec);
+}

@@ -64,6 +64,13 @@ static inline int proto_client_ok(size_t len, uint64_t max)
     return len <= max ? PROTO_OK : PROTO_ECLIENT;
 }
 
+/* Whether a client time (sec, nsec) is more than max_future_s seconds
+ * after now (now_sec, now_nsec); max_future_s 0: no bound, never. The one
+ * place the bound lives: a client's IAMAT and a neighbour's record ask
+ * it. */
+int proto_too_far_ahead(uint64_t sec, uint32_t nsec, uint64_t now_sec,
+                        uint32_t now_nsec, uint64_t max_future_s);
+
 /* Name of a command kind ("IAMAT"...). */
 const char *proto_kind_name(enum proto_kind kind);
 

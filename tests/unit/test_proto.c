@@ -705,8 +705,20 @@ static void test_client_limit(void)
     CHECK_EQ_STR(proto_strerror(PROTO_ECLIENT), "client id too long");
 }
 
+/* The bound on client times ahead: at the bound fine, a nanosecond past
+ * it refused, no bound never. */
+static void test_too_far_ahead(void)
+{
+    CHECK(!proto_too_far_ahead(2000, 999999999, 1000, 0, 0));
+    CHECK(!proto_too_far_ahead(1060, 500, 1000, 500, 60));
+    CHECK(proto_too_far_ahead(1060, 501, 1000, 500, 60));
+    CHECK(proto_too_far_ahead(1061, 0, 1000, 999999999, 60));
+    CHECK(!proto_too_far_ahead(999, 0, 1000, 0, 60));
+}
+
 static const struct test tests[] = {
     {"client_limit", test_client_limit},
+    {"too_far_ahead", test_too_far_ahead},
     {"split_random", test_split_random},
     {"split6_random", test_split6_random},
     {"diff_random", test_diff_random},
