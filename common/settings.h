@@ -132,6 +132,9 @@
       0, 1ULL << 32, 0,                                                       \
       "refuse client times more than N seconds ahead, 0: no bound")           \
     /* the supervisor */                                                      \
+    X(http, FILE, STRING, NULL, "HOST:PORT", 0, 0, NULL,                      \
+      "the web page and /metrics (loopback unless said otherwise), or off "   \
+      "(default: off)")                                                       \
     X(restart_first_ms, FILE, NUMBER, NULL, "MS",                             \
       1, 3600000, 100, "first restart delay (doubles)")                       \
     X(restart_max_ms, FILE, NUMBER, NULL, "MS",                               \

@@ -16,7 +16,9 @@
 #include "client.h"
 #include "config.h"
 #include "herd.h"
+#include "http.h"
 #include "links.h"
+#include "top.h"
 
 #define ARGS_ANY INT_MAX
 /* herd --help: where a command's description starts (after two spaces). */
@@ -112,6 +114,24 @@ static const char heal_help[] =
     "server: the link is dialled again at once and the two ends\n"
     "catch up. Every server concerned must be running: if one\n"
     "does not answer, nothing is changed.\n";
+
+static const char top_help[] =
+    "usage: herd top [--count N] [--interval MS]\n"
+    "\n"
+    "The herd's rates, refreshed every second (--interval) until\n"
+    "Ctrl-C, or N times (--count): per server its state, records,\n"
+    "sync, updates in and out per second, WHATSAT per second and\n"
+    "places misses per second; per link its state and the records\n"
+    "crossing it each way per second. Read from each server's\n"
+    "control socket, like herd status.\n";
+
+static const char web_help[] =
+    "usage: herd web\n"
+    "\n"
+    "Prints the address of the running supervisor's web page (herd.conf's\n"
+    "http) with the token that lets the page stop, start, kill, cut\n"
+    "and heal (RUN_DIR/http-token: only who can read the run directory\n"
+    "has it). Without the token the page only shows the herd.\n";
 
 static int help_command(struct herd *h, int argc, char **argv);
 
@@ -210,6 +230,31 @@ static const struct command commands[] = {
         .max_args = 2,
         .bad_args = "takes [NAME [NAME]]",
         .run = links_heal,
+    },
+    {
+        .name = "top",
+        .lines =
+            {
+                {"top [--count N] [--interval MS]",
+                 "rates per server and link, refreshed every second"},
+            },
+        .help = top_help,
+        .min_args = 0,
+        .max_args = 4,
+        .bad_args = "takes [--count N] [--interval MS]",
+        .run = top_run,
+    },
+    {
+        .name = "web",
+        .lines =
+            {
+                {"web", "the web page's address, with its token"},
+            },
+        .help = web_help,
+        .min_args = 0,
+        .max_args = 0,
+        .bad_args = "takes no arguments",
+        .run = http_print_url,
     },
     {
         .name = "help",

@@ -1,0 +1,4 @@
+#include "watch.h"
+
+extern int watch_placeholder;
+int watch_placeholder;
