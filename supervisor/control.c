@@ -45,8 +45,12 @@ enum wait_kind {
 
 struct control_wait {
     struct control *ctl;
-    uv_pipe_t pipe;
+    uv_pipe_t pipe; /* unused by a request from inside (done set) */
     uv_timer_t timer;
+    /* A request from inside the supervisor (control_submit): its outcome
+     * goes to done instead of a pipe. */
+    control_done_fn done;
+    void *done_arg;
     char line[CONTROL_LINE_MAX];
     size_t len;
     enum wait_kind kind;
@@ -81,6 +85,11 @@ static void finish(struct control_wait *w)
 {
     unlink_wait(w);
     uv_timer_stop(&w->timer);
+    if (w->done != NULL) {
+        if (!uv_is_closing((uv_handle_t *)&w->timer))
+            uv_close((uv_handle_t *)&w->timer, on_timer_closed);
+        return;
+    }
     if (!uv_is_closing((uv_handle_t *)&w->pipe))
         uv_close((uv_handle_t *)&w->pipe, on_pipe_closed);
 }
@@ -101,17 +110,34 @@ static void on_written(uv_write_t *req, int status)
     finish(w);
 }
 
-/* Sends "ok"/"error MESSAGE", then body, then closes. */
-static void reply(struct control_wait *w, const char *head,
-                  const struct dynbuf *body)
+/* A request from inside: the outcome to its callback, then the wait
+ * goes. */
+static void reply_inside(struct control_wait *w, enum control_result result,
+                         const char *message, const struct dynbuf *body)
+{
+    struct dynbuf none;
+    dynbuf_init(&none, 0);
+    w->done(w->done_arg, result, message, body != NULL ? body : &none);
+    finish(w);
+}
+
+/* Sends "ok" (result CONTROL_OK) or "error MESSAGE", then body, then
+ * closes. */
+static void reply(struct control_wait *w, enum control_result result,
+                  const char *message, const struct dynbuf *body)
 {
     if (w->replied)
         return;
     w->replied = 1;
+    if (w->done != NULL) {
+        reply_inside(w, result, message, body);
+        return;
+    }
     uv_read_stop((uv_stream_t *)&w->pipe);
     struct dynbuf out;
     dynbuf_init(&out, SIZE_MAX);
-    int rc = dynbuf_printf(&out, "%s\n", head);
+    int rc = result == CONTROL_OK ? dynbuf_printf(&out, "ok\n")
+                                  : dynbuf_printf(&out, "error %s\n", message);
     if (rc == 0 && body != NULL && body->len > 0)
         rc = dynbuf_add(&out, body->data, body->len);
     struct reply_req *r = rc == 0 ? malloc(sizeof *r) : NULL;
@@ -176,35 +202,50 @@ int control_status_text(struct supervise *sv, struct dynbuf *out)
     return rc;
 }
 
-int control_status_json(struct supervise *sv, struct dynbuf *out)
+/* One managed server of status-json. */
+static json_t *status_object_row(const struct child *c)
+{
+    char addr[300];
+    char peer[300];
+    snprintf(addr, sizeof addr, "%s:%u", c->cfg->listen.host,
+             c->cfg->listen.port);
+    snprintf(peer, sizeof peer, "%s:%u", c->cfg->peer.host, c->cfg->peer.port);
+    return json_pack(
+        "{s:s, s:s, s:o, s:s, s:s, s:o, s:I, s:o, s:s}", "name", c->cfg->name,
+        "state", supervise_state_name(c->state), "pid",
+        c->pid > 0 ? json_integer(c->pid) : json_null(), "address", addr,
+        "peer_address", peer, "uptime_ms",
+        c->state == SUPERVISE_UP
+            ? json_integer((json_int_t)(supervise_now_ms() - c->up_ms))
+            : json_null(),
+        "restarts", (json_int_t)c->restarts, "last_exit",
+        c->last_exit[0] ? json_string(c->last_exit) : json_null(), "note",
+        c->note);
+}
+
+json_t *control_status_object(struct supervise *sv)
 {
     json_t *arr = json_array();
-    for (size_t i = 0; i < sv->n; i++) {
-        const struct child *c = &sv->children[i];
-        if (!c->managed)
+    for (size_t i = 0; i < sv->n && arr != NULL; i++) {
+        if (!sv->children[i].managed)
             continue;
-        char addr[300];
-        char peer[300];
-        snprintf(addr, sizeof addr, "%s:%u", c->cfg->listen.host,
-                 c->cfg->listen.port);
-        snprintf(peer, sizeof peer, "%s:%u", c->cfg->peer.host,
-                 c->cfg->peer.port);
-        json_t *o = json_pack(
-            "{s:s, s:s, s:o, s:s, s:s, s:o, s:I, s:o, s:s}", "name",
-            c->cfg->name, "state", supervise_state_name(c->state), "pid",
-            c->pid > 0 ? json_integer(c->pid) : json_null(), "address", addr,
-            "peer_address", peer, "uptime_ms",
-            c->state == SUPERVISE_UP
-                ? json_integer((json_int_t)(supervise_now_ms() - c->up_ms))
-                : json_null(),
-            "restarts", (json_int_t)c->restarts, "last_exit",
-            c->last_exit[0] ? json_string(c->last_exit) : json_null(), "note",
-            c->note);
-        json_array_append_new(arr, o);
+        json_t *o = status_object_row(&sv->children[i]);
+        if (o == NULL || json_array_append_new(arr, o) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
     }
-    json_t *root = json_pack("{s:i, s:o}", "supervisor_pid", (int)getpid(),
-                             "servers", arr);
-    char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (arr == NULL)
+        return NULL;
+    return json_pack("{s:i, s:o}", "supervisor_pid", (int)getpid(), "servers",
+                     arr);
+}
+
+int control_status_json(struct supervise *sv, struct dynbuf *out)
+{
+    json_t *root = control_status_object(sv);
+    char *s =
+        root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     json_decref(root);
     if (s == NULL)
         return DYNBUF_ENOMEM;
@@ -255,12 +296,15 @@ static void check_wait(struct control_wait *w, int timed_out)
         if (w->kind == WAIT_UP && sv->children[i].state != SUPERVISE_UP)
             failed = 1;
     }
-    const char *head = "ok";
     if (!done)
-        head = "error timed out waiting; current state below";
+        reply(w, CONTROL_ETIMEOUT, "timed out waiting; current state below",
+              &body);
     else if (failed)
-        head = "error not every server came up; see NOTE and the logs";
-    reply(w, head, &body);
+        reply(w, CONTROL_EFAILED,
+              "not every server came up; see NOTE and the logs", &body);
+    else
+        reply(w, rc == 0 ? CONTROL_OK : CONTROL_ENOMEM,
+              rc == 0 ? "" : "out of memory", &body);
     dynbuf_free(&body);
 }
 
@@ -279,17 +323,16 @@ void control_changed(struct control *ctl)
     }
 }
 
-__attribute__((format(printf, 2, 3))) static void
-error_reply(struct control_wait *w, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void
+error_reply(struct control_wait *w, enum control_result result, const char *fmt,
+            ...)
 {
-    char head[256];
     char msg[240];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    snprintf(head, sizeof head, "error %s", msg);
-    reply(w, head, NULL);
+    reply(w, result, msg, NULL);
 }
 
 static int split_words(char *line, char **words, int max)
@@ -305,8 +348,9 @@ static int split_words(char *line, char **words, int max)
     return n;
 }
 
-/* "control: CMD ARG" in the log, both escaped. */
-static void log_request(char **words, int n)
+/* "control: CMD ARG" in the log, both escaped, with where a request from
+ * inside came from ("(http 127.0.0.1:5000)"). */
+static void log_request(char **words, int n, const char *origin)
 {
     const char *cmd = words[0];
     char esc_cmd[96];
@@ -314,7 +358,8 @@ static void log_request(char **words, int n)
     log_escape(esc_cmd, sizeof esc_cmd, cmd, strlen(cmd));
     log_escape(esc_arg, sizeof esc_arg, n > 1 ? words[1] : "",
                n > 1 ? strlen(words[1]) : 0);
-    log_msg("control: %s%s%s", esc_cmd, n > 1 ? " " : "", esc_arg);
+    log_msg("control: %s%s%s%s%s%s", esc_cmd, n > 1 ? " " : "", esc_arg,
+            origin ? " (" : "", origin ? origin : "", origin ? ")" : "");
 }
 
 /* status (the table) and status-json. */
@@ -325,7 +370,8 @@ static void status_request(struct control_wait *w, const char *cmd)
     dynbuf_init(&body, SIZE_MAX);
     int rc = cmd[6] ? control_status_json(sv, &body)
                     : control_status_text(sv, &body);
-    reply(w, rc == 0 ? "ok" : "error out of memory", &body);
+    reply(w, rc == 0 ? CONTROL_OK : CONTROL_ENOMEM,
+          rc == 0 ? "" : "out of memory", &body);
     dynbuf_free(&body);
 }
 
@@ -351,12 +397,12 @@ static int mark_targets(struct control_wait *w, char **words, int last)
     for (int i = 1; i < last; i++) {
         struct child *c = supervise_find(sv, words[i]);
         if (c == NULL) {
-            error_reply(w, "no server named '%s'", words[i]);
+            error_reply(w, CONTROL_ENOTFOUND, "no server named '%s'", words[i]);
             return -1;
         }
         if (!c->managed) {
-            error_reply(w, "%s is not run by this supervisor (--only)",
-                        words[i]);
+            error_reply(w, CONTROL_ECONFLICT,
+                        "%s is not run by this supervisor (--only)", words[i]);
             return -1;
         }
         w->targets[c - sv->children] = 1;
@@ -370,16 +416,15 @@ static void kill_request(struct control_wait *w, const char *name, int signum)
     struct child *c = supervise_find(w->ctl->sv, name);
     int rc = supervise_kill(c, signum);
     if (rc != 0) {
-        error_reply(w, "%s is not running", c->cfg->name);
+        error_reply(w, CONTROL_ECONFLICT, "%s is not running", c->cfg->name);
         return;
     }
-    char head[128];
-    snprintf(head, sizeof head, "ok");
     struct dynbuf body;
     dynbuf_init(&body, SIZE_MAX);
     int prc = dynbuf_printf(&body, "sent signal %d to %s (pid %d)\n", signum,
                             c->cfg->name, c->pid);
-    reply(w, prc == 0 ? head : "error out of memory", &body);
+    reply(w, prc == 0 ? CONTROL_OK : CONTROL_ENOMEM,
+          prc == 0 ? "" : "out of memory", &body);
     dynbuf_free(&body);
 }
 
@@ -393,15 +438,16 @@ static void servers_request(struct control_wait *w, char **words, int n)
     int is_restart = strcmp(cmd, "restart") == 0;
     int is_kill = strcmp(cmd, "kill") == 0;
     if (!is_start && !is_stop && !is_restart && !is_kill) {
-        error_reply(w, "unknown request '%s'", cmd);
+        error_reply(w, CONTROL_EBADREQ, "unknown request '%s'", cmd);
         return;
     }
     if (n < 2) {
-        error_reply(w, "%s needs a server name", cmd);
+        error_reply(w, CONTROL_EBADREQ, "%s needs a server name", cmd);
         return;
     }
     if ((is_start || is_restart) && sv->stopping_all) {
-        error_reply(w, "%s", "the herd is stopping: nothing starts now");
+        error_reply(w, CONTROL_ECONFLICT, "%s",
+                    "the herd is stopping: nothing starts now");
         return;
     }
     int last = n;
@@ -410,7 +456,8 @@ static void servers_request(struct control_wait *w, char **words, int n)
         uint64_t v;
         if (n != 3 || strparse_uint(words[2], strlen(words[2]), 64, &v) != 0 ||
             v == 0) {
-            error_reply(w, "%s", "kill takes NAME SIGNAL-NUMBER");
+            error_reply(w, CONTROL_EBADREQ, "%s",
+                        "kill takes NAME SIGNAL-NUMBER");
             return;
         }
         signum = (int)v;
@@ -439,16 +486,16 @@ static void servers_request(struct control_wait *w, char **words, int n)
     check_wait(w, 0);
 }
 
-static void execute(struct control_wait *w)
+static void execute(struct control_wait *w, const char *origin)
 {
     char *words[64];
     int n = split_words(w->line, words, 64);
     if (n <= 0) {
-        error_reply(w, "%s", "empty or too long request");
+        error_reply(w, CONTROL_EBADREQ, "%s", "empty or too long request");
         return;
     }
     const char *cmd = words[0];
-    log_request(words, n);
+    log_request(words, n, origin);
     if (strcmp(cmd, "status") == 0 || strcmp(cmd, "status-json") == 0)
         status_request(w, cmd);
     else if (strcmp(cmd, "shutdown") == 0)
@@ -480,7 +527,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         else
             w->line[w->len] = '\0';
         if (nl == NULL && nread > 0) {
-            error_reply(w, "%s", "request too long");
+            error_reply(w, CONTROL_EBADREQ, "%s", "request too long");
             return;
         }
         if (w->len == 0 && nread < 0) {
@@ -488,7 +535,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             return;
         }
         uv_read_stop(s);
-        execute(w);
+        execute(w, NULL);
     }
 }
 
@@ -536,7 +583,8 @@ static int admit(struct control_wait *w)
     }
     int n = 0;
     for (const struct control_wait *o = w->ctl->waits; o != NULL; o = o->next)
-        n++;
+        n +=
+            o->done == NULL; /* requests from inside have bounds of their own */
     if (n > CONTROL_MAX_CONNS) {
         log_msg("control: %d connections open: refused one more",
                 CONTROL_MAX_CONNS);
@@ -546,6 +594,23 @@ static int admit(struct control_wait *w)
     return 1;
 }
 
+/* A wait with its timer (not linked yet); NULL: out of memory. */
+static struct control_wait *new_wait(struct control *ctl)
+{
+    struct control_wait *w = calloc(1, sizeof *w);
+    unsigned char *t = calloc(ctl->sv->n ? ctl->sv->n : 1, 1);
+    if (w == NULL || t == NULL) {
+        free(w);
+        free(t);
+        return NULL;
+    }
+    w->ctl = ctl;
+    w->targets = t;
+    uv_timer_init(ctl->loop, &w->timer);
+    w->timer.data = w;
+    return w;
+}
+
 static void on_connection(uv_stream_t *listener, int status)
 {
     struct control *ctl = listener->data;
@@ -553,18 +618,11 @@ static void on_connection(uv_stream_t *listener, int status)
         log_msg("control: accept failed: %s", uv_strerror(status));
         return;
     }
-    struct control_wait *w = calloc(1, sizeof *w);
-    unsigned char *t = calloc(ctl->sv->n ? ctl->sv->n : 1, 1);
-    if (w == NULL || t == NULL) {
-        free(w);
-        free(t);
+    struct control_wait *w = new_wait(ctl);
+    if (w == NULL)
         return;
-    }
-    w->ctl = ctl;
-    w->targets = t;
     uv_pipe_init(ctl->loop, &w->pipe, 0);
-    uv_timer_init(ctl->loop, &w->timer);
-    w->pipe.data = w->timer.data = w;
+    w->pipe.data = w;
     w->next = ctl->waits;
     ctl->waits = w;
     if (uv_accept(listener, (uv_stream_t *)&w->pipe) != 0) {
@@ -579,6 +637,26 @@ static void on_connection(uv_stream_t *listener, int status)
     }
     /* Replaced by the request's own deadline once it is read. */
     uv_timer_start(&w->timer, on_idle, CONTROL_IDLE_MS, 0);
+}
+
+int control_submit(struct control *ctl, const char *line, const char *origin,
+                   control_done_fn done, void *arg)
+{
+    size_t len = strlen(line);
+    if (len >= sizeof((struct control_wait *)0)->line ||
+        memchr(line, '\n', len) != NULL)
+        return CONTROL_EBADREQ;
+    struct control_wait *w = new_wait(ctl);
+    if (w == NULL)
+        return CONTROL_ENOMEM;
+    w->done = done;
+    w->done_arg = arg;
+    memcpy(w->line, line, len + 1);
+    w->len = len;
+    w->next = ctl->waits;
+    ctl->waits = w;
+    execute(w, origin != NULL ? origin : "inside");
+    return 0;
 }
 
 int control_init(struct control *ctl, uv_loop_t *loop, struct supervise *sv,
@@ -621,7 +699,7 @@ void control_close(struct control *ctl)
     while (w != NULL) {
         struct control_wait *next = w->next;
         if (!w->replied && w->kind == WAIT_NONE)
-            reply(w, "error the supervisor is stopping", NULL);
+            reply(w, CONTROL_ESTOPPING, "the supervisor is stopping", NULL);
         else if (!w->replied)
             check_wait(w, 1);
         w = next;

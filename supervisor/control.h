@@ -6,12 +6,17 @@
  * The reply's first line is "ok" or "error MESSAGE"; the rest is the body.
  * Requests that change state answer once the change is done (a started
  * server is up or failed, a stopped one has exited), or after a deadline.
+ *
+ * The same requests come from inside the supervisor too (the web page's
+ * buttons, http.h): control_submit runs a line exactly as if it had come
+ * on the socket, logged the same way, and hands the outcome to a callback.
  */
 #ifndef HERD_CONTROL_H
 #define HERD_CONTROL_H
 
 #include <stddef.h>
 
+#include <jansson.h>
 #include <uv.h>
 
 #include "dynbuf.h"
@@ -21,6 +26,25 @@
 #define CONTROL_WAIT_MS  60000
 
 struct control_wait;
+
+/* A request's outcome, for those who answer in other terms than "ok" and
+ * "error" (the web page's HTTP statuses). */
+enum control_result {
+    CONTROL_OK = 0,
+    CONTROL_EBADREQ = 1,   /* not a request */
+    CONTROL_ENOTFOUND = 2, /* no server of that name */
+    CONTROL_ECONFLICT = 3, /* not run here, not running, the herd stopping */
+    CONTROL_EFAILED = 4,   /* a server did not come up */
+    CONTROL_ETIMEOUT = 5,  /* no outcome within CONTROL_WAIT_MS */
+    CONTROL_ESTOPPING = 6, /* the supervisor stopped before the outcome */
+    CONTROL_ENOMEM = 7
+};
+
+/* message: the error's text ("" for CONTROL_OK); body: the reply's body
+ * (the status rows of the servers concerned, or what kill did). Both are
+ * the callee's, valid during the call. */
+typedef void (*control_done_fn)(void *arg, enum control_result result,
+                                const char *message, const struct dynbuf *body);
 
 struct control {
     uv_loop_t *loop;
@@ -44,8 +68,20 @@ void control_changed(struct control *ctl);
 /* Stops listening, removes the socket file, answers pending waits. */
 void control_close(struct control *ctl);
 
+/* Runs one request line (no newline) from inside the supervisor, as if it
+ * had come on the socket; the log names origin ("http 127.0.0.1:5000").
+ * done is called once with the outcome, perhaps before this returns (an
+ * error, kill), at the latest by control_close. Returns 0, or
+ * CONTROL_EBADREQ (no such line) or CONTROL_ENOMEM, and then done is not
+ * called. */
+int control_submit(struct control *ctl, const char *line, const char *origin,
+                   control_done_fn done, void *arg);
+
 /* The status table (text) or JSON of every server. */
 int control_status_text(struct supervise *sv, struct dynbuf *out);
 int control_status_json(struct supervise *sv, struct dynbuf *out);
+/* status-json's object ({"supervisor_pid", "servers": [...]}): a new
+ * reference, or NULL when out of memory. */
+json_t *control_status_object(struct supervise *sv);
 
 #endif
