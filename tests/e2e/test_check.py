@@ -72,7 +72,7 @@ def main(t):
     head = ("# a herd of two\n"
             "server A 127.0.0.1:%d peer 127.0.0.1:%d\n"
             "server B 127.0.0.1:%d peer 127.0.0.1:%d\n"
-            "link A B\n" % tuple(p))
+            "link A B\n" % tuple(p[:4]))
 
     # The repository's own herd.conf, by -c before or after the command
     # and by $HERD_CONF.
@@ -160,7 +160,7 @@ def main(t):
         f.write("0123456789abcdef0123456789abcdef\n")
     os.chmod(secret, 0o644)
     text = ("server A 127.0.0.1:%d peer 127.0.0.1:%d\n"
-            "server B 127.0.0.1:%d peer 127.0.0.1:%d\n" % tuple(p)
+            "server B 127.0.0.1:%d peer 127.0.0.1:%d\n" % tuple(p[:4])
             + "secret_file %s\ntls_cert /nonexistent/c.pem\ntls_key /nonexistent/c.key\n"
               "tls_ca /nonexistent/ca.pem\n" % secret)
     path = write(d, "warn.conf", text)
