@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -17,6 +18,7 @@
 #include "fileio.h"
 #include "links.h"
 #include "strparse.h"
+#include "view.h"
 
 #define CLIENT_TIMEOUT_MS 90000
 
@@ -85,15 +87,17 @@ static int take_answer(const struct dynbuf *in, struct dynbuf *body)
     return ok ? 0 : HERD_EXIT_FAILURE;
 }
 
-/* Sends one request; leaves the body in *body (printing any error);
- * returns an exit code. */
+/* Sends one request; leaves the body in *body (printing any error, but
+ * with quiet not that the supervisor is not running); returns an exit
+ * code. */
 static int request_body(const struct herd *h, const char *line,
-                        struct dynbuf *body)
+                        struct dynbuf *body, int quiet)
 {
     int fd = connect_supervisor(h);
     if (fd < 0) {
-        fprintf(stderr, "herd: the herd of %s is not running (%s: %s)\n",
-                h->conf, h->sock, strerror(errno));
+        if (!quiet)
+            fprintf(stderr, "herd: the herd of %s is not running (%s: %s)\n",
+                    h->conf, h->sock, strerror(errno));
         return HERD_EXIT_FAILURE;
     }
     if (fileio_write_all(fd, line, strlen(line)) != 0) {
@@ -116,7 +120,7 @@ static int request(const struct herd *h, const char *line)
 {
     struct dynbuf body;
     dynbuf_init(&body, (size_t)16 * 1024 * 1024);
-    int rc = request_body(h, line, &body);
+    int rc = request_body(h, line, &body, 0);
     if (body.len > 0)
         fwrite(body.data, 1, body.len, stdout);
     dynbuf_free(&body);
@@ -182,19 +186,134 @@ static int names_request(struct herd *h, const char *verb, int argc,
     return code;
 }
 
+/* The view (view.h) from the supervisor's answer sup (NULL: none) and
+ * each server's control socket. NULL: out of memory. */
+static json_t *build_view(const struct herd *h, json_t *sup)
+{
+    json_t **st = links_query_servers(h);
+    if (st == NULL)
+        return NULL;
+    json_t *view = view_build(&h->cfg, sup, st);
+    links_free_answers(h, st);
+    return view;
+}
+
+json_t *client_view(const struct herd *h)
+{
+    struct dynbuf body;
+    dynbuf_init(&body, (size_t)16 * 1024 * 1024);
+    json_t *sup = NULL;
+    if (request_body(h, "status-json\n", &body, 1) == 0 && body.data != NULL)
+        sup = json_loads(body.data, 0, NULL);
+    dynbuf_free(&body);
+    json_t *view = build_view(h, sup);
+    json_decref(sup);
+    return view;
+}
+
+/* "-", or the integer member key of o. */
+static void int_text(json_t *o, const char *key, char *out, size_t cap)
+{
+    json_t *v = json_object_get(o, key);
+    if (json_is_integer(v))
+        snprintf(out, cap, "%lld", (long long)json_integer_value(v));
+    else
+        snprintf(out, cap, "-");
+}
+
+/* "-", or the string member key of o (empty counts as none). */
+static const char *str_text(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s != NULL && s[0] != '\0' ? s : "-";
+}
+
+/* The widths of the NAME and ADDRESS columns of the server table. */
+static void server_widths(json_t *servers, int *name_w, int *addr_w)
+{
+    size_t i;
+    json_t *s;
+    *name_w = 10;
+    *addr_w = 21;
+    json_array_foreach(servers, i, s)
+    {
+        int w = (int)strlen(str_text(s, "name"));
+        *name_w = w > *name_w ? w : *name_w;
+        w = (int)strlen(str_text(s, "address"));
+        *addr_w = w > *addr_w ? w : *addr_w;
+    }
+}
+
+static void print_server(json_t *s, int name_w, int addr_w)
+{
+    char pid[24];
+    char uptime[32] = "-";
+    char records[24];
+    char restarts[24];
+    json_t *up = json_object_get(s, "uptime_ms");
+    int_text(s, "pid", pid, sizeof pid);
+    if (json_is_integer(up) && json_integer_value(up) >= 0)
+        view_duration(uptime, sizeof uptime, (uint64_t)json_integer_value(up));
+    int_text(s, "records", records, sizeof records);
+    int_text(s, "restarts", restarts, sizeof restarts);
+    const char *note = json_string_value(json_object_get(s, "note"));
+    char line[1024];
+    int n = snprintf(line, sizeof line,
+                     "%-*s %-9s %-7s %-*s %-8s %-8s %-4s %-8s %-18s %s", name_w,
+                     str_text(s, "name"), str_text(s, "state"), pid, addr_w,
+                     str_text(s, "address"), uptime, records, view_sync_mark(s),
+                     restarts, str_text(s, "last_exit"), note ? note : "");
+    n = n < (int)sizeof line ? n : (int)sizeof line - 1;
+    while (n > 0 && line[n - 1] == ' ')
+        line[--n] = '\0';
+    puts(line);
+}
+
+/* herd status: the server table, then the links. */
+static void print_status(json_t *view)
+{
+    json_t *servers = json_object_get(view, "servers");
+    int name_w;
+    int addr_w;
+    server_widths(servers, &name_w, &addr_w);
+    printf("%-*s %-9s %-7s %-*s %-8s %-8s %-4s %-8s %-18s %s\n", name_w, "NAME",
+           "STATE", "PID", addr_w, "ADDRESS", "UPTIME", "RECORDS", "SYNC",
+           "RESTARTS", "LAST EXIT", "NOTE");
+    size_t i;
+    json_t *s;
+    json_array_foreach(servers, i, s)
+    {
+        print_server(s, name_w, addr_w);
+    }
+    links_print(view);
+}
+
+/* herd status [--json]: the view, from the running supervisor and the
+ * servers' control sockets. */
 static int status(struct herd *h, int json)
 {
     struct dynbuf body;
     dynbuf_init(&body, (size_t)16 * 1024 * 1024);
-    int rc = request_body(h, json ? "status-json\n" : "status\n", &body);
-    if (rc == 0 && json) {
-        links_status_json(h, body.data ? body.data : "");
-    } else {
+    int rc = request_body(h, "status-json\n", &body, 0);
+    json_t *sup = NULL;
+    if (rc == 0)
+        sup = json_loads(body.data ? body.data : "", 0, NULL);
+    json_t *view = sup != NULL ? build_view(h, sup) : NULL;
+    if (rc == 0 && view == NULL) {
+        /* Not the JSON expected, or out of memory: the answer as it is. */
         if (body.len > 0)
             fwrite(body.data, 1, body.len, stdout);
-        if (rc == 0)
-            links_print(h);
+    } else if (view != NULL && json) {
+        char *out = json_dumps(view, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        if (out != NULL)
+            printf("%s\n", out);
+        rc = out != NULL ? 0 : HERD_EXIT_OSERR;
+        free(out);
+    } else if (view != NULL) {
+        print_status(view);
     }
+    json_decref(view);
+    json_decref(sup);
     dynbuf_free(&body);
     return rc;
 }

@@ -9,6 +9,8 @@
 #ifndef HERD_CLIENT_H
 #define HERD_CLIENT_H
 
+#include <jansson.h>
+
 #include "herd.h"
 
 /* The commands, as the command table of main.c calls them: argv holds the
@@ -19,5 +21,10 @@ int client_stop(struct herd *h, int argc, char **argv);
 int client_restart(struct herd *h, int argc, char **argv);
 int client_kill(struct herd *h, int argc, char **argv);
 int client_status(struct herd *h, int argc, char **argv);
+
+/* The herd's view (view.h), as herd status shows it: what the running
+ * supervisor says of its servers (nothing, quietly, when none runs) and
+ * what each server says on its control socket. NULL: out of memory. */
+json_t *client_view(const struct herd *h);
 
 #endif

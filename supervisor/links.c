@@ -18,6 +18,7 @@
 #include "dynbuf.h"
 #include "exit_codes.h"
 #include "herd.h"
+#include "view.h"
 
 /* ---- the servers' control sockets (server/ctl.h) ----------------------
  *
@@ -521,9 +522,9 @@ int links_heal(struct herd *h, int argc, char **argv)
     return change_links(h, 0, argc, argv);
 }
 
-/* What herd status adds: each server's own view of its links, from the
- * status line of its control socket (NULL where it did not answer). */
-static json_t **query_servers(const struct herd *h)
+/* ---- what each server says of itself ------------------------------- */
+
+json_t **links_query_servers(const struct herd *h)
 {
     const struct config *cfg = &h->cfg;
     struct server_req *v = calloc(cfg->nservers, sizeof *v);
@@ -554,180 +555,63 @@ static json_t **query_servers(const struct herd *h)
     return st;
 }
 
-/* Server s's view of its neighbour named other: its object in the
- * status's "neighbours", or NULL. */
-static json_t *neighbour_view(json_t *s, const char *other)
-{
-    json_t *arr = s ? json_object_get(s, "neighbours") : NULL;
-    size_t i;
-    json_t *nb;
-    json_array_foreach(arr, i, nb)
-    {
-        const char *name = json_string_value(json_object_get(nb, "name"));
-        if (name != NULL && strcmp(name, other) == 0)
-            return nb;
-    }
-    return NULL;
-}
-
-struct link_view {
-    const char *state; /* up, down, cut, unknown */
-    long long rtt_us;  /* 0: unknown */
-    char note[160];
-};
-
-/* Reads the views of a link's two ends (NULL: that end did not answer)
- * into out->rtt_us, the least rtt of an end that has it up, *cut (bit k:
- * end k has it cut) and *up. Returns how many ends answered. */
-static int tally_views(json_t *const view[2], struct link_view *out, int *cut,
-                       int *up)
-{
-    int seen = 0;
-    for (int k = 0; k < 2; k++) {
-        if (view[k] == NULL)
-            continue;
-        seen++;
-        const char *s = json_string_value(json_object_get(view[k], "state"));
-        s = s ? s : "";
-        if (strcmp(s, "cut") == 0)
-            *cut |= 1 << k;
-        if (strcmp(s, "up") == 0) {
-            *up = 1;
-            long long rtt =
-                json_integer_value(json_object_get(view[k], "rtt_us"));
-            if (out->rtt_us == 0 || (rtt > 0 && rtt < out->rtt_us))
-                out->rtt_us = rtt;
-        }
-    }
-    return seen;
-}
-
-/* One link from the views of its two ends: cut if either end has it cut,
- * else up if either has it up, else down; unknown if neither answered. */
-static void link_state(const struct herd *h, json_t **st, size_t li,
-                       struct link_view *out)
-{
-    const struct config *cfg = &h->cfg;
-    size_t ends[2] = {cfg->links[li].a, cfg->links[li].b};
-    json_t *view[2];
-    for (int k = 0; k < 2; k++)
-        view[k] = neighbour_view(st[ends[k]], cfg->servers[ends[1 - k]].name);
-    out->state = "unknown";
-    out->rtt_us = 0;
-    out->note[0] = '\0';
-    int cut = 0;
-    int up = 0;
-    int seen = tally_views(view, out, &cut, &up);
-    if (seen == 0) {
-        snprintf(out->note, sizeof out->note, "neither end answers");
-        return;
-    }
-    out->state = cut ? "cut" : up ? "up" : "down";
-    if (cut && cut != 3 && seen == 2)
-        snprintf(out->note, sizeof out->note, "cut at %s only",
-                 cfg->servers[ends[cut == 1 ? 0 : 1]].name);
-    else if (seen == 1)
-        snprintf(out->note, sizeof out->note, "%s does not answer",
-                 cfg->servers[ends[view[0] == NULL ? 0 : 1]].name);
-}
-
-static void free_views(const struct herd *h, json_t **st)
+void links_free_answers(const struct herd *h, json_t **st)
 {
     for (size_t i = 0; st != NULL && i < h->cfg.nservers; i++)
         json_decref(st[i]);
     free(st);
 }
 
-void links_print(const struct herd *h)
+/* ---- the LINK table of herd status ----------------------------------- */
+
+/* The widths of the LINK ("A - B") and STATE columns. */
+static void link_widths(json_t *links, int *pair_w, int *state_w)
 {
-    const struct config *cfg = &h->cfg;
-    if (cfg->nlinks == 0)
-        return;
-    json_t **st = query_servers(h);
-    if (st == NULL)
-        return;
-    size_t width = 0;
-    for (size_t i = 0; i < cfg->nlinks; i++) {
-        size_t w = strlen(cfg->servers[cfg->links[i].a].name) + 3 +
-                   strlen(cfg->servers[cfg->links[i].b].name);
-        width = w > width ? w : width;
+    size_t i;
+    json_t *l;
+    *pair_w = 4;  /* LINK */
+    *state_w = 5; /* STATE */
+    json_array_foreach(links, i, l)
+    {
+        const char *a = json_string_value(json_object_get(l, "a"));
+        const char *b = json_string_value(json_object_get(l, "b"));
+        char state[64];
+        view_link_state(l, state, sizeof state);
+        int w = (int)(strlen(a ? a : "?") + 3 + strlen(b ? b : "?"));
+        *pair_w = w > *pair_w ? w : *pair_w;
+        w = (int)strlen(state);
+        *state_w = w > *state_w ? w : *state_w;
     }
-    printf("\n%-*s  %-7s %s\n", (int)width, "LINK", "STATE", "RTT");
-    for (size_t i = 0; i < cfg->nlinks; i++) {
-        struct link_view lv;
-        link_state(h, st, i, &lv);
+}
+
+void links_print(json_t *view)
+{
+    json_t *links = json_object_get(view, "links");
+    if (json_array_size(links) == 0)
+        return;
+    int pair_w;
+    int state_w;
+    link_widths(links, &pair_w, &state_w);
+    printf("\n%-*s  %s\n", pair_w, "LINK", "STATE");
+    size_t i;
+    json_t *l;
+    json_array_foreach(links, i, l)
+    {
+        const char *a = json_string_value(json_object_get(l, "a"));
+        const char *b = json_string_value(json_object_get(l, "b"));
+        const char *note = json_string_value(json_object_get(l, "note"));
         char pair[2 * CONFIG_NAME_MAX + 8];
-        snprintf(pair, sizeof pair, "%s - %s",
-                 cfg->servers[cfg->links[i].a].name,
-                 cfg->servers[cfg->links[i].b].name);
-        char rtt[48] = "";
-        if (strcmp(lv.state, "up") == 0) {
-            if (lv.rtt_us <= 0)
-                snprintf(rtt, sizeof rtt, "rtt -");
-            else if (lv.rtt_us < 100)
-                snprintf(rtt, sizeof rtt, "rtt %lld us", lv.rtt_us);
-            else
-                snprintf(rtt, sizeof rtt, "rtt %.1f ms",
-                         (double)lv.rtt_us / 1000.0);
-        }
-        char line[512];
-        int n = snprintf(line, sizeof line, "%-*s  %-7s %-14s %s", (int)width,
-                         pair, lv.state, rtt, lv.note);
+        char state[64];
+        char detail[CONFIG_NAME_MAX + 64];
+        snprintf(pair, sizeof pair, "%s - %s", a ? a : "?", b ? b : "?");
+        view_link_state(l, state, sizeof state);
+        view_link_detail(l, detail, sizeof detail);
+        char line[1024];
+        int n = snprintf(line, sizeof line, "%-*s  %-*s  %-12s  %s", pair_w,
+                         pair, state_w, state, detail, note ? note : "");
+        n = n < (int)sizeof line ? n : (int)sizeof line - 1;
         while (n > 0 && line[n - 1] == ' ')
             line[--n] = '\0';
         puts(line);
     }
-    free_views(h, st);
-}
-
-/* herd status --json: the supervisor's answer, plus "links" and each
- * server's records and digest. */
-int links_status_json(const struct herd *h, const char *body)
-{
-    json_error_t jerr;
-    json_t *root = json_loads(body, 0, &jerr);
-    json_t **st = query_servers(h);
-    if (root == NULL || st == NULL) {
-        fputs(body, stdout);
-        json_decref(root);
-        free_views(h, st);
-        return 0;
-    }
-    const struct config *cfg = &h->cfg;
-    size_t i;
-    json_t *s;
-    json_array_foreach(json_object_get(root, "servers"), i, s)
-    {
-        const char *name = json_string_value(json_object_get(s, "name"));
-        long k = name ? config_find(cfg, name, strlen(name)) : -1;
-        json_t *v = k >= 0 ? st[k] : NULL;
-        json_t *rec = v ? json_object_get(v, "records") : NULL;
-        json_t *dig = v ? json_object_get(v, "digest") : NULL;
-        json_object_set(s, "records", rec ? rec : json_null());
-        json_object_set(s, "digest", dig ? dig : json_null());
-    }
-    json_t *links = json_array();
-    for (size_t li = 0; li < cfg->nlinks; li++) {
-        struct link_view lv;
-        link_state(h, st, li, &lv);
-        json_array_append_new(
-            links, json_pack("{s:s, s:s, s:s, s:o, s:s}", "a",
-                             cfg->servers[cfg->links[li].a].name, "b",
-                             cfg->servers[cfg->links[li].b].name, "state",
-                             lv.state, "rtt_us",
-                             strcmp(lv.state, "up") == 0 && lv.rtt_us > 0
-                                 ? json_integer(lv.rtt_us)
-                                 : json_null(),
-                             "note", lv.note));
-    }
-    json_object_set_new(root, "links", links);
-    char *out = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    if (out != NULL)
-        printf("%s\n", out);
-    else
-        fputs(body, stdout);
-    free(out);
-    json_decref(root);
-    free_views(h, st);
-    return 0;
 }

@@ -9,6 +9,8 @@
 #ifndef HERD_LINKS_H
 #define HERD_LINKS_H
 
+#include <jansson.h>
+
 #include "herd.h"
 
 /* herd cut A [B] and herd heal [A [B]] (argc as the command table allows):
@@ -17,12 +19,16 @@
  * none is. Return the exit code. */
 int links_cut(struct herd *h, int argc, char **argv);
 int links_heal(struct herd *h, int argc, char **argv);
-/* Prints the LINK table of herd status (nothing if herd.conf has no
- * links). */
-void links_print(const struct herd *h);
-/* Prints the supervisor's status-json answer body with "links" and each
- * server's records and digest added (body as it is if that fails).
- * Returns 0. */
-int links_status_json(const struct herd *h, const char *body);
+/* Asks every server of herd.conf for its status on its control socket,
+ * all at once, waiting at most a second: an array of cfg.nservers, each
+ * the parsed status object (server/ctl.h) or NULL where the server did
+ * not answer (view_build's st). NULL: out of memory. Free it with
+ * links_free_answers. */
+json_t **links_query_servers(const struct herd *h);
+void links_free_answers(const struct herd *h, json_t **st);
+/* Prints the LINK table of herd status from a view (view.h): per link
+ * "A - B  up 3m12s  rtt 0.2 ms", "down 12s  (silent)", "cut", and the
+ * link's note. Nothing if the view has no links. */
+void links_print(json_t *view);
 
 #endif

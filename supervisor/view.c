@@ -540,3 +540,59 @@ void view_rates(json_t *cur, json_t *prev, uint64_t dt_ms)
             l, "rates", none ? json_null() : link_rates(cur, prev, l, dt_ms));
     }
 }
+
+/* ---- text ----------------------------------------------------------- */
+
+void view_duration(char *out, size_t cap, uint64_t ms)
+{
+    unsigned long long s = (unsigned long long)(ms / 1000);
+    if (s < 60)
+        snprintf(out, cap, "%llus", s);
+    else if (s < 3600)
+        snprintf(out, cap, "%llum%02llus", s / 60, s % 60);
+    else if (s < 86400)
+        snprintf(out, cap, "%lluh%02llum", s / 3600, s / 60 % 60);
+    else
+        snprintf(out, cap, "%llud%02lluh", s / 86400, s / 3600 % 24);
+}
+
+void view_link_state(json_t *link, char *out, size_t cap)
+{
+    const char *state = json_string_value(get_str(link, "state"));
+    json_t *since = get_int(link, "since_ms");
+    state = state != NULL ? state : "unknown";
+    if (strcmp(state, "cut") == 0 || strcmp(state, "unknown") == 0 ||
+        since == NULL || json_integer_value(since) < 0) {
+        snprintf(out, cap, "%s", state);
+        return;
+    }
+    char d[32];
+    view_duration(d, sizeof d, (uint64_t)json_integer_value(since));
+    snprintf(out, cap, "%s %s", state, d);
+}
+
+void view_link_detail(json_t *link, char *out, size_t cap)
+{
+    const char *state = json_string_value(get_str(link, "state"));
+    const char *why = json_string_value(get_str(link, "why"));
+    json_t *rtt = get_int(link, "rtt_us");
+    state = state != NULL ? state : "";
+    out[0] = '\0';
+    if (strcmp(state, "up") == 0) {
+        long long us = rtt != NULL ? (long long)json_integer_value(rtt) : 0;
+        if (us <= 0)
+            snprintf(out, cap, "rtt -");
+        else if (us < 100)
+            snprintf(out, cap, "rtt %lld us", us);
+        else
+            snprintf(out, cap, "rtt %.1f ms", (double)us / 1000.0);
+    } else if (why != NULL && why[0] != '\0' && strcmp(why, "cut") != 0) {
+        snprintf(out, cap, "(%s)", why);
+    }
+}
+
+const char *view_sync_mark(json_t *server)
+{
+    json_t *v = json_object_get(server, "in_sync");
+    return json_is_true(v) ? "yes" : json_is_false(v) ? "NO" : "-";
+}

@@ -599,6 +599,64 @@ static void test_rates_missing_counters(void)
     answers_free(&a);
 }
 
+static void test_text(void)
+{
+    char b[64];
+    static const struct {
+        uint64_t ms;
+        const char *want;
+    } d[] = {
+        {0, "0s"},           {999, "0s"},
+        {12000, "12s"},      {59999, "59s"},
+        {60000, "1m00s"},    {192000, "3m12s"},
+        {3599999, "59m59s"}, {3600000, "1h00m"},
+        {3900000, "1h05m"},  {86399999, "23h59m"},
+        {86400000, "1d00h"}, {270000000, "3d03h"},
+    };
+    for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) {
+        view_duration(b, sizeof b, d[i].ms);
+        CHECK_EQ_STR(b, d[i].want);
+    }
+    view_duration(b, 3, 192000); /* cut short, terminated */
+    CHECK_EQ_STR(b, "3m");
+
+    static const struct {
+        const char *link;
+        const char *state;
+        const char *detail;
+    } l[] = {
+        {"{\"state\":\"up\",\"since_ms\":192000,\"rtt_us\":200}", "up 3m12s",
+         "rtt 0.2 ms"},
+        {"{\"state\":\"up\",\"since_ms\":1,\"rtt_us\":80}", "up 0s",
+         "rtt 80 us"},
+        {"{\"state\":\"up\",\"rtt_us\":null}", "up", "rtt -"},
+        {"{\"state\":\"down\",\"since_ms\":12000,\"why\":\"silent\"}",
+         "down 12s", "(silent)"},
+        {"{\"state\":\"down\",\"since_ms\":12000,\"why\":\"\"}", "down 12s",
+         ""},
+        {"{\"state\":\"cut\",\"since_ms\":5000,\"why\":\"cut\"}", "cut", ""},
+        {"{\"state\":\"unknown\",\"since_ms\":null,\"why\":\"\"}", "unknown",
+         ""},
+        {"{\"state\":3}", "unknown", ""},
+    };
+    for (size_t i = 0; i < sizeof l / sizeof l[0]; i++) {
+        json_t *link = parse(l[i].link);
+        view_link_state(link, b, sizeof b);
+        CHECK_EQ_STR(b, l[i].state);
+        view_link_detail(link, b, sizeof b);
+        CHECK_EQ_STR(b, l[i].detail);
+        json_decref(link);
+    }
+
+    json_t *s = parse("{\"in_sync\":true}");
+    CHECK_EQ_STR(view_sync_mark(s), "yes");
+    json_object_set_new(s, "in_sync", json_false());
+    CHECK_EQ_STR(view_sync_mark(s), "NO");
+    json_object_set_new(s, "in_sync", json_null());
+    CHECK_EQ_STR(view_sync_mark(s), "-");
+    json_decref(s);
+}
+
 static const struct test tests[] = {
     {"servers_from_supervisor", test_servers_from_supervisor},
     {"servers_not_supervised", test_servers_not_supervised},
@@ -611,6 +669,7 @@ static const struct test tests[] = {
     {"malformed", test_malformed},
     {"rates", test_rates},
     {"rates_missing_counters", test_rates_missing_counters},
+    {"text", test_text},
 };
 
 TEST_MAIN(tests)
