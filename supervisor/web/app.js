@@ -181,10 +181,12 @@
   function unreachable(err) {
     const st = $("status");
     st.dataset.state = "unreachable";
-    const why = err && err.name === "AbortError" ? "no answer" : err && err.message;
-    st.textContent = "supervisor unreachable (" + (why || "error") + ") · retrying" +
+    const why = !err ? "error" : err.name === "AbortError" ? "no answer in time"
+      : err instanceof TypeError ? "no connection" : err.message;
+    st.textContent = "supervisor unreachable (" + why + ") · retrying" +
       (view ? " · showing the last state seen" : "");
     $("graph").classList.add("stale");
+    $("panel").classList.add("stale");
   }
 
   /* ---- the layout ---------------------------------------------------- */
@@ -433,7 +435,8 @@
 
   function edgeLabel(l) {
     const r = l.rates;
-    const flow = r ? rate((r.a_to_b || 0) + (r.b_to_a || 0)) + " rec/s" : "";
+    const known = r && (typeof r.a_to_b === "number" || typeof r.b_to_a === "number");
+    const flow = known ? rate((r.a_to_b || 0) + (r.b_to_a || 0)) + " rec/s" : "";
     switch (l.state) {
       case "up":
         return flow || "up";
@@ -483,6 +486,7 @@
     st.dataset.inSync = syncWord(v.in_sync);
     st.textContent = summary(v);
     $("graph").classList.remove("stale");
+    $("panel").classList.remove("stale");
     showPanel();
   }
 
