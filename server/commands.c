@@ -18,6 +18,7 @@ struct whatsat {
     struct conn *c; /* holds a reference */
     struct conn_slot *slot;
     uint32_t bound;
+    uint64_t start_ns; /* uv_hrtime() when its line was taken */
 };
 
 static void log_line(const struct conn *c, const char *dir, const char *line,
@@ -43,6 +44,7 @@ static void reply(struct conn *c, const char *line, size_t len)
 static void invalid(struct conn *c, const char *line, size_t len,
                     const char *why)
 {
+    ((struct server *)c->data)->stats.invalid++;
     char prefix[96];
     snprintf(prefix, sizeof prefix, "conn %lu invalid (%s): ", c->id, why);
     log_data(prefix, line, len);
@@ -54,6 +56,7 @@ static void invalid(struct conn *c, const char *line, size_t len,
 static void reject(struct conn *c, const char *line, size_t len,
                    const char *why)
 {
+    ((struct server *)c->data)->stats.invalid++;
     log_msg("conn %lu invalid (%s)", c->id, why);
     conn_write(c, "? ", 2);
     conn_write_line(c, line, len);
@@ -65,6 +68,7 @@ static void reject(struct conn *c, const char *line, size_t len,
  * store (server.c) stands for every refusal, so none is logged here. */
 static void refuse_full(struct conn *c, const char *line, size_t len)
 {
+    ((struct server *)c->data)->stats.invalid++;
     conn_write(c, "? ", 2);
     conn_write_line(c, line, len);
 }
@@ -103,6 +107,7 @@ static int handle_iamat(struct server *srv, struct conn *c,
         return 0;
     }
     /* A stale IAMAT is answered with what the server holds. */
+    srv->stats.iamat++;
     reply(c, cur->line, cur->len);
     return 0;
 }
@@ -110,6 +115,7 @@ static int handle_iamat(struct server *srv, struct conn *c,
 static void finish_whatsat(struct whatsat *w, const json_t *answer)
 {
     struct conn *c = w->c;
+    struct server *srv = c->data;
     if (!c->closing) {
         struct dynbuf json;
         dynbuf_init(&json, SIZE_MAX);
@@ -127,6 +133,7 @@ static void finish_whatsat(struct whatsat *w, const json_t *answer)
                     n < w->bound ? n : w->bound,
                     (n < w->bound ? n : w->bound) == 1 ? "" : "s", json.len);
             conn_slot_write(c, w->slot, json.data, json.len);
+            hist_add_ns(&srv->stats.whatsat_latency, w->start_ns, uv_hrtime());
         }
         dynbuf_free(&json);
     }
@@ -152,6 +159,7 @@ static int handle_whatsat(struct server *srv, struct conn *c,
                           const struct proto_command *cmd, const char *line,
                           size_t len)
 {
+    uint64_t start_ns = uv_hrtime();
     const struct record *r =
         store_get(&srv->store, cmd->client.p, cmd->client.len);
     if (r == NULL) {
@@ -185,6 +193,8 @@ static int handle_whatsat(struct server *srv, struct conn *c,
     w->c = c;
     w->slot = slot;
     w->bound = cmd->bound;
+    w->start_ns = start_ns;
+    srv->stats.whatsat++;
     /* Line 1 is the AT line as it is now, whatever arrives meanwhile. */
     log_line(c, ">", r->line, r->len);
     conn_slot_write(c, slot, r->line, r->len);

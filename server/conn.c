@@ -280,6 +280,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     conn_ref(c);
     c->last_read_ms = uv_now(c->pool->loop);
+    c->bytes_read += (uint64_t)nread;
     if (c->tls != NULL)
         tls_in(c, buf->base, (size_t)nread);
     else
@@ -500,11 +501,13 @@ static void on_write(uv_write_t *req, int status)
     struct conn *c = w->c;
     assert(c->writing);
     c->writing = 0;
+    if (status >= 0) {
+        c->last_write_ms = uv_now(c->pool->loop);
+        c->bytes_written += c->write_len;
+    }
     c->write_len = 0;
     free(w->data);
     free(w);
-    if (status >= 0)
-        c->last_write_ms = uv_now(c->pool->loop);
     if (status < 0) {
         conn_close(c, uv_strerror(status));
     } else if (!c->closing) {
@@ -580,8 +583,10 @@ static int write_out(struct conn *c, struct dynbuf *out)
         conn_close(c, uv_strerror(n));
         return -1;
     }
-    if (n > 0)
+    if (n > 0) {
         c->last_write_ms = uv_now(c->pool->loop);
+        c->bytes_written += (uint64_t)n;
+    }
     if ((size_t)n < out->len) {
         write_rest(c, out, n);
         return -1;
@@ -616,7 +621,7 @@ static void flush(struct conn *c)
         maybe_resume(c); /* a reader paused on output may go on */
     }
     if (c->eof && c->head == NULL && !c->paused)
-        conn_close(c, "closed by the other end");
+        conn_close(c, CONN_CLOSED_BY_PEER);
 }
 
 static void resume(struct conn *c)

@@ -34,6 +34,9 @@
  * record leaves in the iteration that made it. */
 #define CONN_PEER_WINDOW_NS  10000000u
 #define CONN_PEER_BUSY_BYTES 5000u
+/* The reason a connection closes with when the other end closed it and
+ * everything owed to it was written. */
+#define CONN_CLOSED_BY_PEER "closed by the other end"
 
 enum conn_kind {
     CONN_CLIENT,
@@ -131,7 +134,10 @@ struct conn {
     /* The TLS handshake completed; nothing was read or written before. */
     void (*on_secure)(struct conn *c);
     uint64_t flushes; /* times out was handed to the kernel */
-    void *data;       /* the owner's */
+    /* Bytes the kernel gave and took (TLS records with their overhead),
+     * for the server's status. */
+    uint64_t bytes_read, bytes_written;
+    void *data; /* the owner's */
     struct conn *prev, *next;
     struct conn *dirty_next, *resume_next, *throttled_next;
     char addr[64]; /* the other end, for logs */

@@ -260,6 +260,87 @@ static void send_str(struct ctl_conn *c, const char *s)
     send_line(c, s, strlen(s));
 }
 
+/* ---- status ----------------------------------------------------------- */
+
+/* Counters of client lines and connections, and of neighbours' records
+ * dropped (ctl.h). */
+static json_t *status_counters(const struct server *srv)
+{
+    const struct server_stats *st = &srv->stats;
+    return json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I}", "iamat", (json_int_t)st->iamat,
+        "whatsat", (json_int_t)st->whatsat, "invalid", (json_int_t)st->invalid,
+        "stale",
+        (json_int_t)st->peer_stale + (json_int_t)srv->peers.stats.stale,
+        "refused", (json_int_t)st->refused + (json_int_t)srv->peers.hs_evicted,
+        "connections", (json_int_t)st->connections);
+}
+
+static json_t *status_places(const struct server *srv)
+{
+    const struct places_stats *st = places_get_stats(&srv->places);
+    json_t *errors = json_object();
+    for (size_t i = 0; errors != NULL && i < st->nerrors; i++)
+        if (json_object_set_new(errors, st->errors[i].word,
+                                json_integer((json_int_t)st->errors[i].n)) !=
+            0) {
+            json_decref(errors);
+            errors = NULL;
+        }
+    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:o, s:o}", "provider",
+                     places_provider_name(&srv->places), "requests",
+                     (json_int_t)st->searches, "cache_hits",
+                     (json_int_t)st->cache_hits, "cache_misses",
+                     (json_int_t)st->cache_misses, "in_flight",
+                     (json_int_t)places_in_flight(&srv->places), "errors",
+                     errors, "latency", hist_json(&st->latency));
+}
+
+/* The write-ahead log; all 0 without a data directory. */
+static json_t *status_wal(const struct server *srv)
+{
+    const struct wal *w = &srv->wal;
+    int on = srv->has_wal;
+    return json_pack("{s:I, s:I, s:I, s:I}", "bytes",
+                     (json_int_t)(on ? w->size : 0), "records",
+                     (json_int_t)(on ? w->appended : 0), "fsyncs",
+                     (json_int_t)(on ? w->fsyncs : 0), "compactions",
+                     (json_int_t)(on ? w->compactions : 0));
+}
+
+static json_t *status_neighbour(const struct peers_status *st)
+{
+    return json_pack(
+        "{s:s, s:s, s:b, s:I, s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+        "s:I, s:I}",
+        "name", st->name, "state", st->state, "cut", st->cut, "since_ms",
+        (json_int_t)st->since_ms, "why", st->why, "last_heard_ms",
+        st->heard ? json_integer((json_int_t)st->last_heard_ms) : json_null(),
+        "rtt_us", (json_int_t)(st->rtt_ns / 1000), "sent", (json_int_t)st->sent,
+        "received", (json_int_t)st->received, "bytes_sent",
+        (json_int_t)st->bytes_sent, "bytes_received",
+        (json_int_t)st->bytes_received, "queued", (json_int_t)st->queued,
+        "catchups", (json_int_t)st->catchups, "catchup_records",
+        (json_int_t)st->catchup_records, "catchup_bytes",
+        (json_int_t)st->catchup_bytes);
+}
+
+static json_t *status_neighbours(const struct server *srv)
+{
+    json_t *nb = json_array();
+    for (size_t i = 0; nb != NULL && i < peers_count(&srv->peers); i++) {
+        struct peers_status st;
+        peers_status(&srv->peers, i, &st);
+        if (json_array_append_new(nb, status_neighbour(&st)) != 0) {
+            json_decref(nb);
+            nb = NULL;
+        }
+    }
+    return nb;
+}
+
+/* The status line (ctl.h): read from what each module counts, nothing
+ * kept for it. */
 static void reply_status(struct ctl_conn *c)
 {
     struct server *srv = c->ctl->srv;
@@ -268,22 +349,15 @@ static void reply_status(struct ctl_conn *c)
     snprintf(epoch, sizeof epoch, "%016llx", (unsigned long long)srv->epoch);
     snprintf(digest, sizeof digest, "%016llx",
              (unsigned long long)srv->store.digest);
-    json_t *nb = json_array();
-    for (size_t i = 0; i < peers_count(&srv->peers) && nb != NULL; i++) {
-        struct peers_status st;
-        peers_status(&srv->peers, i, &st);
-        json_array_append_new(
-            nb, json_pack("{s:s, s:s, s:I, s:I, s:I}", "name", st.name, "state",
-                          st.state, "rtt_us", (json_int_t)(st.rtt_ns / 1000),
-                          "sent", (json_int_t)st.sent, "received",
-                          (json_int_t)st.received));
-    }
     json_t *root = json_pack(
-        "{s:s, s:i, s:s, s:I, s:I, s:s, s:I, s:o}", "name", srv->opt->name,
-        "pid", (int)getpid(), "epoch", epoch, "uptime_ms",
+        "{s:s, s:i, s:s, s:I, s:I, s:s, s:I, s:o, s:o, s:o, s:o, s:o}", "name",
+        srv->opt->name, "pid", (int)getpid(), "epoch", epoch, "uptime_ms",
         (json_int_t)((uv_hrtime() - srv->started_ns) / 1000000), "records",
         (json_int_t)srv->store.count, "digest", digest, "clients",
-        (json_int_t)srv->pool.clients, "neighbours", nb);
+        (json_int_t)srv->pool.clients, "counters", status_counters(srv),
+        "places", status_places(srv), "whatsat_latency",
+        hist_json(&srv->stats.whatsat_latency), "wal", status_wal(srv),
+        "neighbours", status_neighbours(srv));
     char *s =
         root ? json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(root);

@@ -19,12 +19,37 @@
  *   heal NAME    heal it: this side dials again at once (if it is the
  *                dialer) -> "ok heal NAME"
  *   heal         heal every link -> "ok heal NAME..."
- *   status       -> one line of JSON:
+ *   status       -> one line of JSON, what the server knows about itself
+ *                (counters are totals since it started, the rest values
+ *                now; each read from the module that counts it, with
+ *                plain increments on the loop: see server_stats,
+ *                places_stats, struct wal, peers_status):
  *                {"name", "pid", "epoch" (16 hex digits), "uptime_ms",
- *                 "records", "digest" (16 hex digits), "clients",
+ *                 "records", "digest" (16 hex digits), "clients" (client
+ *                 connections now),
+ *                 "counters": {"iamat", "whatsat" (answered), "invalid"
+ *                   (lines answered "? LINE"), "stale" (neighbours'
+ *                   records dropped: held already or older), "refused"
+ *                   (connections closed by max_clients,
+ *                   max_clients_per_addr, max_handshakes), "connections"
+ *                   (client connections accepted)},
+ *                 "places": {"provider", "requests", "cache_hits",
+ *                   "cache_misses", "in_flight", "errors" ({WORD: N}),
+ *                   "latency" (HISTOGRAM: a search to its answer)},
+ *                 "whatsat_latency" (HISTOGRAM: a WHATSAT's line to its
+ *                   answer queued),
+ *                 "wal": {"bytes" (on disk now), "records" (appended),
+ *                   "fsyncs", "compactions"} (0s without a data directory),
  *                 "neighbours": [{"name", "state" (up | dialling | cut |
- *                 down), "rtt_us" (0: not measured yet), "sent",
- *                 "received"}]}
+ *                   down), "cut", "since_ms", "why" ("" when up),
+ *                   "last_heard_ms" (null: never), "rtt_us" (0: not
+ *                   measured yet), "sent", "received" (records),
+ *                   "bytes_sent", "bytes_received", "queued" (bytes now),
+ *                   "catchups", "catchup_records", "catchup_bytes" (sent
+ *                   by this side)}]}
+ *                where a HISTOGRAM is {"bounds_us": [...] (hist.h),
+ *                "counts": [one per bucket, not cumulative, the last above
+ *                the last bound], "sum_us", "count"}
  *   anything else -> "error MESSAGE" (so is an unknown neighbour)
  *
  * Cuts outlive a restart: the names of the cut neighbours are kept in

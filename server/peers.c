@@ -49,7 +49,7 @@ struct peer {
     uint64_t backoff_ms;
     uint64_t remote_epoch;
     int down_logged; /* a failed dial was logged since the last success */
-    unsigned long sent, received;
+    unsigned long sent, received; /* records (peers_status) */
     unsigned long future_dropped; /* records past max_future_s */
     struct relay_hint hint[2];    /* the next line, and the one after */
     struct relay_out out; /* copies queued on the link, not yet written */
@@ -63,6 +63,18 @@ struct peer {
     uint64_t sync_start_ns;      /* uv_hrtime() at link-up */
     uint64_t sync_worst_ns;      /* the longest loop turn since */
     unsigned long sync_received; /* records received since */
+    /* For peers_status: the state since_ms dates ('u'p, 'c'ut or
+     * 'd'own), why the link is not up, and what the connections that
+     * closed carried. */
+    int shown;
+    uint64_t since_ms; /* uv_now() when it entered that state */
+    char why[96];
+    const char *closing_why; /* set by close_with around a conn_close */
+    int heard;
+    uint64_t heard_ms; /* the last byte read by a connection now closed */
+    uint64_t bytes_sent, bytes_received;
+    unsigned long catchups;
+    uint64_t catchup_records, catchup_bytes; /* of catch-ups ended */
 };
 
 struct dial_req {
@@ -114,6 +126,9 @@ int peers_add(struct peers *ps, const char *name,
     p->literal = netaddr_literal(addr, &p->addr) == 0;
     p->dialer = strcmp(ps->cfg.name, p->name) < 0;
     p->backoff_ms = PEERS_BACKOFF_FIRST_MS;
+    p->shown = 'd';
+    p->since_ms = uv_now(ps->cfg.loop);
+    snprintf(p->why, sizeof p->why, "not yet connected");
     uv_timer_init(ps->cfg.loop, &p->timer);
     p->timer.data = p;
     ps->n++;
@@ -181,6 +196,98 @@ static int link_may(enum peer_link_state from, enum peer_link_state to)
     return 0;
 }
 #endif
+
+/* ---- what the status says of a neighbour ----------------------------- */
+
+/* The state since_ms dates: 'u'p, 'c'ut or 'd'own (dialling or not). */
+static int coarse_state(const struct peer *p)
+{
+    return p->link != NULL ? 'u' : p->cut ? 'c' : 'd';
+}
+
+/* After p's link went up, down or cut, or a dial failed: since_ms starts
+ * again if the state changed, and why says why the link is not up (a cut
+ * link: "cut"; one that is up: ""). */
+static void note_state(struct peer *p, const char *why)
+{
+    int now = coarse_state(p);
+    if (now != p->shown) {
+        p->shown = now;
+        p->since_ms = uv_now(p->ps->cfg.loop);
+    }
+    snprintf(p->why, sizeof p->why, "%s",
+             now == 'u'   ? ""
+             : now == 'c' ? "cut"
+                          : why);
+}
+
+/* Closes c, a connection to p, with reason for the log and why for the
+ * status (on_peer_close, called from inside conn_close, takes it). */
+static void close_with(struct peer *p, struct conn *c, const char *reason,
+                       const char *why)
+{
+    p->closing_why = why;
+    conn_close(c, reason);
+    p->closing_why = NULL;
+}
+
+static int reason_is(const char *reason, int uv_err)
+{
+    return strcmp(reason, uv_strerror(uv_err)) == 0;
+}
+
+/* A dial's connect failed with reason: "refused", "unreachable", or the
+ * reason itself. */
+static const char *why_dial_failed(const char *reason)
+{
+    if (reason_is(reason, UV_ECONNREFUSED))
+        return "refused";
+    if (reason_is(reason, UV_EHOSTUNREACH) ||
+        reason_is(reason, UV_ENETUNREACH) || reason_is(reason, UV_ETIMEDOUT) ||
+        reason_is(reason, UV_EHOSTDOWN) || reason_is(reason, UV_EADDRNOTAVAIL))
+        return "unreachable";
+    return reason;
+}
+
+/* A link that was up closed with reason: "closed" (the neighbour closed
+ * or reset it), "silent" (what it sent went unacknowledged for
+ * link_timeout_ms: TCP_USER_TIMEOUT), or the reason itself. */
+static const char *why_up_closed(const char *reason)
+{
+    if (strcmp(reason, CONN_CLOSED_BY_PEER) == 0 ||
+        reason_is(reason, UV_ECONNRESET) || reason_is(reason, UV_EPIPE) ||
+        reason_is(reason, UV_EOF))
+        return "closed";
+    if (reason_is(reason, UV_ETIMEDOUT))
+        return "silent";
+    return reason;
+}
+
+/* Why p's link is down, in the status's words, once a connection to p
+ * that was in state `was` closed with reason (close_with's word first). */
+static void why_closed(const struct peer *p, enum peer_link_state was,
+                       const char *reason, char *out, size_t size)
+{
+    if (p->closing_why != NULL)
+        snprintf(out, size, "%s", p->closing_why);
+    else if (was == PEER_DIALLING)
+        snprintf(out, size, "%s", why_dial_failed(reason));
+    else if (was == PEER_UP)
+        snprintf(out, size, "%s", why_up_closed(reason));
+    else
+        snprintf(out, size, "handshake: %s", reason);
+}
+
+/* c, a connection to p, is closing: what it carried is p's now. */
+static void account_closed(struct peer *p, const struct conn *c)
+{
+    p->bytes_sent += c->bytes_written;
+    p->bytes_received += c->bytes_read;
+    if (c->bytes_read > 0 && (!p->heard || c->last_read_ms > p->heard_ms)) {
+        p->heard = 1;
+        p->heard_ms = c->last_read_ms;
+    }
+}
 
 static void link_enter(struct link *l, enum peer_link_state to)
 {
@@ -250,8 +357,10 @@ static void sync_send_line(void *arg, const char *line, size_t len)
 static void sync_send_record(void *arg, const struct record *r)
 {
     struct peer *p = arg;
-    if (p->link != NULL)
+    if (p->link != NULL) {
         conn_write_line(p->link, r->line, r->len);
+        p->sent++;
+    }
 }
 
 static const struct sync_ops sync_ops = {sync_send_line, sync_send_record};
@@ -300,8 +409,12 @@ static void sync_end(struct peer *p, const char *why)
                 "sent, %lu received",
                 p->name, why, (unsigned long long)p->sync.st.records_sent,
                 p->sync_received);
-    if (p->sync_on)
+    if (p->sync_on) {
+        const struct sync_stats *st = &p->sync.st;
+        p->catchup_records += st->records_sent;
+        p->catchup_bytes += st->record_bytes + st->line_bytes;
         sync_close(&p->sync);
+    }
     p->sync_on = p->sync_active = 0;
 }
 
@@ -342,6 +455,7 @@ static void link_up(struct peer *p, struct conn *c, const struct hello *h)
     if (p->pending == c)
         p->pending = NULL;
     p->link = c;
+    note_state(p, "");
     p->backoff_ms = PEERS_BACKOFF_FIRST_MS;
     p->down_logged = 0;
     int restarted = p->remote_epoch != 0 && p->remote_epoch != epoch;
@@ -378,6 +492,8 @@ static void link_up(struct peer *p, struct conn *c, const struct hello *h)
     sync_leave(p, "link closed");
     if (same)
         p->sync_active = 0; /* nothing to log unless the other side asks */
+    else
+        p->catchups++;
     set_read_limit(p);
     sync_check_done(p);
 }
@@ -643,6 +759,7 @@ static int on_other_line(struct peer *p, struct conn *c,
         return -1;
     if (src == 0 && !p->sync_active && !sync_idle(&p->sync)) {
         p->sync_active = 1; /* the other side opened */
+        p->catchups++;
         set_read_limit(p);
         p->sync_start_ns = uv_hrtime();
         p->sync_worst_ns = 0;
@@ -738,8 +855,8 @@ static int on_peer_line(struct conn *c, const char *line, size_t len)
         if (n == 0)
             return 0; /* blank */
     }
-    p->received++;
     if (at) {
+        p->received++;
         const struct record *held =
             relay_held(ps->cfg.store, h, f[3], line, len);
         if (held != NULL) {
@@ -751,6 +868,7 @@ static int on_peer_line(struct conn *c, const char *line, size_t len)
         int rc = on_other_line(p, c, f, n, line, len);
         if (rc >= 0)
             return rc;
+        p->received++; /* taken for a record, if a bad one */
     }
     return receive_record(p, f, n, h, line, len);
 }
@@ -759,15 +877,24 @@ static void on_peer_close(struct conn *c, const char *reason)
 {
     struct link *l = c->data;
     c->data = NULL;
-    if (c->kind == CONN_PEER_IN && l->state != PEER_UP) {
+    struct peer *p = l->p;
+    enum peer_link_state was = l->state;
+    char why[sizeof p->why];
+    if (p != NULL) {
+        account_closed(p, c);
+        why_closed(p, was, reason, why, sizeof why);
+    }
+    if (c->kind == CONN_PEER_IN && was != PEER_UP) {
         if (!l->refused)
             log_msg("peer connection %s closed during the handshake: %s",
                     c->addr, reason);
         handshake_unlink(l);
         free(l); /* never became a link */
+        /* Named a neighbour whose link is down: that is why. */
+        if (p != NULL && p->link == NULL && !p->ps->stopping)
+            note_state(p, why);
         return;
     }
-    struct peer *p = l->p;
     free(l);
     assert(p != NULL); /* dialled, or up */
     if (p->link == c) {
@@ -775,9 +902,12 @@ static void on_peer_close(struct conn *c, const char *reason)
         p->rtt_ns = p->ping_ns = 0; /* a round trip of a link that is gone */
         log_msg("link %s down: %s", p->name, reason);
         sync_end(p, reason);
+        note_state(p, why);
     }
     if (p->pending == c) {
         p->pending = NULL;
+        if (p->link == NULL && !p->ps->stopping)
+            note_state(p, why);
         /* Closed with no word during the TLS handshake: the acceptor
          * refused our key or certificate (it says why in its own log). */
         int in_tls = c->tls != NULL && !tls_done(c->tls) &&
@@ -927,6 +1057,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         return;
     if (status != 0) {
         /* Its machine may not be up yet: retried like a refusal. */
+        note_state(p, "unreachable: cannot resolve its name");
         if (!p->down_logged)
             log_msg("link %s: cannot resolve %s: %s (retrying)", p->name,
                     p->addr_text, uv_strerror(status));
@@ -1099,7 +1230,7 @@ static void on_heartbeat_timer(uv_timer_t *t)
             unread(c) == 0) {
             snprintf(why, sizeof why, "silent for %.1f s",
                      (double)(now - c->last_read_ms) / 1000);
-            conn_close(c, why);
+            close_with(p, c, why, "silent");
         } else if (c != NULL && ping_due(p, now)) {
             char line[32];
             p->ping_ns = uv_hrtime();
@@ -1109,9 +1240,13 @@ static void on_heartbeat_timer(uv_timer_t *t)
             conn_write_line(c, line, (size_t)n);
         }
         if (p->pending != NULL && now - p->dial_ms >= cfg->link_timeout_ms) {
+            /* No connection: no one there; a connection but no
+             * handshake: the neighbour says nothing. */
+            const struct link *l = p->pending->data;
             snprintf(why, sizeof why, "no answer within %.1f s",
                      (double)(now - p->dial_ms) / 1000);
-            conn_close(p->pending, why);
+            close_with(p, p->pending, why,
+                       l->state == PEER_DIALLING ? "unreachable" : "silent");
         }
     }
     arm_heartbeat(ps);
@@ -1131,6 +1266,7 @@ int peers_set_cut(struct peers *ps, const char *name, int cut)
         return 0;
     p->cut = !!cut;
     log_msg("link %s %s by the operator", p->name, cut ? "cut" : "healed");
+    note_state(p, "not yet connected");
     if (cut) {
         uv_timer_stop(&p->timer);
         if (p->link != NULL)
@@ -1209,16 +1345,48 @@ static const char *peer_state(const struct peer *p)
     return "down";
 }
 
+/* What c (a connection to p now open, or NULL) adds to st. */
+static void add_open(struct peers_status *st, const struct conn *c,
+                     uint64_t now)
+{
+    if (c == NULL)
+        return;
+    st->bytes_sent += c->bytes_written;
+    st->bytes_received += c->bytes_read;
+    if (c->bytes_read > 0 &&
+        (!st->heard || now - c->last_read_ms < st->last_heard_ms)) {
+        st->heard = 1;
+        st->last_heard_ms = now - c->last_read_ms;
+    }
+}
+
 void peers_status(const struct peers *ps, size_t i, struct peers_status *st)
 {
     assert(i < ps->n);
     const struct peer *p = &ps->v[i];
+    uint64_t now = uv_now(ps->cfg.loop);
     st->name = p->name;
     st->state = peer_state(p);
     st->cut = p->cut;
+    st->since_ms = now - p->since_ms;
+    st->why = p->why;
+    st->heard = p->heard;
+    st->last_heard_ms = p->heard ? now - p->heard_ms : 0;
     st->rtt_ns = p->rtt_ns;
     st->sent = p->sent;
     st->received = p->received;
+    st->bytes_sent = p->bytes_sent;
+    st->bytes_received = p->bytes_received;
+    add_open(st, p->link, now);
+    add_open(st, p->pending, now);
+    st->queued = p->link != NULL ? conn_pending(p->link) : 0;
+    st->catchups = p->catchups;
+    st->catchup_records = p->catchup_records;
+    st->catchup_bytes = p->catchup_bytes;
+    if (p->sync_on) { /* the catch-up of the link up now */
+        st->catchup_records += p->sync.st.records_sent;
+        st->catchup_bytes += p->sync.st.record_bytes + p->sync.st.line_bytes;
+    }
 }
 
 const char *peers_name(const struct peer *p)

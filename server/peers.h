@@ -133,15 +133,38 @@ int peers_accept(struct peers *ps, struct conn *c);
 int peers_set_cut(struct peers *ps, const char *name, int cut);
 /* The number of neighbours. */
 size_t peers_count(const struct peers *ps);
-/* A neighbour as `herd status` shows it. */
+/* A neighbour as `herd status` shows it: its link now, and totals since
+ * the server started, over every link it had with the neighbour. */
 struct peers_status {
     const char *name;
     const char *state; /* up, cut, dialling or down */
     int cut;           /* cut by the operator */
-    uint64_t rtt_ns;   /* the last heartbeat's round trip (0: none yet) */
-    unsigned long sent, received; /* records */
+    uint64_t since_ms; /* in this state for this long: since the link went
+                          up, down or cut (dialling and down are one: a
+                          dialer between two tries is down) */
+    /* Why the link is not up ("" when it is): "not yet connected",
+     * "silent" (nothing heard for link_timeout_ms, or a dial's handshake
+     * unanswered that long), "closed" (the neighbour closed it or reset
+     * it), "refused" (a dial refused), "unreachable" (a dial that found
+     * no one), "handshake: WHY" (the handshake failed), "cut", or the
+     * reason the link closed with. A failed dial replaces the reason the
+     * link went down. */
+    const char *why;
+    int heard;              /* a byte ever came from the neighbour */
+    uint64_t last_heard_ms; /* and this long ago */
+    uint64_t rtt_ns;        /* the last heartbeat's round trip (0: none) */
+    unsigned long sent;     /* records: flooded and in catch-ups */
+    unsigned long received; /* records: AT lines, held copies too */
+    uint64_t bytes_sent;    /* what the sockets took, TLS included */
+    uint64_t bytes_received;
+    uint64_t queued;          /* bytes waiting to be written to it now */
+    unsigned long catchups;   /* catch-ups run on its links */
+    uint64_t catchup_records; /* records this side sent in them */
+    uint64_t catchup_bytes;   /* bytes of their lines (records and
+                                 messages) this side sent */
 };
-/* Neighbour i (i < peers_count); the strings are borrowed from ps. */
+/* Neighbour i (i < peers_count) now; the strings are borrowed from ps,
+ * valid until the loop runs again. */
 void peers_status(const struct peers *ps, size_t i, struct peers_status *st);
 /* The neighbour's name (borrowed). */
 const char *peers_name(const struct peer *p);

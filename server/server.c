@@ -89,6 +89,7 @@ int server_offer_hashed(struct server *srv, struct record *rec, uint64_t h,
         peers_flood(&srv->peers, rec, from);
     } else {
         srv->stats.records_stale += rc == STORE_STALE;
+        srv->stats.peer_stale += rc == STORE_STALE && from != NULL;
         if (rc == STORE_EFULL)
             log_store_full(srv, rec, from);
         free(rec);
@@ -269,6 +270,7 @@ static int count_client_addr(struct server *srv, struct conn *c)
     struct addr_count *e = &client_addrs.v[addr_find(h, key)];
     uint64_t limit = srv->opt->max_clients_per_addr;
     if (e->n >= limit) {
+        srv->stats.refused++;
         if (client_addrs.refused++ % 1000 == 0)
             log_msg("client limit of %llu per address reached (%s): closing "
                     "its new connections (%lu so far, all addresses)",
@@ -306,12 +308,14 @@ static void on_client_connection(uv_stream_t *listener, int status)
     c->on_line = commands_client_line;
     c->on_close = on_client_close;
     int rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
+    srv->stats.connections += rc == 0;
     if (rc == 0 && over) {
-        if (srv->stats.refused++ % 1000 == 0)
+        if (srv->limit_refused++ % 1000 == 0)
             log_msg("client limit of %llu reached: closing new connections "
                     "(%lu so far)",
                     (unsigned long long)srv->opt->max_clients,
-                    srv->stats.refused);
+                    srv->limit_refused);
+        srv->stats.refused++;
         c->on_close = NULL;
         conn_close(c, "client limit");
         return;

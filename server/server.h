@@ -11,6 +11,7 @@
 #include "config.h"
 #include "conn.h"
 #include "ctl.h"
+#include "hist.h"
 #include "peers.h"
 #include "places.h"
 #include "store.h"
@@ -42,10 +43,23 @@ struct server_options {
     SETTINGS_EMBEDDED;
 };
 
+/* What the server counts, for its status (ctl.h) and its last log line:
+ * totals since the start, plain increments on the loop thread. */
 struct server_stats {
     unsigned long records_applied; /* newer records stored */
-    unsigned long records_stale;   /* more in peers.stats */
-    unsigned long refused;         /* connections over the client limit */
+    unsigned long records_stale;   /* older than held (clients' too); more
+                                      in peers.stats */
+    unsigned long peer_stale;      /* of those, from neighbours */
+    unsigned long refused;         /* client connections closed at once:
+                                      max_clients, max_clients_per_addr */
+    unsigned long connections;     /* client connections accepted, the
+                                      refused ones too */
+    /* Client lines: every one that is not blank is one of these. */
+    unsigned long iamat;   /* IAMAT answered with an AT line */
+    unsigned long whatsat; /* WHATSAT answered with places */
+    unsigned long invalid; /* answered "? LINE" */
+    /* A WHATSAT from its line to its answer queued on the connection. */
+    struct hist whatsat_latency;
 };
 
 struct server {
@@ -68,6 +82,7 @@ struct server {
     struct wal wal;
     int has_wal;
     struct server_stats stats;
+    unsigned long limit_refused; /* over max_clients (logged every 1000) */
     struct ctl ctl;
     uint64_t started_ns; /* uv_hrtime() at start */
     uint64_t epoch;      /* random per start, so neighbours can tell restarts */

@@ -241,6 +241,7 @@ int wal_flush(struct wal *w)
     } else {
         w->size += w->batch.len;
         w->writes++;
+        w->fsyncs += w->fsync_batch != 0;
     }
     w->batch.len = 0;
     if (w->batch.cap > (size_t)1024 * 1024)
@@ -338,6 +339,7 @@ int wal_compact(struct wal *w, const struct store *s)
     w->fd = fd;
     struct stat st;
     w->size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+    w->fsyncs++; /* the new file's, before the rename */
     w->compactions++;
     return 0;
 }

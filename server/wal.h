@@ -67,7 +67,10 @@ struct wal {
     int fsync_batch;
     struct dynbuf batch;
     uint64_t size; /* bytes in the file */
-    unsigned long appended, writes, compactions;
+    /* For the server's status: records queued (wal_append), batches
+     * written, fsync and fdatasync calls that succeeded (one a batch
+     * under --fsync batch, and a compaction's), compactions done. */
+    unsigned long appended, writes, fsyncs, compactions;
     int sys_errno;
     int broken; /* a write failed: durability is gone, the log says so */
 };

@@ -20,6 +20,7 @@
 struct places_waiter {
     places_cb *cb;
     void *arg;
+    uint64_t start_ns; /* uv_hrtime() at places_search */
     struct places_waiter *next;
 };
 
@@ -131,13 +132,42 @@ static void request_free(struct places_request *r)
     free(r);
 }
 
-/* Answers every waiter of r (answer NULL: cancelled). */
-static void answer_waiters(struct places_request *r, const json_t *answer)
+/* Counts a failed answer under word (places_stats.errors). */
+static void count_error(struct places *pl, const char *word)
 {
+    struct places_stats *st = &pl->stats;
+    size_t i = 0;
+    while (i < st->nerrors && strcmp(st->errors[i].word, word) != 0)
+        i++;
+    if (i == st->nerrors) {
+        if (i >= PLACES_ERROR_KINDS - 1) { /* the last slot takes the rest */
+            i = PLACES_ERROR_KINDS - 1;
+            word = "other";
+        }
+        if (i == st->nerrors) {
+            snprintf(st->errors[i].word, sizeof st->errors[i].word, "%s", word);
+            st->nerrors++;
+        }
+    }
+    st->errors[i].n++;
+}
+
+/* Answers every waiter of r (answer NULL: cancelled); error is the word
+ * a failed answer is counted under, NULL for a good one. */
+static void answer_waiters(struct places_request *r, const json_t *answer,
+                           const char *error)
+{
+    struct places *pl = r->pl;
     struct places_waiter *w = r->waiters;
     r->waiters = NULL;
+    uint64_t now = answer != NULL ? uv_hrtime() : 0;
     while (w != NULL) {
         struct places_waiter *next = w->next;
+        if (answer != NULL) {
+            hist_add_ns(&pl->stats.latency, w->start_ns, now);
+            if (error != NULL)
+                count_error(pl, error);
+        }
         w->cb(w->arg, answer);
         free(w);
         w = next;
@@ -183,11 +213,12 @@ static void start_waiting(void *arg)
         pl->wait_head = r->next;
         if (pl->wait_head == NULL)
             pl->wait_tail = NULL;
+        pl->queued--;
         r->next = NULL;
         if (start_transfer(r) != 0) {
             json_t *a = places_json_error("UNKNOWN_ERROR",
                                           "cannot start the places request");
-            answer_waiters(r, a);
+            answer_waiters(r, a, "unknown_error");
             json_decref(a);
             request_free(r);
         }
@@ -199,6 +230,33 @@ static int is_good(const json_t *answer)
     const json_t *st = json_object_get(answer, "status");
     const char *s = json_is_string(st) ? json_string_value(st) : "";
     return strcmp(s, "OK") == 0 || strcmp(s, "ZERO_RESULTS") == 0;
+}
+
+/* The word a failed answer is counted under (places_stats.errors): how
+ * the transfer failed, else an HTTP status other than 2xx, else the
+ * answer's status in lower case. */
+static void error_word(char *out, size_t size, CURLcode code, long http,
+                       const json_t *answer)
+{
+    if (code == CURLE_OPERATION_TIMEDOUT) {
+        snprintf(out, size, "timeout");
+    } else if (code == CURLE_WRITE_ERROR || code == CURLE_FILESIZE_EXCEEDED) {
+        snprintf(out, size, "too_large");
+    } else if (code != CURLE_OK) {
+        snprintf(out, size, "unreachable");
+    } else if (http < 200 || http > 299) {
+        snprintf(out, size, "http_%ld", http);
+    } else {
+        const json_t *st = json_object_get(answer, "status");
+        const char *s = json_is_string(st) ? json_string_value(st) : "";
+        size_t i = 0;
+        for (; s[i] != '\0' && i + 1 < size; i++)
+            out[i] =
+                (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] - 'A' + 'a' : s[i]);
+        out[i] = '\0';
+        if (i == 0)
+            snprintf(out, size, "unknown_error");
+    }
 }
 
 /* A transfer ended (it has left the multi handle). */
@@ -221,9 +279,12 @@ static void finish(struct places_curl_transfer *t, CURLcode code, long http)
     }
     if (answer == NULL)
         answer = places_json_error("UNKNOWN_ERROR", "out of memory");
-    if (is_good(answer)) {
+    char word[PLACES_ERROR_WORD] = "";
+    int good = is_good(answer);
+    if (good) {
         places_cache_put(&pl->cache, r->key, answer, uv_now(pl->loop));
     } else {
+        error_word(word, sizeof word, code, http, answer);
         const json_t *st = json_object_get(answer, "status");
         const json_t *m = json_object_get(answer, "error_message");
         log_msg("places error: %s: %s",
@@ -232,7 +293,7 @@ static void finish(struct places_curl_transfer *t, CURLcode code, long http)
     }
     unlink_active(r);
     pl->inflight--;
-    answer_waiters(r, answer);
+    answer_waiters(r, answer, good ? NULL : word);
     json_decref(answer);
     request_free(r);
 }
@@ -254,11 +315,15 @@ int places_search(struct places *pl, const struct places_query *q,
 {
     *now = NULL;
     pl->stats.searches++;
+    uint64_t start_ns = uv_hrtime();
     if (pl->index != NULL) {
         *now =
             offline_search(pl->index, q->lat_deg, q->lng_deg,
                            (double)q->radius_mm / 1000.0, PLACES_MAX_RESULTS);
-        return *now != NULL ? 1 : PLACES_ENOMEM;
+        if (*now == NULL)
+            return PLACES_ENOMEM;
+        hist_add_ns(&pl->stats.latency, start_ns, uv_hrtime());
+        return 1;
     }
     char *key = query_key(pl, q);
     struct places_waiter *w = malloc(sizeof *w);
@@ -273,10 +338,13 @@ int places_search(struct places *pl, const struct places_query *q,
         free(key);
         free(w);
         *now = json_incref(hit);
+        hist_add_ns(&pl->stats.latency, start_ns, uv_hrtime());
         return 1;
     }
+    pl->stats.cache_misses++;
     w->cb = cb;
     w->arg = arg;
+    w->start_ns = start_ns;
     w->next = NULL;
     struct places_request *same = find_pending(pl, key);
     if (same != NULL) {
@@ -324,7 +392,23 @@ int places_search(struct places *pl, const struct places_query *q,
     else
         pl->wait_head = r;
     pl->wait_tail = r;
+    pl->queued++;
     return 0;
+}
+
+const struct places_stats *places_get_stats(const struct places *pl)
+{
+    return &pl->stats;
+}
+
+unsigned places_in_flight(const struct places *pl)
+{
+    return pl->inflight + pl->queued;
+}
+
+const char *places_provider_name(const struct places *pl)
+{
+    return pl->provider != NULL ? pl->provider->name : "";
 }
 
 void places_close(struct places *pl)
@@ -339,17 +423,18 @@ void places_close(struct places *pl)
         struct places_request *r = pl->active;
         places_curl_cancel(&pl->curl, &r->t);
         unlink_active(r);
-        answer_waiters(r, NULL);
+        answer_waiters(r, NULL, NULL);
         request_free(r);
     }
     while (pl->wait_head != NULL) {
         struct places_request *r = pl->wait_head;
         pl->wait_head = r->next;
-        answer_waiters(r, NULL);
+        answer_waiters(r, NULL, NULL);
         request_free(r);
     }
     pl->wait_tail = NULL;
     pl->inflight = 0;
+    pl->queued = 0;
     places_cache_close(&pl->cache);
     places_curl_close(&pl->curl);
     free(pl->url);

@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "hist.h"
 #include "places_cache.h"
 #include "places_curl.h"
 #include "places_provider.h"
@@ -45,11 +46,33 @@ struct places_options {
     unsigned max_inflight; /* 0: the default; HTTP requests at once */
 };
 
+/* Failed answers of one kind (places_stats.errors). */
+#define PLACES_ERROR_KINDS 16
+#define PLACES_ERROR_WORD  24
+struct places_error_count {
+    char word[PLACES_ERROR_WORD]; /* "timeout", "http_503", ... */
+    unsigned long n;
+};
+
+/* What places counts, for the server's status; plain increments on the
+ * loop thread. */
 struct places_stats {
-    unsigned long searches;
-    unsigned long cache_hits;
-    unsigned long joined;   /* shared an identical request in flight */
-    unsigned long requests; /* HTTP requests started */
+    unsigned long searches;     /* places_search calls */
+    unsigned long cache_hits;   /* answered from the cache */
+    unsigned long cache_misses; /* HTTP providers: not in the cache (a new
+                                   request, or one joined) */
+    unsigned long joined;       /* shared an identical request in flight */
+    unsigned long requests;     /* HTTP requests started */
+    /* Failed answers by a short word: "timeout", "unreachable",
+     * "too_large" (the request failed), "http_NNN" (an HTTP status other
+     * than 2xx), or the provider's status in lower case
+     * ("over_query_limit", "request_denied", "unknown_error"); past
+     * PLACES_ERROR_KINDS - 1 words, "other". Each joined search counts. */
+    struct places_error_count errors[PLACES_ERROR_KINDS];
+    size_t nerrors;
+    /* Every answered search, from places_search to its answer: cache
+     * hits and the offline provider's answers too (cancelled ones not). */
+    struct hist latency;
 };
 
 /* Called once per started search with a borrowed answer (valid during the
@@ -69,6 +92,7 @@ struct places {
     struct places_request *active; /* doubly linked */
     struct places_request *wait_head, *wait_tail;
     unsigned inflight;
+    unsigned queued; /* requests in the wait list */
     unsigned max_inflight;
     struct offline_index *index; /* offline provider */
     struct places_cache cache;
@@ -86,6 +110,14 @@ void places_close(struct places *pl);
  * be called), or PLACES_ENOMEM (cb will not be called). */
 int places_search(struct places *pl, const struct places_query *q,
                   places_cb *cb, void *arg, json_t **now);
+
+/* What places counted so far (borrowed). */
+const struct places_stats *places_get_stats(const struct places *pl);
+/* Requests to the provider not answered yet: running, or queued past
+ * max_inflight. */
+unsigned places_in_flight(const struct places *pl);
+/* The provider's name ("offline", "google", ...). */
+const char *places_provider_name(const struct places *pl);
 
 /* Names the providers this build knows, for --help. */
 const char *places_provider_names(void);
