@@ -9,7 +9,11 @@
 
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
-/* Appends the metrics of view to out. Returns 0 or DYNBUF_ENOMEM. */
+/* Appends the metrics of view (view.h's shape) to out: every family once,
+ * "# HELP" and "# TYPE" first, counters named _total, histograms in
+ * seconds with cumulative buckets; labels server (and peer for a link,
+ * status for the places' errors). Returns 0 or DYNBUF_ENOMEM (out's bound
+ * too). */
 int metrics_render(json_t *view, struct dynbuf *out);
 
 #endif
