@@ -146,6 +146,7 @@ async function until(page, what, ms, pred) {
     try {
       ok = pred(snap);
     } catch (e) {
+      if (e instanceof Failure) throw e; /* the predicate saw it cannot come */
       ok = false;
     }
     if (ok) {
@@ -268,7 +269,11 @@ async function scenario(ctx, errors) {
   await page.click('[data-server="Bolden"]', { timeout: 5000 });
   await until(page, "Bolden's panel", 2000, (s) => s.panel === "server Bolden");
   await page.click('#actions [data-action="kill"]', { timeout: 5000 });
-  await until(page, "the kill answered", 10000, (s) => s.message.kind === "ok");
+  await until(page, "the kill answered", 10000, (s) => {
+    check(s.message.kind !== "error" && s.message.kind !== "refused",
+          "the kill was not done: " + s.message.text);
+    return s.message.kind === "ok";
+  });
   await until(page, "Bolden up with a new pid", 10000, (s) =>
     s.servers.Bolden.state === "up" && s.servers.Bolden.pid !== "" && s.servers.Bolden.pid !== oldPid);
   snap = await snapshot(page);
