@@ -1,0 +1,111 @@
+# Install rules (cmake --install BUILD [--prefix DIR]) and the Debian
+# package (scripts/package, or cpack -G DEB in the build directory).
+#
+#   PREFIX/bin/herd, herd-server
+#   PREFIX/share/herd/places.idx        the offline places index; an
+#                                       installed herd-server finds it from
+#                                       its own directory (../share/herd)
+#   PREFIX/share/herd/herd.conf         the example herd.conf
+#   PREFIX/share/man/man1/herd.1, man8/herd-server.8
+#   PREFIX/lib/systemd/system/herd-server@.service, herd.target,
+#                             herd.service
+#   PREFIX/lib/sysusers.d/herd.conf     the user herd
+#   SYSCONFDIR/herd/herd.conf           the herd.conf the units read
+#   LOCALSTATEDIR/lib/herd, log/herd    data (0700) and logs (0750); the
+#                                       package gives them to herd
+#
+# The prefix is the one of the install (--prefix may differ from the
+# configured one): the units and herd.conf name the installed files, and
+# SYSCONFDIR and LOCALSTATEDIR follow it as GNUInstallDirs has them: /etc
+# and /var for the prefix /usr (a system-wide install, the package),
+# PREFIX/etc and PREFIX/var for others. run_dir is /run/herd, or
+# PREFIX/run/herd.
+#
+# At install time cmake_install.cmake includes this file again with
+# HERD_INSTALL_STAGE set: it then writes the files that name paths.
+
+# The install's directories for prefix into HERD_* (PARENT_SCOPE).
+function(herd_install_paths prefix bindir datadir)
+  if(prefix STREQUAL "/" OR prefix STREQUAL "/usr")
+    set(etc /etc)
+    set(var /var)
+    set(run /run)
+  elseif(prefix MATCHES "^/opt/([^/]+)$")
+    set(etc /etc/opt/${CMAKE_MATCH_1})
+    set(var /var/opt/${CMAKE_MATCH_1})
+    set(run /run/opt/${CMAKE_MATCH_1})
+  else()
+    set(etc ${prefix}/etc)
+    set(var ${prefix}/var)
+    set(run ${prefix}/run)
+  endif()
+  string(REGEX REPLACE "/$" "" p "${prefix}")
+  set(HERD_BIN ${p}/${bindir}/herd PARENT_SCOPE)
+  set(HERD_SERVER_BIN ${p}/${bindir}/herd-server PARENT_SCOPE)
+  set(HERD_PLACES_INDEX ${p}/${datadir}/herd/places.idx PARENT_SCOPE)
+  set(HERD_ETC_DIR ${etc}/herd PARENT_SCOPE)
+  set(HERD_CONF_FILE ${etc}/herd/herd.conf PARENT_SCOPE)
+  set(HERD_SECRET_FILE ${etc}/herd/secret PARENT_SCOPE)
+  set(HERD_DATA_DIR ${var}/lib/herd PARENT_SCOPE)
+  set(HERD_LOG_DIR ${var}/log/herd PARENT_SCOPE)
+  set(HERD_RUN_DIR ${run}/herd PARENT_SCOPE)
+endfunction()
+
+if(HERD_INSTALL_STAGE)
+  herd_install_paths("${CMAKE_INSTALL_PREFIX}" "${HERD_BINDIR}"
+                     "${HERD_DATADIR}")
+  set(src ${HERD_SOURCE_DIR}/deploy)
+  set(gen ${HERD_BINARY_DIR}/deploy)
+  configure_file(${src}/herd.conf.in ${gen}/herd.conf @ONLY)
+  configure_file(${src}/systemd/herd-server@.service.in
+                 ${gen}/herd-server@.service @ONLY)
+  configure_file(${src}/systemd/herd.service.in ${gen}/herd.service @ONLY)
+  file(INSTALL ${gen}/herd.conf DESTINATION ${HERD_ETC_DIR}
+       PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
+  # Empty directories, made with their modes (DESTDIR honoured).
+  set(dirs ${HERD_DATA_DIR} ${HERD_LOG_DIR})
+  set(modes "OWNER_READ,OWNER_WRITE,OWNER_EXECUTE"
+            "OWNER_READ,OWNER_WRITE,OWNER_EXECUTE,GROUP_READ,GROUP_EXECUTE")
+  foreach(i 0 1)
+    list(GET dirs ${i} dir)
+    list(GET modes ${i} mode)
+    string(REPLACE "," ";" mode "${mode}")
+    message(STATUS "Installing: $ENV{DESTDIR}${dir}")
+    file(MAKE_DIRECTORY $ENV{DESTDIR}${dir})
+    file(CHMOD $ENV{DESTDIR}${dir} DIRECTORY_PERMISSIONS ${mode})
+  endforeach()
+  return()
+endif()
+
+include(GNUInstallDirs)
+
+set(HERD_SYSTEMD_UNIT_DIR "lib/systemd/system" CACHE STRING
+    "Where the systemd units go, relative to the prefix")
+set(HERD_SYSUSERS_DIR "lib/sysusers.d" CACHE STRING
+    "Where the sysusers.d file goes, relative to the prefix")
+
+install(TARGETS herd herd-server RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# Built by server/CMakeLists.txt (herd_places_index, part of ALL).
+install(FILES ${PROJECT_BINARY_DIR}/places.idx
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/herd)
+install(FILES ${PROJECT_SOURCE_DIR}/deploy/man/herd.1
+        DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+install(FILES ${PROJECT_SOURCE_DIR}/deploy/man/herd-server.8
+        DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
+install(FILES ${PROJECT_SOURCE_DIR}/deploy/systemd/herd.sysusers
+        DESTINATION ${HERD_SYSUSERS_DIR} RENAME herd.conf)
+# What names the installed paths, written for the prefix of the install.
+install(CODE "
+set(HERD_INSTALL_STAGE ON)
+set(HERD_SOURCE_DIR \"${PROJECT_SOURCE_DIR}\")
+set(HERD_BINARY_DIR \"${PROJECT_BINARY_DIR}\")
+set(HERD_BINDIR \"${CMAKE_INSTALL_BINDIR}\")
+set(HERD_DATADIR \"${CMAKE_INSTALL_DATADIR}\")
+include(\"${CMAKE_CURRENT_LIST_FILE}\")
+")
+install(FILES ${PROJECT_BINARY_DIR}/deploy/herd.conf
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/herd)
+install(FILES ${PROJECT_BINARY_DIR}/deploy/herd-server@.service
+              ${PROJECT_BINARY_DIR}/deploy/herd.service
+              ${PROJECT_SOURCE_DIR}/deploy/systemd/herd.target
+        DESTINATION ${HERD_SYSTEMD_UNIT_DIR})

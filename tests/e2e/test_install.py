@@ -1,0 +1,205 @@
+"""cmake --install: the installed tree, and a herd run from it.
+
+`cmake --install BUILD --prefix P` puts the binaries, the offline places
+index, an example herd.conf (share/herd, and etc/herd where the units read
+it), the man pages, the systemd units and the sysusers.d file in their
+places, and makes var/lib/herd (0700) and var/log/herd (0750). The units
+and herd.conf name the installed paths of that prefix.
+
+Then the tree is moved elsewhere (an installed tree must not lean on the
+build tree or on the prefix it was installed to): the installed `herd
+check` accepts the installed herd.conf; a damaged installed places index
+makes the installed herd-server refuse to start (78) naming that file, so
+it is the one the server reads; and with the index restored, the installed
+herd (no server_bin, no HERD_SERVER_BIN) starts a herd of three from the
+herd-server beside it, floods an update, answers WHATSAT from the index,
+and stops cleanly.
+"""
+
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+
+import herdsup
+import herdtest
+from herdsup import check, eq, fail
+
+UCLA = b"+34.068930-118.445127"
+
+# path -> mode (None: a file of any mode; the binaries must be executable).
+EXPECTED = {
+    "bin/herd": 0o755,
+    "bin/herd-server": 0o755,
+    "share/herd/places.idx": 0o644,
+    "share/herd/herd.conf": 0o644,
+    "etc/herd/herd.conf": 0o644,
+    "share/man/man1/herd.1": 0o644,
+    "share/man/man8/herd-server.8": 0o644,
+    "lib/systemd/system/herd-server@.service": 0o644,
+    "lib/systemd/system/herd.service": 0o644,
+    "lib/systemd/system/herd.target": 0o644,
+    "lib/sysusers.d/herd.conf": 0o644,
+}
+DIRS = {"var/lib/herd": 0o700, "var/log/herd": 0o750}
+
+
+def run(t, argv, timeout=60, env=None):
+    try:
+        p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=timeout, env=env or herdtest.server_env())
+    except subprocess.TimeoutExpired:
+        fail("%s did not finish within %ds" % (" ".join(argv), timeout))
+    out = p.stdout.decode(errors="replace")
+    err = p.stderr.decode(errors="replace")
+    t.log("%s -> %d\n%s%s" % (" ".join(argv), p.returncode, out[-3000:], err[-3000:]))
+    return p.returncode, out, err
+
+
+def unit_value(path, key):
+    """The values of key= in a unit file, in order."""
+    vals = []
+    with open(path) as f:
+        for line in f:
+            if line.startswith(key + "="):
+                vals.append(line[len(key) + 1:].rstrip("\n"))
+    return vals
+
+
+def install(t, prefix):
+    rc, out, err = run(t, ["cmake", "--install", t.args.build, "--prefix", prefix])
+    eq(rc, 0, "cmake --install exit code (stderr %r)" % err[-2000:])
+    for rel, mode in EXPECTED.items():
+        path = os.path.join(prefix, rel)
+        check(os.path.isfile(path), "not installed: %s" % rel)
+        eq(oct(stat.S_IMODE(os.stat(path).st_mode)), oct(mode), "mode of %s" % rel)
+    for rel, mode in DIRS.items():
+        path = os.path.join(prefix, rel)
+        check(os.path.isdir(path), "directory not made: %s" % rel)
+        eq(oct(stat.S_IMODE(os.stat(path).st_mode)), oct(mode), "mode of %s" % rel)
+    with open(os.path.join(t.args.build, "places.idx"), "rb") as a, \
+            open(os.path.join(prefix, "share/herd/places.idx"), "rb") as b:
+        check(a.read() == b.read(), "the installed places index differs from the build's")
+
+
+def check_units(prefix):
+    units = os.path.join(prefix, "lib/systemd/system")
+    server = os.path.join(units, "herd-server@.service")
+    start = unit_value(server, "ExecStart")
+    eq(len(start), 1, "ExecStart lines of herd-server@.service")
+    argv = start[0].split()
+    eq(argv[0], os.path.join(prefix, "bin/herd-server"), "herd-server@'s binary")
+    eq(argv[1], "%i", "herd-server@'s server name")
+    eq(argv[argv.index("--config") + 1], os.path.join(prefix, "etc/herd/herd.conf"),
+       "herd-server@'s herd.conf")
+    eq(unit_value(server, "LoadCredential"),
+       ["secret:" + os.path.join(prefix, "etc/herd/secret")], "herd-server@'s secret")
+    eq(unit_value(server, "Type"), ["notify"], "herd-server@'s Type")
+    sup = unit_value(os.path.join(units, "herd.service"), "ExecStart")
+    eq(sup, ["%s -c %s start --foreground" % (os.path.join(prefix, "bin/herd"),
+                                              os.path.join(prefix, "etc/herd/herd.conf"))],
+       "herd.service's ExecStart")
+    with open(os.path.join(prefix, "etc/herd/herd.conf")) as f:
+        conf = f.read()
+    for key, want in (("run_dir", "run/herd"), ("log_dir", "var/log/herd"),
+                      ("data_dir", "var/lib/herd")):
+        m = re.search(r"^%s\s+(\S+)" % key, conf, re.M)
+        check(m is not None, "installed herd.conf has no %s" % key)
+        eq(m.group(1), os.path.join(prefix, want), "installed herd.conf's %s" % key)
+
+
+def check_man(t, prefix):
+    if shutil.which("groff") is None:
+        t.note("groff is not installed: the man pages are not rendered")
+        return
+    for rel in ("share/man/man1/herd.1", "share/man/man8/herd-server.8"):
+        env = dict(os.environ, LC_ALL="C.UTF-8")
+        rc, out, err = run(t, ["groff", "-man", "-ww", "-z", os.path.join(prefix, rel)],
+                           env=env)
+        eq((rc, err), (0, ""), "groff -man -ww on %s" % rel)
+
+
+def index_is_the_installed_one(t, prefix):
+    """A damaged installed index: the installed server refuses it by name."""
+    idx = os.path.join(prefix, "share/herd/places.idx")
+    good = idx + ".good"
+    os.rename(idx, good)
+    try:
+        with open(idx, "wb") as f:
+            f.write(b"not an index\n")
+        port, pport = herdtest.free_ports(2)
+        rc, out, err = run(t, [os.path.join(prefix, "bin/herd-server"), "Solo",
+                               "--listen", "127.0.0.1:%d" % port,
+                               "--peer-listen", "127.0.0.1:%d" % pport,
+                               "--log-file", "/dev/null"], timeout=20)
+        eq(rc, 78, "the installed server on a damaged installed index (stderr %r)" % err)
+        check(idx in err, "the refusal names the installed index %s: %r" % (idx, err))
+    finally:
+        os.replace(good, idx)
+
+
+def run_herd(t, prefix):
+    names = ["Alford", "Parker", "Powell"]
+    h = herdsup.Herd(t, names=names, links=[("Alford", "Parker"), ("Parker", "Powell")],
+                     subdir="installed-herd")
+    h.herd_bin = os.path.join(prefix, "bin/herd")
+    # herd finds the herd-server beside it: no server_bin line.
+    with open(h.conf) as f:
+        lines = [ln for ln in f if not ln.startswith("server_bin ")]
+    with open(h.conf, "w") as f:
+        f.writelines(lines)
+    os.environ.pop("HERD_SERVER_BIN", None)
+    try:
+        rc, out, err = h.cmd("check")
+        eq(rc, 0, "installed herd check of the test's herd.conf (stderr %r)" % err)
+        h.start()
+        st = h.status()
+        exe = os.path.realpath(os.path.join(prefix, "bin/herd-server"))
+        for s in st["servers"]:
+            eq(s["state"], "up", "%s state" % s["name"])
+            eq(os.readlink("/proc/%d/exe" % s["pid"]), exe, "%s's executable" % s["name"])
+        h.wait_links_up("Parker")
+        at = h.iamat("Alford", b"installed.client", b"1621464827.959498503", UCLA)
+        h.wait_knows("Powell", at)
+        with h.client("Powell") as c:
+            got, body, _ = herdtest.whatsat(c, b"installed.client", b"10", 3)
+        eq(got, at, "WHATSAT's AT line at Powell")
+        doc = json.loads(body)
+        eq(doc.get("status"), "OK", "WHATSAT status near UCLA: %s" % body[:300])
+        check(1 <= len(doc["results"]) <= 3, "1 to 3 places: %d" % len(doc["results"]))
+        h.stop()
+    finally:
+        h.close()
+
+
+def main(t):
+    first = os.path.join(t.tmpdir, "prefix")
+    install(t, first)
+    check_units(first)
+    check_man(t, first)
+    t.ok("cmake --install: binaries, index, herd.conf, man pages, units, directories and modes")
+
+    moved = os.path.join(t.tmpdir, "moved")
+    os.rename(first, moved)
+    for conf in ("etc/herd/herd.conf", "share/herd/herd.conf"):
+        rc, out, err = run(t, [os.path.join(moved, "bin/herd"), "-c",
+                               os.path.join(moved, conf), "check"])
+        eq(rc, 0, "installed herd check of %s (stderr %r)" % (conf, err))
+        check("ok: 5 servers, 5 links" in out, "check's line: %r" % out)
+    t.ok("the installed herd check accepts the installed herd.conf")
+
+    index_is_the_installed_one(t, moved)
+    t.ok("the installed herd-server reads the installed index (a damaged one is refused by name)")
+
+    run_herd(t, moved)
+    t.ok("a herd of three from the moved install: up, flooded, WHATSAT from the index, stopped")
+
+
+def add_args(ap):
+    ap.add_argument("--herd", required=True, help="path to the herd binary")
+    ap.add_argument("--build", required=True, help="the build directory to install from")
+
+
+herdtest.run(main, watchdog=90, add_args=add_args)
