@@ -21,11 +21,12 @@ import os
 import re
 import shutil
 import stat
-import subprocess
 
+import herdinstall
 import herdsup
 import herdtest
-from herdsup import check, eq, fail
+from herdinstall import run, unit_values
+from herdsup import check, eq
 
 UCLA = b"+34.068930-118.445127"
 
@@ -46,31 +47,8 @@ EXPECTED = {
 DIRS = {"var/lib/herd": 0o700, "var/log/herd": 0o750}
 
 
-def run(t, argv, timeout=60, env=None):
-    try:
-        p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
-                           timeout=timeout, env=env or herdtest.server_env())
-    except subprocess.TimeoutExpired:
-        fail("%s did not finish within %ds" % (" ".join(argv), timeout))
-    out = p.stdout.decode(errors="replace")
-    err = p.stderr.decode(errors="replace")
-    t.log("%s -> %d\n%s%s" % (" ".join(argv), p.returncode, out[-3000:], err[-3000:]))
-    return p.returncode, out, err
-
-
-def unit_value(path, key):
-    """The values of key= in a unit file, in order."""
-    vals = []
-    with open(path) as f:
-        for line in f:
-            if line.startswith(key + "="):
-                vals.append(line[len(key) + 1:].rstrip("\n"))
-    return vals
-
-
 def install(t, prefix):
-    rc, out, err = run(t, ["cmake", "--install", t.args.build, "--prefix", prefix])
-    eq(rc, 0, "cmake --install exit code (stderr %r)" % err[-2000:])
+    herdinstall.install(t, t.args.build, prefix)
     for rel, mode in EXPECTED.items():
         path = os.path.join(prefix, rel)
         check(os.path.isfile(path), "not installed: %s" % rel)
@@ -87,17 +65,17 @@ def install(t, prefix):
 def check_units(prefix):
     units = os.path.join(prefix, "lib/systemd/system")
     server = os.path.join(units, "herd-server@.service")
-    start = unit_value(server, "ExecStart")
+    start = unit_values(server, "ExecStart")
     eq(len(start), 1, "ExecStart lines of herd-server@.service")
     argv = start[0].split()
     eq(argv[0], os.path.join(prefix, "bin/herd-server"), "herd-server@'s binary")
     eq(argv[1], "%i", "herd-server@'s server name")
     eq(argv[argv.index("--config") + 1], os.path.join(prefix, "etc/herd/herd.conf"),
        "herd-server@'s herd.conf")
-    eq(unit_value(server, "LoadCredential"),
+    eq(unit_values(server, "LoadCredential"),
        ["secret:" + os.path.join(prefix, "etc/herd/secret")], "herd-server@'s secret")
-    eq(unit_value(server, "Type"), ["notify"], "herd-server@'s Type")
-    sup = unit_value(os.path.join(units, "herd.service"), "ExecStart")
+    eq(unit_values(server, "Type"), ["notify"], "herd-server@'s Type")
+    sup = unit_values(os.path.join(units, "herd.service"), "ExecStart")
     eq(sup, ["%s -c %s start --foreground" % (os.path.join(prefix, "bin/herd"),
                                               os.path.join(prefix, "etc/herd/herd.conf"))],
        "herd.service's ExecStart")

@@ -1,0 +1,101 @@
+"""Helpers of the tests of an installed herd (test_install, test_systemd,
+test_deploy): run a command with a deadline, install the build into a
+temporary prefix, read a systemd unit and run its ExecStart= the way
+systemd would."""
+
+import os
+import shlex
+import subprocess
+
+import herdtest
+from herdtest import check, eq, fail
+
+
+def run(t, argv, timeout=60, env=None, cwd=None):
+    """(exit code, stdout, stderr) of argv, which must end within timeout."""
+    try:
+        p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=timeout, env=env or herdtest.server_env(), cwd=cwd)
+    except subprocess.TimeoutExpired:
+        fail("%s did not finish within %ds" % (" ".join(argv), timeout))
+    out = p.stdout.decode(errors="replace")
+    err = p.stderr.decode(errors="replace")
+    t.log("%s -> %d\n%s%s" % (" ".join(argv), p.returncode, out[-3000:], err[-3000:]))
+    return p.returncode, out, err
+
+
+def install(t, build, prefix):
+    """cmake --install build --prefix prefix; exit 0 required."""
+    rc, out, err = run(t, ["cmake", "--install", build, "--prefix", prefix])
+    eq(rc, 0, "cmake --install exit code (stderr %r)" % err[-2000:])
+    return prefix
+
+
+def unit_values(path, key):
+    """The values of KEY= in a unit file, in order (no continuation lines:
+    the herd's units have none)."""
+    vals = []
+    with open(path) as f:
+        for line in f:
+            if line.startswith(key + "="):
+                vals.append(line[len(key) + 1:].rstrip("\n"))
+    return vals
+
+
+def unit_value(path, key, default=None):
+    """The one value of KEY= (the last, as systemd takes it), or default."""
+    vals = unit_values(path, key)
+    return vals[-1] if vals else default
+
+
+def resolve_specifiers(text, spec):
+    """text with systemd's %X specifiers replaced from spec ({'i': 'Alford',
+    ...}); %% is a percent sign. An unknown specifier fails the test: the
+    unit uses one the test does not know how systemd resolves."""
+    out = []
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c != "%":
+            out.append(c)
+            i += 1
+            continue
+        check(i + 1 < len(text), "a lone %% at the end of %r" % text)
+        k = text[i + 1]
+        if k == "%":
+            out.append("%")
+        elif k in spec:
+            out.append(spec[k])
+        else:
+            fail("unit specifier %%%s in %r: the test does not resolve it" % (k, text))
+        i += 2
+    return "".join(out)
+
+
+def exec_argv(unit, spec):
+    """The unit's one ExecStart= line as argv, specifiers resolved: what
+    systemd runs (no shell; the herd's units quote nothing)."""
+    lines = unit_values(unit, "ExecStart")
+    eq(len(lines), 1, "ExecStart= lines of %s" % unit)
+    line = lines[0]
+    check(line[:1] not in "-@:+!", "ExecStart= of %s has a prefix: %r" % (unit, line))
+    check("$" not in line, "ExecStart= of %s uses environment variables: %r" % (unit, line))
+    return [resolve_specifiers(a, spec) for a in shlex.split(line)]
+
+
+def unit_directories(unit, spec):
+    """systemd's StateDirectory=, LogsDirectory= and RuntimeDirectory= of the
+    unit, made under the roots spec gives for %S, %L and %t, with the modes
+    the unit asks (default 0755), as systemd makes them before ExecStart."""
+    made = {}
+    for kind, root in (("State", spec["S"]), ("Logs", spec["L"]), ("Runtime", spec["t"])):
+        names = unit_value(unit, kind + "Directory")
+        if names is None:
+            continue
+        mode = int(unit_value(unit, kind + "DirectoryMode", "0755"), 8)
+        for name in names.split():
+            path = os.path.join(root, resolve_specifiers(name, spec))
+            os.makedirs(path, exist_ok=True)
+            os.chmod(path, mode)
+            made[kind] = path
+    return made
