@@ -18,6 +18,7 @@
 #include "dynbuf.h"
 #include "exit_codes.h"
 #include "fileio.h"
+#include "http.h"
 #include "log.h"
 #include "supervise.h"
 
@@ -29,6 +30,8 @@ struct daemon {
     uv_loop_t loop;
     struct supervise sv;
     struct control ctl;
+    struct http web; /* when herd.conf's http is on */
+    int web_on;
     uv_signal_t sigterm, sigint, sighup;
     uv_timer_t report_timer;
     int report_fd; /* -1 once reported */
@@ -68,6 +71,11 @@ static void report(struct daemon *d)
     int rc = dynbuf_printf(&b, "%d\n", all_up ? 0 : 1);
     if (rc == 0)
         rc = control_status_text(&d->sv, &b);
+    if (rc == 0 && d->web_on)
+        rc = dynbuf_printf(&b,
+                           "\nweb page: http://%s/ ('herd web' prints it with "
+                           "the token that changes need)\n",
+                           d->web.hosts[0]);
     if (rc == 0 && !all_up)
         rc = dynbuf_printf(&b, "not every server is up; logs are in %s\n",
                            d->h->log_dir);
@@ -95,7 +103,9 @@ static void close_everything(struct daemon *d)
     assert(d->shutting_down && supervise_all_down(&d->sv));
     d->closed = 1;
     report(d);
-    control_close(&d->ctl);
+    control_close(&d->ctl); /* answers the web's requests too */
+    if (d->web_on)
+        http_close(&d->web);
     supervise_close(&d->sv);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
@@ -110,6 +120,8 @@ static void on_change(struct supervise *sv, void *arg)
     struct daemon *d = arg;
     write_pidfile(d);
     control_changed(&d->ctl);
+    if (d->web_on && !d->closed) /* a server up or down: ask them now */
+        watch_poll_now(&d->web.watch);
     if (!d->shutting_down && supervise_settled(&d->sv))
         report(d);
     if (d->shutting_down && supervise_all_down(&d->sv))
@@ -171,6 +183,29 @@ fail_report(int report_fd, const char *fmt, ...)
     return HERD_EXIT_FAILURE;
 }
 
+/* Before any server starts, the control socket or the web page cannot
+ * be served: everything made so far is closed, and herd start is told
+ * why. */
+__attribute__((format(printf, 2, 3))) static int
+abort_start(struct daemon *d, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fail_report(d->report_fd, "%s", msg);
+    control_close(&d->ctl);
+    supervise_close(&d->sv);
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+    supervise_free(&d->sv);
+    uv_loop_close(&d->loop);
+    unlink(d->h->pidfile);
+    close(d->pid_fd);
+    log_close();
+    return HERD_EXIT_FAILURE;
+}
+
 int daemon_run(struct herd *h, const char *only, int report_fd, int foreground)
 {
     static struct daemon d;
@@ -195,7 +230,7 @@ int daemon_run(struct herd *h, const char *only, int report_fd, int foreground)
         return fail_report(report_fd, "cannot open %s", logpath);
     signal(SIGPIPE, SIG_IGN);
     uv_loop_init(&d.loop);
-    char err[256] = "";
+    char err[1024] = "";
     int rc = supervise_init(&d.sv, &d.loop, &h->cfg, h->conf, h->server_bin,
                             h->log_dir, h->data_dir, only, err, sizeof err);
     if (rc == 0 && h->secret_file[0] != '\0') {
@@ -218,16 +253,15 @@ int daemon_run(struct herd *h, const char *only, int report_fd, int foreground)
     rc = control_init(&d.ctl, &d.loop, &d.sv, h->sock);
     if (rc != 0) {
         log_msg("cannot listen on %s: %s", h->sock, uv_strerror(rc));
-        fail_report(report_fd, "cannot listen on the control socket %s",
-                    h->sock);
-        control_close(&d.ctl);
-        supervise_close(&d.sv);
-        uv_run(&d.loop, UV_RUN_DEFAULT);
-        supervise_free(&d.sv);
-        uv_loop_close(&d.loop);
-        log_close();
-        return HERD_EXIT_FAILURE;
+        return abort_start(&d, "cannot listen on the control socket %s",
+                           h->sock);
     }
+    if (h->http_on &&
+        http_start(&d.web, &d.loop, h, &d.sv, &d.ctl, err, sizeof err) != 0) {
+        log_msg("%s", err);
+        return abort_start(&d, "%s", err);
+    }
+    d.web_on = h->http_on;
     d.ctl.on_shutdown = on_shutdown_request;
     d.ctl.data = &d;
     uv_signal_init(&d.loop, &d.sigterm);
@@ -255,6 +289,8 @@ int daemon_run(struct herd *h, const char *only, int report_fd, int foreground)
      * changes are rare, so flush after each loop turn. */
     while (uv_run(&d.loop, UV_RUN_ONCE) != 0)
         log_flush();
+    if (d.web_on)
+        http_free(&d.web);
     supervise_free(&d.sv);
     int leak = uv_loop_close(&d.loop);
     if (leak != 0)

@@ -47,6 +47,38 @@ static int check_secret(const char *path)
     return 0;
 }
 
+int herd_make_secret(const char *path, char hex[65], char *why, size_t cap)
+{
+    int fd =
+        open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == EEXIST)
+        return 1;
+    if (fd < 0) {
+        snprintf(why, cap, "cannot create %s: %s", path, strerror(errno));
+        return -1;
+    }
+    unsigned char raw[32];
+    char text[65];
+    if (random_bytes(raw, sizeof raw) != 0) {
+        close(fd);
+        unlink(path);
+        snprintf(why, cap, "no randomness for %s", path);
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof raw; i++)
+        snprintf(text + 2 * i, 3, "%02x", raw[i]);
+    if (hex != NULL)
+        memcpy(hex, text, 65); /* with its NUL */
+    text[64] = '\n';
+    int ok = fileio_write_all(fd, text, sizeof text) == 0;
+    if (close(fd) != 0 || !ok) {
+        unlink(path);
+        snprintf(why, cap, "cannot write %s", path);
+        return -1;
+    }
+    return 0;
+}
+
 /* The herd secret: herd.conf's secret_file, or run_dir/secret, made on the
  * first start (0600, 32 random bytes in hex). Returns 0 or an exit code. */
 static int ensure_secret(struct herd *h)
@@ -58,32 +90,33 @@ static int ensure_secret(struct herd *h)
     }
     if (join(h->secret_file, sizeof h->secret_file, h->run_dir, "secret") != 0)
         return HERD_EXIT_CONFIG;
-    int fd = open(h->secret_file,
-                  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0 && errno == EEXIST)
+    char why[PATH_MAX + 64];
+    int rc = herd_make_secret(h->secret_file, NULL, why, sizeof why);
+    if (rc == 1)
         return check_secret(h->secret_file); /* made by an earlier start */
-    if (fd < 0) {
-        fprintf(stderr, "herd: cannot create %s: %s\n", h->secret_file,
-                strerror(errno));
+    if (rc != 0) {
+        fprintf(stderr, "herd: %s\n", why);
         return HERD_EXIT_CONFIG;
     }
-    unsigned char raw[32];
-    char text[65];
-    if (random_bytes(raw, sizeof raw) != 0) {
-        close(fd);
-        unlink(h->secret_file);
-        fprintf(stderr, "herd: no randomness for the herd secret\n");
-        return HERD_EXIT_OSERR;
-    }
-    for (size_t i = 0; i < sizeof raw; i++)
-        snprintf(text + 2 * i, 3, "%02x", raw[i]);
-    text[64] = '\n';
-    int ok = fileio_write_all(fd, text, sizeof text) == 0;
-    if (close(fd) != 0 || !ok) {
-        unlink(h->secret_file);
-        fprintf(stderr, "herd: cannot write %s\n", h->secret_file);
+    return 0;
+}
+
+/* herd.conf's http: off (no line, or "off"), or HOST:PORT. */
+static int load_http(struct herd *h)
+{
+    const char *v = h->cfg.http;
+    h->http_on = 0;
+    if (v == NULL || strcmp(v, "off") == 0)
+        return 0;
+    if (strparse_hostport(v, strlen(v), h->http_host, sizeof h->http_host,
+                          &h->http_port) != 0) {
+        fprintf(stderr,
+                "herd: %s: http '%s' is neither HOST:PORT nor off (for "
+                "example: http 127.0.0.1:12080)\n",
+                h->conf, v);
         return HERD_EXIT_CONFIG;
     }
+    h->http_on = 1;
     return 0;
 }
 
@@ -122,6 +155,8 @@ int herd_load(struct herd *h, const char *path)
     dir_default(h->data_dir, h->cfg.data_dir, h->conf, "data");
     if (join(h->sock, sizeof h->sock, h->run_dir, "herd.sock") != 0 ||
         join(h->pidfile, sizeof h->pidfile, h->run_dir, "herd.pid") != 0 ||
+        join(h->http_token, sizeof h->http_token, h->run_dir, "http-token") !=
+            0 ||
         strlen(h->sock) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
         fprintf(stderr,
                 "herd: control socket path %s is too long for a Unix socket: "
@@ -129,7 +164,7 @@ int herd_load(struct herd *h, const char *path)
                 h->sock);
         return HERD_EXIT_CONFIG;
     }
-    return 0;
+    return load_http(h);
 }
 
 static int find_server_bin(struct herd *h, const char *argv0)

@@ -12,6 +12,8 @@
 #define HERD_HERD_H
 
 #include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 
@@ -26,11 +28,17 @@ struct herd {
     char pidfile[PATH_MAX];
     char server_bin[PATH_MAX];
     char secret_file[PATH_MAX];
+    char http_token[PATH_MAX]; /* RUN_DIR/http-token: the web page's */
+    /* herd.conf's http: the web page's address, when http_on. */
+    int http_on;
+    char http_host[CONFIG_HOST_MAX + 1];
+    uint16_t http_port;
     const char *argv0; /* the command line's, for herd_prepare */
 };
 
 /* Reads herd.conf at path (made absolute) into h->cfg and derives the
- * directories and the control socket's and pid file's paths. h->cfg is
+ * directories, the control socket's, pid file's and web token's paths, and
+ * the web page's address (a bad http value is refused). h->cfg is
  * initialised even on failure: the caller frees it with config_free. */
 int herd_load(struct herd *h, const char *path);
 /* Before a herd starts (h loaded): finds the herd-server binary (herd.conf's
@@ -42,6 +50,12 @@ int herd_load(struct herd *h, const char *path);
  * supervisor that died without cleaning up left behind, as its pid file
  * names them (only processes still running that binary under that name). */
 int herd_prepare(struct herd *h, const char *argv0);
+
+/* Makes path, a new file (0600, never through a link), holding 32 random
+ * bytes as 64 hex digits and a newline, and copies the digits (with a NUL)
+ * to hex unless it is NULL. Returns 0; 1 when path exists (left as it
+ * is); -1 with the reason in why, nothing left behind. */
+int herd_make_secret(const char *path, char hex[65], char *why, size_t cap);
 
 /* Prints "herd: MESSAGE (see herd --help)" on stderr; returns 64 (every
  * command's word for a bad command line). */
