@@ -109,3 +109,37 @@ install(FILES ${PROJECT_BINARY_DIR}/deploy/herd-server@.service
               ${PROJECT_BINARY_DIR}/deploy/herd.service
               ${PROJECT_SOURCE_DIR}/deploy/systemd/herd.target
         DESTINATION ${HERD_SYSTEMD_UNIT_DIR})
+
+# The Debian package: cpack -G DEB in the build directory (scripts/package
+# builds a release and runs it). Installed under /usr, so /etc/herd,
+# /var/lib/herd and /var/log/herd; postinst makes the user herd and gives
+# it the directories.
+set(CPACK_GENERATOR DEB)
+set(CPACK_PACKAGE_NAME herd)
+set(CPACK_PACKAGE_VENDOR "herd")
+set(CPACK_PACKAGE_CONTACT "herd maintainers <herd@example.org>")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
+    "herd of location servers that flood updates to their neighbours")
+set(CPACK_PACKAGE_DESCRIPTION
+    "A herd of herd-server processes answers IAMAT and WHATSAT from clients
+and floods location updates to its neighbours over persistent TLS links;
+the supervisor herd runs a herd on one machine, the systemd units
+herd-server@NAME run its servers across machines.")
+set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+set(CPACK_STRIP_FILES ON)
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_SECTION net)
+set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
+# What the binaries are linked with (the test compares with their NEEDED
+# entries), and adduser for postinst.
+set(CPACK_DEBIAN_PACKAGE_DEPENDS
+    "libc6 (>= 2.34), libuv1 (>= 1.44), libcurl4 (>= 7.80), \
+libjansson4 (>= 2.13), libssl3, libmicrohttpd12 (>= 0.9.75), libsystemd0, \
+zlib1g, adduser")
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
+    "${PROJECT_SOURCE_DIR}/deploy/debian/conffiles;\
+${PROJECT_SOURCE_DIR}/deploy/debian/postinst;\
+${PROJECT_SOURCE_DIR}/deploy/debian/prerm;\
+${PROJECT_SOURCE_DIR}/deploy/debian/postrm")
+set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
+include(CPack)

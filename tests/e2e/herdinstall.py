@@ -3,10 +3,12 @@ test_deploy): run a command with a deadline, install the build into a
 temporary prefix, read a systemd unit and run its ExecStart= the way
 systemd would."""
 
+import json
 import os
 import shlex
 import subprocess
 
+import herdsup
 import herdtest
 from herdtest import check, eq, fail
 
@@ -99,3 +101,43 @@ def unit_directories(unit, spec):
             os.chmod(path, mode)
             made[kind] = path
     return made
+
+
+UCLA = b"+34.068930-118.445127"
+
+
+def run_herd(t, bindir):
+    """A herd of three started by bindir/herd, which must find the
+    herd-server beside it (no server_bin, no HERD_SERVER_BIN): each server
+    up and running that binary, an update flooded across, WHATSAT answered
+    from the index, then stopped cleanly."""
+    names = ["Alford", "Parker", "Powell"]
+    h = herdsup.Herd(t, names=names, links=[("Alford", "Parker"), ("Parker", "Powell")],
+                     subdir="herd-" + os.path.basename(os.path.dirname(bindir)))
+    h.herd_bin = os.path.join(bindir, "herd")
+    with open(h.conf) as f:
+        lines = [ln for ln in f if not ln.startswith("server_bin ")]
+    with open(h.conf, "w") as f:
+        f.writelines(lines)
+    os.environ.pop("HERD_SERVER_BIN", None)
+    try:
+        rc, out, err = h.cmd("check")
+        eq(rc, 0, "herd check of the test's herd.conf (stderr %r)" % err)
+        h.start()
+        st = h.status()
+        exe = os.path.realpath(os.path.join(bindir, "herd-server"))
+        for s in st["servers"]:
+            eq(s["state"], "up", "%s state" % s["name"])
+            eq(os.readlink("/proc/%d/exe" % s["pid"]), exe, "%s's executable" % s["name"])
+        h.wait_links_up("Parker")
+        at = h.iamat("Alford", b"installed.client", b"1621464827.959498503", UCLA)
+        h.wait_knows("Powell", at)
+        with h.client("Powell") as c:
+            got, body, _ = herdtest.whatsat(c, b"installed.client", b"10", 3)
+        eq(got, at, "WHATSAT's AT line at Powell")
+        doc = json.loads(body)
+        eq(doc.get("status"), "OK", "WHATSAT status near UCLA: %s" % body[:300])
+        check(1 <= len(doc["results"]) <= 3, "1 to 3 places: %d" % len(doc["results"]))
+        h.stop()
+    finally:
+        h.close()

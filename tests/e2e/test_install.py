@@ -16,19 +16,15 @@ herd-server beside it, floods an update, answers WHATSAT from the index,
 and stops cleanly.
 """
 
-import json
 import os
 import re
 import shutil
 import stat
 
 import herdinstall
-import herdsup
 import herdtest
 from herdinstall import run, unit_values
-from herdsup import check, eq
-
-UCLA = b"+34.068930-118.445127"
+from herdtest import check, eq
 
 # path -> mode (None: a file of any mode; the binaries must be executable).
 EXPECTED = {
@@ -118,40 +114,6 @@ def index_is_the_installed_one(t, prefix):
         os.replace(good, idx)
 
 
-def run_herd(t, prefix):
-    names = ["Alford", "Parker", "Powell"]
-    h = herdsup.Herd(t, names=names, links=[("Alford", "Parker"), ("Parker", "Powell")],
-                     subdir="installed-herd")
-    h.herd_bin = os.path.join(prefix, "bin/herd")
-    # herd finds the herd-server beside it: no server_bin line.
-    with open(h.conf) as f:
-        lines = [ln for ln in f if not ln.startswith("server_bin ")]
-    with open(h.conf, "w") as f:
-        f.writelines(lines)
-    os.environ.pop("HERD_SERVER_BIN", None)
-    try:
-        rc, out, err = h.cmd("check")
-        eq(rc, 0, "installed herd check of the test's herd.conf (stderr %r)" % err)
-        h.start()
-        st = h.status()
-        exe = os.path.realpath(os.path.join(prefix, "bin/herd-server"))
-        for s in st["servers"]:
-            eq(s["state"], "up", "%s state" % s["name"])
-            eq(os.readlink("/proc/%d/exe" % s["pid"]), exe, "%s's executable" % s["name"])
-        h.wait_links_up("Parker")
-        at = h.iamat("Alford", b"installed.client", b"1621464827.959498503", UCLA)
-        h.wait_knows("Powell", at)
-        with h.client("Powell") as c:
-            got, body, _ = herdtest.whatsat(c, b"installed.client", b"10", 3)
-        eq(got, at, "WHATSAT's AT line at Powell")
-        doc = json.loads(body)
-        eq(doc.get("status"), "OK", "WHATSAT status near UCLA: %s" % body[:300])
-        check(1 <= len(doc["results"]) <= 3, "1 to 3 places: %d" % len(doc["results"]))
-        h.stop()
-    finally:
-        h.close()
-
-
 def main(t):
     first = os.path.join(t.tmpdir, "prefix")
     install(t, first)
@@ -171,7 +133,7 @@ def main(t):
     index_is_the_installed_one(t, moved)
     t.ok("the installed herd-server reads the installed index (a damaged one is refused by name)")
 
-    run_herd(t, moved)
+    herdinstall.run_herd(t, os.path.join(moved, "bin"))
     t.ok("a herd of three from the moved install: up, flooded, WHATSAT from the index, stopped")
 
 
