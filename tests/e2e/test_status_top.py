@@ -5,7 +5,6 @@ server's stats, each link's since and why), in-sync marks through a
 partition and its heal, herd top's rates while a client sends IAMATs, and
 its command line."""
 
-import json
 import os
 import re
 import select
