@@ -82,13 +82,17 @@ static const char kill_help[] =
 static const char status_help[] =
     "usage: herd status [--json]\n"
     "\n"
-    "Per server: name, state (starting, up, stopping, down,\n"
-    "failed), pid, address, uptime, restart count, last exit.\n"
-    "Then per link of herd.conf, as its two servers see it on\n"
-    "their control sockets: up (with the heartbeat's round\n"
-    "trip), down, cut, or unknown when neither answers within\n"
-    "a second. --json adds \"links\" and each server's records\n"
-    "and digest (equal digests: equal records).\n";
+    "Per server of herd.conf: name, state (starting, up, stopping,\n"
+    "down, failed; for a server this supervisor does not run: up\n"
+    "when its control socket answers, else unknown), pid, address,\n"
+    "uptime, records held, SYNC (yes: its digest equals every\n"
+    "answering neighbour's; NO; -: it does not answer), restarts,\n"
+    "last exit. Then per link of herd.conf, as its two servers see\n"
+    "it: up for how long with the heartbeat's round trip, down for\n"
+    "how long and why, cut, or unknown when neither end answers\n"
+    "within a second. --json prints all of it as one object (each\n"
+    "server's own status under \"stats\"; each link's since_ms, why,\n"
+    "rtt_us).\n";
 
 static const char cut_help[] =
     "usage: herd cut A B\n"
@@ -123,7 +127,11 @@ static const char top_help[] =
     "sync, updates in and out per second, WHATSAT per second and\n"
     "places misses per second; per link its state and the records\n"
     "crossing it each way per second. Read from each server's\n"
-    "control socket, like herd status.\n";
+    "control socket, like herd status. --interval takes 100 to\n"
+    "3600000 ms. Rates need two samples: the first frame comes one\n"
+    "interval after the start. On a terminal each frame replaces the\n"
+    "last; otherwise frames follow one another, a blank line between,\n"
+    "each under a header with the time. Ctrl-C ends it (exit 0).\n";
 
 static const char web_help[] =
     "usage: herd web\n"
@@ -193,8 +201,9 @@ static const struct command commands[] = {
         .lines =
             {
                 {"status [--json]",
-                 "state, pid, address, uptime, restarts, last exit;\n"
-                 "then each link: up (round trip), down, cut"},
+                 "state, pid, address, uptime, records, sync,\n"
+                 "restarts, last exit; then each link: up (round\n"
+                 "trip), down (how long, why), cut"},
             },
         .help = status_help,
         .min_args = 0,
