@@ -120,6 +120,7 @@ function snapshot(page) {
     out.tokenNeededShown = !document.getElementById("token-needed").hidden;
     out.address = window.location.href;
     out.panel = document.getElementById("panel").dataset.selected;
+    out.panelTitle = document.getElementById("panel-title").textContent;
     return out;
   });
 }
@@ -232,6 +233,9 @@ async function scenario(ctx, errors) {
     if (!(e instanceof Failure)) throw e;
     await until(page, "records crossing the links", 5000, flowing);
   }
+  /* The picture of the herd (the README's): Parker's panel open. */
+  await page.click('[data-server="Parker"]', { timeout: 5000 });
+  await until(page, "Parker's panel", 2000, (s) => s.panel === "server Parker" && s.panelTitle === "Parker");
   const file = await shot(page, "herd");
   if (args["readme-shot"]) fs.copyFileSync(file, args["readme-shot"]);
 
