@@ -748,9 +748,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
     if (*upload_size > 0) { /* a body: counted and dropped */
         r->body += *upload_size;
         *upload_size = 0;
-        if (r->body > HTTP_BODY_MAX && !r->answered)
-            return refuse(r, 413, method, url, "request body too large", NULL);
-        return MHD_YES;
+        if (r->body <= HTTP_BODY_MAX || r->answered)
+            return MHD_YES;
+        /* No answer can be queued in the middle of a body: closed. */
+        if (log_allowed(web))
+            log_msg("http: closed the connection of %s: a body of more "
+                    "than %d bytes",
+                    conn_addr(r), HTTP_BODY_MAX);
+        return MHD_NO;
     }
     if (r->answered)
         return MHD_YES;
