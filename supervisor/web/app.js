@@ -362,8 +362,12 @@
       nx = -nx;
       ny = -ny;
     }
-    const label = svg("text", { class: "label", x: mx + nx * 20, y: my + ny * 20 + 4,
+    const lx = mx + nx * 20;
+    const ly = my + ny * 20 + 4;
+    const label = svg("text", { class: "label",
                                 "text-anchor": Math.abs(nx) < 0.3 ? "middle" : nx < 0 ? "end" : "start" }, g);
+    const main = svg("tspan", { class: "main", x: lx, y: ly }, label);
+    const sub = svg("tspan", { class: "sub", x: lx, y: ly + 15 }, label);
     const title = svg("title", {}, g);
     g.addEventListener("click", (ev) => {
       ev.stopPropagation();
@@ -375,7 +379,8 @@
         select({ kind: "link", a: aName, b: bName });
       }
     });
-    return { g, label, title };
+    /* above: the label sits over the line, so a second line goes up */
+    return { g, label, main, sub, lx, ly, above: ny < -0.5, title };
   }
 
   function drawNode(layer, name, q) {
@@ -433,27 +438,35 @@
       (s.note ? "\n" + s.note : "");
   }
 
+  /* An edge's label: [its first line, a second (why it is down) or ""]. */
   function edgeLabel(l) {
     const r = l.rates;
     const known = r && (typeof r.a_to_b === "number" || typeof r.b_to_a === "number");
     const flow = known ? rate((r.a_to_b || 0) + (r.b_to_a || 0)) + " rec/s" : "";
     switch (l.state) {
       case "up":
-        return flow || "up";
-      case "down":
-        return "down" + (l.since_ms !== null && l.since_ms !== undefined ? " " + duration(l.since_ms) : "") +
-          (l.why ? " (" + l.why + ")" : "");
+        return [flow || "up", ""];
+      case "down": {
+        const why = l.why && l.why.length > 28 ? l.why.slice(0, 27) + "…" : l.why;
+        return ["down" + (l.since_ms !== null && l.since_ms !== undefined ? " " + duration(l.since_ms) : ""),
+                why ? "(" + why + ")" : ""];
+      }
       case "cut":
-        return "cut";
+        return ["cut", ""];
       default:
-        return "unknown";
+        return ["unknown", ""];
     }
   }
 
   function updateEdge(e, l) {
     e.g.dataset.state = l.state || "unknown";
     e.g.classList.toggle("selected", sameLink(selected, l.a, l.b));
-    e.label.textContent = edgeLabel(l);
+    const [first, second] = edgeLabel(l);
+    const up = second !== "" && e.above ? 15 : 0;
+    e.main.textContent = first;
+    e.sub.textContent = second;
+    e.main.setAttribute("y", String(e.ly - up));
+    e.sub.setAttribute("y", String(e.ly + 15 - up));
     e.title.textContent = l.a + " – " + l.b + ": " + (l.state || "unknown") +
       (l.why ? " (" + l.why + ")" : "") + (l.note ? "\n" + l.note : "");
   }

@@ -102,7 +102,7 @@ function snapshot(page) {
     out.status = { state: st.dataset.state, text: st.textContent };
     for (const g of document.querySelectorAll("[data-server]")) {
       out.servers[g.dataset.server] = {
-        state: g.dataset.state, pid: g.dataset.pid, inSync: g.dataset.inSync,
+        state: g.dataset.state, pid: g.dataset.pid, inSync: g.dataset.inSync, managed: g.dataset.managed,
         text: Array.from(g.querySelectorAll("text")).map((t) => t.textContent).join(" | "),
       };
     }
@@ -121,6 +121,8 @@ function snapshot(page) {
     out.address = window.location.href;
     out.panel = document.getElementById("panel").dataset.selected;
     out.panelTitle = document.getElementById("panel-title").textContent;
+    out.buttons = {};
+    for (const b of document.querySelectorAll("#actions button")) out.buttons[b.dataset.action] = !b.disabled;
     return out;
   });
 }
@@ -325,6 +327,23 @@ async function scenario(ctx, errors) {
   await until(bare, "supervisor unreachable", 3000, (s) =>
     s.status.state === "unreachable" && /supervisor unreachable/.test(s.status.text));
   await shot(bare, "supervisor-gone");
+
+  /* 7. A supervisor that runs only Alford and Parker (the others could be
+   * another machine's): the page comes back by itself; the three it does
+   * not run, with nothing answering for them, are drawn unknown, and their
+   * panel offers cut and heal but not stop, start, restart or kill. */
+  herd("start", "--only", "Alford,Parker");
+  const others = ["Bolden", "Hamilton", "Powell"];
+  await until(bare, "the servers it does not run as unknown", 10000, (s) =>
+    s.status.state === "live" && s.servers.Alford.state === "up" && s.servers.Parker.state === "up" &&
+    others.every((n) => s.servers[n].state === "unknown" && s.servers[n].managed === "false") &&
+    link(s, "Alford", "Parker").state === "up" && link(s, "Bolden", "Powell").state === "unknown");
+  await bare.click('[data-server="Powell"]', { timeout: 5000 });
+  await until(bare, "Powell's panel, process buttons off", 2000, (s) =>
+    s.panel === "server Powell" && s.buttons.cut && s.buttons.heal &&
+    !s.buttons.stop && !s.buttons.start && !s.buttons.restart && !s.buttons.kill);
+  await shot(bare, "only-alford-parker");
+  herd("stop");
   await bare.close();
 }
 
