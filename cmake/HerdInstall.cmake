@@ -51,15 +51,26 @@ function(herd_install_paths prefix bindir datadir)
   set(HERD_RUN_DIR ${run}/herd PARENT_SCOPE)
 endfunction()
 
-if(HERD_INSTALL_STAGE)
+# At install time: herd.conf (share/herd, and SYSCONFDIR/herd) and the
+# units, written for the install's prefix, and the empty directories. A
+# function, so that its variables stay out of cmake_install.cmake's.
+function(herd_install_stage)
   herd_install_paths("${CMAKE_INSTALL_PREFIX}" "${HERD_BINDIR}"
                      "${HERD_DATADIR}")
   set(src ${HERD_SOURCE_DIR}/deploy)
-  set(gen ${HERD_BINARY_DIR}/deploy)
+  # One directory per destination: installs to two prefixes at once (the
+  # tests) do not write each other's files.
+  string(MD5 key "$ENV{DESTDIR}|${CMAKE_INSTALL_PREFIX}")
+  set(gen ${HERD_BINARY_DIR}/deploy/${key})
   configure_file(${src}/herd.conf.in ${gen}/herd.conf @ONLY)
   configure_file(${src}/systemd/herd-server@.service.in
                  ${gen}/herd-server@.service @ONLY)
   configure_file(${src}/systemd/herd.service.in ${gen}/herd.service @ONLY)
+  set(p "${CMAKE_INSTALL_PREFIX}")
+  file(INSTALL ${gen}/herd.conf DESTINATION ${p}/${HERD_DATADIR}/herd)
+  file(INSTALL ${gen}/herd-server@.service ${gen}/herd.service
+               ${src}/systemd/herd.target
+       DESTINATION ${p}/${HERD_UNIT_DIR})
   file(INSTALL ${gen}/herd.conf DESTINATION ${HERD_ETC_DIR}
        PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
   # Empty directories, made with their modes (DESTDIR honoured).
@@ -74,6 +85,13 @@ if(HERD_INSTALL_STAGE)
     file(MAKE_DIRECTORY $ENV{DESTDIR}${dir})
     file(CHMOD $ENV{DESTDIR}${dir} DIRECTORY_PERMISSIONS ${mode})
   endforeach()
+  # install_manifest.txt lists what file(INSTALL) added.
+  set(CMAKE_INSTALL_MANIFEST_FILES ${CMAKE_INSTALL_MANIFEST_FILES}
+      PARENT_SCOPE)
+endfunction()
+
+if(HERD_INSTALL_STAGE)
+  herd_install_stage()
   return()
 endif()
 
@@ -94,21 +112,17 @@ install(FILES ${PROJECT_SOURCE_DIR}/deploy/man/herd-server.8
         DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/systemd/herd.sysusers
         DESTINATION ${HERD_SYSUSERS_DIR} RENAME herd.conf)
-# What names the installed paths, written for the prefix of the install.
+# What names the installed paths, written for the prefix of the install:
+# herd.conf (share/herd, and SYSCONFDIR/herd), the units, the directories.
 install(CODE "
 set(HERD_INSTALL_STAGE ON)
 set(HERD_SOURCE_DIR \"${PROJECT_SOURCE_DIR}\")
 set(HERD_BINARY_DIR \"${PROJECT_BINARY_DIR}\")
 set(HERD_BINDIR \"${CMAKE_INSTALL_BINDIR}\")
 set(HERD_DATADIR \"${CMAKE_INSTALL_DATADIR}\")
+set(HERD_UNIT_DIR \"${HERD_SYSTEMD_UNIT_DIR}\")
 include(\"${CMAKE_CURRENT_LIST_FILE}\")
 ")
-install(FILES ${PROJECT_BINARY_DIR}/deploy/herd.conf
-        DESTINATION ${CMAKE_INSTALL_DATADIR}/herd)
-install(FILES ${PROJECT_BINARY_DIR}/deploy/herd-server@.service
-              ${PROJECT_BINARY_DIR}/deploy/herd.service
-              ${PROJECT_SOURCE_DIR}/deploy/systemd/herd.target
-        DESTINATION ${HERD_SYSTEMD_UNIT_DIR})
 
 # The Debian package: cpack -G DEB in the build directory (scripts/package
 # builds a release and runs it). Installed under /usr, so /etc/herd,

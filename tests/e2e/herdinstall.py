@@ -3,10 +3,13 @@ test_deploy): run a command with a deadline, install the build into a
 temporary prefix, read a systemd unit and run its ExecStart= the way
 systemd would."""
 
+import atexit
 import json
 import os
 import shlex
+import shutil
 import subprocess
+import tempfile
 
 import herdsup
 import herdtest
@@ -24,6 +27,16 @@ def run(t, argv, timeout=60, env=None, cwd=None):
     err = p.stderr.decode(errors="replace")
     t.log("%s -> %d\n%s%s" % (" ".join(argv), p.returncode, out[-3000:], err[-3000:]))
     return p.returncode, out, err
+
+
+def scratch_dir(label):
+    """A temporary directory for installed or packaged files, outside the
+    test's own (whose files are scanned for sanitizer reports, and a
+    sanitizer build's binaries hold those words), removed at exit even
+    when the test fails."""
+    d = tempfile.mkdtemp(prefix="herd-%s-" % label)
+    atexit.register(shutil.rmtree, d, True)
+    return d
 
 
 def install(t, build, prefix):

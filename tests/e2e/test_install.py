@@ -115,13 +115,14 @@ def index_is_the_installed_one(t, prefix):
 
 
 def main(t):
-    first = os.path.join(t.tmpdir, "prefix")
+    scratch = herdinstall.scratch_dir("install")
+    first = os.path.join(scratch, "prefix")
     install(t, first)
     check_units(first)
     check_man(t, first)
     t.ok("cmake --install: binaries, index, herd.conf, man pages, units, directories and modes")
 
-    moved = os.path.join(t.tmpdir, "moved")
+    moved = os.path.join(scratch, "moved")
     os.rename(first, moved)
     for conf in ("etc/herd/herd.conf", "share/herd/herd.conf"):
         rc, out, err = run(t, [os.path.join(moved, "bin/herd"), "-c",

@@ -47,10 +47,11 @@ FILES = {   # path in the package -> mode (owner root)
     "./var/log/herd/": "drwxr-x---",
 }
 LIBC = ("libc6", "libc6-i386", "libc6-amd64")
+SANITIZER_RE = re.compile(r"^lib(asan|ubsan|lsan|tsan|hwasan)\.so")
 
 
 def build_package(t):
-    out_dir = os.path.join(t.tmpdir, "pkg")
+    out_dir = os.path.join(t.scratch, "pkg")
     rc, out, err = run(t, ["cpack", "-G", "DEB", "--config",
                            os.path.join(t.args.build, "CPackConfig.cmake"), "-B", out_dir],
                        timeout=120)
@@ -106,6 +107,9 @@ def check_info(t, deb, root):
         check(want in depends, "Depends lacks %s: %s" % (want, f.get("Depends")))
     bins = [os.path.join(root, "usr/bin", b) for b in ("herd", "herd-server")]
     for lib, names in needed_packages(t, bins).items():
+        if SANITIZER_RE.match(lib):
+            t.note("%s: a sanitizer build's runtime, not a dependency of a release" % lib)
+            continue
         check(names & depends or names <= set(LIBC) and "libc6" in depends,
               "%s (from %s) is needed but Depends names none of them: %s"
               % (lib, sorted(names), f.get("Depends")))
@@ -210,8 +214,9 @@ def main(t):
     for tool in ("cpack", "dpkg-deb", "readelf"):
         if shutil.which(tool) is None:
             fail("%s is not installed" % tool)
+    t.scratch = herdinstall.scratch_dir("package")
     deb = build_package(t)
-    root = os.path.join(t.tmpdir, "root")
+    root = os.path.join(t.scratch, "root")
     rc, out, err = run(t, ["dpkg-deb", "-x", deb, root])
     eq(rc, 0, "dpkg-deb -x")
     ctl = check_info(t, deb, root)

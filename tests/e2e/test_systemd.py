@@ -278,7 +278,8 @@ def check_notify(t, prefix):
 
 
 def main(t):
-    prefix = herdinstall.install(t, t.args.build, os.path.join(t.tmpdir, "prefix"))
+    prefix = herdinstall.install(t, t.args.build,
+                                 os.path.join(herdinstall.scratch_dir("systemd"), "prefix"))
     check_verify(t, prefix)
     t.ok("systemd-analyze verify: exit 0, nothing on stderr; a broken copy is caught")
     check_notify(t, prefix)
