@@ -123,19 +123,15 @@ static void check_link_timing(struct check *c)
 }
 
 /* The supervisor's web page: off, or an address none of the servers
- * uses. */
+ * uses (herd_load has refused one that is no address). */
 static void check_http(struct check *c)
 {
     const struct config *cfg = &c->h->cfg;
-    if (cfg->http == NULL || strcmp(cfg->http, "off") == 0)
-        return;
     struct config_addr a;
-    if (strparse_hostport(cfg->http, strlen(cfg->http), a.host, sizeof a.host,
-                          &a.port) != 0) {
-        report(c, CHECK_ERROR, setting_line(c->h, "http"),
-               "http wants HOST:PORT or off, not '%s'", cfg->http);
+    if (cfg->http == NULL || strcmp(cfg->http, "off") == 0 ||
+        strparse_hostport(cfg->http, strlen(cfg->http), a.host, sizeof a.host,
+                          &a.port) != 0)
         return;
-    }
     for (size_t i = 0; i < cfg->nservers; i++) {
         const struct config_server *s = &cfg->servers[i];
         if ((s->listen.port == a.port && strcmp(s->listen.host, a.host) == 0) ||

@@ -6,7 +6,7 @@
  * exited 78 there, naming its line. check_run goes on with what the
  * servers and the supervisor would refuse only when they start (an unknown
  * places provider, half a set of TLS files, a link timeout no longer than
- * the heartbeat, an http address that is not one, a run_dir too long for a
+ * the heartbeat, an http address a server uses, a run_dir too long for a
  * server's control socket) and reports each on stderr as
  * "herd: FILE:LINE: what". What depends on the machine that runs the herd
  * (the files herd.conf names, a graph in pieces) is a warning only: the
