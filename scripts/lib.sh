@@ -21,7 +21,7 @@ herd_install() {
 }
 
 herd_build_deps=(gcc cmake ninja-build pkg-config libuv1-dev
-    libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev zlib1g-dev libssl-dev ca-certificates)
+    libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev zlib1g-dev libssl-dev libsystemd-dev ca-certificates)
 
 # herd_build DIR [cmake args...]: configure (once) and build.
 herd_build() {

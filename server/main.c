@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <uv.h>
 
 #include "config.h"
 #include "exit_codes.h"
@@ -433,6 +434,33 @@ static int apply_config(struct args *a, struct config *cfg)
     return 0;
 }
 
+/* The offline index when neither --places-index nor herd.conf names one:
+ * the installed one, HERD_PLACES_INDEX_FROM_BIN from this executable's
+ * directory (bin/../share/herd/places.idx), when it is there; else the
+ * build tree's, HERD_PLACES_INDEX. buf (cap bytes) holds the path. */
+static const char *default_places_index(char *buf, size_t cap)
+{
+    size_t len = cap;
+    if (uv_exepath(buf, &len) != 0)
+        return HERD_PLACES_INDEX;
+    /* Up one directory for each "../", so that messages name a plain
+     * path: /usr/bin/herd-server gives /usr/share/herd/places.idx. */
+    const char *rel = HERD_PLACES_INDEX_FROM_BIN;
+    char *end = strrchr(buf, '/');
+    while (end != NULL && strncmp(rel, "../", 3) == 0) {
+        *end = '\0';
+        end = strrchr(buf, '/');
+        rel += 3;
+    }
+    if (end == NULL)
+        return HERD_PLACES_INDEX;
+    size_t dir = (size_t)(end + 1 - buf);
+    int n = snprintf(buf + dir, cap - dir, "%s", rel);
+    if (n < 0 || (size_t)n >= cap - dir || access(buf, R_OK) != 0)
+        return HERD_PLACES_INDEX;
+    return buf;
+}
+
 int main(int argc, char **argv)
 {
     static struct args a;
@@ -488,8 +516,10 @@ int main(int argc, char **argv)
                            (unsigned long long)a.opt.link_timeout_ms,
                            (unsigned long long)a.opt.link_ping_ms);
     }
+    static char index_path[4200];
     if (a.opt.places_index == NULL)
-        a.opt.places_index = HERD_PLACES_INDEX;
+        a.opt.places_index =
+            default_places_index(index_path, sizeof index_path);
     if (!places_provider_known(a.opt.places)) {
         fprintf(stderr,
                 "herd-server: unknown places provider '%s' (known: %s)\n",

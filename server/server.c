@@ -17,6 +17,7 @@
 #include "handshake.h"
 #include "log.h"
 #include "netaddr.h"
+#include "notify.h"
 #include "random.h"
 
 int server_offer(struct server *srv, struct record *rec, struct peer *from,
@@ -511,6 +512,7 @@ static void stop(struct server *srv, const char *why)
     if (srv->stopping)
         return;
     srv->stopping = 1;
+    (void)notify_stopping(why);
     peers_stop(&srv->peers);
     srv->pool.peer_hold_ns = 0; /* nothing is held back from here on */
     const struct places_stats *ps = &srv->places.stats;
@@ -827,6 +829,12 @@ static void serve(struct server *srv)
     srv->turn_mark_ns = uv_hrtime();
     srv->turn_mark_idle = uv_metrics_idle_time(&srv->loop);
     signal_ready(opt->ready_fd);
+    char status[2 * CONFIG_HOST_MAX + 96];
+    snprintf(status, sizeof status,
+             "listening: clients on %s:%u, neighbours on %s:%u",
+             opt->listen.host, opt->listen.port, opt->peer_listen.host,
+             opt->peer_listen.port);
+    (void)notify_ready(status); /* no service manager: nothing to say */
     uv_run(&srv->loop, UV_RUN_DEFAULT);
 }
 

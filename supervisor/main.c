@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "client.h"
 #include "config.h"
 #include "herd.h"
@@ -141,6 +142,18 @@ static const char web_help[] =
     "and heal (RUN_DIR/http-token: only who can read the run directory\n"
     "has it). Without the token the page only shows the herd.\n";
 
+static const char check_help[] =
+    "usage: herd check [-c FILE]\n"
+    "\n"
+    "Validates herd.conf without starting anything: its syntax, and\n"
+    "what the servers would refuse at start (an unknown places provider,\n"
+    "half a set of TLS files, a link timeout no longer than the heartbeat,\n"
+    "an http address a server uses, a run_dir too long for a control\n"
+    "socket). Each problem is a line 'herd: FILE:LINE: what' on stderr.\n"
+    "Files the configuration names that are missing on this machine, and\n"
+    "a graph in pieces, are warnings. Exit 0: valid (with a line on\n"
+    "stdout); 78: not.\n";
+
 static int help_command(struct herd *h, int argc, char **argv);
 
 static const struct command commands[] = {
@@ -264,6 +277,19 @@ static const struct command commands[] = {
         .max_args = 0,
         .bad_args = "takes no arguments",
         .run = http_print_url,
+    },
+    {
+        .name = "check",
+        .lines =
+            {
+                {"check", "validate herd.conf (exit 0, or 78 naming the\n"
+                          "line), starting nothing"},
+            },
+        .help = check_help,
+        .min_args = 0,
+        .max_args = 0,
+        .bad_args = "takes no arguments (but -c FILE)",
+        .run = check_run,
     },
     {
         .name = "help",
