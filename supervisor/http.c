@@ -147,12 +147,21 @@ static int add_headers(struct http *web, struct MHD_Response *resp,
     return ok;
 }
 
+/* r's request is in whole (or answered before its body: MHD drops the
+ * body): the sweep leaves its connection alone until it is over. */
+static void request_whole(struct http_req *r)
+{
+    if (r->conn != NULL)
+        r->conn->in_request = 1;
+}
+
 /* Queues len bytes of data (malloc'd, taken: freed by MHD or here) as
  * the answer to r; allow: the Allow header, or NULL. */
 static enum MHD_Result reply_take(struct http_req *r, unsigned status,
                                   const char *type, char *data, size_t len,
                                   const char *allow)
 {
+    request_whole(r);
     struct MHD_Response *resp =
         data != NULL
             ? MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE)
@@ -741,8 +750,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
         r->conn = ci != NULL ? ci->socket_context : NULL;
-        if (r->conn != NULL)
-            r->conn->in_request = 1;
         return first_call(r, url, method);
     }
     if (*upload_size > 0) { /* a body: counted and dropped */
@@ -757,6 +764,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
                     conn_addr(r), HTTP_BODY_MAX);
         return MHD_NO;
     }
+    request_whole(r);
     if (r->answered)
         return MHD_YES;
     if (r->has_outcome)

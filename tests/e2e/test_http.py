@@ -17,7 +17,8 @@
   methods 405.
 * Bounds: a huge header (431), a long address (414), a large body (413, or
   the connection closed), connections per address and in all, and a
-  client that sends nothing or trickles bytes is closed after 5 s.
+  client that sends nothing or trickles bytes (of its head, or of a body)
+  is closed after 5 s.
   Refusals are logged, but a flood of them is not a line each.
 * `herd start` fails clearly (and leaves nothing running) when the
   address is taken; `herd web` says so when http is off, or before the
@@ -458,29 +459,36 @@ def check_connections(t, web):
 
 
 def check_slow(t, web):
+    """A silent connection, one trickling its head and one trickling the
+    body of a GET whose head came whole (no token needed): each is closed
+    once REQUEST_S has passed without a whole request."""
     port = web.port
-    silent = connect_from(port, "127.0.0.1")
-    trickle = connect_from(port, "127.0.0.1")
-    trickle.sendall(b"GET /api/state HTTP/1.1\r\nHost: ")
+    conns = {k: connect_from(port, "127.0.0.1") for k in ("silent", "trickle", "body")}
+    conns["trickle"].sendall(b"GET /api/state HTTP/1.1\r\nHost: ")
+    conns["body"].sendall(b"GET /api/state HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                          b"Content-Length: 100\r\n\r\n" % port)
+    texts = {"trickle": b"127.0.0.1:%d\r\nX-Slow: " % port + b"a" * 100, "body": b"x" * 99}
     t0 = time.monotonic()
     closed = {}
-    text = b"127.0.0.1:%d\r\nX-Slow: " % port + b"a" * 100
-    sent = 0
+    sent = {k: 0 for k in texts}
     next_byte = t0
     try:
-        while len(closed) < 2 and time.monotonic() < t0 + REQUEST_S + 6:
+        while len(closed) < len(conns) and time.monotonic() < t0 + REQUEST_S + 6:
             now = time.monotonic()
-            if "trickle" not in closed and now >= next_byte and sent < len(text):
-                try:
-                    trickle.send(text[sent:sent + 1])
-                    sent += 1
-                except OSError:
-                    closed["trickle"] = now - t0
+            if now >= next_byte:
+                for k, text in texts.items():
+                    if k in closed or sent[k] >= len(text):
+                        continue
+                    try:
+                        conns[k].send(text[sent[k]:sent[k] + 1])
+                        sent[k] += 1
+                    except OSError:
+                        closed[k] = now - t0
                 next_byte = now + 0.3
-            live = [s for k, s in (("silent", silent), ("trickle", trickle)) if k not in closed]
+            live = [s for k, s in conns.items() if k not in closed]
             r, _, _ = select.select(live, [], [], 0.05)
             for s in r:
-                k = "silent" if s is silent else "trickle"
+                k = next(k for k, c in conns.items() if c is s)
                 try:
                     chunk = s.recv(4096)
                 except OSError:
@@ -490,14 +498,15 @@ def check_slow(t, web):
                 else:
                     fail("a %s connection was answered: %s" % (k, show(chunk)))
     finally:
-        silent.close()
-        trickle.close()
-    for k in ("silent", "trickle"):
+        for s in conns.values():
+            s.close()
+    for k in conns:
         check(k in closed, "a %s connection is still open after %.0f s" % (k, REQUEST_S + 6))
         check(closed[k] >= REQUEST_S - 1.1, "a %s connection closed after only %.1f s"
               % (k, closed[k]))
-    t.ok("a silent connection is closed after %.1f s, one trickling its request after %.1f s"
-         % (closed["silent"], closed["trickle"]))
+    t.ok("a silent connection is closed after %.1f s, one trickling its request after %.1f s, "
+         "one trickling a body after %.1f s"
+         % (closed["silent"], closed["trickle"], closed["body"]))
 
 
 def check_flood_log(t, h, web):
