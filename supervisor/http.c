@@ -109,18 +109,21 @@ static int log_allowed(struct http *web)
 }
 
 /* libmicrohttpd's own messages (a connection over the limits...): logged
- * like refusals. */
+ * like refusals, escaped (some quote the request's address). */
 __attribute__((format(printf, 2, 0))) static void
 on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     struct http *web = cls;
     char msg[512];
+    char esc[4 * sizeof msg];
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
     while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
         msg[--n] = '\0';
-    if (log_allowed(web))
-        log_msg("http: %s", msg);
+    if (!log_allowed(web))
+        return;
+    log_escape(esc, sizeof esc, msg, n);
+    log_msg("http: %s", esc);
 }
 
 /* ---- responses ------------------------------------------------------ */
@@ -225,9 +228,11 @@ static enum MHD_Result refuse(struct http_req *r, unsigned status,
 {
     if (log_allowed(r->web)) {
         char esc[160];
+        char verb[68]; /* the method's first 16 bytes, escaped */
         log_escape(esc, sizeof esc, url, strlen(url));
-        log_msg("http: refused %.16s %s from %s: %s (%u)", method, esc,
-                conn_addr(r), why, status);
+        log_escape(verb, sizeof verb, method, strnlen(method, 16));
+        log_msg("http: refused %s %s from %s: %s (%u)", verb, esc, conn_addr(r),
+                why, status);
     }
     return reply_error(r, status, why, allow);
 }

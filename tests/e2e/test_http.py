@@ -269,6 +269,19 @@ def check_host(t, web):
     t.ok("a Host other than the http address, localhost or 127.0.0.1 with its port is 421")
 
 
+def check_log_escapes(t, h, web):
+    """What a client sends reaches herd.log escaped: a method or an address
+    carrying a terminal escape or a newline cannot forge or colour a line."""
+    got, _ = raw(web.port, b"G\x1b[31mET /x%%0aforged HTTP/1.1\r\nHost: %s\r\n"
+                 b"Connection: close\r\n\r\n" % web.host.encode())
+    check(got.startswith(b"HTTP/1.1 404"), "a method with an escape: %s" % show(got[:200]))
+    line = wait_until(lambda: re.search(r"http: refused (G\S*ET) (/x\S*) from", log_text(h)), 5,
+                      "the refusal in herd.log")
+    eq(line.group(1, 2), ("G\\x1b[31mET", "/x\\x0aforged"), "the refusal's method and address")
+    check("\x1b" not in log_text(h), "an escape character in herd.log")
+    t.ok("a method and an address from a client are escaped in herd.log")
+
+
 def check_changes(t, h, web):
     pid0 = h.server("Parker")["pid"]
     msg = web.change("/api/servers/Parker/stop")
@@ -562,6 +575,7 @@ def main(t):
         web.token = check_addresses(t, h, web, start_out)
         check_page(t, web)
         check_state_shape(t, h, web)
+        check_log_escapes(t, h, web)
         check_host(t, web)
         check_token(t, h, web)
         check_changes(t, h, web)
