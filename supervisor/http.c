@@ -47,6 +47,7 @@ struct http_conn {
     int fd;
     uint64_t since_ms; /* waiting for a whole request since then */
     int in_request;    /* its request is in: being answered */
+    int served;        /* requests answered on it (kept alive since) */
     int cut;           /* shut down by the sweep, or at the end */
     char addr[HTTP_ADDR_MAX];
     struct http_conn *prev, *next;
@@ -789,6 +790,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
         return;
     if (r->conn != NULL) {
         r->conn->in_request = 0;
+        r->conn->served = 1;
         r->conn->since_ms = now_ms(r->web);
     }
     free(r->outcome);
@@ -902,7 +904,9 @@ static void on_sweep(uv_timer_t *t)
             continue;
         c->cut = 1;
         shutdown(c->fd, SHUT_RDWR);
-        if (log_allowed(web))
+        /* One kept alive after its answers and idle since (a browser's
+         * spare connection) is no refusal: closed without a word. */
+        if (!c->served && log_allowed(web))
             log_msg("http: closed the connection of %s: no whole request "
                     "within %d ms",
                     c->addr, HTTP_REQUEST_MS);

@@ -471,15 +471,27 @@ def check_connections(t, web):
          % (PER_ADDR, MAX_CONNS))
 
 
-def check_slow(t, web):
-    """A silent connection, one trickling its head and one trickling the
-    body of a GET whose head came whole (no token needed): each is closed
-    once REQUEST_S has passed without a whole request."""
+def check_slow(t, h, web):
+    """A silent connection, one trickling its head, one trickling the body
+    of a GET whose head came whole (no token needed), and one kept alive
+    after its answer: each is closed once REQUEST_S has passed without a
+    whole request; the last, a browser's spare connection, is not logged."""
     port = web.port
     conns = {k: connect_from(port, "127.0.0.1") for k in ("silent", "trickle", "body")}
     conns["trickle"].sendall(b"GET /api/state HTTP/1.1\r\nHost: ")
     conns["body"].sendall(b"GET /api/state HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
                           b"Content-Length: 100\r\n\r\n" % port)
+    kept = connect_from(port, "127.0.0.1")
+    kept_addr = "127.0.0.1:%d" % kept.getsockname()[1]
+    kept.sendall(b"GET /style.css HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % port)
+    answer = b""
+    while b"\r\n\r\n" not in answer or len(answer.split(b"\r\n\r\n", 1)[1]) < int(
+            re.search(rb"Content-Length: (\d+)", answer).group(1)):
+        chunk = kept.recv(65536)
+        check(chunk, "the kept-alive connection closed before its answer: %s" % show(answer))
+        answer += chunk
+    check(answer.startswith(b"HTTP/1.1 200"), "GET /style.css kept alive: %s" % show(answer[:200]))
+    conns["kept"] = kept
     texts = {"trickle": b"127.0.0.1:%d\r\nX-Slow: " % port + b"a" * 100, "body": b"x" * 99}
     t0 = time.monotonic()
     closed = {}
@@ -517,9 +529,11 @@ def check_slow(t, web):
         check(k in closed, "a %s connection is still open after %.0f s" % (k, REQUEST_S + 6))
         check(closed[k] >= REQUEST_S - 1.1, "a %s connection closed after only %.1f s"
               % (k, closed[k]))
+    check("closed the connection of %s:" % kept_addr not in log_text(h),
+          "a connection idle after its answer was logged as a refusal")
     t.ok("a silent connection is closed after %.1f s, one trickling its request after %.1f s, "
-         "one trickling a body after %.1f s"
-         % (closed["silent"], closed["trickle"], closed["body"]))
+         "one trickling a body after %.1f s, one idle after its answer after %.1f s (not logged)"
+         % (closed["silent"], closed["trickle"], closed["body"], closed["kept"]))
 
 
 def check_flood_log(t, h, web):
@@ -584,7 +598,7 @@ def main(t):
         check_not_found(t, web)
         check_sizes(t, h, web)
         check_connections(t, web)
-        check_slow(t, web)
+        check_slow(t, h, web)
         check_flood_log(t, h, web)
         check_port_taken(t, port)
         check_web_errors(t)
