@@ -15,10 +15,17 @@
 #include "metrics.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if JSON_INTEGER_IS_LONG_LONG
+#define JSON_INT_MAX LLONG_MAX
+#else
+#define JSON_INT_MAX LONG_MAX
+#endif
 
 enum source {
     FROM_VIEW,      /* a field of the view itself (no labels) */
@@ -292,9 +299,31 @@ static void le_text(char *out, size_t cap, json_int_t us)
     dynbuf_free(&b);
 }
 
+/* Whether bounds (nb integers, rising) and counts (nb + 1 integers, none
+ * negative, their total a json_int_t) make a histogram. */
+static int histogram_ok(json_t *bounds, json_t *counts, size_t nb)
+{
+    json_int_t total = 0;
+    for (size_t i = 0; i <= nb; i++) {
+        json_t *b = json_array_get(bounds, i);
+        json_t *c = json_array_get(counts, i);
+        if (i < nb &&
+            (!json_is_integer(b) ||
+             (i > 0 && json_integer_value(b) <=
+                           json_integer_value(json_array_get(bounds, i - 1)))))
+            return 0;
+        if (!json_is_integer(c) || json_integer_value(c) < 0 ||
+            json_integer_value(c) > JSON_INT_MAX - total)
+            return 0;
+        total += json_integer_value(c);
+    }
+    return 1;
+}
+
 /* FROM_HISTOGRAM: {"bounds_us":[...], "counts":[one per bound, then one
  * above the last], "sum_us"}, counts per bucket: written cumulative, +Inf
- * and _count their total. A malformed one is left out. */
+ * and _count their total. A malformed one is left out: buckets that fall,
+ * or bounds that repeat, would fail the whole scrape. */
 static int put_histogram(struct dynbuf *out, const struct family *f,
                          const char *server, json_t *h)
 {
@@ -303,7 +332,7 @@ static int put_histogram(struct dynbuf *out, const struct family *f,
     json_t *sum = json_object_get(h, "sum_us");
     size_t nb = json_array_size(bounds);
     if (!json_is_array(bounds) || json_array_size(counts) != nb + 1 ||
-        !json_is_integer(sum))
+        !json_is_integer(sum) || !histogram_ok(bounds, counts, nb))
         return 0;
     struct labels l = {server, NULL, NULL};
     json_int_t total = 0;
@@ -329,7 +358,20 @@ static int put_histogram(struct dynbuf *out, const struct family *f,
     return rc ? rc : dynbuf_printf(out, " %" JSON_INTEGER_FORMAT "\n", total);
 }
 
-/* FROM_NEIGHBOUR: one sample per neighbour of the server's stats. */
+/* Whether a neighbour before the i-th of nb is named peer. */
+static int named_before(json_t *nb, size_t i, const char *peer)
+{
+    for (size_t k = 0; k < i; k++) {
+        const char *s =
+            json_string_value(json_object_get(json_array_get(nb, k), "name"));
+        if (s != NULL && strcmp(s, peer) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* FROM_NEIGHBOUR: one sample per neighbour of the server's stats (the
+ * first of any named twice: a series has one sample). */
 static int put_neighbours(struct dynbuf *out, const struct family *f,
                           const char *server, json_t *stats)
 {
@@ -340,7 +382,7 @@ static int put_neighbours(struct dynbuf *out, const struct family *f,
     json_array_foreach(nb, i, p)
     {
         const char *peer = json_string_value(json_object_get(p, "name"));
-        if (peer == NULL)
+        if (peer == NULL || named_before(nb, i, peer))
             continue;
         struct labels l = {server, "peer", peer};
         rc = put_sample(out, f, "", &l, get_path(p, f->path));

@@ -165,6 +165,53 @@ static void test_malformed_histogram(void)
     free(got);
 }
 
+/* A histogram that is not one (a count not a count, bounds not rising,
+ * a bound not a number) is left out: its buckets would not parse, and a
+ * scrape that fails loses every server's metrics. */
+static void test_histogram_checked(void)
+{
+    static const char *const bad[][2] = {
+        /* bounds_us, counts */
+        {"[1, 2]", "[1, \"x\", 3]"},
+        {"[1, 2]", "[1, -2, 3]"},
+        {"[2, 1]", "[1, 2, 3]"},
+        {"[1, 1]", "[1, 2, 3]"},
+        {"[1, null]", "[1, 2, 3]"},
+        {"[1, 2]", "[1, 2.5, 3]"},
+        {"[1]", "[9223372036854775807, 1]"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[512];
+        snprintf(text, sizeof text,
+                 "{\"servers\": [{\"name\": \"A\", \"state\": \"up\","
+                 " \"stats\": {\"whatsat_latency\": {\"bounds_us\": %s,"
+                 " \"counts\": %s, \"sum_us\": 3}}}]}",
+                 bad[i][0], bad[i][1]);
+        size_t len;
+        char *got = render(text, &len);
+        CHECK(strstr(got, "herd_whatsat_latency") == NULL);
+        free(got);
+    }
+}
+
+/* A neighbour named twice in a server's answer gives one series, not two
+ * samples of the same series. */
+static void test_neighbour_once(void)
+{
+    size_t len;
+    char *got = render(
+        "{\"servers\": [{\"name\": \"A\", \"state\": \"up\", \"stats\": "
+        "{\"neighbours\": [{\"name\": \"B\", \"sent\": 1},"
+        " {\"name\": \"C\", \"sent\": 2}, {\"name\": \"B\", \"sent\": 3}]}}]}",
+        &len);
+    CHECK(strstr(got,
+                 "herd_link_records_sent_total{server=\"A\",peer=\"B\"} "
+                 "1\nherd_link_records_sent_total{server=\"A\",peer=\"C\"} "
+                 "2\n") != NULL);
+    CHECK(strstr(got, "peer=\"B\"} 3") == NULL);
+    free(got);
+}
+
 /* The stats of a server as the brief of the control socket has them. */
 static const char full_stats[] =
     "{\"counters\": {\"iamat\": 1, \"whatsat\": 2, \"invalid\": 3,"
@@ -233,6 +280,8 @@ static const struct test tests[] = {
     {"small_view", test_small_view},
     {"empty", test_empty},
     {"malformed_histogram", test_malformed_histogram},
+    {"histogram_checked", test_histogram_checked},
+    {"neighbour_once", test_neighbour_once},
     {"every_family_once", test_every_family_once},
 };
 
