@@ -21,6 +21,9 @@
 #include "view.h"
 
 #define CLIENT_TIMEOUT_MS 90000
+/* status-json is answered at once: a supervisor silent this long is
+ * stopped or stuck, and herd status and herd top go on without it. */
+#define CLIENT_STATUS_TIMEOUT_MS 2000
 
 static const struct {
     const char *name;
@@ -51,10 +54,10 @@ static int connect_supervisor(const struct herd *h)
 }
 
 /* Reads the supervisor's answer into in, until it closes the connection,
- * CLIENT_TIMEOUT_MS pass without a byte, or in is full. */
-static void read_answer(int fd, struct dynbuf *in)
+ * timeout_ms pass without a byte, or in is full. */
+static void read_answer(int fd, struct dynbuf *in, int timeout_ms)
 {
-    fileio_read_to_end(fd, in, CLIENT_TIMEOUT_MS);
+    fileio_read_to_end(fd, in, timeout_ms);
 }
 
 /* The answer in in: "ok" or "error MESSAGE", a newline, the body. Leaves
@@ -87,11 +90,11 @@ static int take_answer(const struct dynbuf *in, struct dynbuf *body)
     return ok ? 0 : HERD_EXIT_FAILURE;
 }
 
-/* Sends one request; leaves the body in *body (printing any error, but
- * with quiet not that the supervisor is not running); returns an exit
- * code. */
+/* Sends one request and waits at most timeout_ms between bytes of the
+ * answer; leaves the body in *body (printing any error, but with quiet
+ * not that the supervisor is not running); returns an exit code. */
 static int request_body(const struct herd *h, const char *line,
-                        struct dynbuf *body, int quiet)
+                        struct dynbuf *body, int quiet, int timeout_ms)
 {
     int fd = connect_supervisor(h);
     if (fd < 0) {
@@ -108,7 +111,7 @@ static int request_body(const struct herd *h, const char *line,
     }
     struct dynbuf in;
     dynbuf_init(&in, (size_t)16 * 1024 * 1024);
-    read_answer(fd, &in);
+    read_answer(fd, &in, timeout_ms);
     close(fd);
     int rc = take_answer(&in, body);
     dynbuf_free(&in);
@@ -120,7 +123,7 @@ static int request(const struct herd *h, const char *line)
 {
     struct dynbuf body;
     dynbuf_init(&body, (size_t)16 * 1024 * 1024);
-    int rc = request_body(h, line, &body, 0);
+    int rc = request_body(h, line, &body, 0, CLIENT_TIMEOUT_MS);
     if (body.len > 0)
         fwrite(body.data, 1, body.len, stdout);
     dynbuf_free(&body);
@@ -203,7 +206,9 @@ json_t *client_view(const struct herd *h)
     struct dynbuf body;
     dynbuf_init(&body, (size_t)16 * 1024 * 1024);
     json_t *sup = NULL;
-    if (request_body(h, "status-json\n", &body, 1) == 0 && body.data != NULL)
+    if (request_body(h, "status-json\n", &body, 1, CLIENT_STATUS_TIMEOUT_MS) ==
+            0 &&
+        body.data != NULL)
         sup = json_loads(body.data, 0, NULL);
     dynbuf_free(&body);
     json_t *view = build_view(h, sup);
@@ -294,7 +299,8 @@ static int status(struct herd *h, int json)
 {
     struct dynbuf body;
     dynbuf_init(&body, (size_t)16 * 1024 * 1024);
-    int rc = request_body(h, "status-json\n", &body, 0);
+    int rc =
+        request_body(h, "status-json\n", &body, 0, CLIENT_STATUS_TIMEOUT_MS);
     json_t *sup = NULL;
     if (rc == 0)
         sup = json_loads(body.data ? body.data : "", 0, NULL);

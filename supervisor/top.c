@@ -7,6 +7,8 @@
  * otherwise frames follow one another, a blank line between them, each
  * under a header with the time. Ctrl-C (or SIGTERM) ends it with exit 0.
  */
+/* ppoll is Linux's. */
+#define _GNU_SOURCE
 #include "top.h"
 
 #include <errno.h>
@@ -235,16 +237,29 @@ static int show_frame(json_t *view, const struct top_opts *o, int tty,
 
 /* ---- the loop ------------------------------------------------------- */
 
-/* Sleeps until the monotonic time until (ms), or a stop signal. */
+/* Sleeps until the monotonic time until (ms), or a stop signal. The
+ * signals are blocked but while waiting (ppoll), so one that comes after
+ * the check of top_stop still ends the wait instead of being slept
+ * through for a whole interval. */
 static void sleep_until(uint64_t until)
 {
+    sigset_t stops;
+    sigset_t old;
+    sigemptyset(&stops);
+    sigaddset(&stops, SIGINT);
+    sigaddset(&stops, SIGTERM);
+    sigprocmask(SIG_BLOCK, &stops, &old);
     for (;;) {
         uint64_t now = now_ms();
         if (top_stop || now >= until)
-            return;
-        if (poll(NULL, 0, (int)(until - now)) < 0 && errno != EINTR)
-            return;
+            break;
+        uint64_t left = until - now;
+        struct timespec ts = {(time_t)(left / 1000),
+                              (long)(left % 1000) * 1000000};
+        if (ppoll(NULL, 0, &ts, &old) < 0 && errno != EINTR)
+            break;
     }
+    sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
 static int run_frames(struct herd *h, const struct top_opts *o, int tty)

@@ -351,6 +351,59 @@ def check_top_args(t, h):
     t.ok("herd top without --count runs until Ctrl-C, then exits 0")
 
 
+def check_hung_supervisor(t, h):
+    """A supervisor that does not answer (stopped here with SIGSTOP) costs
+    herd status a bounded wait and a clear failure; herd top shows what the
+    servers say of themselves, frame after frame, and Ctrl-C still ends it
+    within seconds."""
+    sup = h.supervisor_pid
+    os.kill(sup, signal.SIGSTOP)
+    p = None
+    try:
+        t0 = time.monotonic()
+        rc, out, err = h.cmd("status", timeout=20)
+        took = time.monotonic() - t0
+        check(rc != 0 and "supervisor" in err, "herd status, supervisor stopped: %d %r %r"
+              % (rc, out, err))
+        check(took < 8, "herd status waited %.1f s for a stopped supervisor" % took)
+        p = subprocess.Popen([h.herd_bin, "-c", h.conf, "top", "--interval", "100"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=herdtest.server_env(), cwd=h.dir)
+        out = b""
+        deadline = time.monotonic() + 15
+        while out.count(b"herd top  ") < 2:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                fail("herd top printed no second frame with the supervisor stopped: %r" % out)
+            r, _, _ = select.select([p.stdout], [], [], left)
+            if r:
+                chunk = os.read(p.stdout.fileno(), 65536)
+                if not chunk:
+                    fail("herd top exited early (%s): %r" % (p.poll(), out))
+                out += chunk
+        frame = parse_frames(out.decode().split("\nherd top  ")[0])[0]
+        for n in h.names:
+            eq(frame["servers"][n]["STATE"], "up", "%s in herd top, supervisor stopped" % n)
+        t1 = time.monotonic()
+        p.send_signal(signal.SIGINT)
+        try:
+            rc = p.wait(8)
+        except subprocess.TimeoutExpired:
+            fail("herd top did not end within 8 s of Ctrl-C with the supervisor stopped")
+        eq(rc, 0, "herd top's exit code after Ctrl-C, supervisor stopped")
+        ended = time.monotonic() - t1
+    finally:
+        os.kill(sup, signal.SIGCONT)
+        if p is not None:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            p.stdout.close()
+            p.stderr.close()
+    t.ok("supervisor stopped: herd status fails after %.1f s (%s); herd top shows the servers "
+         "and ends %.1f s after Ctrl-C" % (took, err.strip(), ended))
+
+
 def main(t):
     h = herdsup.Herd(t)
     try:
@@ -367,6 +420,7 @@ def main(t):
         check_cut_and_sync(t, h)
         check_top(t, h)
         check_top_args(t, h)
+        check_hung_supervisor(t, h)
         h.stop()
     finally:
         h.close()
