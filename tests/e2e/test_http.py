@@ -20,6 +20,8 @@
   client that sends nothing or trickles bytes (of its head, or of a body)
   is closed after 5 s.
   Refusals are logged, but a flood of them is not a line each.
+* `herd stop` while a change waits for its outcome answers it and exits
+  cleanly.
 * `herd start` fails clearly (and leaves nothing running) when the
   address is taken; `herd web` says so when http is off, or before the
   first start.
@@ -34,8 +36,10 @@ import json
 import os
 import re
 import select
+import signal
 import socket
 import stat
+import threading
 import time
 
 import herdsup
@@ -580,6 +584,41 @@ def check_web_errors(t):
     t.ok("herd web: %s / %s" % (err.strip(), err2.strip()))
 
 
+def check_stop_while_waiting(t, h, web):
+    """herd stop while a change from the page waits for its outcome (a stop
+    of a server that ignores SIGTERM, stopped here with SIGSTOP): the change
+    is answered, and the supervisor still exits cleanly."""
+    pid = h.server("Parker")["pid"]
+    os.kill(pid, signal.SIGSTOP)
+    got = {}
+
+    def post():
+        try:
+            got["answer"] = web.json("POST", "/api/servers/Parker/stop", token=web.token)
+        except BaseException as e:  # noqa: BLE001 (reported below)
+            got["error"] = e
+
+    th = threading.Thread(target=post, daemon=True)
+    th.start()
+    try:
+        wait_until(lambda: re.search(r"control: stop Parker \(http ", log_text(h)), 10,
+                   "the web's stop of Parker in herd.log")
+        check(th.is_alive(), "the stop of a stopped Parker was answered at once: %s" % got)
+        h.stop()
+    finally:
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except OSError:
+            pass
+    th.join(10)
+    check(not th.is_alive(), "the waiting change was not answered when the herd stopped")
+    check("error" not in got, "the waiting change: %r" % got.get("error"))
+    status, body = got["answer"]
+    check(status in (200, 503), "the waiting change's answer: %d %s" % (status, body))
+    t.ok("herd stop while a change from the page waits: answered %d (%s)"
+         % (status, body.get("message") or body.get("error")))
+
+
 def main(t):
     port = herdtest.free_port()
     h = herdsup.Herd(t, extra_conf="http 127.0.0.1:%d" % port)
@@ -607,7 +646,7 @@ def main(t):
         h.start()
         eq(h.ok_cmd("web"), "http://%s/#token=%s\n" % (web.host, token), "herd web after a restart")
         t.ok("the token is kept across a restart of the herd")
-        h.stop()
+        check_stop_while_waiting(t, h, web)
         check(not re.search(r"ERROR|Sanitizer|leak", log_text(h)), "herd.log reports an error")
     finally:
         h.close()
