@@ -54,9 +54,11 @@ struct server_stats {
                                       max_clients, max_clients_per_addr */
     unsigned long connections;     /* client connections accepted, the
                                       refused ones too */
-    /* Client lines: every one that is not blank is one of these. */
+    /* Client lines: every one that is not blank is one of these (but
+     * for one that met out of memory: its connection is closed). */
     unsigned long iamat;   /* IAMAT answered with an AT line */
-    unsigned long whatsat; /* WHATSAT answered with places */
+    unsigned long whatsat; /* WHATSAT of a known client: its AT line
+                              is queued, places asked */
     unsigned long invalid; /* answered "? LINE" */
     /* A WHATSAT from its line to its answer queued on the connection. */
     struct hist whatsat_latency;
