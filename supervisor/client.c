@@ -22,8 +22,10 @@
 
 #define CLIENT_TIMEOUT_MS 90000
 /* status-json is answered at once: a supervisor silent this long is
- * stopped or stuck, and herd status and herd top go on without it. */
-#define CLIENT_STATUS_TIMEOUT_MS 2000
+ * stopped or stuck. herd status then fails; herd top, which must keep
+ * its pace and end soon after Ctrl-C, goes on without it. */
+#define CLIENT_STATUS_TIMEOUT_MS 5000
+#define CLIENT_TOP_TIMEOUT_MS    2000
 
 static const struct {
     const char *name;
@@ -206,7 +208,7 @@ json_t *client_view(const struct herd *h)
     struct dynbuf body;
     dynbuf_init(&body, (size_t)16 * 1024 * 1024);
     json_t *sup = NULL;
-    if (request_body(h, "status-json\n", &body, 1, CLIENT_STATUS_TIMEOUT_MS) ==
+    if (request_body(h, "status-json\n", &body, 1, CLIENT_TOP_TIMEOUT_MS) ==
             0 &&
         body.data != NULL)
         sup = json_loads(body.data, 0, NULL);
