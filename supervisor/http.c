@@ -509,6 +509,24 @@ static int host_ok(const struct http *web, const char *host)
     return 0;
 }
 
+static enum MHD_Result count_host(void *cls, enum MHD_ValueKind kind,
+                                  const char *key, const char *value)
+{
+    (void)kind;
+    (void)value;
+    *(unsigned *)cls += strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0;
+    return MHD_YES;
+}
+
+/* How many Host headers the request has (libmicrohttpd lets one see only
+ * the first). */
+static unsigned host_headers(struct MHD_Connection *mc)
+{
+    unsigned n = 0;
+    MHD_get_connection_values(mc, MHD_HEADER_KIND, count_host, &n);
+    return n;
+}
+
 /* Whether Origin, if any, is the page's own. */
 static int origin_ok(const struct http *web, const char *origin)
 {
@@ -673,6 +691,10 @@ static enum MHD_Result first_call(struct http_req *r, const char *url,
     struct MHD_Connection *mc = r->mc;
     const char *host =
         MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    /* Two Hosts: the one checked here need not be the one another
+     * reader of the request (a proxy) went by. */
+    if (host_headers(mc) > 1)
+        return refuse(r, 400, method, url, "more than one Host", NULL);
     if (!host_ok(r->web, host))
         return refuse(r, 421, method, url,
                       "this server is not known by that name (Host)", NULL);

@@ -20,8 +20,8 @@
  * address), answered once done; cut and heal are the lines herd cut sends
  * to the servers' control sockets (watch_send). Every request whose Host
  * is not the http address (or localhost, 127.0.0.1, [::1] with its port)
- * is refused (421: DNS rebinding), and so is a POST whose Origin is not
- * the page's.
+ * is refused (421: DNS rebinding; 400 for a request with two Hosts),
+ * and so is a POST whose Origin is not the page's.
  *
  * Bounded: HTTP_MAX_CONNS connections, HTTP_MAX_PER_ADDR from one address,
  * HTTP_CONN_MEMORY bytes of request head per connection, HTTP_URL_MAX,

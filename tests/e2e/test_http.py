@@ -266,11 +266,17 @@ def check_host(t, web):
         check(b"supervisor_pid" not in body, "Host %r got the state" % host)
     status, _, _ = web.get("/", host="rebind.example:%d" % web.port)
     eq(status, 421, "GET / with a rebinding Host")
+    for hosts in ((web.host, "evil.example"), ("evil.example", web.host), (web.host, web.host)):
+        got, _ = raw(web.port, ("GET /api/state HTTP/1.1\r\nHost: %s\r\nHost: %s\r\n"
+                                "Connection: close\r\n\r\n" % hosts).encode())
+        check(got.startswith(b"HTTP/1.1 400") and b"supervisor_pid" not in got,
+              "GET /api/state with two Hosts %s: %s" % (hosts, show(got[:200])))
     for host in ("localhost:%d" % web.port, "127.0.0.1:%d" % web.port,
                  "LOCALHOST:%d" % web.port):
         status, _, _ = web.get("/api/state", host=host)
         eq(status, 200, "GET /api/state with Host %r" % host)
-    t.ok("a Host other than the http address, localhost or 127.0.0.1 with its port is 421")
+    t.ok("a Host other than the http address, localhost or 127.0.0.1 with its port is 421; "
+         "two Hosts are 400")
 
 
 def check_log_escapes(t, h, web):
