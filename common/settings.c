@@ -14,8 +14,10 @@
 #define SETTINGS_DEF_STRING(d) .def_text = (d)
 #define SETTINGS_DEF_PATH(d)   .def_text = (d)
 #define SETTINGS_DEF_CHOICE(d) .def_text = (d)
+#define SETTINGS_LIVE          1
+#define SETTINGS_FIXED         0
 #define SETTINGS_ROW_(name_, where_, type_, flag_, meta_, min_, max_, def_, \
-                      help_)                                                \
+                      reload_, help_)                                       \
     {.name = #name_,                                                        \
      .where = SETTINGS_##where_,                                            \
      .type = SETTINGS_##type_,                                              \
@@ -24,6 +26,7 @@
      .min = (min_),                                                         \
      .max = (max_),                                                         \
      SETTINGS_DEF_##type_(def_),                                            \
+     .live = SETTINGS_##reload_,                                            \
      .help = (help_),                                                       \
      .offset = offsetof(struct settings, name_)},
 
@@ -289,15 +292,19 @@ void settings_usage(FILE *out)
             continue;
         char opt[64];
         snprintf(opt, sizeof opt, "%s %s", st->flag, st->meta);
+        /* A LIVE row says so after its default: herd-server's --help
+         * explains the word. */
+        const char *live = st->live ? ",\alive" : "";
         char text[512];
         if (st->type == SETTINGS_NUMBER)
-            snprintf(text, sizeof text, "%s (default\a%llu)", st->help,
-                     (unsigned long long)st->def);
+            snprintf(text, sizeof text, "%s (default\a%llu%s)", st->help,
+                     (unsigned long long)st->def, live);
         else if (st->def_text != NULL)
-            snprintf(text, sizeof text, "%s (default\a%s)", st->help,
-                     st->def_text);
+            snprintf(text, sizeof text, "%s (default\a%s%s)", st->help,
+                     st->def_text, live);
         else
-            snprintf(text, sizeof text, "%s", st->help);
+            snprintf(text, sizeof text, "%s%s", st->help,
+                     st->live ? " (live)" : "");
         int w = USAGE_INDENT - 3;
         if (strlen(opt) > (size_t)w)
             fprintf(out, "  %s\n%*s", opt, USAGE_INDENT, "");

@@ -76,6 +76,26 @@ static void maybe_resume(struct conn *c)
         mark_resume(c);
 }
 
+void conn_pool_set_limits(struct conn_pool *pool, size_t max_line,
+                          size_t max_output, unsigned max_pending)
+{
+    pool->max_line = max_line;
+    pool->max_output = max_output;
+    pool->max_pending = max_pending;
+    for (struct conn *c = pool->all; c != NULL; c = c->next) {
+        if (c->kind != CONN_CLIENT) {
+            /* A link only grows: records of the longer lines a
+             * neighbour now accepts must not close it. */
+            if (c->in.max < max_line)
+                c->in.max = max_line;
+            continue;
+        }
+        c->in.max = max_line;
+        c->max_output = max_output;
+        maybe_resume(c); /* paused for WHATSATs a larger bound lets in */
+    }
+}
+
 struct conn *conn_new(struct conn_pool *pool, enum conn_kind kind)
 {
     struct conn *c = calloc(1, sizeof *c);

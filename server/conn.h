@@ -145,6 +145,13 @@ struct conn {
 
 void conn_pool_init(struct conn_pool *pool, uv_loop_t *loop, size_t max_line,
                     size_t max_output, unsigned max_pending);
+/* New limits (a reload of the configuration): every connection opened
+ * from now on takes them, and so do the open client connections (a line
+ * longer than max_line, or more output than max_output, closes them as
+ * it would a new one; a WHATSAT past max_pending waits). Open peer links
+ * take a longer max_line, never a shorter one. */
+void conn_pool_set_limits(struct conn_pool *pool, size_t max_line,
+                          size_t max_output, unsigned max_pending);
 /* Resumes paused readers, then writes what is buffered: peer links first,
  * then clients. Called once per loop iteration. */
 void conn_pool_flush(struct conn_pool *pool);

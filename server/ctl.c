@@ -20,6 +20,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "peers.h"
+#include "reload.h"
 #include "server.h"
 
 struct ctl_conn {
@@ -115,6 +116,11 @@ static int save_cuts(struct ctl *ctl)
     free(tmp);
     dynbuf_free(&b);
     return err;
+}
+
+int ctl_save_cuts(struct server *srv)
+{
+    return save_cuts(&srv->ctl);
 }
 
 /* Cuts the links that the cuts file fp names, one a line, and lists
@@ -339,6 +345,17 @@ static json_t *status_neighbours(const struct server *srv)
     return nb;
 }
 
+/* The configuration's loads: when, how many reloads, the last one's
+ * outcome. */
+static json_t *status_config(const struct server *srv)
+{
+    const struct server_reloads *r = &srv->reloads;
+    return json_pack("{s:I, s:I, s:o}", "loaded_ms",
+                     (json_int_t)((uv_hrtime() - r->loaded_ns) / 1000000),
+                     "reloads", (json_int_t)r->count, "last_reload",
+                     r->last[0] != '\0' ? json_string(r->last) : json_null());
+}
+
 /* The status line (ctl.h): read from what each module counts, nothing
  * kept for it. */
 static void reply_status(struct ctl_conn *c)
@@ -350,14 +367,14 @@ static void reply_status(struct ctl_conn *c)
     snprintf(digest, sizeof digest, "%016llx",
              (unsigned long long)srv->store.digest);
     json_t *root = json_pack(
-        "{s:s, s:i, s:s, s:I, s:I, s:s, s:I, s:o, s:o, s:o, s:o, s:o}", "name",
-        srv->opt->name, "pid", (int)getpid(), "epoch", epoch, "uptime_ms",
-        (json_int_t)((uv_hrtime() - srv->started_ns) / 1000000), "records",
-        (json_int_t)srv->store.count, "digest", digest, "clients",
+        "{s:s, s:i, s:s, s:I, s:I, s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:o}",
+        "name", srv->opt->name, "pid", (int)getpid(), "epoch", epoch,
+        "uptime_ms", (json_int_t)((uv_hrtime() - srv->started_ns) / 1000000),
+        "records", (json_int_t)srv->store.count, "digest", digest, "clients",
         (json_int_t)srv->pool.clients, "counters", status_counters(srv),
         "places", status_places(srv), "whatsat_latency",
         hist_json(&srv->stats.whatsat_latency), "wal", status_wal(srv),
-        "neighbours", status_neighbours(srv));
+        "neighbours", status_neighbours(srv), "config", status_config(srv));
     char *s =
         root ? json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(root);
@@ -437,11 +454,18 @@ static void execute(struct ctl_conn *c, char *line, size_t len)
         words[n++] = t;
     }
     if (n == 0) {
-        send_str(c, "error empty command (cut [NAME], heal [NAME], status)");
+        send_str(
+            c, "error empty command (cut [NAME], heal [NAME], status, reload)");
         return;
     }
     if (strcmp(words[0], "status") == 0 && n == 1) {
         reply_status(c);
+        return;
+    }
+    if (strcmp(words[0], "reload") == 0 && n == 1) {
+        char *r = reload_run(c->ctl->srv, "control");
+        send_str(c, r != NULL ? r : "error out of memory");
+        free(r);
         return;
     }
     int cut = strcmp(words[0], "cut") == 0;
@@ -457,7 +481,8 @@ static void execute(struct ctl_conn *c, char *line, size_t len)
     char msg[200];
     log_escape(esc, sizeof esc, words[0], strlen(words[0]));
     snprintf(msg, sizeof msg,
-             "error unknown command '%s' (cut [NAME], heal [NAME], status)",
+             "error unknown command '%s' (cut [NAME], heal [NAME], status, "
+             "reload)",
              esc);
     send_str(c, msg);
 }
@@ -705,7 +730,7 @@ int ctl_start(struct server *srv, const char *path)
         ctl_close(srv);
         return HERD_EXIT_CONFIG;
     }
-    log_msg("control socket %s (cut, heal, status)", path);
+    log_msg("control socket %s (cut, heal, status, reload)", path);
     return 0;
 }
 

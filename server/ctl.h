@@ -46,10 +46,17 @@
  *                   measured yet), "sent", "received" (records),
  *                   "bytes_sent", "bytes_received", "queued" (bytes now),
  *                   "catchups", "catchup_records", "catchup_bytes" (sent
- *                   by this side)}]}
+ *                   by this side)}],
  *                where a HISTOGRAM is {"bounds_us": [...] (hist.h),
  *                "counts": [one per bucket, not cumulative, the last above
  *                the last bound], "sum_us", "count"}
+ *                 "config": {"loaded_ms" (since the configuration was
+ *                   read: the start, or the last reload that went through),
+ *                   "reloads" (asked for, refused ones too), "last_reload"
+ *                   ("ok", "error: WHY", null: none yet)}}
+ *   reload       read herd.conf again and take the difference (reload.h):
+ *                -> one line of JSON {"ok":true,"added":[...],...}, or
+ *                "error FILE:LINE: WHAT" and nothing changed
  *   anything else -> "error MESSAGE" (so is an unknown neighbour)
  *
  * Cuts outlive a restart: the names of the cut neighbours are kept in
@@ -96,6 +103,9 @@ int ctl_load_cuts(struct server *srv);
  * code with a message on stderr (then nothing is left open but handles
  * already closing). */
 int ctl_start(struct server *srv, const char *path);
+/* Rewrites DATA_DIR/cuts from the neighbours cut now (after a reload
+ * removed some). Returns 0 or an errno value. */
+int ctl_save_cuts(struct server *srv);
 /* Stops listening, removes the socket file, closes every connection. */
 void ctl_close(struct server *srv);
 /* Frees what ctl_load_cuts kept; after the loop has ended. */

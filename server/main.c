@@ -1,6 +1,7 @@
 /* herd-server: one server of the herd. */
 #include <assert.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,8 +39,8 @@ static const char usage_head[] =
     "  --data-dir DIR           write-ahead log of records (one server per\n"
     "                           directory; default with --config:\n"
     "                           DATA_DIR/NAME; none: memory only)\n"
-    "  --control PATH|none      the control socket (cut, heal, status; mode\n"
-    "                           0600; default with --config:\n"
+    "  --control PATH|none      the control socket (cut, heal, status,\n"
+    "                           reload; mode 0600; default with --config:\n"
     "                           RUN_DIR/NAME.sock; none: no socket)\n";
 static const char usage_tail[] =
     "  --ready-fd FD            write a newline to FD once listening\n"
@@ -48,6 +49,13 @@ static const char usage_tail[] =
     "  --help                   this text\n"
     "\n"
     "The places API key comes from the environment variable HERD_PLACES_KEY.\n"
+    "\n"
+    "With --config, SIGHUP (or 'reload' on the control socket) reads the\n"
+    "file again: new neighbours are linked, removed ones unlinked, the\n"
+    "settings marked live above take their new values; the others and this\n"
+    "server's own addresses need a restart (the reload lists them). What\n"
+    "the command line gave never changes.\n"
+    "\n"
     "Exit status: 0 after SIGTERM/SIGINT, 64 bad arguments, 78 unusable\n"
     "configuration or address.\n";
 
@@ -292,6 +300,12 @@ static int parse_args(struct args *a, int argc, char **argv)
     }
     if (a->opt.name[0] == '\0')
         return usage_error("missing server NAME");
+    /* What the command line gave, which a reload leaves alone. */
+    a->opt.npeers_args = a->npeers;
+    a->opt.listen_args = a->has_listen;
+    a->opt.peer_listen_args = a->has_peer_listen;
+    a->opt.control_args = a->control != NULL;
+    a->opt.config_path = a->config;
     return 0;
 }
 
@@ -463,6 +477,9 @@ static const char *default_places_index(char *buf, size_t cap)
 
 int main(int argc, char **argv)
 {
+    /* A SIGHUP before the loop listens for it is no reason to die: the
+     * file is being read now anyway. */
+    signal(SIGHUP, SIG_IGN);
     static struct args a;
     settings_init(&a.opt.settings);
     a.opt.ready_fd = -1;

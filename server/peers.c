@@ -49,6 +49,13 @@ struct peer {
     uint64_t backoff_ms;
     uint64_t remote_epoch;
     int down_logged; /* a failed dial was logged since the last success */
+    /* Taken out of the configuration (peers_remove): no longer in ps->v,
+     * freed once its timer closed and its resolution ended (holds). */
+    int removed;
+    int holds;
+    /* The address changes (peers_move): a resolution started for an
+     * older one (resolve_gen) is not used. */
+    unsigned long addr_gen, resolve_gen;
     unsigned long sent, received; /* records (peers_status) */
     unsigned long future_dropped; /* records past max_future_s */
     struct relay_hint hint[2];    /* the next line, and the one after */
@@ -98,7 +105,8 @@ int peers_init(struct peers *ps, const struct peers_config *cfg,
             return HERD_EXIT_CONFIG;
         }
     }
-    ps->v = calloc(cfg->max_peers ? cfg->max_peers : 1, sizeof *ps->v);
+    ps->cap = cfg->max_peers ? cfg->max_peers : 4;
+    ps->v = calloc(ps->cap, sizeof(struct peer *));
     if (ps->v == NULL) {
         tls_ctx_free(ps->tls);
         ps->tls = NULL;
@@ -110,20 +118,43 @@ int peers_init(struct peers *ps, const struct peers_config *cfg,
     return 0;
 }
 
-int peers_add(struct peers *ps, const char *name,
-              const struct config_addr *addr)
+/* Where p is dialled. */
+static void set_addr(struct peer *p, const struct config_addr *addr)
 {
-    if (ps->n == ps->cfg.max_peers)
-        return -1;
-    struct peer *p = &ps->v[ps->n];
-    p->ps = ps;
-    snprintf(p->name, sizeof p->name, "%s", name);
     snprintf(p->addr_text, sizeof p->addr_text, "%s:%u", addr->host,
              addr->port);
     /* A host name is resolved at every dial: its machine may not be
      * up yet, or come back with another address. */
     p->conf_addr = *addr;
+    memset(&p->addr, 0, sizeof p->addr);
     p->literal = netaddr_literal(addr, &p->addr) == 0;
+    p->dials = 0;
+    p->addr_gen++;
+}
+
+static void dial(struct peer *p);
+
+int peers_add(struct peers *ps, const char *name,
+              const struct config_addr *addr)
+{
+    if (ps->n == ps->cap) {
+        /* An array of pointers: a neighbour never moves in memory (its
+         * timer is libuv's, and links, catch-ups and floods point to
+         * it). */
+        size_t cap = ps->cap * 2;
+        struct peer **v = realloc(ps->v, cap * sizeof(struct peer *));
+        if (v == NULL)
+            return -1;
+        ps->v = v;
+        ps->cap = cap;
+    }
+    struct peer *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return -1;
+    ps->v[ps->n] = p;
+    p->ps = ps;
+    snprintf(p->name, sizeof p->name, "%s", name);
+    set_addr(p, addr);
     p->dialer = strcmp(ps->cfg.name, p->name) < 0;
     p->backoff_ms = PEERS_BACKOFF_FIRST_MS;
     p->shown = 'd';
@@ -132,17 +163,26 @@ int peers_add(struct peers *ps, const char *name,
     uv_timer_init(ps->cfg.loop, &p->timer);
     p->timer.data = p;
     ps->n++;
+    if (ps->started && p->dialer)
+        dial(p); /* added to a running server: at once */
     return 0;
+}
+
+/* The index of the neighbour named by the len bytes at name, or -1. */
+static long find_index(const struct peers *ps, const char *name, size_t len)
+{
+    for (size_t i = 0; i < ps->n; i++) {
+        const struct peer *p = ps->v[i];
+        if (strlen(p->name) == len && memcmp(p->name, name, len) == 0)
+            return (long)i;
+    }
+    return -1;
 }
 
 static struct peer *find_peer(struct peers *ps, const char *name, size_t len)
 {
-    for (size_t i = 0; i < ps->n; i++) {
-        struct peer *p = &ps->v[i];
-        if (strlen(p->name) == len && memcmp(p->name, name, len) == 0)
-            return p;
-    }
-    return NULL;
+    long i = find_index(ps, name, len);
+    return i < 0 ? NULL : ps->v[i];
 }
 
 /* What a peer connection waits for. A dialled one goes DIALLING, [TLS,]
@@ -920,7 +960,7 @@ static void on_peer_close(struct conn *c, const char *reason)
                            : "");
         p->down_logged = 1;
     }
-    if (p->dialer && !p->ps->stopping && !p->cut)
+    if (p->dialer && !p->ps->stopping && !p->cut && !p->removed)
         schedule_dial(p);
 }
 
@@ -1028,11 +1068,20 @@ static void connect_to(struct peer *p)
     }
 }
 
+static void release_removed(struct peer *p);
+
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
     struct peer *p = req->data;
     p->resolving = 0;
-    if (status == 0 && res != NULL) {
+    int current = p->resolve_gen == p->addr_gen; /* not moved since */
+    if (p->removed) {
+        if (res != NULL)
+            uv_freeaddrinfo(res);
+        release_removed(p);
+        return;
+    }
+    if (status == 0 && res != NULL && current) {
         /* Each dial takes the next of the name's addresses, so one that
          * refuses (::1 where the neighbour listens on 127.0.0.1, say)
          * does not hide the others. */
@@ -1055,6 +1104,10 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     }
     if (status == UV_ECANCELED || p->ps->stopping || p->cut)
         return;
+    if (!current) { /* the name it resolved is not the address now */
+        dial(p);
+        return;
+    }
     if (status != 0) {
         /* Its machine may not be up yet: retried like a refusal. */
         note_state(p, "unreachable: cannot resolve its name");
@@ -1085,6 +1138,7 @@ static void dial(struct peer *p)
     char port[8];
     snprintf(port, sizeof port, "%u", p->conf_addr.port);
     p->gai.data = p;
+    p->resolve_gen = p->addr_gen;
     int rc = uv_getaddrinfo(ps->cfg.loop, &p->gai, on_resolved,
                             p->conf_addr.host, port, &hints);
     if (rc != 0) {
@@ -1186,7 +1240,7 @@ static void arm_heartbeat(struct peers *ps)
     uint64_t now = uv_now(ps->cfg.loop);
     uint64_t due = UINT64_MAX;
     for (size_t i = 0; i < ps->n; i++) {
-        const struct peer *p = &ps->v[i];
+        const struct peer *p = ps->v[i];
         if (p->link != NULL) {
             uint64_t silent = p->link->last_read_ms + cfg->link_timeout_ms;
             due = silent < due ? silent : due;
@@ -1223,7 +1277,7 @@ static void on_heartbeat_timer(uv_timer_t *t)
     const struct peers_config *cfg = &ps->cfg;
     uint64_t now = uv_now(ps->cfg.loop);
     for (size_t i = 0; i < ps->n; i++) {
-        struct peer *p = &ps->v[i];
+        struct peer *p = ps->v[i];
         struct conn *c = p->link;
         char why[64];
         if (c != NULL && now - c->last_read_ms >= cfg->link_timeout_ms &&
@@ -1281,11 +1335,116 @@ int peers_set_cut(struct peers *ps, const char *name, int cut)
     return 0;
 }
 
+/* ---- changes of the configuration ----------------------------------- */
+
+/* A removed neighbour's timer closed, or its resolution ended: the last
+ * of them frees it. */
+static void release_removed(struct peer *p)
+{
+    assert(p->removed && p->holds > 0);
+    if (--p->holds == 0)
+        free(p);
+}
+
+static void on_removed_timer_closed(uv_handle_t *h)
+{
+    release_removed(h->data);
+}
+
+/* Closes every connection to p: its link, its dial, and the accepted
+ * ones still in their handshake that named it. */
+static void close_all_of(struct peer *p, const char *reason, const char *why)
+{
+    struct peers *ps = p->ps;
+    if (p->link != NULL)
+        close_with(p, p->link, reason, why);
+    if (p->pending != NULL)
+        close_with(p, p->pending, reason, why);
+    struct link *next;
+    for (struct link *l = ps->hs_head; l != NULL; l = next) {
+        next = l->next;
+        if (l->p == p)
+            close_with(p, l->c, reason, why);
+    }
+}
+
+int peers_remove(struct peers *ps, const char *name)
+{
+    long i = find_index(ps, name, strlen(name));
+    if (i < 0)
+        return -1;
+    struct peer *p = ps->v[i];
+    memmove(&ps->v[i], &ps->v[i + 1],
+            (ps->n - (size_t)i - 1) * sizeof(struct peer *));
+    ps->n--;
+    /* From here on its name is no neighbour's: a HELLO naming it is
+     * refused, and nothing dials it. */
+    p->removed = 1;
+    log_msg("link %s: no longer a neighbour (the configuration changed)",
+            p->name);
+    uv_timer_stop(&p->timer);
+    sync_end(p, "no longer a neighbour");
+    close_all_of(p, "no longer a neighbour", "removed");
+    relay_out_free(&p->out);
+    p->holds = 1;
+    p->timer.data = p;
+    uv_close((uv_handle_t *)&p->timer, on_removed_timer_closed);
+    if (p->resolving) {
+        p->holds++; /* its callback comes, cancelled or not */
+        uv_cancel((uv_req_t *)&p->gai);
+    }
+    arm_heartbeat(ps);
+    return 0;
+}
+
+int peers_move(struct peers *ps, const char *name,
+               const struct config_addr *addr)
+{
+    struct peer *p = find_peer(ps, name, strlen(name));
+    if (p == NULL)
+        return -1;
+    char was[sizeof p->addr_text];
+    snprintf(was, sizeof was, "%s", p->addr_text);
+    set_addr(p, addr);
+    log_msg("link %s: its peer address is now %s (was %s)%s", p->name,
+            p->addr_text, was, p->dialer && ps->started ? ": redialling" : "");
+    if (!p->dialer)
+        return 0; /* it dials us: nothing here is at the old address */
+    close_all_of(p, "the neighbour moved", "moved");
+    uv_timer_stop(&p->timer); /* the close's retry: dialled now instead */
+    p->backoff_ms = PEERS_BACKOFF_FIRST_MS;
+    p->down_logged = 0;
+    if (ps->started)
+        dial(p); /* a resolution of the old name redials (on_resolved) */
+    return 0;
+}
+
+void peers_set_limits(struct peers *ps, const struct peers_config *cfg)
+{
+    ps->cfg.link_ping_ms = cfg->link_ping_ms;
+    ps->cfg.link_timeout_ms = cfg->link_timeout_ms;
+    ps->cfg.max_handshakes = cfg->max_handshakes;
+    ps->cfg.max_client_id = cfg->max_client_id;
+    ps->cfg.max_future_s = cfg->max_future_s;
+    for (size_t i = 0; i < ps->n; i++)
+        if (ps->v[i]->link != NULL)
+            set_user_timeout(ps->v[i]->link, cfg->link_timeout_ms);
+    if (ps->started && !ps->stopping)
+        arm_heartbeat(ps);
+}
+
+const struct config_addr *peers_addr(const struct peers *ps, size_t i)
+{
+    assert(i < ps->n);
+    return &ps->v[i]->conf_addr;
+}
+
 void peers_start(struct peers *ps)
 {
+    ps->started = 1;
     for (size_t i = 0; i < ps->n; i++)
-        if (ps->v[i].dialer)
-            dial(&ps->v[i]);
+        if (ps->v[i]->dialer)
+            dial(ps->v[i]);
 }
 
 int peers_accept(struct peers *ps, struct conn *c)
@@ -1363,7 +1522,7 @@ static void add_open(struct peers_status *st, const struct conn *c,
 void peers_status(const struct peers *ps, size_t i, struct peers_status *st)
 {
     assert(i < ps->n);
-    const struct peer *p = &ps->v[i];
+    const struct peer *p = ps->v[i];
     uint64_t now = uv_now(ps->cfg.loop);
     st->name = p->name;
     st->state = peer_state(p);
@@ -1412,7 +1571,7 @@ void peers_flood(struct peers *ps, const struct record *rec,
                  const struct peer *except)
 {
     for (size_t i = 0; i < ps->n; i++) {
-        struct peer *p = &ps->v[i];
+        struct peer *p = ps->v[i];
         if (p == except || p->link == NULL)
             continue;
         size_t off;
@@ -1428,7 +1587,7 @@ void peers_flood(struct peers *ps, const struct record *rec,
 void peers_pump(struct peers *ps, uint64_t turn_ns)
 {
     for (size_t i = 0; i < ps->n; i++) {
-        struct peer *p = &ps->v[i];
+        struct peer *p = ps->v[i];
         if (p->sync_active && turn_ns > p->sync_worst_ns)
             p->sync_worst_ns = turn_ns;
         if (p->link == NULL || !p->sync_on || !sync_has_queue(&p->sync))
@@ -1450,7 +1609,7 @@ void peers_pump(struct peers *ps, uint64_t turn_ns)
 int peers_pump_ready(const struct peers *ps)
 {
     for (size_t i = 0; i < ps->n; i++) {
-        const struct peer *p = &ps->v[i];
+        const struct peer *p = ps->v[i];
         if (p->link != NULL && p->sync_on && sync_has_queue(&p->sync) &&
             conn_pending(p->link) < PEERS_CATCHUP_ROOM)
             return 1;
@@ -1470,6 +1629,8 @@ static void closed_one(struct peers *ps)
     assert(ps->closing > 0);
     if (--ps->closing > 0)
         return;
+    for (size_t i = 0; i < ps->n; i++)
+        free(ps->v[i]);
     free(ps->v);
     ps->v = NULL;
     ps->n = 0;
@@ -1491,7 +1652,7 @@ void peers_close(struct peers *ps)
     uv_timer_stop(&ps->heartbeat);
     uv_close((uv_handle_t *)&ps->heartbeat, on_handle_closed);
     for (size_t i = 0; i < ps->n; i++) {
-        struct peer *p = &ps->v[i];
+        struct peer *p = ps->v[i];
         sync_end(p, "server stopping");
         if (p->resolving) {
             ps->closing++; /* its callback comes, cancelled or not */

@@ -52,7 +52,8 @@ struct peers_config {
                                     handshake, sent in a catch-up */
     const char *name;            /* this server's */
     uint64_t epoch;              /* random per start */
-    size_t max_peers;            /* neighbours peers_add may add */
+    size_t max_peers;            /* neighbours expected (room made for
+                                    them; peers_add grows past it) */
     const unsigned char *secret; /* the herd secret; secret_len 0: none */
     size_t secret_len;
     const char *tls_cert; /* certificates for the links; NULL: the */
@@ -88,9 +89,10 @@ struct peers_stats {
 struct peers {
     struct peers_config cfg;
     const struct peers_ops *ops;
-    void *arg;      /* of ops */
-    struct peer *v; /* the neighbours */
-    size_t n;
+    void *arg;       /* of ops */
+    struct peer **v; /* the neighbours, in the order added */
+    size_t n, cap;
+    int started; /* peers_start: a neighbour added is dialled at once */
     uv_timer_t heartbeat; /* heartbeats, silence, dial timeouts */
     /* TLS for every link (with a secret or certificates); NULL: links in
      * clear. */
@@ -105,15 +107,34 @@ struct peers {
     unsigned closing; /* handles and resolutions peers_close waits for */
 };
 
-/* Sets up ps for cfg->max_peers neighbours, with no neighbour yet; ops
- * and arg are kept (borrowed). Returns 0, or a herd_exit code with a
- * message on stderr (then nothing is left to close). */
+/* Sets up ps with room for cfg->max_peers neighbours, with no neighbour
+ * yet; ops and arg are kept (borrowed). Returns 0, or a herd_exit code
+ * with a message on stderr (then nothing is left to close). */
 int peers_init(struct peers *ps, const struct peers_config *cfg,
                const struct peers_ops *ops, void *arg);
 /* Adds the neighbour name at addr (a host name is resolved at each dial,
- * not here). Returns 0, or -1 past cfg->max_peers. */
+ * not here); after peers_start, it is dialled at once (if this side
+ * dials). Returns 0, or -1 when memory runs out. */
 int peers_add(struct peers *ps, const char *name,
               const struct config_addr *addr);
+/* The neighbour name is no longer one (a reload of the configuration):
+ * its link, its dial and its handshakes in progress are closed (a
+ * catch-up with it ends), it is neither dialled nor accepted any more,
+ * and its cut goes with it. Other links are not touched. Returns 0, or -1
+ * if there is no such neighbour. Logged. */
+int peers_remove(struct peers *ps, const char *name);
+/* The neighbour name now listens at addr: if this side dials, its link
+ * is closed and dialled again at once at addr (the side that accepts has
+ * nothing to do). Returns 0, or -1 if there is no such neighbour.
+ * Logged. */
+int peers_move(struct peers *ps, const char *name,
+               const struct config_addr *addr);
+/* Takes the limits of cfg (link_ping_ms, link_timeout_ms,
+ * max_handshakes, max_client_id, max_future_s) from now on: links up get
+ * the new timeout at once. */
+void peers_set_limits(struct peers *ps, const struct peers_config *cfg);
+/* Where neighbour i (i < peers_count) is dialled, as configured. */
+const struct config_addr *peers_addr(const struct peers *ps, size_t i);
 /* Starts dialling. */
 void peers_start(struct peers *ps);
 /* The server is stopping: no link is dialled again from here on (links

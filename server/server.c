@@ -19,6 +19,7 @@
 #include "netaddr.h"
 #include "notify.h"
 #include "random.h"
+#include "reload.h"
 
 int server_offer(struct server *srv, struct record *rec, struct peer *from,
                  const struct record **cur)
@@ -114,12 +115,10 @@ static void on_peer_reserve(void *arg, size_t n)
 
 static const struct peers_ops peer_ops = {on_peer_record, on_peer_reserve};
 
-/* The peer links with this server's neighbours. Returns 0, or a herd_exit
- * code with a message on stderr. */
-static int start_peers(struct server *srv)
+void server_peers_config(struct server *srv, struct peers_config *cfg)
 {
     const struct server_options *opt = srv->opt;
-    const struct peers_config cfg = {
+    const struct peers_config c = {
         .loop = &srv->loop,
         .pool = &srv->pool,
         .store = &srv->store,
@@ -137,6 +136,16 @@ static int start_peers(struct server *srv)
         .max_client_id = opt->max_client_id,
         .max_future_s = opt->max_future_s,
     };
+    *cfg = c;
+}
+
+/* The peer links with this server's neighbours. Returns 0, or a herd_exit
+ * code with a message on stderr. */
+static int start_peers(struct server *srv)
+{
+    const struct server_options *opt = srv->opt;
+    struct peers_config cfg;
+    server_peers_config(srv, &cfg);
     int rc = peers_init(&srv->peers, &cfg, &peer_ops, srv);
     for (size_t i = 0; rc == 0 && i < opt->npeers; i++)
         peers_add(&srv->peers, opt->peers[i].name, &opt->peers[i].addr);
@@ -256,21 +265,24 @@ static void on_counted_client_close(struct conn *c, const char *reason)
 }
 
 /* Counts the started client connection c under its address; at the
- * limit, closes it instead (at once, as over max_clients). Returns 0 when
- * c stays open. */
-static int count_client_addr(struct server *srv, struct conn *c)
+ * limit, closes it instead (at once, as over max_clients), unless
+ * existing (a connection open before the limit was set: counted only).
+ * Returns 0 when c stays open. */
+static int count_client_addr(struct server *srv, struct conn *c, int existing)
 {
     unsigned char key[16];
     if (addr_key(c->addr, key) != 0)
         return 0; /* no address known: not counted */
     if (client_addrs.used + 1 > client_addrs.cap / 2 && addr_grow() != 0) {
+        if (existing)
+            return 0; /* left uncounted */
         conn_close(c, "out of memory");
         return -1;
     }
     uint64_t h = store_siphash(client_addrs.k0, client_addrs.k1, key, 16);
     struct addr_count *e = &client_addrs.v[addr_find(h, key)];
     uint64_t limit = srv->opt->max_clients_per_addr;
-    if (e->n >= limit) {
+    if (e->n >= limit && !existing) {
         srv->stats.refused++;
         if (client_addrs.refused++ % 1000 == 0)
             log_msg("client limit of %llu per address reached (%s): closing "
@@ -327,7 +339,7 @@ static void on_client_connection(uv_stream_t *listener, int status)
         conn_close(c, uv_strerror(rc));
         return;
     }
-    if (srv->opt->max_clients_per_addr > 0 && count_client_addr(srv, c) != 0)
+    if (srv->opt->max_clients_per_addr > 0 && count_client_addr(srv, c, 0) != 0)
         return;
     log_msg("conn %lu open from %s", c->id, c->addr);
 }
@@ -489,14 +501,21 @@ static int open_wal(struct server *srv)
 /* The store's bounds hold from here on: set after the write-ahead log was
  * replayed, which keeps every record it holds even over (lowered) bounds.
  */
+static void store_bounds(struct server *srv)
+{
+    const struct server_options *opt = srv->opt;
+    store_set_bounds(
+        &srv->store,
+        opt->max_records > SIZE_MAX ? SIZE_MAX : (size_t)opt->max_records,
+        opt->max_store_mb > UINT64_MAX >> 20 ? UINT64_MAX
+                                             : opt->max_store_mb << 20);
+}
+
 static void set_store_bounds(struct server *srv)
 {
     const struct server_options *opt = srv->opt;
     struct store *st = &srv->store;
-    store_set_bounds(
-        st, opt->max_records > SIZE_MAX ? SIZE_MAX : (size_t)opt->max_records,
-        opt->max_store_mb > UINT64_MAX >> 20 ? UINT64_MAX
-                                             : opt->max_store_mb << 20);
+    store_bounds(srv);
     if (store_over_bounds(st))
         log_msg("store over its bound after replay: %zu clients "
                 "(max_records %llu), %llu bytes (max_store_mb %llu); every "
@@ -536,6 +555,7 @@ static void stop(struct server *srv, const char *why)
     uv_close((uv_handle_t *)&srv->spin, NULL);
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
     uv_close((uv_handle_t *)&srv->sigint, NULL);
+    uv_close((uv_handle_t *)&srv->sighup, NULL);
     uv_close((uv_handle_t *)&srv->sweep, NULL);
     if (srv->has_lifeline)
         uv_close((uv_handle_t *)&srv->lifeline, NULL);
@@ -583,6 +603,16 @@ static void on_sweep(uv_timer_t *t)
 static void on_signal(uv_signal_t *h, int signum)
 {
     stop(h->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/* SIGHUP: the configuration is read again (reload.h), and the outcome
+ * logged. */
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    struct server *srv = h->data;
+    if (!srv->stopping)
+        free(reload_run(srv, "SIGHUP"));
 }
 
 static void on_lifeline_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -680,16 +710,37 @@ static void signal_ready(int fd)
     close(fd);
 }
 
+/* The log's rotation size (log_max_mb; 0: never). */
+static void log_bound(const struct server_options *opt)
+{
+    log_set_max_bytes(
+        opt->log_max_mb > (UINT64_MAX >> 20) ? 0 : opt->log_max_mb << 20);
+}
+
+/* The places options of opt. */
+static struct places_options places_options_of(const struct server_options *opt)
+{
+    struct places_options po = {opt->places,
+                                opt->places_url,
+                                opt->places_key,
+                                opt->places_index,
+                                opt->places_timeout_ms,
+                                opt->places_cache_ttl_ms,
+                                opt->places_cache_size,
+                                (unsigned)opt->places_max_inflight};
+    return po;
+}
+
 /* Every client is a descriptor: raise the soft limit so max_clients fits
  * (beside the listeners, links, log, write-ahead log and HTTP requests),
  * as far as the hard limit allows, and say so when it does not. */
-static void raise_fd_limit(const struct server_options *opt)
+static void raise_fd_limit(const struct server_options *opt, size_t npeers)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
         return;
-    rlim_t want = (rlim_t)(opt->max_clients + opt->max_handshakes +
-                           opt->npeers * 2 + opt->places_max_inflight + 64);
+    rlim_t want = (rlim_t)(opt->max_clients + opt->max_handshakes + npeers * 2 +
+                           opt->places_max_inflight + 64);
     if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
         rlim_t old = rl.rlim_cur;
         rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want
@@ -712,14 +763,7 @@ static void raise_fd_limit(const struct server_options *opt)
 static int start_places(struct server *srv, int *places_ok)
 {
     const struct server_options *opt = srv->opt;
-    struct places_options po = {opt->places,
-                                opt->places_url,
-                                opt->places_key,
-                                opt->places_index,
-                                opt->places_timeout_ms,
-                                opt->places_cache_ttl_ms,
-                                opt->places_cache_size,
-                                (unsigned)opt->places_max_inflight};
+    struct places_options po = places_options_of(opt);
     int rc = places_init(&srv->places, &srv->loop, &po);
     if (rc == PLACES_EPROVIDER) {
         fprintf(stderr,
@@ -802,6 +846,64 @@ static void start_sweep(struct server *srv)
     uv_timer_start(&srv->sweep, on_sweep, first, tick);
 }
 
+/* Client connections open when max_clients_per_addr became a bound
+ * (from 0): counted now, never closed for it, so that new ones from their
+ * addresses meet the bound. */
+static void count_open_clients(struct server *srv)
+{
+    struct conn *next;
+    for (struct conn *c = srv->pool.all; c != NULL; c = next) {
+        next = c->next;
+        if (c->kind == CONN_CLIENT && c->on_close == on_client_close)
+            (void)count_client_addr(srv, c, 1);
+    }
+}
+
+#define CHANGED(field) (was.field != opt->field)
+
+void server_apply_settings(struct server *srv, const struct settings *next)
+{
+    struct server_options *opt = srv->opt;
+    const struct settings was = opt->settings;
+    struct settings nx = *next;
+    for (size_t i = 0; i < SETTINGS_COUNT; i++) {
+        const struct setting *st = &settings_table[i];
+        if (!st->live || st->where != SETTINGS_BOTH)
+            continue;
+        if (st->type == SETTINGS_NUMBER)
+            *settings_number(&opt->settings, st) = *settings_number(&nx, st);
+        opt->origin[i] = next->origin[i];
+    }
+    /* The one LIVE string: pointed at a constant, not at the file read. */
+    int batch = next->fsync != NULL && strcmp(next->fsync, "batch") == 0;
+    opt->fsync = batch ? "batch" : "never";
+    if (batch != opt->fsync_batch) {
+        flush_wal(srv); /* the group so far, under the mode it met */
+        opt->fsync_batch = batch;
+        srv->wal.fsync_batch = batch;
+    }
+    conn_pool_set_limits(&srv->pool, opt->max_line, opt->max_output,
+                         (unsigned)opt->max_pending);
+    if (!srv->stopping)
+        srv->pool.peer_hold_ns = opt->peer_batch_us * 1000;
+    if (CHANGED(idle_timeout_ms) || CHANGED(line_timeout_ms))
+        start_sweep(srv);
+    store_bounds(srv);
+    log_bound(opt);
+    struct places_options po = places_options_of(opt);
+    places_set_limits(&srv->places, &po);
+    if (was.max_clients_per_addr == 0 && opt->max_clients_per_addr > 0)
+        count_open_clients(srv);
+    struct peers_config pc;
+    server_peers_config(srv, &pc);
+    peers_set_limits(&srv->peers, &pc);
+    if (CHANGED(max_clients) || CHANGED(max_handshakes) ||
+        CHANGED(places_max_inflight))
+        raise_fd_limit(opt, peers_count(&srv->peers));
+}
+
+#undef CHANGED
+
 /* Everything set up: starts the flush, the signals and the sweep, says
  * so, starts the links and runs the loop until the server stops. */
 static void serve(struct server *srv)
@@ -810,6 +912,7 @@ static void serve(struct server *srv)
     uv_prepare_start(&srv->flush, on_flush);
     uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
     uv_signal_start(&srv->sigint, on_signal, SIGINT);
+    uv_signal_start(&srv->sighup, on_sighup, SIGHUP);
     start_sweep(srv);
     size_t npeers = peers_count(&srv->peers);
     const char *tls_mode = peers_tls_mode(&srv->peers);
@@ -850,6 +953,7 @@ static void close_unstarted(struct server *srv, int places_ok)
     uv_close((uv_handle_t *)&srv->spin, NULL);
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
     uv_close((uv_handle_t *)&srv->sigint, NULL);
+    uv_close((uv_handle_t *)&srv->sighup, NULL);
     uv_close((uv_handle_t *)&srv->sweep, NULL);
     if (srv->has_lifeline)
         uv_close((uv_handle_t *)&srv->lifeline, NULL);
@@ -859,15 +963,17 @@ static void close_unstarted(struct server *srv, int places_ok)
     uv_run(&srv->loop, UV_RUN_DEFAULT);
 }
 
-int server_run(const struct server_options *opt)
+int server_run(const struct server_options *given)
 {
     struct server srv;
     memset(&srv, 0, sizeof srv);
-    srv.opt = opt;
+    struct server_options live = *given; /* a reload changes this copy */
+    const struct server_options *opt = &live;
+    srv.opt = &live;
     srv.started_ns = uv_hrtime();
+    srv.reloads.loaded_ns = srv.started_ns;
     /* Rotated past log_max_mb (0, or unset: never). */
-    log_set_max_bytes(
-        opt->log_max_mb > (UINT64_MAX >> 20) ? 0 : opt->log_max_mb << 20);
+    log_bound(opt);
     int rc = log_open(opt->log_file);
     if (rc != 0) {
         fprintf(stderr, "herd-server: cannot open log file %s: %s\n",
@@ -880,7 +986,7 @@ int server_run(const struct server_options *opt)
         return HERD_EXIT_OSERR;
     }
     signal(SIGPIPE, SIG_IGN);
-    raise_fd_limit(opt);
+    raise_fd_limit(opt, opt->npeers);
     srv.epoch = random64();
     store_init(&srv.store, random64(), random64());
     client_addrs.k0 = random64();
@@ -905,7 +1011,8 @@ int server_run(const struct server_options *opt)
     uv_idle_init(&srv.loop, &srv.spin);
     uv_signal_init(&srv.loop, &srv.sigterm);
     uv_signal_init(&srv.loop, &srv.sigint);
-    srv.sigterm.data = srv.sigint.data = &srv;
+    uv_signal_init(&srv.loop, &srv.sighup);
+    srv.sigterm.data = srv.sigint.data = srv.sighup.data = &srv;
     uv_timer_init(&srv.loop, &srv.sweep);
     srv.sweep.data = &srv;
     srv.pool.peer_hold_ns = opt->peer_batch_us * 1000;

@@ -35,6 +35,13 @@ struct server_options {
     int fsync_batch;           /* --fsync batch */
     int ready_fd;              /* -1: none */
     int lifeline_fd;           /* -1: none; EOF on it stops the server */
+    /* What a reload needs (reload.h): the herd.conf read at start (NULL:
+     * none, nothing to reload), and what the command line gave, which a
+     * reload leaves as it is: the first npeers_args of peers (--peer),
+     * the addresses, the control socket. */
+    const char *config_path;
+    size_t npeers_args;
+    int listen_args, peer_listen_args, control_args;
     /* opt->max_clients, opt->places, ...: every row of settings.h, from
      * the command line, herd.conf or the default (opt->origin says which;
      * strings borrowed from argv or the herd.conf read at start). Here
@@ -64,9 +71,19 @@ struct server_stats {
     struct hist whatsat_latency;
 };
 
+/* The configuration's reloads, for the status (ctl.h). */
+struct server_reloads {
+    uint64_t loaded_ns;  /* uv_hrtime() at the start or the last reload
+                            that succeeded */
+    unsigned long count; /* reloads asked for, refused ones too */
+    char last[256];      /* "ok", "error: WHY", or "" (none yet) */
+};
+
 struct server {
     uv_loop_t loop;
-    const struct server_options *opt;
+    /* The options now: the server's own copy, whose LIVE settings a
+     * reload changes (strings still borrowed as server_options says). */
+    struct server_options *opt;
     uv_tcp_t client_listener;
     uv_tcp_t peer_listener;
     uv_prepare_t flush;
@@ -74,6 +91,7 @@ struct server {
     uint64_t turn_mark_ns, turn_mark_idle; /* the last flush's clock */
     uv_signal_t sigterm;
     uv_signal_t sigint;
+    uv_signal_t sighup; /* reloads the configuration */
     uv_pipe_t lifeline;
     uv_timer_t sweep; /* timeouts: idle, slow lines, stalled handshakes */
     int has_lifeline;
@@ -88,12 +106,26 @@ struct server {
     struct ctl ctl;
     uint64_t started_ns; /* uv_hrtime() at start */
     uint64_t epoch;      /* random per start, so neighbours can tell restarts */
+    struct server_reloads reloads;
     int stopping;
 };
 
-/* Runs a server until SIGTERM or SIGINT. Returns a herd_exit code; prints
- * a one-line reason on stderr when it cannot start. */
-int server_run(const struct server_options *opt);
+/* Runs a server until SIGTERM or SIGINT (SIGHUP reloads the
+ * configuration: reload.h) with a copy of the options given. Returns a
+ * herd_exit code; prints a one-line reason on stderr when it cannot
+ * start. */
+int server_run(const struct server_options *given);
+
+/* The peers_config of srv's options now (its limits, for
+ * peers_set_limits). */
+void server_peers_config(struct server *srv, struct peers_config *cfg);
+
+/* Applies the LIVE settings of next (reload_plan) that differ from those
+ * running: client limits on every connection, peer batching and link
+ * timing, timeouts (the sweep's period), store bounds, the log's size,
+ * places' limits and cache, the fsync mode (after the group queued so far
+ * is written under the old one). */
+void server_apply_settings(struct server *srv, const struct settings *next);
 
 /* Offers a record to the store; a newer one is flooded to every neighbour
  * but `from` (NULL for a client's IAMAT). Takes ownership of rec. Returns

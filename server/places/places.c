@@ -396,6 +396,20 @@ int places_search(struct places *pl, const struct places_query *q,
     return 0;
 }
 
+void places_set_limits(struct places *pl, const struct places_options *opt)
+{
+    if (pl->provider == NULL || pl->provider->build == NULL)
+        return; /* not started, or offline: no requests, no cache */
+    pl->timeout_ms =
+        opt->timeout_ms ? opt->timeout_ms : PLACES_DEFAULT_TIMEOUT_MS;
+    pl->max_inflight =
+        opt->max_inflight ? opt->max_inflight : PLACES_MAX_INFLIGHT;
+    places_cache_set_limits(
+        &pl->cache, opt->cache_size ? opt->cache_size : PLACES_CACHE_SIZE,
+        opt->cache_ttl_ms ? opt->cache_ttl_ms : PLACES_CACHE_TTL_MS);
+    start_waiting(pl); /* a larger max_inflight lets queued ones go */
+}
+
 const struct places_stats *places_get_stats(const struct places *pl)
 {
     return &pl->stats;

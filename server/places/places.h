@@ -102,6 +102,12 @@ struct places {
 /* Returns 0 or a PLACES_E* code (the caller words each one). */
 int places_init(struct places *pl, uv_loop_t *loop,
                 const struct places_options *opt);
+/* Takes opt's limits from now on (a reload of the configuration; the
+ * provider, its URL, key and index stay): timeout_ms for requests that
+ * start from now, max_inflight (queued requests start at once when it
+ * grew), cache_size (the cache drops its least recently used answers
+ * down to it) and cache_ttl_ms for answers put from now. */
+void places_set_limits(struct places *pl, const struct places_options *opt);
 /* Cancels every search (callbacks get NULL) and closes the handles. */
 void places_close(struct places *pl);
 

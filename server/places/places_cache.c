@@ -131,6 +131,15 @@ void places_cache_put(struct places_cache *c, const char *key, json_t *answer,
     c->cached++;
 }
 
+void places_cache_set_limits(struct places_cache *c, size_t size,
+                             uint64_t ttl_ms)
+{
+    c->size = size;
+    c->ttl_ms = ttl_ms;
+    while (c->cached > c->size && c->lru_tail != NULL)
+        cache_remove(c, cache_slot(c, c->lru_tail->key));
+}
+
 void places_cache_close(struct places_cache *c)
 {
     while (c->lru_head != NULL)

@@ -33,6 +33,12 @@ struct places_cache {
 /* An empty cache of at most size (at least 1) answers, each kept ttl_ms.
  * Returns 0 or PLACES_CACHE_ENOMEM (then places_cache_close is safe). */
 int places_cache_init(struct places_cache *c, size_t size, uint64_t ttl_ms);
+/* New bounds: at most size (at least 1) answers, the least recently used
+ * dropped now until they fit; answers put from now on are kept ttl_ms
+ * (those held keep the time they were given). The table keeps its number
+ * of buckets: a cache grown past it has longer chains. */
+void places_cache_set_limits(struct places_cache *c, size_t size,
+                             uint64_t ttl_ms);
 /* Drops every answer and the table. */
 void places_cache_close(struct places_cache *c);
 

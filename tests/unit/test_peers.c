@@ -3,6 +3,7 @@
  * (relay_out), the look-ahead hints (relay_look_ahead), and a link of
  * peers driven line by line with a fake server behind it. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -466,6 +467,133 @@ static void test_link_write_between(void)
     fake_close(&f);
 }
 
+/* A connection accepted from a neighbour that sent its HELLO as name:
+ * answered (PROOF_WAIT), or refused and closed. */
+static struct conn *hello_from(struct fake *f, const char *name)
+{
+    struct conn *c = conn_new(&f->pool, CONN_PEER_IN);
+    CHECK(c != NULL);
+    CHECK_EQ_INT(peers_accept(&f->ps, c), 0);
+    static const unsigned char nonce[HANDSHAKE_NONCE] = {4, 5, 6};
+    char hello[HANDSHAKE_LINE_MAX];
+    CHECK(handshake_format_hello(hello, sizeof hello, HANDSHAKE_DIAL, name, 9,
+                                 0, 0, nonce, NULL) > 0);
+    /* 1: refused, the connection closed, nothing more read. */
+    int rc = linebuf_feed(&c->in, hello, strlen(hello), feed_line, c);
+    CHECK(rc == 0 || (rc == 1 && c->closing));
+    return c;
+}
+
+/* A removed neighbour: its link closes, it is no neighbour any more (a
+ * new HELLO naming it is refused), the others stay as they were. */
+static void test_remove_up_link(void)
+{
+    struct fake f;
+    fake_init(&f);
+    struct conn *c = accept_alford(&f);
+    CHECK_EQ_INT(peers_remove(&f.ps, "Nobody"), -1);
+    CHECK_EQ_INT(peers_remove(&f.ps, "Alford"), 0);
+    CHECK(c->closing);
+    CHECK_EQ_INT(peers_count(&f.ps), 1);
+    struct peers_status st;
+    peers_status(&f.ps, 0, &st);
+    CHECK_EQ_STR(st.name, "Parker");
+    CHECK_EQ_INT(peers_addr(&f.ps, 0)->port, 2);
+    struct conn *again = hello_from(&f, "Alford");
+    CHECK(again->closing);
+    CHECK_EQ_INT(peers_remove(&f.ps, "Alford"), -1);
+    /* Records flood to no one now, and nothing points to Alford. */
+    client_record(&f, L1);
+    CHECK_EQ_INT(f.ps.stats.flood_sent, 0);
+    fake_close(&f);
+}
+
+/* Removed during its handshake (our HELLO sent, its proof awaited): the
+ * connection closes; removed while cut: the cut goes with it. */
+static void test_remove_in_handshake_and_cut(void)
+{
+    struct fake f;
+    fake_init(&f);
+    struct conn *c = hello_from(&f, "Alford");
+    CHECK(!c->closing && peers_in_handshake(c));
+    CHECK_EQ_INT(peers_set_cut(&f.ps, "Parker", 1), 0);
+    CHECK_EQ_INT(peers_remove(&f.ps, "Alford"), 0);
+    CHECK(c->closing);
+    CHECK_EQ_INT(f.ps.hs_count, 0);
+    CHECK_EQ_INT(peers_remove(&f.ps, "Parker"), 0);
+    CHECK_EQ_INT(peers_count(&f.ps), 0);
+    /* Added again: a new neighbour, not cut. */
+    const struct config_addr b = {"127.0.0.1", 3};
+    CHECK_EQ_INT(peers_add(&f.ps, "Parker", &b), 0);
+    struct peers_status st;
+    peers_status(&f.ps, 0, &st);
+    CHECK_EQ_STR(st.state, "down");
+    CHECK(!st.cut);
+    fake_close(&f);
+}
+
+/* Neighbours added past max_peers, with a link up: the table grows and
+ * the link (and what points to its neighbour) stays as it was. */
+static void test_add_grows(void)
+{
+    struct fake f;
+    fake_init(&f);
+    struct conn *c = accept_alford(&f);
+    size_t hello = c->out.len;
+    for (unsigned i = 0; i < 40; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "Zed%u", i);
+        const struct config_addr a = {"127.0.0.1", (uint16_t)(100 + i)};
+        CHECK_EQ_INT(peers_add(&f.ps, name, &a), 0);
+    }
+    CHECK_EQ_INT(peers_count(&f.ps), 42);
+    struct peers_status st;
+    peers_status(&f.ps, 0, &st);
+    CHECK_EQ_STR(st.name, "Alford");
+    CHECK_EQ_STR(st.state, "up");
+    peers_status(&f.ps, 41, &st);
+    CHECK_EQ_STR(st.name, "Zed39");
+    CHECK_EQ_INT(peers_addr(&f.ps, 41)->port, 139);
+    CHECK(!c->closing);
+    client_record(&f, L2); /* flooded on the link up */
+    check_out(c, hello, L2 "\n");
+    feed(c, L1 "\n"); /* and records from it still come in */
+    CHECK_EQ_INT(f.records, 1);
+    CHECK_EQ_INT(peers_remove(&f.ps, "Zed0"), 0);
+    peers_status(&f.ps, 2, &st);
+    CHECK_EQ_STR(st.name, "Zed1");
+    CHECK(!c->closing);
+    fake_close(&f);
+}
+
+/* A moved neighbour: its address is the new one; the link of one that
+ * dials us stays up (nothing of ours was at the old address). */
+static void test_move(void)
+{
+    struct fake f;
+    fake_init(&f);
+    struct conn *c = accept_alford(&f);
+    const struct config_addr a = {"127.0.0.2", 7};
+    CHECK_EQ_INT(peers_move(&f.ps, "Alford", &a), 0);
+    CHECK(!c->closing);
+    CHECK_EQ_STR(peers_addr(&f.ps, 0)->host, "127.0.0.2");
+    CHECK_EQ_INT(peers_addr(&f.ps, 0)->port, 7);
+    const struct config_addr b = {"localhost", 9};
+    CHECK_EQ_INT(peers_move(&f.ps, "Parker", &b), 0);
+    CHECK_EQ_STR(peers_addr(&f.ps, 1)->host, "localhost");
+    CHECK_EQ_INT(peers_move(&f.ps, "Nobody", &b), -1);
+    /* New limits: max_client_id 3 drops a longer client id. */
+    struct peers_config cfg = f.ps.cfg;
+    cfg.max_client_id = 3;
+    cfg.link_timeout_ms = 900;
+    peers_set_limits(&f.ps, &cfg);
+    CHECK_EQ_INT(f.ps.cfg.link_timeout_ms, 900);
+    feed(c, L1 "\n"); /* "one": kept */
+    feed(c, L5 "\n"); /* "five": dropped */
+    CHECK_EQ_INT(f.records, 1);
+    fake_close(&f);
+}
+
 static const struct test tests[] = {
     {"copy_taken_back", test_copy_taken_back},
     {"several_taken_back_in_order", test_several_taken_back_in_order},
@@ -476,6 +604,10 @@ static const struct test tests[] = {
     {"held_copy", test_held_copy},
     {"link_takes_back_copies", test_link_takes_back_copies},
     {"link_write_between", test_link_write_between},
+    {"remove_up_link", test_remove_up_link},
+    {"remove_in_handshake_and_cut", test_remove_in_handshake_and_cut},
+    {"add_grows", test_add_grows},
+    {"move", test_move},
 };
 
 TEST_MAIN(tests)
