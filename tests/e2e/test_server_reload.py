@@ -13,9 +13,9 @@ Alford - Bolden - Chester (short link timeouts), then:
   * the link Bolden - Chester removed: Chester (which accepts it) closes
     it and, not yet reloaded, Bolden's dials are refused as no neighbour's;
     once Bolden reloads, it dials no more; Alford - Bolden stays up;
-  * a LIVE setting (max_line): a line longer than the new bound is refused,
+  * LIVE settings: max_line (a line longer than the new bound is refused,
     on a connection opened before too; a server whose command line gave
-    --max-line keeps it;
+    --max-line keeps it) and fsync (batch: a group is fsynced; never: not);
   * FIXED things (this server's own address, the data directory): listed
     in restart_needed, behaviour unchanged (the old port still answers),
     and unchanged:true once the file says again what runs;
@@ -329,20 +329,26 @@ def main(t):
     accepted(c, 150)
     c2 = c.connect()
     iamat(c2, b"c2", 200)
-    conf.extra = ["max_line 100"]
+    conf.extra = ["max_line 100", "fsync batch"]
     conf.write()
-    expect(reload(c), "Chester's reload with max_line 100", changed=["max_line"])
+    fsyncs = status(c)["wal"]["fsyncs"]
+    expect(reload(c), "Chester's reload with max_line 100, fsync batch",
+           changed=["fsync", "max_line"])
+    iamat(c2, b"c2", 202)
+    check(status(c)["wal"]["fsyncs"] > fsyncs, "no fsync after fsync batch: %d then %d"
+          % (fsyncs, status(c)["wal"]["fsyncs"]))
     refused(c, 150)
     refused(c, 150, cc)      # a connection from before the reload too
     refused(c, 101)
     accepted(c, 100)
     iamat(c2, b"c2", 201)    # short lines still go on old connections
     c2.close()
-    expect(reload(d), "Dunn's reload with max_line 100 (--max-line 120 given)")
+    expect(reload(d), "Dunn's reload with max_line 100 (--max-line 120 given)",
+           changed=["fsync"])
     accepted(d, 115)
     refused(d, 121)
-    t.ok("max_line 100 live: longer lines refused on new and old connections; "
-         "--max-line on the command line wins")
+    t.ok("max_line 100 and fsync batch live: longer lines refused on new and old "
+         "connections, a group fsynced; --max-line on the command line wins")
 
     # -- FIXED: this server's own address, the data directory -------------
     old_a = conf.servers["Alford"]
@@ -351,7 +357,7 @@ def main(t):
     text = text.replace("data_dir %s\n" % os.path.join(t.tmpdir, "data"), "", 1)
     conf.write(text)
     expect(reload(a), "Alford's reload with a new address and data_dir",
-           changed=["max_line"], restart=["listen", "peer_listen", "data_dir"])
+           changed=["fsync", "max_line"], restart=["listen", "peer_listen", "data_dir"])
     expect(reload(a), "Alford's second reload of the same file",
            restart=["listen", "peer_listen", "data_dir"])
     with a.connect() as ca:
@@ -399,13 +405,19 @@ def main(t):
     off = c.log_size()
     n = status(c)["config"]["reloads"]
     c.send_signal(signal.SIGHUP)
-    c.wait_log(r"reload \(SIGHUP\) of \S+: changed: max_line 100 -> 200\n", 5, since=off)
+    c.wait_log(r"reload \(SIGHUP\) of \S+: changed: fsync batch -> never, "
+               r"max_line 100 -> 200\n", 5, since=off)
     accepted(c, 150)
     refused(c, 201)
+    fsyncs = status(c)["wal"]["fsyncs"]
+    with c.connect() as c3:
+        iamat(c3, b"c3", 400)
+    eq(status(c)["wal"]["fsyncs"], fsyncs, "fsyncs after fsync never")
     cst = status(c)["config"]
     eq((cst["reloads"], cst["last_reload"]), (n + 1, "ok"), "Chester's reloads after SIGHUP")
     check(cst["loaded_ms"] < 2000, "loaded_ms after SIGHUP: %s" % cst)
-    t.ok("SIGHUP reloads: max_line 200 taken, one log line says what changed")
+    t.ok("SIGHUP reloads: max_line 200 and fsync never taken, one log line says what "
+         "changed")
 
     # -- a neighbour restarted at a new address --------------------------
     d.stop()

@@ -273,6 +273,50 @@ static void test_closed_cache(void)
     json_decref(a);
 }
 
+/* New limits (a reload): a smaller size drops the least recently used
+ * down to it at once; a larger one lets more in; a new TTL holds for
+ * answers put from then on, those held keep theirs. */
+static void test_set_limits(void)
+{
+    struct places_cache c;
+    CHECK_EQ_INT(places_cache_init(&c, 4, TTL), 0);
+    const char *keys[4] = {"a", "b", "c", "d"};
+    json_t *v[4];
+    for (int i = 0; i < 4; i++) {
+        v[i] = answer(keys[i]);
+        places_cache_put(&c, keys[i], v[i], 0);
+    }
+    CHECK(places_cache_get(&c, "a", 1) == v[0]); /* a: the most recent */
+    places_cache_set_limits(&c, 2, 5 * TTL);
+    CHECK_EQ_INT(c.cached, 2);
+    CHECK(places_cache_get(&c, "b", 2) == NULL);
+    CHECK(places_cache_get(&c, "c", 2) == NULL);
+    CHECK(places_cache_get(&c, "d", 2) == v[3]);
+    CHECK(places_cache_get(&c, "a", 2) == v[0]);
+    CHECK_EQ_INT(v[1]->refcount, 1); /* the dropped ones' references went */
+    CHECK_EQ_INT(v[2]->refcount, 1);
+    /* The held ones keep the TTL they were put with. */
+    CHECK(places_cache_get(&c, "a", TTL) == NULL);
+    places_cache_put(&c, "b", v[1], TTL);
+    CHECK(places_cache_get(&c, "b", 5 * TTL) == v[1]);
+    CHECK(places_cache_get(&c, "b", 6 * TTL) == NULL);
+    /* Grown past the table's buckets: still every answer. */
+    places_cache_set_limits(&c, 1000, TTL);
+    for (int i = 0; i < 500; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "k%d", i);
+        places_cache_put(&c, k, v[2], 7 * TTL);
+    }
+    CHECK_EQ_INT(c.cached, 501); /* and d, expired, not yet dropped */
+    CHECK(places_cache_get(&c, "k0", 7 * TTL) == v[2]);
+    CHECK(places_cache_get(&c, "k499", 7 * TTL) == v[2]);
+    places_cache_close(&c);
+    for (int i = 0; i < 4; i++) {
+        CHECK_EQ_INT(v[i]->refcount, 1);
+        json_decref(v[i]);
+    }
+}
+
 static const struct test tests[] = {
     {"empty_misses", test_empty_misses},
     {"hit", test_hit},
@@ -287,6 +331,7 @@ static const struct test tests[] = {
     {"expired_counts_until_dropped", test_expired_counts_until_dropped},
     {"table_size", test_table_size},
     {"closed_cache", test_closed_cache},
+    {"set_limits", test_set_limits},
 };
 
 TEST_MAIN(tests)

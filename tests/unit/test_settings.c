@@ -389,12 +389,27 @@ static void test_usage_lists_every_flag(void)
         CHECK(strstr(text, want) != NULL ||
               strncmp(text, want + 1, strlen(want + 1)) == 0);
         /* With its default, when it has one to show. */
+        const char *at = strstr(text, want + 1);
+        const char *next = strstr(at + 1, "\n  --");
         if (st->type == SETTINGS_NUMBER || st->def_text != NULL) {
-            const char *at = strstr(text, want + 1);
-            const char *next = strstr(at + 1, "\n  --");
             const char *dflt = strstr(at, "(default");
             CHECK(dflt != NULL && (next == NULL || dflt < next));
         }
+        /* "live" for a row a reload changes, and for no other. */
+        const char *live = strstr(at, "live)");
+        CHECK((live != NULL && (next == NULL || live < next)) == st->live);
+    }
+    /* The table says which: limits and timeouts live, files fixed. */
+    CHECK(settings_table[SETTING_max_line].live);
+    CHECK(settings_table[SETTING_fsync].live);
+    CHECK(settings_table[SETTING_places_cache_size].live);
+    CHECK(!settings_table[SETTING_data_dir].live);
+    CHECK(!settings_table[SETTING_secret_file].live);
+    CHECK(!settings_table[SETTING_places].live);
+    for (size_t i = 0; i < SETTINGS_COUNT; i++) {
+        const struct setting *st = &settings_table[i];
+        /* Only the server's own rows (on its command line) are live. */
+        CHECK(!st->live || st->where == SETTINGS_BOTH);
     }
     for (const char *p = text; *p != '\0';) {
         size_t n = strcspn(p, "\n");
