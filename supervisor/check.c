@@ -21,6 +21,7 @@
 
 struct check {
     const struct herd *h;
+    FILE *out;
     unsigned errors;
     unsigned warnings;
 };
@@ -33,16 +34,16 @@ __attribute__((format(printf, 4, 5))) static void
 report(struct check *c, enum severity sev, int line, const char *fmt, ...)
 {
     if (line > 0)
-        fprintf(stderr, "herd: %s:%d: ", c->h->conf, line);
+        fprintf(c->out, "herd: %s:%d: ", c->h->conf, line);
     else
-        fprintf(stderr, "herd: %s: ", c->h->conf);
+        fprintf(c->out, "herd: %s: ", c->h->conf);
     if (sev == CHECK_WARNING)
-        fputs("warning: ", stderr);
+        fputs("warning: ", c->out);
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vfprintf(c->out, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    fputc('\n', c->out);
     if (sev == CHECK_ERROR)
         c->errors++;
     else
@@ -205,17 +206,25 @@ static void check_machine(struct check *c)
                strerror(errno));
 }
 
-int check_run(struct herd *h, int argc, char **argv)
+unsigned check_config(const struct herd *h, FILE *out, unsigned *warnings)
 {
-    (void)argc;
-    (void)argv;
-    struct check c = {h, 0, 0};
+    struct check c = {h, out, 0, 0};
     check_places(&c);
     check_tls(&c);
     check_link_timing(&c);
     check_http(&c);
     check_control_sockets(&c);
     check_machine(&c);
+    *warnings = c.warnings;
+    return c.errors;
+}
+
+int check_run(struct herd *h, int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    struct check c = {h, stderr, 0, 0};
+    c.errors = check_config(h, stderr, &c.warnings);
     if (c.errors > 0) {
         fprintf(stderr, "herd: %s: %u error%s\n", h->conf, c.errors,
                 c.errors == 1 ? "" : "s");

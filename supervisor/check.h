@@ -17,9 +17,15 @@
 #ifndef HERD_CHECK_H
 #define HERD_CHECK_H
 
+#include <stdio.h>
+
 #include "herd.h"
 
 /* herd check (no arguments; -c FILE is the command line's). */
 int check_run(struct herd *h, int argc, char **argv);
+/* The checks of herd check on h (loaded), each problem a line on out.
+ * Returns the number of errors; *warnings gets that of warnings. A reload
+ * refuses a herd.conf with errors, as herd check does. */
+unsigned check_config(const struct herd *h, FILE *out, unsigned *warnings);
 
 #endif

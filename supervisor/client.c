@@ -17,6 +17,7 @@
 #include "exit_codes.h"
 #include "fileio.h"
 #include "links.h"
+#include "rolling.h"
 #include "strparse.h"
 #include "view.h"
 
@@ -63,7 +64,8 @@ static void read_answer(int fd, struct dynbuf *in, int timeout_ms)
 }
 
 /* The answer in in: "ok" or "error MESSAGE", a newline, the body. Leaves
- * the body in *body (printing any error); returns an exit code. */
+ * the body in *body (printing any error); returns an exit code: 0, 78 for
+ * "error config: ..." (a reload refused herd.conf), else 1. */
 static int take_answer(const struct dynbuf *in, struct dynbuf *body)
 {
     const char *nl = in->data ? memchr(in->data, '\n', in->len) : NULL;
@@ -80,6 +82,7 @@ static int take_answer(const struct dynbuf *in, struct dynbuf *body)
     } else {
         body->len--; /* the terminator stays, out of the count */
     }
+    int code = ok ? 0 : HERD_EXIT_FAILURE;
     if (!ok) {
         const char *msg = in->data;
         size_t mlen = head;
@@ -87,9 +90,14 @@ static int take_answer(const struct dynbuf *in, struct dynbuf *body)
             msg += 6;
             mlen -= 6;
         }
+        if (mlen > 8 && memcmp(msg, "config: ", 8) == 0) {
+            msg += 8;
+            mlen -= 8;
+            code = HERD_EXIT_CONFIG;
+        }
         fprintf(stderr, "herd: %.*s\n", (int)mlen, msg);
     }
-    return ok ? 0 : HERD_EXIT_FAILURE;
+    return code;
 }
 
 /* Sends one request and waits at most timeout_ms between bytes of the
@@ -118,6 +126,12 @@ static int request_body(const struct herd *h, const char *line,
     int rc = take_answer(&in, body);
     dynbuf_free(&in);
     return rc;
+}
+
+int client_request(const struct herd *h, const char *line, struct dynbuf *body,
+                   int quiet, int timeout_ms)
+{
+    return request_body(h, line, body, quiet, timeout_ms);
 }
 
 /* Sends one request; prints the body; returns an exit code. */
@@ -354,7 +368,28 @@ int client_stop(struct herd *h, int argc, char **argv)
 
 int client_restart(struct herd *h, int argc, char **argv)
 {
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--rolling") == 0)
+            return rolling_restart(h, argc, argv);
     return names_request(h, "restart", argc, argv);
+}
+
+int client_reload(struct herd *h, int argc, char **argv)
+{
+    int dry_run = argc == 1 && strcmp(argv[0], "--dry-run") == 0;
+    if (argc > 0 && !dry_run)
+        return herd_usage_error("reload takes only --dry-run");
+    struct dynbuf body;
+    dynbuf_init(&body, (size_t)16 * 1024 * 1024);
+    int rc = request_body(h, dry_run ? "reload --dry-run\n" : "reload\n", &body,
+                          0, CLIENT_TIMEOUT_MS);
+    /* What was done goes to stdout, even when not all went well; the
+     * problems of a refused herd.conf to stderr. */
+    if (body.len > 0)
+        fwrite(body.data, 1, body.len,
+               rc == HERD_EXIT_CONFIG ? stderr : stdout);
+    dynbuf_free(&body);
+    return rc;
 }
 
 int client_kill(struct herd *h, int argc, char **argv)

@@ -38,9 +38,10 @@
 
 enum wait_kind {
     WAIT_NONE,
-    WAIT_UP,      /* each target up or failed */
-    WAIT_DOWN,    /* each target without a process */
-    WAIT_ALL_DOWN /* the whole herd down */
+    WAIT_UP,       /* each target up or failed */
+    WAIT_DOWN,     /* each target without a process */
+    WAIT_ALL_DOWN, /* the whole herd down */
+    WAIT_RELOAD    /* the owner's answer (control_answer) */
 };
 
 struct control_wait {
@@ -54,7 +55,11 @@ struct control_wait {
     char line[CONTROL_LINE_MAX];
     size_t len;
     enum wait_kind kind;
-    unsigned char *targets;
+    unsigned long id;
+    /* The servers concerned, by name: a reload may rebuild the table
+     * while a request waits, and a server it removed is reported so. */
+    char (*targets)[CONFIG_NAME_MAX + 1];
+    size_t ntargets;
     int replied;
     struct control_wait *next;
 };
@@ -137,7 +142,9 @@ static void reply(struct control_wait *w, enum control_result result,
     struct dynbuf out;
     dynbuf_init(&out, SIZE_MAX);
     int rc = result == CONTROL_OK ? dynbuf_printf(&out, "ok\n")
-                                  : dynbuf_printf(&out, "error %s\n", message);
+             : result == CONTROL_ECONFIG
+                 ? dynbuf_printf(&out, "error config: %s\n", message)
+                 : dynbuf_printf(&out, "error %s\n", message);
     if (rc == 0 && body != NULL && body->len > 0)
         rc = dynbuf_add(&out, body->data, body->len);
     struct reply_req *r = rc == 0 ? malloc(sizeof *r) : NULL;
@@ -197,8 +204,8 @@ int control_status_text(struct supervise *sv, struct dynbuf *out)
 {
     int rc = status_header(out);
     for (size_t i = 0; i < sv->n && rc == 0; i++)
-        if (sv->children[i].managed)
-            rc = status_row(&sv->children[i], out);
+        if (sv->children[i]->managed)
+            rc = status_row(sv->children[i], out);
     return rc;
 }
 
@@ -227,9 +234,9 @@ json_t *control_status_object(struct supervise *sv)
 {
     json_t *arr = json_array();
     for (size_t i = 0; i < sv->n && arr != NULL; i++) {
-        if (!sv->children[i].managed)
+        if (!sv->children[i]->managed)
             continue;
-        json_t *o = status_object_row(&sv->children[i]);
+        json_t *o = status_object_row(sv->children[i]);
         if (o == NULL || json_array_append_new(arr, o) != 0) {
             json_decref(arr);
             return NULL;
@@ -263,10 +270,33 @@ static int target_done(const struct child *c, enum wait_kind kind)
     case WAIT_DOWN:
         return c->run == NULL && c->state != SUPERVISE_STOPPING;
     case WAIT_ALL_DOWN:
+    case WAIT_RELOAD:
     case WAIT_NONE:
         break;
     }
     return 1;
+}
+
+/* The status rows of w's targets into body; *failed when a start or
+ * restart did not bring one up. Returns 0 or a dynbuf error. */
+static int targets_table(const struct control_wait *w, struct dynbuf *body,
+                         int *failed)
+{
+    struct supervise *sv = w->ctl->sv;
+    int rc = status_header(body);
+    for (size_t i = 0; i < w->ntargets && rc == 0; i++) {
+        const struct child *c = supervise_find(sv, w->targets[i]);
+        if (c == NULL) { /* removed by a reload meanwhile */
+            rc = dynbuf_printf(body, "%-10s (removed from herd.conf)\n",
+                               w->targets[i]);
+            *failed |= w->kind == WAIT_UP;
+            continue;
+        }
+        rc = status_row(c, body);
+        if (w->kind == WAIT_UP && c->state != SUPERVISE_UP)
+            *failed = 1;
+    }
+    return rc;
 }
 
 /* Answers a waiting request if its condition holds (or if forced). */
@@ -277,25 +307,27 @@ static void check_wait(struct control_wait *w, int timed_out)
      * a state change meanwhile must not answer it. */
     if (w->kind == WAIT_NONE || w->replied)
         return;
+    if (w->kind == WAIT_RELOAD) { /* only the owner answers it */
+        if (timed_out)
+            reply(w, CONTROL_ETIMEOUT,
+                  "timed out waiting for the reload to end; see herd.log",
+                  NULL);
+        return;
+    }
     int done = 1;
     if (w->kind == WAIT_ALL_DOWN)
         done = supervise_all_down(sv);
-    for (size_t i = 0; i < sv->n && done; i++)
-        if (w->targets[i] && !target_done(&sv->children[i], w->kind))
+    for (size_t i = 0; i < w->ntargets && done; i++) {
+        const struct child *c = supervise_find(sv, w->targets[i]);
+        if (c != NULL && !target_done(c, w->kind))
             done = 0;
+    }
     if (!done && !timed_out)
         return;
     struct dynbuf body;
     dynbuf_init(&body, SIZE_MAX);
     int failed = 0;
-    int rc = status_header(&body);
-    for (size_t i = 0; i < sv->n && rc == 0; i++) {
-        if (!w->targets[i])
-            continue;
-        rc = status_row(&sv->children[i], &body);
-        if (w->kind == WAIT_UP && sv->children[i].state != SUPERVISE_UP)
-            failed = 1;
-    }
+    int rc = targets_table(w, &body, &failed);
     if (!done)
         reply(w, CONTROL_ETIMEOUT, "timed out waiting; current state below",
               &body);
@@ -375,14 +407,41 @@ static void status_request(struct control_wait *w, const char *cmd)
     dynbuf_free(&body);
 }
 
+/* Room for a target per server of the table. Returns 0, or -1 after the
+ * error reply. */
+static int alloc_targets(struct control_wait *w)
+{
+    size_t n = w->ctl->sv->n;
+    free(w->targets);
+    w->ntargets = 0;
+    w->targets = calloc(n ? n : 1, sizeof *w->targets);
+    if (w->targets != NULL)
+        return 0;
+    error_reply(w, CONTROL_ENOMEM, "%s", "out of memory");
+    return -1;
+}
+
+/* Adds c to w's targets, once. */
+static void add_target(struct control_wait *w, const struct child *c)
+{
+    for (size_t i = 0; i < w->ntargets; i++)
+        if (strcmp(w->targets[i], c->cfg->name) == 0)
+            return;
+    snprintf(w->targets[w->ntargets++], sizeof w->targets[0], "%s",
+             c->cfg->name);
+}
+
 /* shutdown: answered once every server is down. */
 static void shutdown_request(struct control_wait *w)
 {
     struct control *ctl = w->ctl;
     struct supervise *sv = ctl->sv;
+    if (alloc_targets(w) != 0)
+        return;
     w->kind = WAIT_ALL_DOWN; /* armed before anything changes */
     for (size_t i = 0; i < sv->n; i++)
-        w->targets[i] = sv->children[i].managed;
+        if (sv->children[i]->managed)
+            add_target(w, sv->children[i]);
     uv_timer_start(&w->timer, on_wait_timeout, CONTROL_WAIT_MS, 0);
     if (ctl->on_shutdown)
         ctl->on_shutdown(ctl);
@@ -394,6 +453,8 @@ static void shutdown_request(struct control_wait *w)
 static int mark_targets(struct control_wait *w, char **words, int last)
 {
     struct supervise *sv = w->ctl->sv;
+    if (alloc_targets(w) != 0)
+        return -1;
     for (int i = 1; i < last; i++) {
         struct child *c = supervise_find(sv, words[i]);
         if (c == NULL) {
@@ -405,7 +466,7 @@ static int mark_targets(struct control_wait *w, char **words, int last)
                         "%s is not run by this supervisor (--only)", words[i]);
             return -1;
         }
-        w->targets[c - sv->children] = 1;
+        add_target(w, c);
     }
     return 0;
 }
@@ -472,10 +533,10 @@ static void servers_request(struct control_wait *w, char **words, int n)
     /* The wait is armed first: the state changes below re-check it. */
     w->kind = is_stop ? WAIT_DOWN : WAIT_UP;
     uv_timer_start(&w->timer, on_wait_timeout, CONTROL_WAIT_MS, 0);
-    for (size_t i = 0; i < sv->n && !w->replied; i++) {
-        if (!w->targets[i])
+    for (size_t i = 0; i < w->ntargets && !w->replied; i++) {
+        struct child *c = supervise_find(sv, w->targets[i]);
+        if (c == NULL)
             continue;
-        struct child *c = &sv->children[i];
         if (is_start)
             supervise_start(c);
         else if (is_stop)
@@ -484,6 +545,35 @@ static void servers_request(struct control_wait *w, char **words, int n)
             supervise_restart(c);
     }
     check_wait(w, 0);
+}
+
+/* reload [--dry-run]: the owner's to run and to answer. */
+static void reload_request(struct control_wait *w, char **words, int n)
+{
+    struct control *ctl = w->ctl;
+    int dry_run = n == 2 && strcmp(words[1], "--dry-run") == 0;
+    if (n > 2 || (n == 2 && !dry_run)) {
+        error_reply(w, CONTROL_EBADREQ, "%s", "reload takes only --dry-run");
+        return;
+    }
+    if (ctl->on_reload == NULL) {
+        error_reply(w, CONTROL_ECONFLICT, "%s", "no reload here");
+        return;
+    }
+    w->kind = WAIT_RELOAD;
+    uv_timer_start(&w->timer, on_wait_timeout, CONTROL_WAIT_MS, 0);
+    ctl->on_reload(ctl, w->id, dry_run);
+}
+
+void control_answer(struct control *ctl, unsigned long id,
+                    enum control_result result, const char *message,
+                    const struct dynbuf *body)
+{
+    for (struct control_wait *w = ctl->waits; w != NULL; w = w->next)
+        if (w->id == id && w->kind == WAIT_RELOAD) {
+            reply(w, result, message, body);
+            return;
+        }
 }
 
 static void execute(struct control_wait *w, const char *origin)
@@ -500,6 +590,8 @@ static void execute(struct control_wait *w, const char *origin)
         status_request(w, cmd);
     else if (strcmp(cmd, "shutdown") == 0)
         shutdown_request(w);
+    else if (strcmp(cmd, "reload") == 0)
+        reload_request(w, words, n);
     else
         servers_request(w, words, n);
 }
@@ -598,14 +690,10 @@ static int admit(struct control_wait *w)
 static struct control_wait *new_wait(struct control *ctl)
 {
     struct control_wait *w = calloc(1, sizeof *w);
-    unsigned char *t = calloc(ctl->sv->n ? ctl->sv->n : 1, 1);
-    if (w == NULL || t == NULL) {
-        free(w);
-        free(t);
+    if (w == NULL)
         return NULL;
-    }
     w->ctl = ctl;
-    w->targets = t;
+    w->id = ++ctl->last_id;
     uv_timer_init(ctl->loop, &w->timer);
     w->timer.data = w;
     return w;
@@ -698,7 +786,7 @@ void control_close(struct control *ctl)
     struct control_wait *w = ctl->waits;
     while (w != NULL) {
         struct control_wait *next = w->next;
-        if (!w->replied && w->kind == WAIT_NONE)
+        if (!w->replied && (w->kind == WAIT_NONE || w->kind == WAIT_RELOAD))
             reply(w, CONTROL_ESTOPPING, "the supervisor is stopping", NULL);
         else if (!w->replied)
             check_wait(w, 1);

@@ -2,10 +2,13 @@
  *
  * One request line per connection, one reply, then the supervisor closes:
  *   status | status-json | start NAME... | stop NAME... | restart NAME... |
- *   kill NAME SIGNAL | shutdown
+ *   kill NAME SIGNAL | shutdown | reload [--dry-run]
  * The reply's first line is "ok" or "error MESSAGE"; the rest is the body.
  * Requests that change state answer once the change is done (a started
  * server is up or failed, a stopped one has exited), or after a deadline.
+ * A reload is the owner's (on_reload; daemon.c), answered by it through
+ * control_answer; a herd.conf it refuses is "error config: WHAT", the
+ * problems in the body.
  *
  * The same requests come from inside the supervisor too (the web page's
  * buttons, http.h): control_submit runs a line exactly as if it had come
@@ -37,7 +40,8 @@ enum control_result {
     CONTROL_EFAILED = 4,   /* a server did not come up */
     CONTROL_ETIMEOUT = 5,  /* no outcome within CONTROL_WAIT_MS */
     CONTROL_ESTOPPING = 6, /* the supervisor stopped before the outcome */
-    CONTROL_ENOMEM = 7
+    CONTROL_ENOMEM = 7,
+    CONTROL_ECONFIG = 8 /* a reload refused herd.conf: nothing changed */
 };
 
 /* message: the error's text ("" for CONTROL_OK); body: the reply's body
@@ -53,9 +57,14 @@ struct control {
     int listening;
     char path[108];
     struct control_wait *waits;
+    unsigned long last_id; /* of the waits, each its own */
     int shutdown_requested;
     /* Called when a shutdown request arrives. */
     void (*on_shutdown)(struct control *ctl);
+    /* Called for "reload" (dry_run 0) and "reload --dry-run": the owner
+     * answers request id with control_answer, before this returns or
+     * later. NULL: reload is refused. */
+    void (*on_reload)(struct control *ctl, unsigned long id, int dry_run);
     void *data; /* the owner's */
 };
 
@@ -76,6 +85,12 @@ void control_close(struct control *ctl);
  * called. */
 int control_submit(struct control *ctl, const char *line, const char *origin,
                    control_done_fn done, void *arg);
+
+/* Answers the reload request id, if it still waits (it may have timed
+ * out, or the supervisor may be stopping). */
+void control_answer(struct control *ctl, unsigned long id,
+                    enum control_result result, const char *message,
+                    const struct dynbuf *body);
 
 /* The status table (text) or JSON of every server. */
 int control_status_text(struct supervise *sv, struct dynbuf *out);

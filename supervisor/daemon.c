@@ -20,6 +20,7 @@
 #include "fileio.h"
 #include "http.h"
 #include "log.h"
+#include "reloader.h"
 #include "supervise.h"
 
 #define REPORT_DEADLINE_MS 60000
@@ -32,6 +33,8 @@ struct daemon {
     struct control ctl;
     struct http web; /* when herd.conf's http is on */
     int web_on;
+    struct reloader reloader; /* herd reload, SIGHUP */
+    int reloader_on;
     uv_signal_t sigterm, sigint, sighup;
     uv_timer_t report_timer;
     int report_fd; /* -1 once reported */
@@ -47,9 +50,14 @@ static void write_pidfile(struct daemon *d)
     dynbuf_init(&b, 1 << 20);
     int rc = dynbuf_printf(&b, "supervisor %d\n", (int)getpid());
     for (size_t i = 0; i < d->sv.n && rc == 0; i++)
-        if (d->sv.children[i].pid > 0)
-            rc = dynbuf_printf(&b, "%s %d\n", d->sv.children[i].cfg->name,
-                               d->sv.children[i].pid);
+        if (d->sv.children[i]->pid > 0)
+            rc = dynbuf_printf(&b, "%s %d\n", d->sv.children[i]->cfg->name,
+                               d->sv.children[i]->pid);
+    /* Removed by a reload, still stopping: theirs until they exit. */
+    for (const struct child *c = d->sv.retired; c != NULL && rc == 0;
+         c = c->next_retired)
+        if (c->pid > 0)
+            rc = dynbuf_printf(&b, "%s %d\n", c->cfg->name, c->pid);
     if (rc == 0 && ftruncate(d->pid_fd, 0) == 0 &&
         pwrite(d->pid_fd, b.data, b.len, 0) != (ssize_t)b.len)
         log_msg("cannot write %s", d->h->pidfile);
@@ -63,8 +71,8 @@ static void report(struct daemon *d)
         return;
     int all_up = 1;
     for (size_t i = 0; i < d->sv.n; i++)
-        if (d->sv.children[i].managed &&
-            d->sv.children[i].state != SUPERVISE_UP)
+        if (d->sv.children[i]->managed &&
+            d->sv.children[i]->state != SUPERVISE_UP)
             all_up = 0;
     struct dynbuf b;
     dynbuf_init(&b, SIZE_MAX);
@@ -104,6 +112,8 @@ static void close_everything(struct daemon *d)
     d->closed = 1;
     report(d);
     control_close(&d->ctl); /* answers the web's requests too */
+    if (d->reloader_on)
+        reloader_close(&d->reloader);
     if (d->web_on)
         http_close(&d->web);
     supervise_close(&d->sv);
@@ -122,6 +132,8 @@ static void on_change(struct supervise *sv, void *arg)
     control_changed(&d->ctl);
     if (d->web_on && !d->closed) /* a server up or down: ask them now */
         watch_poll_now(&d->web.watch);
+    if (d->reloader_on && !d->closed)
+        reloader_changed(&d->reloader);
     if (!d->shutting_down && supervise_settled(&d->sv))
         report(d);
     if (d->shutting_down && supervise_all_down(&d->sv))
@@ -143,11 +155,27 @@ static void on_shutdown_request(struct control *ctl)
     begin_shutdown(ctl->data, "herd stop");
 }
 
+static void on_reload_request(struct control *ctl, unsigned long id,
+                              int dry_run)
+{
+    struct daemon *d = ctl->data;
+    reloader_start(&d->reloader, id, dry_run, "herd reload");
+}
+
+/* The pid file names the servers of the table as it is now. */
+static void on_table(void *arg)
+{
+    write_pidfile(arg);
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
     struct daemon *d = s->data;
-    if (signum == SIGHUP)
+    if (signum == SIGHUP) {
+        if (!d->shutting_down)
+            reloader_start(&d->reloader, 0, 0, "SIGHUP");
         return;
+    }
     begin_shutdown(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
@@ -196,8 +224,12 @@ abort_start(struct daemon *d, const char *fmt, ...)
     va_end(ap);
     fail_report(d->report_fd, "%s", msg);
     control_close(&d->ctl);
+    if (d->reloader_on)
+        reloader_close(&d->reloader);
     supervise_close(&d->sv);
     uv_run(&d->loop, UV_RUN_DEFAULT);
+    if (d->reloader_on)
+        reloader_free(&d->reloader);
     supervise_free(&d->sv);
     uv_loop_close(&d->loop);
     unlink(d->h->pidfile);
@@ -256,6 +288,13 @@ int daemon_run(struct herd *h, const char *only, int report_fd, int foreground)
         return abort_start(&d, "cannot listen on the control socket %s",
                            h->sock);
     }
+    rc = reloader_init(&d.reloader, &d.loop, h, &d.sv, &d.ctl,
+                       h->http_on ? &d.web : NULL, on_table, &d);
+    if (rc != 0) {
+        log_msg("cannot set up reloads: %s", uv_strerror(rc));
+        return abort_start(&d, "cannot set up reloads: %s", uv_strerror(rc));
+    }
+    d.reloader_on = 1;
     if (h->http_on &&
         http_start(&d.web, &d.loop, h, &d.sv, &d.ctl, err, sizeof err) != 0) {
         log_msg("%s", err);
@@ -263,6 +302,7 @@ int daemon_run(struct herd *h, const char *only, int report_fd, int foreground)
     }
     d.web_on = h->http_on;
     d.ctl.on_shutdown = on_shutdown_request;
+    d.ctl.on_reload = on_reload_request;
     d.ctl.data = &d;
     uv_signal_init(&d.loop, &d.sigterm);
     uv_signal_init(&d.loop, &d.sigint);
@@ -291,6 +331,7 @@ int daemon_run(struct herd *h, const char *only, int report_fd, int foreground)
         log_flush();
     if (d.web_on)
         http_free(&d.web);
+    reloader_free(&d.reloader);
     supervise_free(&d.sv);
     int leak = uv_loop_close(&d.loop);
     if (leak != 0)

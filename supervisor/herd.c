@@ -102,7 +102,7 @@ static int ensure_secret(struct herd *h)
 }
 
 /* herd.conf's http: off (no line, or "off"), or HOST:PORT. */
-static int load_http(struct herd *h)
+static int load_http(struct herd *h, FILE *err)
 {
     const char *v = h->cfg.http;
     h->http_on = 0;
@@ -110,7 +110,7 @@ static int load_http(struct herd *h)
         return 0;
     if (strparse_hostport(v, strlen(v), h->http_host, sizeof h->http_host,
                           &h->http_port) != 0) {
-        fprintf(stderr,
+        fprintf(err,
                 "herd: %s: http '%s' is neither HOST:PORT nor off (for "
                 "example: http 127.0.0.1:12080)\n",
                 h->conf, v);
@@ -133,21 +133,26 @@ static void dir_default(char *out, const char *set, const char *conf,
 
 int herd_load(struct herd *h, const char *path)
 {
+    return herd_load_to(h, path, stderr);
+}
+
+int herd_load_to(struct herd *h, const char *path, FILE *out)
+{
     config_init(&h->cfg);
     if (realpath(path, h->conf) == NULL) {
-        fprintf(stderr, "herd: cannot read %s: %s\n", path, strerror(errno));
+        fprintf(out, "herd: cannot read %s: %s\n", path, strerror(errno));
         return HERD_EXIT_CONFIG;
     }
     struct herd_error err = {0, ""};
     if (config_load(&h->cfg, h->conf, &err) != 0) {
         if (err.line > 0)
-            fprintf(stderr, "herd: %s:%d: %s\n", path, err.line, err.text);
+            fprintf(out, "herd: %s:%d: %s\n", path, err.line, err.text);
         else
-            fprintf(stderr, "herd: %s\n", err.text);
+            fprintf(out, "herd: %s\n", err.text);
         return HERD_EXIT_CONFIG;
     }
     if (h->cfg.nservers == 0) {
-        fprintf(stderr, "herd: %s: no servers\n", path);
+        fprintf(out, "herd: %s: no servers\n", path);
         return HERD_EXIT_CONFIG;
     }
     dir_default(h->run_dir, h->cfg.run_dir, h->conf, "run");
@@ -158,16 +163,16 @@ int herd_load(struct herd *h, const char *path)
         join(h->http_token, sizeof h->http_token, h->run_dir, "http-token") !=
             0 ||
         strlen(h->sock) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-        fprintf(stderr,
+        fprintf(out,
                 "herd: control socket path %s is too long for a Unix socket: "
                 "use a shorter run_dir\n",
                 h->sock);
         return HERD_EXIT_CONFIG;
     }
-    return load_http(h);
+    return load_http(h, out);
 }
 
-static int find_server_bin(struct herd *h, const char *argv0)
+static int find_server_bin(struct herd *h, const char *argv0, FILE *out)
 {
     const char *env = getenv("HERD_SERVER_BIN");
     if (h->cfg.server_bin != NULL) {
@@ -193,7 +198,7 @@ static int find_server_bin(struct herd *h, const char *argv0)
     }
     char real[PATH_MAX];
     if (realpath(h->server_bin, real) == NULL || access(real, X_OK) != 0) {
-        fprintf(stderr,
+        fprintf(out,
                 "herd: cannot find an executable herd-server at %s (set "
                 "server_bin in herd.conf or HERD_SERVER_BIN)\n",
                 h->server_bin);
@@ -272,24 +277,53 @@ static void reap_leftovers(const struct herd *h)
     fclose(fp);
 }
 
+/* Makes dir 0700 when missing; refuses it when another user owns it or
+ * group or others may write it: no one else may plant a file (a link to
+ * another file) where the herd writes. */
+static int private_dir(const char *key, const char *dir, FILE *out)
+{
+    char why[FILEIO_ERR_MAX];
+    if (fileio_make_private_dir(dir, why, sizeof why) == 0)
+        return 0;
+    fprintf(out, "herd: refusing %s %s: %s\n", key, dir, why);
+    return HERD_EXIT_CONFIG;
+}
+
+/* A dry run's private_dir: refuses an existing directory private_dir
+ * would refuse, makes nothing. */
+static int check_dir(const char *key, const char *dir, FILE *out)
+{
+    char why[FILEIO_ERR_MAX];
+    if (access(dir, F_OK) != 0 ||
+        fileio_check_private_dir(dir, why, sizeof why) == 0)
+        return 0;
+    fprintf(out, "herd: refusing %s %s: %s\n", key, dir, why);
+    return HERD_EXIT_CONFIG;
+}
+
+int herd_prepare_reload(struct herd *next, const struct herd *cur, int dry_run,
+                        FILE *out)
+{
+    int (*dir)(const char *, const char *, FILE *) =
+        dry_run ? check_dir : private_dir;
+    int rc = find_server_bin(next, cur->argv0, out);
+    if (rc == 0 && strcmp(next->log_dir, cur->log_dir) != 0)
+        rc = dir("log_dir", next->log_dir, out);
+    if (rc == 0 && strcmp(next->data_dir, cur->data_dir) != 0)
+        rc = dir("data_dir", next->data_dir, out);
+    return rc;
+}
+
 int herd_prepare(struct herd *h, const char *argv0)
 {
-    int rc = find_server_bin(h, argv0);
+    int rc = find_server_bin(h, argv0, stderr);
     if (rc != 0)
         return rc;
-    /* Made 0700 when missing; refused when another user owns one or group
-     * or others may write it: no one else may plant a file (a link to
-     * another file) where the herd writes. */
     const char *dirs[] = {h->run_dir, h->log_dir, h->data_dir};
     const char *keys[] = {"run_dir", "log_dir", "data_dir"};
-    for (size_t i = 0; i < 3; i++) {
-        char why[FILEIO_ERR_MAX];
-        if (fileio_make_private_dir(dirs[i], why, sizeof why) != 0) {
-            fprintf(stderr, "herd: refusing %s %s: %s\n", keys[i], dirs[i],
-                    why);
+    for (size_t i = 0; i < 3; i++)
+        if (private_dir(keys[i], dirs[i], stderr) != 0)
             return HERD_EXIT_CONFIG;
-        }
-    }
     if (!config_connected(&h->cfg))
         fprintf(stderr,
                 "herd: warning: the graph of %s is not connected: "

@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "config.h"
 
@@ -41,6 +42,9 @@ struct herd {
  * the web page's address (a bad http value is refused). h->cfg is
  * initialised even on failure: the caller frees it with config_free. */
 int herd_load(struct herd *h, const char *path);
+/* herd_load, its errors written to out instead of stderr (a reload in
+ * the supervisor: they go into the reply and the log). */
+int herd_load_to(struct herd *h, const char *path, FILE *out);
 /* Before a herd starts (h loaded): finds the herd-server binary (herd.conf's
  * server_bin, $HERD_SERVER_BIN, or the one next to this executable; argv0
  * when its path is unknown), makes the run, log and data directories 0700
@@ -50,6 +54,13 @@ int herd_load(struct herd *h, const char *path);
  * supervisor that died without cleaning up left behind, as its pid file
  * names them (only processes still running that binary under that name). */
 int herd_prepare(struct herd *h, const char *argv0);
+/* Before a reload applies next (loaded) to the herd running as cur: finds
+ * next's herd-server binary as herd_prepare does (cur's argv0), and makes
+ * a new log_dir or data_dir 0700, or refuses it (dry_run: makes nothing,
+ * refuses an existing one it would refuse). Errors go to out. Returns 0
+ * or a herd_exit code. */
+int herd_prepare_reload(struct herd *next, const struct herd *cur, int dry_run,
+                        FILE *out);
 
 /* Makes path, a new file (0600, never through a link), holding 32 random
  * bytes as 64 hex digits and a newline, and copies the digits (with a NUL)

@@ -69,7 +69,9 @@ struct http_req {
     struct http_conn *conn;
     enum route route;
     const struct web_asset *asset;
-    long a, b; /* the servers named (-1: none) */
+    /* The servers named ("": none), by name: a reload may change the
+     * table while the request waits for its body or its outcome. */
+    char a[CONFIG_NAME_MAX + 1], b[CONFIG_NAME_MAX + 1];
     char action[16];
     size_t body;
     int answered;  /* a response is queued */
@@ -303,6 +305,8 @@ static unsigned control_status_code(enum control_result result)
         return 504;
     case CONTROL_ESTOPPING:
         return 503;
+    case CONTROL_ECONFIG:
+        return 422;
     case CONTROL_ENOMEM:
         break;
     }
@@ -313,12 +317,17 @@ static unsigned control_status_code(enum control_result result)
 static void ok_message(struct http_req *r, const struct dynbuf *body, char *out,
                        size_t cap)
 {
-    struct child *c = &r->web->sv->children[r->a];
-    const char *name = c->cfg->name;
-    if (strcmp(r->action, "kill") == 0 && body->len > 0)
-        snprintf(out, cap, "%.*s", (int)strcspn(body->data, "\n"), body->data);
-    else if (strcmp(r->action, "stop") == 0)
+    const struct child *c = supervise_find(r->web->sv, r->a);
+    const char *name = r->a;
+    if (strcmp(r->action, "kill") == 0 && body->len > 0) {
+        /* The body's first line (a dynbuf has no terminating NUL). */
+        const char *nl = memchr(body->data, '\n', body->len);
+        size_t n = nl != NULL ? (size_t)(nl - body->data) : body->len;
+        snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), body->data);
+    } else if (strcmp(r->action, "stop") == 0)
         snprintf(out, cap, "%s is down", name);
+    else if (c == NULL)
+        snprintf(out, cap, "%s has left herd.conf", name);
     else
         snprintf(out, cap, "%s is %s (pid %d)", name,
                  supervise_state_name(c->state), c->pid);
@@ -334,13 +343,14 @@ static void on_control_done(void *arg, enum control_result result,
         ok_message(r, body, text, sizeof text);
         o = json_pack("{s:b, s:s}", "ok", 1, "message", text);
     } else {
-        const char *note = r->a >= 0 ? r->web->sv->children[r->a].note : "";
+        const struct child *c = supervise_find(r->web->sv, r->a);
+        const char *note = c != NULL ? c->note : "";
         snprintf(text, sizeof text, "%s%s%s", message,
                  result == CONTROL_EFAILED && note[0] ? ": " : "",
                  result == CONTROL_EFAILED ? note : "");
         o = error_object(text);
-        log_msg("http: %s %s from %s failed: %s", r->action,
-                r->web->h->cfg.servers[r->a].name, conn_addr(r), text);
+        log_msg("http: %s %s from %s failed: %s", r->action, r->a, conn_addr(r),
+                text);
     }
     watch_poll_now(&r->web->watch);
     set_outcome(r, control_status_code(result), o);
@@ -368,14 +378,16 @@ static unsigned watch_status_code(enum watch_result result)
 static void links_text(const struct http_req *r, char *out, size_t cap)
 {
     const struct config *cfg = &r->web->h->cfg;
+    long a = config_find(cfg, r->a, strlen(r->a));
+    long b = config_find(cfg, r->b, strlen(r->b));
     size_t used = 0;
     out[0] = '\0';
-    for (size_t i = 0; i < cfg->nlinks && used < cap; i++) {
+    for (size_t i = 0; i < cfg->nlinks && used < cap && a >= 0; i++) {
         long x = (long)cfg->links[i].a;
         long y = (long)cfg->links[i].b;
         int mine = r->route == ROUTE_LINK
-                       ? (x == r->a && y == r->b) || (x == r->b && y == r->a)
-                       : x == r->a || y == r->a;
+                       ? (x == a && y == b) || (x == b && y == a)
+                       : x == a || y == a;
         if (!mine)
             continue;
         int n =
@@ -413,7 +425,7 @@ static void on_watch_done(void *arg, enum watch_result result,
 static unsigned submit_control(struct http_req *r)
 {
     struct http *web = r->web;
-    const char *name = web->h->cfg.servers[r->a].name;
+    const char *name = r->a;
     char line[CONFIG_NAME_MAX + 32];
     char origin[HTTP_ADDR_MAX + 8];
     if (strcmp(r->action, "kill") == 0)
@@ -447,22 +459,23 @@ static unsigned submit_links(struct http_req *r)
 {
     struct http *web = r->web;
     const struct config *cfg = &web->h->cfg;
-    char **lines = calloc(cfg->nservers, sizeof(char *));
+    long a = config_find(cfg, r->a, strlen(r->a));
+    long b = config_find(cfg, r->b, strlen(r->b));
+    char **lines = calloc(cfg->nservers ? cfg->nservers : 1, sizeof(char *));
     if (lines == NULL)
         return 500;
     const char *verb = r->action;
     int rc = 0;
     if (r->route == ROUTE_LINK) {
-        rc |= add_line(&lines[r->a], verb, cfg->servers[r->b].name);
-        rc |= add_line(&lines[r->b], verb, cfg->servers[r->a].name);
+        rc |= add_line(&lines[a], verb, r->b);
+        rc |= add_line(&lines[b], verb, r->a);
     } else {
-        rc |= add_line(&lines[r->a], verb, NULL);
+        rc |= add_line(&lines[a], verb, NULL);
         for (size_t i = 0; i < cfg->nlinks; i++) {
             size_t x = cfg->links[i].a;
             size_t y = cfg->links[i].b;
-            if ((long)x == r->a || (long)y == r->a)
-                rc |= add_line(&lines[(long)x == r->a ? y : x], verb,
-                               cfg->servers[r->a].name);
+            if ((long)x == a || (long)y == a)
+                rc |= add_line(&lines[(long)x == a ? y : x], verb, r->a);
         }
     }
     if (rc == 0)
@@ -476,16 +489,23 @@ static unsigned submit_links(struct http_req *r)
 
 /* A change with a valid token: submitted, and the connection suspended
  * until its outcome (which may have come already). */
+static unsigned check_change(struct http_req *r, char *why, size_t cap);
+
 static enum MHD_Result change(struct http_req *r)
 {
     int control =
         strcmp(r->action, "cut") != 0 && strcmp(r->action, "heal") != 0;
+    char why[200];
+    /* A reload may have changed herd.conf since the request's head. */
+    unsigned status = check_change(r, why, sizeof why);
+    if (status != 0)
+        return reply_error(r, status, why, NULL);
     if (!control) {
         char links[1024];
         links_text(r, links, sizeof links);
         log_msg("http: %s %s (from %s)", r->action, links, conn_addr(r));
     }
-    unsigned status = control ? submit_control(r) : submit_links(r);
+    status = control ? submit_control(r) : submit_links(r);
     if (status != 0)
         return reply_error(r, status,
                            status == 503 ? "the supervisor is stopping"
@@ -585,12 +605,11 @@ static unsigned parse_change(struct http_req *r, const char *url, char *why,
         return 404;
     }
     for (int i = 0; i < want - 1; i++) {
-        long k = config_find(cfg, seg[i], strlen(seg[i]));
-        if (k < 0) {
+        if (config_find(cfg, seg[i], strlen(seg[i])) < 0) {
             snprintf(why, cap, "no server named '%s' in herd.conf", seg[i]);
             return 404;
         }
-        *(i == 0 ? &r->a : &r->b) = k;
+        snprintf(i == 0 ? r->a : r->b, sizeof r->a, "%s", seg[i]);
     }
     const char *const actions[] = {"start", "stop", "restart",
                                    "kill",  "cut",  "heal"};
@@ -611,27 +630,33 @@ static unsigned check_change(struct http_req *r, char *why, size_t cap)
     const struct config *cfg = &web->h->cfg;
     int is_link_change =
         strcmp(r->action, "cut") == 0 || strcmp(r->action, "heal") == 0;
+    long a = config_find(cfg, r->a, strlen(r->a));
+    long b = config_find(cfg, r->b, strlen(r->b));
+    const char *gone = a < 0                             ? r->a
+                       : r->route == ROUTE_LINK && b < 0 ? r->b
+                                                         : NULL;
+    if (gone != NULL) {
+        snprintf(why, cap, "no server named '%s' in herd.conf", gone);
+        return 404;
+    }
     int found = 0;
     for (size_t i = 0; i < cfg->nlinks; i++) {
         long x = (long)cfg->links[i].a;
         long y = (long)cfg->links[i].b;
         found |= r->route == ROUTE_LINK
-                     ? (x == r->a && y == r->b) || (x == r->b && y == r->a)
-                     : x == r->a || y == r->a;
+                     ? (x == a && y == b) || (x == b && y == a)
+                     : x == a || y == a;
     }
     if (r->route == ROUTE_LINK && !found) {
-        snprintf(why, cap, "%s - %s is not a link of herd.conf",
-                 cfg->servers[r->a].name, cfg->servers[r->b].name);
+        snprintf(why, cap, "%s - %s is not a link of herd.conf", r->a, r->b);
         return 404;
     }
     if (is_link_change && !found) {
-        snprintf(why, cap, "%s has no links in herd.conf",
-                 cfg->servers[r->a].name);
+        snprintf(why, cap, "%s has no links in herd.conf", r->a);
         return 409;
     }
-    if (!is_link_change && !web->sv->children[r->a].managed) {
-        snprintf(why, cap, "%s is not run by this supervisor (--only)",
-                 cfg->servers[r->a].name);
+    if (!is_link_change && !supervise_find(web->sv, r->a)->managed) {
+        snprintf(why, cap, "%s is not run by this supervisor (--only)", r->a);
         return 409;
     }
     return 0;
@@ -774,7 +799,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
         *req_cls = r;
         r->web = web;
         r->mc = mc;
-        r->a = r->b = -1;
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
         r->conn = ci != NULL ? ci->socket_context : NULL;
@@ -1101,7 +1125,7 @@ int http_start(struct http *web, uv_loop_t *loop, struct herd *h,
     const union MHD_DaemonInfo *di =
         web->mhd ? MHD_get_daemon_info(web->mhd, MHD_DAEMON_INFO_EPOLL_FD)
                  : NULL;
-    if (di == NULL || watch_init(&web->watch, loop, &h->cfg, h->run_dir,
+    if (di == NULL || watch_init(&web->watch, loop, &h->cfg, h->run_dir, 1,
                                  supervisor_status, sv) != 0) {
         if (web->mhd != NULL)
             MHD_stop_daemon(web->mhd); /* closes fd */
@@ -1158,6 +1182,11 @@ void http_close(struct http *web)
             shutdown(c->fd, SHUT_RDWR);
         }
     run_mhd(web);
+}
+
+int http_reconfigure(struct http *web)
+{
+    return web->watching ? watch_reconfigure(&web->watch) : 0;
 }
 
 void http_free(struct http *web)

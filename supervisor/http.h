@@ -99,6 +99,10 @@ int http_start(struct http *web, uv_loop_t *loop, struct herd *h,
 void http_close(struct http *web);
 /* Frees what is left once the loop has run the close callbacks. */
 void http_free(struct http *web);
+/* herd.conf has changed in place (a reload; the address served stays
+ * until the supervisor restarts): the servers watched follow it.
+ * Returns 0, or UV_ENOMEM with nothing changed. */
+int http_reconfigure(struct http *web);
 
 /* herd web: prints the page's address with its token. Returns the exit
  * code. */

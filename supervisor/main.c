@@ -70,8 +70,41 @@ static const char stop_help[] =
 
 static const char restart_help[] =
     "usage: herd restart NAME...\n"
+    "       herd restart --rolling [--timeout-ms MS] [NAME...]\n"
     "\n"
-    "Stops the servers, then starts them again.\n";
+    "Stops the servers, then starts them again.\n"
+    "\n"
+    "--rolling restarts them one at a time (every server the supervisor\n"
+    "runs, in herd.conf order, when no names are given; a new server_bin,\n"
+    "say): each is restarted, then waited for until it is linked to\n"
+    "every neighbour that is up and holds what they hold (its digest\n"
+    "equals theirs, or its log says its catch-up with them is done),\n"
+    "before the next goes down. A server starting or about to restart is\n"
+    "waited for first, so that at most one server is down at any moment;\n"
+    "one stopped or failed stays down. Each server has --timeout-ms\n"
+    "(default 60000) for all of it. One line per step; the first failure\n"
+    "stops the roll, says where, and exits 1.\n";
+
+static const char reload_help[] =
+    "usage: herd reload [--dry-run]\n"
+    "\n"
+    "The running supervisor re-reads herd.conf (SIGHUP to it does the\n"
+    "same) and checks it whole, as herd check does: a file with an error\n"
+    "changes nothing, and herd reload prints why and exits 78. Otherwise\n"
+    "it applies the difference: new servers are started (they catch up\n"
+    "from their neighbours), removed ones stopped (their data directory\n"
+    "is left), and every running server whose neighbours, addresses or\n"
+    "settings changed is told to re-read herd.conf: it opens new links,\n"
+    "closes removed ones and takes new limits and timeouts without a\n"
+    "restart. The supervisor's restart policy, stop_grace_ms and\n"
+    "ready_timeout_ms change at once; server_bin, log_dir and data_dir\n"
+    "from each server's next start. A server whose own address changed\n"
+    "needs herd restart NAME, and is said so; http and secret_file need\n"
+    "herd stop and herd start; run_dir cannot change (the reload is\n"
+    "refused). Servers the change does not concern keep their process\n"
+    "and their clients. Prints what was done, server by server; exit 1\n"
+    "if a step failed. --dry-run prints what would be done, and does\n"
+    "nothing.\n";
 
 static const char kill_help[] =
     "usage: herd kill NAME [SIGNAL]\n"
@@ -188,12 +221,29 @@ static const struct command commands[] = {
         .lines =
             {
                 {"restart NAME...", "stop, then start servers"},
+                {"restart --rolling [NAME...]",
+                 "one at a time, each linked and in sync before\n"
+                 "the next goes down"},
             },
         .help = restart_help,
         .min_args = 1,
         .max_args = ARGS_ANY,
         .bad_args = "needs server names",
         .run = client_restart,
+    },
+    {
+        .name = "reload",
+        .lines =
+            {
+                {"reload [--dry-run]",
+                 "apply a changed herd.conf to the running herd:\n"
+                 "add and remove servers and links, change settings"},
+            },
+        .help = reload_help,
+        .min_args = 0,
+        .max_args = 1,
+        .bad_args = "takes only --dry-run",
+        .run = client_reload,
     },
     {
         .name = "kill",

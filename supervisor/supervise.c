@@ -151,6 +151,47 @@ static char *strdup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
+/* A new child for the server of entry, down; NULL when out of memory.
+ * Its timer is initialised by child_arm. */
+static struct child *child_new(struct supervise *sv,
+                               const struct config_server *entry, int managed)
+{
+    struct child *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    if (backoff_init(&c->backoff, &sv->policy) != 0) {
+        free(c);
+        return NULL;
+    }
+    c->sv = sv;
+    c->conf = *entry;
+    c->cfg = &c->conf;
+    c->state = SUPERVISE_DOWN;
+    c->managed = managed;
+    return c;
+}
+
+static void child_arm(struct child *c)
+{
+    uv_timer_init(c->sv->loop, &c->timer);
+    c->timer.data = c;
+}
+
+/* The policy and timeouts of cfg (every setting holds a value: its
+ * default when herd.conf names none, within its range). */
+static void read_settings(const struct config *cfg,
+                          struct backoff_policy *policy, uint64_t *grace_ms,
+                          uint64_t *ready_timeout_ms)
+{
+    policy->first_ms = cfg->restart_first_ms;
+    policy->max_ms = cfg->restart_max_ms;
+    policy->stable_ms = cfg->restart_stable_ms;
+    policy->limit = (unsigned)cfg->crash_limit;
+    policy->window_ms = cfg->crash_window_ms;
+    *grace_ms = cfg->stop_grace_ms;
+    *ready_timeout_ms = cfg->ready_timeout_ms;
+}
+
 int supervise_init(struct supervise *sv, uv_loop_t *loop,
                    const struct config *cfg, const char *config_path,
                    const char *server_bin, const char *log_dir,
@@ -159,40 +200,27 @@ int supervise_init(struct supervise *sv, uv_loop_t *loop,
 {
     memset(sv, 0, sizeof *sv);
     sv->loop = loop;
-    sv->cfg = cfg;
+    sv->only = only != NULL;
     sv->config_path = strdup_or_null(config_path);
     sv->server_bin = strdup_or_null(server_bin);
     sv->log_dir = strdup_or_null(log_dir);
     sv->data_dir = strdup_or_null(data_dir);
-    /* Every setting holds a value (its default when herd.conf names
-     * none), within its range. */
-    sv->policy.first_ms = cfg->restart_first_ms;
-    sv->policy.max_ms = cfg->restart_max_ms;
-    sv->policy.stable_ms = cfg->restart_stable_ms;
-    sv->policy.limit = (unsigned)cfg->crash_limit;
-    sv->policy.window_ms = cfg->crash_window_ms;
-    sv->grace_ms = cfg->stop_grace_ms;
-    sv->ready_timeout_ms = cfg->ready_timeout_ms;
+    read_settings(cfg, &sv->policy, &sv->grace_ms, &sv->ready_timeout_ms);
     sv->children =
-        calloc(cfg->nservers ? cfg->nservers : 1, sizeof *sv->children);
+        calloc(cfg->nservers ? cfg->nservers : 1, sizeof(struct child *));
     if (sv->children == NULL || sv->config_path == NULL ||
         sv->server_bin == NULL || sv->log_dir == NULL || sv->data_dir == NULL) {
         snprintf(err, errlen, "out of memory");
         return 71;
     }
-    sv->n = cfg->nservers;
-    for (size_t i = 0; i < sv->n; i++) {
-        struct child *c = &sv->children[i];
-        c->sv = sv;
-        c->cfg = &cfg->servers[i];
-        c->state = SUPERVISE_DOWN;
-        c->managed = only == NULL;
-        if (backoff_init(&c->backoff, &sv->policy) != 0) {
+    for (size_t i = 0; i < cfg->nservers; i++) {
+        struct child *c = child_new(sv, &cfg->servers[i], only == NULL);
+        if (c == NULL) {
             snprintf(err, errlen, "out of memory");
             return 71;
         }
-        uv_timer_init(loop, &c->timer);
-        c->timer.data = c;
+        sv->children[sv->n++] = c;
+        child_arm(c);
     }
     if (only != NULL) {
         const char *p = only;
@@ -205,7 +233,7 @@ int supervise_init(struct supervise *sv, uv_loop_t *loop,
                          (int)len, p, config_path);
                 return 64;
             }
-            sv->children[idx].managed = 1;
+            sv->children[idx]->managed = 1;
             p += len + (comma != NULL);
         }
     }
@@ -215,8 +243,16 @@ int supervise_init(struct supervise *sv, uv_loop_t *loop,
 struct child *supervise_find(struct supervise *sv, const char *name)
 {
     for (size_t i = 0; i < sv->n; i++)
-        if (strcmp(sv->children[i].cfg->name, name) == 0)
-            return &sv->children[i];
+        if (strcmp(sv->children[i]->cfg->name, name) == 0)
+            return sv->children[i];
+    return NULL;
+}
+
+struct child *supervise_find_retired(struct supervise *sv, const char *name)
+{
+    for (struct child *c = sv->retired; c != NULL; c = c->next_retired)
+        if (strcmp(c->cfg->name, name) == 0)
+            return c;
     return NULL;
 }
 
@@ -267,11 +303,15 @@ static void on_ready_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         on_event(run->child, SUPERVISE_EV_READY, NULL);
 }
 
+static void check_retired(struct child *c);
+
 static void on_exit(uv_process_t *p, int64_t status, int sig)
 {
     struct supervise_run *run = p->data;
+    struct child *c = run->child;
     struct event_args a = {status, sig};
-    on_event(run->child, SUPERVISE_EV_EXIT, &a);
+    on_event(c, SUPERVISE_EV_EXIT, &a);
+    check_retired(c); /* a server removed by a reload is gone now */
 }
 
 static void on_timer(uv_timer_t *t)
@@ -587,22 +627,25 @@ int supervise_kill(struct child *c, int signum)
 void supervise_start_all(struct supervise *sv)
 {
     for (size_t i = 0; i < sv->n; i++)
-        if (sv->children[i].managed)
-            supervise_start(&sv->children[i]);
+        if (sv->children[i]->managed)
+            supervise_start(sv->children[i]);
 }
 
 void supervise_stop_all(struct supervise *sv)
 {
     sv->stopping_all = 1;
     for (size_t i = 0; i < sv->n; i++)
-        if (sv->children[i].managed)
-            supervise_stop(&sv->children[i]);
+        if (sv->children[i]->managed)
+            supervise_stop(sv->children[i]);
 }
 
 int supervise_all_down(const struct supervise *sv)
 {
     for (size_t i = 0; i < sv->n; i++)
-        if (sv->children[i].run != NULL)
+        if (sv->children[i]->run != NULL)
+            return 0;
+    for (const struct child *c = sv->retired; c != NULL; c = c->next_retired)
+        if (c->run != NULL)
             return 0;
     return 1;
 }
@@ -610,17 +653,151 @@ int supervise_all_down(const struct supervise *sv)
 int supervise_settled(const struct supervise *sv)
 {
     for (size_t i = 0; i < sv->n; i++)
-        if (sv->children[i].managed &&
-            (sv->children[i].state == SUPERVISE_STARTING ||
-             sv->children[i].state == SUPERVISE_BACKOFF))
+        if (sv->children[i]->managed &&
+            (sv->children[i]->state == SUPERVISE_STARTING ||
+             sv->children[i]->state == SUPERVISE_BACKOFF))
             return 0;
     return 1;
 }
 
+/* ---- reloads -------------------------------------------------------- */
+
+static void on_retired_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+/* A retired child without a process leaves the retired list and is
+ * freed once its timer has closed. */
+static void retired_finish(struct child *c)
+{
+    assert(c->retired && c->run == NULL);
+    struct child **pp = &c->sv->retired;
+    while (*pp != NULL && *pp != c)
+        pp = &(*pp)->next_retired;
+    if (*pp == c)
+        *pp = c->next_retired;
+    timer_disarm(c);
+    backoff_free(&c->backoff);
+    uv_close((uv_handle_t *)&c->timer, on_retired_closed);
+}
+
+static void check_retired(struct child *c)
+{
+    if (c->retired && c->run == NULL)
+        retired_finish(c);
+}
+
+int supervise_rebuild(struct supervise *sv, const struct config *cfg)
+{
+    size_t n = cfg->nservers;
+    struct child **next = calloc(n ? n : 1, sizeof(struct child *));
+    unsigned char *fresh = calloc(n ? n : 1, 1);
+    int bad = next == NULL || fresh == NULL;
+    for (size_t i = 0; i < n && !bad; i++) {
+        next[i] = supervise_find(sv, cfg->servers[i].name);
+        if (next[i] == NULL) {
+            next[i] = child_new(sv, &cfg->servers[i], !sv->only);
+            fresh[i] = 1;
+            bad = next[i] == NULL;
+        }
+    }
+    if (bad) { /* nothing is armed yet: the new children just go */
+        for (size_t i = 0; next != NULL && fresh != NULL && i < n; i++)
+            if (fresh[i] && next[i] != NULL) {
+                backoff_free(&next[i]->backoff);
+                free(next[i]);
+            }
+        free(next);
+        free(fresh);
+        return -ENOMEM;
+    }
+    /* Those left out of next retire; the others take their new entry. */
+    for (size_t i = 0; i < sv->n; i++) {
+        struct child *c = sv->children[i];
+        if (config_find(cfg, c->cfg->name, strlen(c->cfg->name)) >= 0)
+            continue;
+        c->retired = 1;
+        c->next_retired = sv->retired;
+        sv->retired = c;
+    }
+    for (size_t i = 0; i < n; i++) {
+        next[i]->conf = cfg->servers[i];
+        if (fresh[i])
+            child_arm(next[i]);
+    }
+    free(sv->children);
+    free(fresh);
+    sv->children = next;
+    sv->n = n;
+    return 0;
+}
+
+void supervise_stop_retired(struct supervise *sv)
+{
+    struct child *c = sv->retired;
+    while (c != NULL) {
+        struct child *next = c->next_retired;
+        if (c->managed)
+            supervise_stop(c); /* a restart under way is off too */
+        check_retired(c);
+        c = next;
+    }
+}
+
+/* Every child's crash history afresh, sized for policy's limit. Returns
+ * 0, or -ENOMEM with nothing changed. */
+static int renew_backoffs(struct supervise *sv,
+                          const struct backoff_policy *policy)
+{
+    size_t total = sv->n;
+    for (struct child *c = sv->retired; c != NULL; c = c->next_retired)
+        total++;
+    struct backoff *fresh = calloc(total ? total : 1, sizeof *fresh);
+    if (fresh == NULL)
+        return -ENOMEM;
+    size_t k = 0;
+    for (; k < total; k++)
+        if (backoff_init(&fresh[k], policy) != 0)
+            break;
+    if (k < total) {
+        while (k > 0)
+            backoff_free(&fresh[--k]);
+        free(fresh);
+        return -ENOMEM;
+    }
+    k = 0;
+    for (size_t i = 0; i < sv->n; i++, k++) {
+        backoff_free(&sv->children[i]->backoff);
+        sv->children[i]->backoff = fresh[k];
+    }
+    for (struct child *c = sv->retired; c != NULL; c = c->next_retired, k++) {
+        backoff_free(&c->backoff);
+        c->backoff = fresh[k];
+    }
+    free(fresh);
+    return 0;
+}
+
+int supervise_set_settings(struct supervise *sv, const struct config *cfg)
+{
+    struct backoff_policy policy;
+    uint64_t grace_ms;
+    uint64_t ready_ms;
+    read_settings(cfg, &policy, &grace_ms, &ready_ms);
+    if (policy.limit != sv->policy.limit && renew_backoffs(sv, &policy) != 0)
+        return -ENOMEM;
+    sv->policy = policy;
+    sv->grace_ms = grace_ms;
+    sv->ready_timeout_ms = ready_ms;
+    return 0;
+}
+
 void supervise_close(struct supervise *sv)
 {
+    assert(sv->retired == NULL); /* each left once its process exited */
     for (size_t i = 0; i < sv->n; i++) {
-        struct child *c = &sv->children[i];
+        struct child *c = sv->children[i];
         assert(c->run == NULL);
         uv_close((uv_handle_t *)&c->timer, NULL);
         backoff_free(&c->backoff);
@@ -630,6 +807,8 @@ void supervise_close(struct supervise *sv)
 
 void supervise_free(struct supervise *sv)
 {
+    for (size_t i = 0; i < sv->n; i++)
+        free(sv->children[i]);
     free(sv->children);
     free(sv->config_path);
     free(sv->server_bin);

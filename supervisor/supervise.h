@@ -25,6 +25,13 @@
  * lifeline: if the supervisor dies, every server sees EOF and stops, so no
  * orphan is left behind). The supervisor never reads or writes the
  * lifeline; it only holds it open.
+ *
+ * A reload (herd reload) rebuilds the table from the new herd.conf
+ * (supervise_rebuild): each child is allocated on its own, so that a
+ * child that stays keeps its address, its process and its state whatever
+ * happens to the table around it; a child whose server is gone from
+ * herd.conf leaves the table for the retired list, is stopped, and is
+ * freed once its process has exited.
  */
 #ifndef HERD_SUPERVISE_H
 #define HERD_SUPERVISE_H
@@ -53,7 +60,10 @@ struct supervise_run;
 
 struct child {
     struct supervise *sv;
+    /* Its entry of herd.conf: &conf, the child's own copy, so that it
+     * outlives the struct config it came from (a reload frees that). */
     const struct config_server *cfg;
+    struct config_server conf;
     enum supervise_state state;
     int managed; /* runs under this supervisor (--only) */
     int want_up; /* the operator's intent */
@@ -68,11 +78,14 @@ struct child {
     char last_exit[32]; /* "exit 1", "signal 9 (KILL)", "" */
     char note[160];     /* why it is failed or down */
     struct backoff backoff;
+    /* Gone from herd.conf by a reload: out of the table, in sv->retired
+     * until its process has exited. */
+    int retired;
+    struct child *next_retired;
 };
 
 struct supervise {
     uv_loop_t *loop;
-    const struct config *cfg;
     char *config_path; /* absolute */
     char *server_bin;
     char *log_dir;
@@ -81,8 +94,11 @@ struct supervise {
     struct backoff_policy policy;
     uint64_t grace_ms;
     uint64_t ready_timeout_ms;
-    struct child *children;
+    struct child **children; /* herd.conf's servers, in its order */
     size_t n;
+    struct child *retired; /* removed by a reload, still running */
+    /* Started with --only: a server a reload adds is not run here. */
+    int only;
     /* Called after every state change. */
     void (*on_change)(struct supervise *sv, void *arg);
     void *change_arg;
@@ -105,6 +121,26 @@ void supervise_close(struct supervise *sv);
 void supervise_free(struct supervise *sv);
 
 struct child *supervise_find(struct supervise *sv, const char *name);
+/* A child removed by a reload whose process has not exited yet, or
+ * NULL. */
+struct child *supervise_find_retired(struct supervise *sv, const char *name);
+
+/* A reload, in two steps. supervise_rebuild makes the table follow cfg
+ * (the new herd.conf, in its order): a child whose name cfg still has
+ * keeps its process, its state and its address, with its entry updated;
+ * a new name gets a new child, down (managed unless the supervisor runs
+ * --only), which the caller starts; a child whose name is gone moves to
+ * the retired list. No state changes and nothing is called back here.
+ * Returns 0, or -ENOMEM with nothing changed. supervise_stop_retired
+ * then stops the retired children (each is freed once its process has
+ * exited: at once when it has none). */
+int supervise_rebuild(struct supervise *sv, const struct config *cfg);
+void supervise_stop_retired(struct supervise *sv);
+/* The restart policy (restart_*, crash_*), stop grace and ready timeout
+ * of cfg, from now on (a running timer keeps its delay). A new crash_limit
+ * starts every crash history afresh. Returns 0, or -ENOMEM with nothing
+ * changed. */
+int supervise_set_settings(struct supervise *sv, const struct config *cfg);
 /* Operator requests; each returns 0 or a negative errno-style code:
  * -EPERM for a server not managed here, and for kill -ESRCH when it has no
  * process (or uv_process_kill's error). */
@@ -115,7 +151,7 @@ int supervise_kill(struct child *c, int signum);
 void supervise_start_all(struct supervise *sv);
 void supervise_stop_all(struct supervise *sv);
 
-/* No server has a process. */
+/* No server has a process (retired ones included). */
 int supervise_all_down(const struct supervise *sv);
 /* No managed server is starting or waiting to restart (each is up, down,
  * stopping or failed). */

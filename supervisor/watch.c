@@ -37,7 +37,9 @@ struct watch_call {
     int err; /* 0, or a uv error: why the call ended short */
     void (*done)(struct watch_call *c);
     void *arg;
-    size_t server;
+    size_t server; /* the caller's: a batch's target */
+    char name[CONFIG_NAME_MAX + 1];
+    char path[108]; /* the server's control socket; "": none */
     struct watch_call *prev, *next;
 };
 
@@ -128,12 +130,15 @@ static void on_call_connected(uv_connect_t *req, int status)
         call_end(c, rc);
 }
 
-/* Starts a call to server i: text (lines lines) sent, as many reply lines
- * awaited for at most timeout_ms; done(c) runs once, never before this
- * returns. Returns the call, or NULL (out of memory, or closing). */
+/* Starts a call to the server named name whose control socket is path
+ * ("": it has none it can reach): text (lines lines) sent, as many reply
+ * lines awaited for at most timeout_ms; done(c) runs once, never before
+ * this returns. i is the caller's. Returns the call, or NULL (out of
+ * memory, or closing). */
 static struct watch_call *
-call_start(struct watch *w, size_t i, const char *text, int lines,
-           uint64_t timeout_ms, void (*done)(struct watch_call *c), void *arg)
+call_start(struct watch *w, const char *name, const char *path, size_t i,
+           const char *text, int lines, uint64_t timeout_ms,
+           void (*done)(struct watch_call *c), void *arg)
 {
     struct watch_call *c = w->closing ? NULL : calloc(1, sizeof *c);
     if (c == NULL)
@@ -143,6 +148,8 @@ call_start(struct watch *w, size_t i, const char *text, int lines,
     c->done = done;
     c->arg = arg;
     c->server = i;
+    snprintf(c->name, sizeof c->name, "%s", name);
+    snprintf(c->path, sizeof c->path, "%s", path);
     dynbuf_init(&c->out, SIZE_MAX);
     dynbuf_init(&c->in, WATCH_REPLY_MAX);
     if (dynbuf_add(&c->out, text, strlen(text)) != 0) {
@@ -159,7 +166,6 @@ call_start(struct watch *w, size_t i, const char *text, int lines,
         c->next->prev = c;
     w->calls = c;
     uv_timer_start(&c->timer, on_call_timeout, timeout_ms, 0);
-    const char *path = w->servers[i].path;
     if (path[0] == '\0') /* a socket path too long: it cannot answer */
         uv_timer_start(&c->timer, on_call_timeout, 0, 0);
     else
@@ -219,10 +225,24 @@ static void round_done(struct watch *w)
     w->rounds[WATCH_ROUNDS - 1].ms = uv_now(w->loop);
 }
 
+/* The server named name now, or NULL (a reload removed it). */
+static struct watch_server *find_server(struct watch *w, const char *name)
+{
+    for (size_t i = 0; i < w->nservers; i++)
+        if (strcmp(w->servers[i].name, name) == 0)
+            return &w->servers[i];
+    return NULL;
+}
+
 static void on_status(struct watch_call *c)
 {
     struct watch *w = c->w;
-    struct watch_server *s = &w->servers[c->server];
+    struct watch_server *s = find_server(w, c->name);
+    if (s == NULL || s->poll != c) { /* its server left herd.conf */
+        if (w->outstanding > 0 && --w->outstanding == 0 && !w->closing)
+            round_done(w);
+        return;
+    }
     s->poll = NULL;
     json_decref(s->status);
     s->status = NULL;
@@ -241,37 +261,53 @@ static void on_status(struct watch_call *c)
 static void on_tick(uv_timer_t *t)
 {
     struct watch *w = t->data;
-    for (size_t i = 0; i < w->cfg->nservers; i++) {
+    for (size_t i = 0; i < w->nservers; i++) {
         struct watch_server *s = &w->servers[i];
         if (s->poll != NULL)
             continue; /* still out from the last round */
-        s->poll =
-            call_start(w, i, "status\n", 1, WATCH_TIMEOUT_MS, on_status, s);
+        s->poll = call_start(w, s->name, s->path, i, "status\n", 1,
+                             WATCH_TIMEOUT_MS, on_status, NULL);
         if (s->poll != NULL)
             w->outstanding++;
     }
 }
 
+/* The table of cfg's servers, each with its control socket's path; NULL
+ * when out of memory. */
+static struct watch_server *new_servers(struct watch *w)
+{
+    const struct config *cfg = w->cfg;
+    struct watch_server *v =
+        calloc(cfg->nservers ? cfg->nservers : 1, sizeof *v);
+    for (size_t i = 0; v != NULL && i < cfg->nservers; i++) {
+        struct watch_server *s = &v[i];
+        s->w = w;
+        snprintf(s->name, sizeof s->name, "%s", cfg->servers[i].name);
+        if (config_control_path(w->run_dir, s->name, s->path, sizeof s->path) !=
+                0 ||
+            strlen(s->path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+            s->path[0] = '\0';
+    }
+    return v;
+}
+
 int watch_init(struct watch *w, uv_loop_t *loop, const struct config *cfg,
-               const char *run_dir, json_t *(*supervisor)(void *arg), void *arg)
+               const char *run_dir, int polling,
+               json_t *(*supervisor)(void *arg), void *arg)
 {
     memset(w, 0, sizeof *w);
     w->loop = loop;
     w->cfg = cfg;
+    w->polling = polling;
     w->supervisor = supervisor;
     w->supervisor_arg = arg;
-    w->servers = calloc(cfg->nservers ? cfg->nservers : 1, sizeof *w->servers);
+    if (strlen(run_dir) >= sizeof w->run_dir)
+        return UV_ENAMETOOLONG;
+    snprintf(w->run_dir, sizeof w->run_dir, "%s", run_dir);
+    w->servers = new_servers(w);
     if (w->servers == NULL)
         return UV_ENOMEM;
-    for (size_t i = 0; i < cfg->nservers; i++) {
-        struct watch_server *s = &w->servers[i];
-        s->w = w;
-        s->index = i;
-        if (config_control_path(run_dir, cfg->servers[i].name, s->path,
-                                sizeof s->path) != 0 ||
-            strlen(s->path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-            s->path[0] = '\0';
-    }
+    w->nservers = cfg->nservers;
     int rc = uv_timer_init(loop, &w->tick);
     if (rc != 0) {
         free(w->servers);
@@ -279,12 +315,41 @@ int watch_init(struct watch *w, uv_loop_t *loop, const struct config *cfg,
         return rc;
     }
     w->tick.data = w;
+    if (!polling)
+        return 0;
     return uv_timer_start(&w->tick, on_tick, 0, WATCH_INTERVAL_MS);
+}
+
+int watch_reconfigure(struct watch *w)
+{
+    if (w->servers == NULL)
+        return 0;
+    struct watch_server *v = new_servers(w);
+    if (v == NULL)
+        return UV_ENOMEM;
+    /* The servers that stay keep their answer and their question out;
+     * those gone drop theirs (a question out ends unheeded). */
+    for (size_t k = 0; k < w->nservers; k++) {
+        struct watch_server *old = &w->servers[k];
+        size_t i = 0;
+        while (i < w->cfg->nservers && strcmp(v[i].name, old->name) != 0)
+            i++;
+        if (i == w->cfg->nservers) {
+            json_decref(old->status);
+            continue;
+        }
+        v[i].poll = old->poll;
+        v[i].status = old->status;
+    }
+    free(w->servers);
+    w->servers = v;
+    w->nservers = w->cfg->nservers;
+    return 0;
 }
 
 void watch_poll_now(struct watch *w)
 {
-    if (w->closing)
+    if (w->closing || !w->polling)
         return;
     uv_timer_again(&w->tick); /* the next tick a full interval from now */
     on_tick(&w->tick);
@@ -308,11 +373,19 @@ json_t *watch_view(struct watch *w)
 
 /* ---- cut and heal --------------------------------------------------- */
 
+/* A server a batch tells something. */
+struct batch_target {
+    char name[CONFIG_NAME_MAX + 1];
+    char path[108];
+    char *lines; /* what it is told */
+};
+
 struct watch_batch {
     struct watch *w;
     uv_timer_t *start;        /* until the first step has run; then NULL */
     struct watch_batch *next; /* in w->batches while start is set */
-    char **lines;             /* per server: what it is told, or NULL */
+    struct batch_target *targets;
+    size_t ntargets;
     size_t pending;
     int sending; /* the lines are out (after the probe) */
     enum watch_result result;
@@ -323,9 +396,9 @@ struct watch_batch {
 
 static void batch_free(struct watch_batch *b)
 {
-    for (size_t i = 0; i < b->w->cfg->nservers; i++)
-        free(b->lines[i]);
-    free(b->lines);
+    for (size_t i = 0; i < b->ntargets; i++)
+        free(b->targets[i].lines);
+    free(b->targets);
     free(b);
 }
 
@@ -347,8 +420,7 @@ batch_fail(struct watch_batch *b, enum watch_result result, const char *fmt,
 static const char *call_why(const struct watch_call *c, char *out, size_t cap)
 {
     if (c->err == UV_ENOENT || c->err == UV_ECONNREFUSED)
-        snprintf(out, cap, "not running (nothing listens on %s)",
-                 c->w->servers[c->server].path);
+        snprintf(out, cap, "not running (nothing listens on %s)", c->path);
     else if (c->err == UV_ETIMEDOUT)
         snprintf(out, cap,
                  "not answering (no reply in time: stopped or busy?)");
@@ -366,7 +438,7 @@ static void batch_step(struct watch_batch *b);
 static void on_probed(struct watch_call *c)
 {
     struct watch_batch *b = c->arg;
-    const char *name = b->w->cfg->servers[c->server].name;
+    const char *name = c->name;
     char why[300];
     char *line = c->err == 0 ? call_line(c, 0) : NULL;
     if (c->err == UV_ECANCELED)
@@ -383,7 +455,7 @@ static void on_probed(struct watch_call *c)
 static void on_sent(struct watch_call *c)
 {
     struct watch_batch *b = c->arg;
-    const char *name = b->w->cfg->servers[c->server].name;
+    const char *name = c->name;
     char why[300];
     for (int k = 0; k < c->want; k++) {
         char *line = call_line(c, k);
@@ -407,18 +479,16 @@ static void on_sent(struct watch_call *c)
 static void batch_calls(struct watch_batch *b)
 {
     struct watch *w = b->w;
-    for (size_t i = 0; i < w->cfg->nservers; i++) {
-        const char *text = b->lines[i];
-        if (text == NULL)
-            continue;
+    for (size_t i = 0; i < b->ntargets; i++) {
+        const struct batch_target *t = &b->targets[i];
         int n = 0;
-        for (const char *p = text; *p != '\0'; p++)
+        for (const char *p = t->lines; *p != '\0'; p++)
             n += *p == '\n';
         struct watch_call *c =
-            b->sending
-                ? call_start(w, i, text, n, WATCH_SEND_TIMEOUT_MS, on_sent, b)
-                : call_start(w, i, "status\n", 1, WATCH_PROBE_TIMEOUT_MS,
-                             on_probed, b);
+            b->sending ? call_start(w, t->name, t->path, i, t->lines, n,
+                                    WATCH_SEND_TIMEOUT_MS, on_sent, b)
+                       : call_start(w, t->name, t->path, i, "status\n", 1,
+                                    WATCH_PROBE_TIMEOUT_MS, on_probed, b);
         if (c == NULL) {
             batch_fail(b, w->closing ? WATCH_ECLOSED : WATCH_ENOMEM, "%s",
                        w->closing ? "the supervisor is stopping"
@@ -477,24 +547,31 @@ int watch_send(struct watch *w, const char *const *lines, watch_sent_fn done,
 {
     if (w->closing)
         return WATCH_ECLOSED;
-    size_t n = w->cfg->nservers;
+    size_t n = w->nservers;
     struct watch_batch *b = calloc(1, sizeof *b);
     uv_timer_t *t = malloc(sizeof *t);
-    char **copy = calloc(n ? n : 1, sizeof *copy);
-    int bad = b == NULL || t == NULL || copy == NULL;
-    for (size_t i = 0; i < n && !bad; i++)
-        if (lines[i] != NULL && (copy[i] = strdup(lines[i])) == NULL)
-            bad = 1;
+    struct batch_target *v = calloc(n ? n : 1, sizeof *v);
+    size_t k = 0;
+    int bad = b == NULL || t == NULL || v == NULL;
+    for (size_t i = 0; i < n && !bad; i++) {
+        if (lines[i] == NULL)
+            continue;
+        snprintf(v[k].name, sizeof v[k].name, "%s", w->servers[i].name);
+        snprintf(v[k].path, sizeof v[k].path, "%s", w->servers[i].path);
+        v[k].lines = strdup(lines[i]);
+        bad = v[k++].lines == NULL;
+    }
     if (bad) {
-        for (size_t i = 0; copy != NULL && i < n; i++)
-            free(copy[i]);
-        free(copy);
+        for (size_t i = 0; v != NULL && i < k; i++)
+            free(v[i].lines);
+        free(v);
         free(b);
         free(t);
         return WATCH_ENOMEM;
     }
     b->w = w;
-    b->lines = copy;
+    b->targets = v;
+    b->ntargets = k;
     b->done = done;
     b->arg = arg;
     b->start = t;
@@ -503,6 +580,52 @@ int watch_send(struct watch *w, const char *const *lines, watch_sent_fn done,
     uv_timer_init(w->loop, t);
     t->data = b;
     uv_timer_start(t, on_batch_start, 0, 0);
+    return 0;
+}
+
+/* ---- questions of the supervisor's own ------------------------------ */
+
+struct watch_question {
+    watch_answer_fn done;
+    void *arg;
+};
+
+static void on_answered(struct watch_call *c)
+{
+    struct watch_question *q = c->arg;
+    char why[300] = "";
+    char *line = c->err == 0 || c->got > 0 ? call_line(c, 0) : NULL;
+    if (line == NULL)
+        call_why(c, why, sizeof why);
+    q->done(q->arg, c->name, line, why);
+    free(q);
+}
+
+int watch_ask(struct watch *w, const char *name, const char *line,
+              uint64_t timeout_ms, watch_answer_fn done, void *arg)
+{
+    if (w->closing)
+        return WATCH_ECLOSED;
+    const struct watch_server *s = find_server(w, name);
+    if (s == NULL)
+        return WATCH_EDOWN;
+    struct watch_question *q = calloc(1, sizeof *q);
+    size_t len = strlen(line);
+    char *text = q != NULL ? malloc(len + 2) : NULL;
+    if (text == NULL) {
+        free(q);
+        return WATCH_ENOMEM;
+    }
+    snprintf(text, len + 2, "%s\n", line);
+    q->done = done;
+    q->arg = arg;
+    struct watch_call *c =
+        call_start(w, s->name, s->path, 0, text, 1, timeout_ms, on_answered, q);
+    free(text);
+    if (c == NULL) {
+        free(q);
+        return WATCH_ENOMEM;
+    }
     return 0;
 }
 
@@ -527,7 +650,7 @@ void watch_close(struct watch *w)
 
 void watch_free(struct watch *w)
 {
-    for (size_t i = 0; w->servers != NULL && i < w->cfg->nservers; i++)
+    for (size_t i = 0; w->servers != NULL && i < w->nservers; i++)
         json_decref(w->servers[i].status);
     free(w->servers);
     w->servers = NULL;

@@ -10,7 +10,11 @@
  *
  * The web page's cut and heal go through here too (watch_send): the lines
  * herd cut and herd heal send, to the servers concerned, each of which must
- * answer a status first, or none is told anything (like herd cut).
+ * answer a status first, or none is told anything (like herd cut). So do
+ * the supervisor's own questions (watch_ask: a reload's "reload").
+ *
+ * The set of servers follows herd.conf across a reload (watch_reconfigure):
+ * exchanges in flight name their server, not its place in the table.
  */
 #ifndef HERD_WATCH_H
 #define HERD_WATCH_H
@@ -38,7 +42,7 @@ struct watch_batch;
 /* One server of herd.conf, as last heard. */
 struct watch_server {
     struct watch *w;
-    size_t index;
+    char name[CONFIG_NAME_MAX + 1];
     char path[108];          /* its control socket; "" when too long */
     struct watch_call *poll; /* the status question in flight, or NULL */
     json_t *status;          /* its latest answer; NULL: none */
@@ -53,7 +57,10 @@ struct watch_round {
 struct watch {
     uv_loop_t *loop;
     const struct config *cfg;
+    char run_dir[4096];
     struct watch_server *servers; /* cfg->nservers */
+    size_t nservers; /* servers' entries (cfg's until a reload changes it) */
+    int polling;     /* asks every WATCH_INTERVAL_MS */
     uv_timer_t tick;
     size_t outstanding; /* status questions of this round still out */
     struct watch_round rounds[WATCH_ROUNDS]; /* oldest first */
@@ -65,12 +72,19 @@ struct watch {
     int closing;
 };
 
-/* Starts watching the servers of cfg (borrowed for the watch's life),
- * whose control sockets are in run_dir. supervisor (may be NULL) gives
- * the supervisor's own status object. Returns 0 or a uv error. */
+/* Starts watching the servers of cfg (borrowed for the watch's life: a
+ * reload changes it in place, then calls watch_reconfigure), whose control
+ * sockets are in run_dir. polling: ask each for its status every
+ * WATCH_INTERVAL_MS (else the watch only carries watch_send and watch_ask).
+ * supervisor (may be NULL) gives the supervisor's own status object.
+ * Returns 0 or a uv error. */
 int watch_init(struct watch *w, uv_loop_t *loop, const struct config *cfg,
-               const char *run_dir, json_t *(*supervisor)(void *arg),
-               void *arg);
+               const char *run_dir, int polling,
+               json_t *(*supervisor)(void *arg), void *arg);
+/* cfg has changed (a reload): the servers follow its list, each one
+ * kept keeping its latest answer. Returns 0, or UV_ENOMEM with nothing
+ * changed. */
+int watch_reconfigure(struct watch *w);
 /* Asks every server now instead of at the next tick (after a change). */
 void watch_poll_now(struct watch *w);
 /* The herd as it is now: view_build from the supervisor's status and the
@@ -97,6 +111,18 @@ typedef void (*watch_sent_fn)(void *arg, enum watch_result result,
  * done is not called. */
 int watch_send(struct watch *w, const char *const *lines, watch_sent_fn done,
                void *arg);
+
+/* watch_ask's outcome: reply is the first line of the answer without its
+ * newline (NULL: none came; why says why, in herd cut's words), both
+ * valid during the call. */
+typedef void (*watch_answer_fn)(void *arg, const char *name, const char *reply,
+                                const char *why);
+/* Sends line (no newline) to the control socket of the server named name
+ * and waits at most timeout_ms for one line back. done is called once,
+ * never before this returns. Returns 0, or WATCH_ENOMEM / WATCH_ECLOSED
+ * (or WATCH_EDOWN: no such server) and done is not called. */
+int watch_ask(struct watch *w, const char *name, const char *line,
+              uint64_t timeout_ms, watch_answer_fn done, void *arg);
 
 /* Ends every exchange (watch_send's callbacks are told WATCH_ECLOSED) and
  * closes the handles; the loop must then run to close them. */
