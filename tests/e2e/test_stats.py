@@ -130,7 +130,8 @@ def bucket_of(us):
 
 
 STATUS_KEYS = ["name", "pid", "epoch", "uptime_ms", "records", "digest", "clients",
-               "counters", "places", "whatsat_latency", "wal", "neighbours"]
+               "counters", "places", "whatsat_latency", "wal", "neighbours", "config"]
+CONFIG_KEYS = ["loaded_ms", "reloads", "last_reload"]
 COUNTER_KEYS = ["iamat", "whatsat", "invalid", "stale", "refused", "connections"]
 PLACES_KEYS = ["provider", "requests", "cache_hits", "cache_misses", "in_flight",
                "errors", "latency"]
@@ -150,6 +151,7 @@ def check_shape(s, st):
     eq(list(st["counters"].keys()), COUNTER_KEYS, what + ": counters")
     eq(list(st["places"].keys()), PLACES_KEYS, what + ": places")
     eq(list(st["wal"].keys()), WAL_KEYS, what + ": wal")
+    eq(list(st["config"].keys()), CONFIG_KEYS, what + ": config")  # e2e.server_reload
     check_hist(st["places"]["latency"], what + ": places latency")
     check_hist(st["whatsat_latency"], what + ": whatsat latency")
     for n in st["neighbours"]:
