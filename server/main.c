@@ -16,6 +16,7 @@
 #include "exit_codes.h"
 #include "fileio.h"
 #include "places.h"
+#include "reload_plan.h"
 #include "server.h"
 #include "strparse.h"
 
@@ -432,6 +433,8 @@ static int apply_config(struct args *a, struct config *cfg)
                  a->opt.name);
         a->opt.log_file = a->log_path;
     }
+    reload_plan_follows(cfg, a->config, a->opt.name, &a->opt.settings,
+                        a->opt.follows_file);
     if (a->control == NULL) {
         char run_dir[4096];
         if (config_run_dir(cfg, a->config, run_dir, sizeof run_dir) != 0 ||

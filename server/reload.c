@@ -118,6 +118,7 @@ static int plan(struct server *srv, struct config *cfg, struct reload_plan *pl,
         .npeers = npeers,
         .fixed = fixed,
         .nfixed = opt->npeers_args,
+        .follows = opt->follows_file,
     };
     char pwhy[RELOAD_WHY_MAX - 64];
     int rc = -1;

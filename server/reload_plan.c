@@ -150,8 +150,35 @@ static int same_join(const char *have, const char *dir, const char *name,
            strcmp(have + d + 1 + n, suffix) == 0;
 }
 
+/* Whether have is DIR/name + suffix, DIR being set, or else the
+ * directory named beside next to the file at config_path (herd's
+ * default). */
+static int same_as_herd(const char *have, const char *set,
+                        const char *config_path, const char *beside,
+                        const char *name, const char *suffix)
+{
+    if (set != NULL)
+        return same_join(have, set, name, suffix);
+    const char *slash = strrchr(config_path, '/');
+    char dir[4200];
+    int n = slash == NULL
+                ? snprintf(dir, sizeof dir, "%s", beside)
+                : snprintf(dir, sizeof dir, "%.*s/%s",
+                           (int)(slash - config_path), config_path, beside);
+    return n > 0 && (size_t)n < sizeof dir &&
+           same_join(have, dir, name, suffix);
+}
+
+/* Whether row i of the running settings came from the command line and
+ * follows the file (then it is compared as the file's). */
+static int follows(const struct reload_running *run, size_t i)
+{
+    return run->follows != NULL && run->follows[i];
+}
+
 /* A FILE row of the server's own files: whether the path the server
- * makes of it (the command line's, when it gave one) would move. */
+ * makes of it would move. One the command line gave moves only when it
+ * followed the file, as herd would make it now. */
 static int own_file_moves(const struct reload_running *run,
                           const struct config *cfg, const struct setting *st,
                           int *moves, char *why, size_t cap)
@@ -161,10 +188,16 @@ static int own_file_moves(const struct reload_running *run,
     if (st == &settings_table[SETTING_data_dir]) {
         if (have->origin[SETTING_data_dir] != SETTINGS_ARGS)
             *moves = !same_join(have->data_dir, cfg->data_dir, run->name, "");
+        else if (follows(run, SETTING_data_dir))
+            *moves = !same_as_herd(have->data_dir, cfg->data_dir,
+                                   run->config_path, "data", run->name, "");
     } else if (st == &settings_table[SETTING_log_dir]) {
         if (have->origin[SETTING_log_file] != SETTINGS_ARGS)
             *moves =
                 !same_join(have->log_file, cfg->log_dir, run->name, ".log");
+        else if (follows(run, SETTING_log_file))
+            *moves = !same_as_herd(have->log_file, cfg->log_dir,
+                                   run->config_path, "log", run->name, ".log");
     } else if (st == &settings_table[SETTING_run_dir] && !run->control_args) {
         char dir[4096];
         char path[4200];
@@ -201,9 +234,17 @@ static int diff_settings(struct reload_plan *pl,
                 add_restart(pl, st->name);
             continue;
         }
-        /* The command line's (log_file is only there) never change. */
-        if (st->where != SETTINGS_BOTH || have->origin[i] == SETTINGS_ARGS)
+        /* The command line's (log_file is only there) never change; a
+         * FIXED one that follows the file may need a restart. */
+        if (st->where != SETTINGS_BOTH)
             continue;
+        if (have->origin[i] == SETTINGS_ARGS) {
+            struct settings file = *have;
+            take_from_file(&file, cfg, st);
+            if (!st->live && follows(run, i) && row_differs(have, &file, st))
+                add_restart(pl, st->name);
+            continue;
+        }
         take_from_file(want, cfg, st);
         if (!row_differs(have, want, st))
             continue;
@@ -248,6 +289,27 @@ static void make_next(struct reload_plan *pl, const struct settings *have,
         else
             *settings_string(&pl->next, st) = string_in(want, st);
         pl->next.origin[i] = want->origin[i];
+    }
+}
+
+void reload_plan_follows(const struct config *cfg, const char *config_path,
+                         const char *name, const struct settings *s,
+                         unsigned char follows[SETTINGS_COUNT])
+{
+    memset(follows, 0, SETTINGS_COUNT);
+    for (size_t i = 0; i < SETTINGS_COUNT; i++) {
+        const struct setting *st = &settings_table[i];
+        if (s->origin[i] != SETTINGS_ARGS)
+            continue;
+        if (i == SETTING_data_dir)
+            follows[i] = same_as_herd(s->data_dir, cfg->data_dir, config_path,
+                                      "data", name, "");
+        else if (i == SETTING_log_file)
+            follows[i] = same_as_herd(s->log_file, cfg->log_dir, config_path,
+                                      "log", name, ".log");
+        else if (st->where == SETTINGS_BOTH && !st->live &&
+                 cfg->origin[i] == SETTINGS_FILE)
+            follows[i] = !row_differs(s, &cfg->settings, st);
     }
 }
 

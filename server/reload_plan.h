@@ -16,7 +16,11 @@
  *                and control socket ("run_dir") when herd.conf moves them
  *
  * A FIXED setting is compared with what runs, not with the file read
- * before: it stays listed on every reload until the server restarts.
+ * before: it stays listed on every reload until the server restarts. One
+ * the command line gave is compared only when it follows the file
+ * (reload_plan_follows): herd passes herd.conf's own data directory, log
+ * file and secret on the command line, and a restart by herd takes the
+ * file's new ones; a value of the operator's own stays.
  * The file is refused whole (nothing changes) when it does not name this
  * server (and the command line gave no --listen), or when the merged
  * values are ones a start would refuse: a link timeout not longer than
@@ -54,6 +58,11 @@ struct reload_running {
     size_t npeers;
     const struct reload_peer *fixed; /* those of them given by --peer */
     size_t nfixed;
+    /* Per row (reload_plan_follows): given on the command line, but as
+     * the file read at start gave it, as a supervisor passes herd.conf's
+     * own data directory, log file and secret. Such a FIXED row is
+     * compared with the file like one the file gave. NULL: none. */
+    const unsigned char *follows;
 };
 
 struct reload_plan {
@@ -79,6 +88,15 @@ enum reload_plan_status {
     RELOAD_PLAN_EREFUSED = -2201, /* the file cannot be used: why says */
     RELOAD_PLAN_ENOMEM = -2202
 };
+
+/* Which rows of s (the settings a server starts with) that the command
+ * line gave are what cfg (read from config_path) gives server name: a
+ * FIXED row of the table with the file's value; data_dir and log_file
+ * when they are DIR/NAME and DIR/NAME.log, DIR being the file's data_dir
+ * and log_dir, or data and log beside the file (as herd passes them). */
+void reload_plan_follows(const struct config *cfg, const char *config_path,
+                         const char *name, const struct settings *s,
+                         unsigned char follows[SETTINGS_COUNT]);
 
 /* Compares cfg (read from run->config_path) with what runs. Returns 0
  * with *pl filled (reload_plan_free it), or RELOAD_PLAN_EREFUSED with a

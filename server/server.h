@@ -42,6 +42,10 @@ struct server_options {
     const char *config_path;
     size_t npeers_args;
     int listen_args, peer_listen_args, control_args;
+    /* Settings the command line gave as the file read at start did
+     * (reload_plan_follows): a reload reports their change in the file
+     * as needing a restart. */
+    unsigned char follows_file[SETTINGS_COUNT];
     /* opt->max_clients, opt->places, ...: every row of settings.h, from
      * the command line, herd.conf or the default (opt->origin says which;
      * strings borrowed from argv or the herd.conf read at start). Here

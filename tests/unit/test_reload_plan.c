@@ -417,6 +417,74 @@ static void test_refused(void)
     finish(&r);
 }
 
+/* Started as herd starts a server: --data-dir, --log-file and
+ * --secret-file on the command line, made from the file (data and log
+ * beside it when it names none). A change of them in the file needs a
+ * restart by herd, and is reported; values of the operator's own are
+ * not the file's business. */
+static void test_follows_herd(void)
+{
+    struct running r;
+    init(&r);
+    char why[256];
+    static const char text[] = "server Alford 127.0.0.1:12010\n"
+                               "server Bolden 127.0.0.1:12011\n"
+                               "link Alford Bolden\n"
+                               "secret_file secret\n";
+    CHECK_EQ_INT(settings_set_arg(&r.args, "--secret-file", "/etc/herd/secret",
+                                  why, sizeof why),
+                 0);
+    CHECK_EQ_INT(settings_set_arg(&r.args, "--log-file",
+                                  "/etc/herd/log/Alford.log", why, sizeof why),
+                 0);
+    CHECK_EQ_INT(
+        settings_set_arg(&r.args, "--places", "offline", why, sizeof why), 0);
+    start(&r, text, "Alford");
+    r.args.data_dir = "/etc/herd/data/Alford"; /* herd's --data-dir */
+    r.args.origin[SETTING_data_dir] = SETTINGS_ARGS;
+    r.args.log_file = "/etc/herd/log/Alford.log";
+    unsigned char follows[SETTINGS_COUNT];
+    reload_plan_follows(&r.cfg, PATH, "Alford", &r.args, follows);
+    CHECK(follows[SETTING_data_dir]);
+    CHECK(follows[SETTING_log_file]);
+    CHECK(follows[SETTING_secret_file]);
+    CHECK(!follows[SETTING_places]); /* the file names none */
+    CHECK(!follows[SETTING_max_line]);
+    r.run.follows = follows;
+    struct reload_plan pl;
+    struct config cfg;
+    CHECK_EQ_INT(plan(&pl, &r, &cfg, text, why, sizeof why), 0);
+    CHECK(reload_plan_empty(&pl));
+    reload_plan_free(&pl);
+    config_free(&cfg);
+    CHECK_EQ_INT(plan(&pl, &r, &cfg,
+                      "server Alford 127.0.0.1:12010\n"
+                      "server Bolden 127.0.0.1:12011\n"
+                      "link Alford Bolden\n"
+                      "secret_file /srv/secret\n"
+                      "data_dir /srv/data\nlog_dir /srv/log\n"
+                      "places google\n",
+                      why, sizeof why),
+                 0);
+    check_restart(&pl, "log_dir data_dir secret_file");
+    CHECK_EQ_STR(pl.next.data_dir, "/etc/herd/data/Alford");
+    CHECK_EQ_STR(pl.next.secret_file, "/etc/herd/secret");
+    reload_plan_free(&pl);
+    config_free(&cfg);
+    /* The operator's own --data-dir: the file's data_dir is not its. */
+    r.args.data_dir = "/mine";
+    reload_plan_follows(&r.cfg, PATH, "Alford", &r.args, follows);
+    CHECK(!follows[SETTING_data_dir]);
+    CHECK_EQ_INT(plan(&pl, &r, &cfg,
+                      with("secret_file secret\ndata_dir /srv/data\n"), why,
+                      sizeof why),
+                 0);
+    CHECK_EQ_INT(pl.nrestart, 0);
+    reload_plan_free(&pl);
+    config_free(&cfg);
+    finish(&r);
+}
+
 static const struct test tests[] = {
     {"same_file", test_same_file},
     {"neighbours", test_neighbours},
@@ -426,6 +494,7 @@ static const struct test tests[] = {
     {"restart_needed", test_restart_needed},
     {"computed_default", test_computed_default},
     {"refused", test_refused},
+    {"follows_herd", test_follows_herd},
 };
 
 TEST_MAIN(tests)
