@@ -508,6 +508,40 @@ static void test_remove_up_link(void)
     fake_close(&f);
 }
 
+/* Whether the connection's output holds text. */
+static int out_has(const struct conn *c, const char *text)
+{
+    size_t n = strlen(text);
+    for (size_t i = 0; i + n <= c->out.len; i++)
+        if (memcmp(c->out.data + i, text, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* Removed in the middle of a catch-up (the stores differ: Bolden holds a
+ * record Alford lacks): the catch-up ends with the link, and nothing of
+ * it is left to run. */
+static void test_remove_during_catch_up(void)
+{
+    struct fake f;
+    fake_init(&f);
+    client_record(&f, L1);
+    struct conn *c = hello_from(&f, "Alford");
+    CHECK(!c->closing);
+    feed(c, "PROOF -\n");
+    CHECK(!peers_in_handshake(c));
+    CHECK(out_has(c, "\nSUMS - ")); /* the opening */
+    CHECK_EQ_INT(peers_count(&f.ps), 2);
+    struct peers_status st;
+    peers_status(&f.ps, 0, &st);
+    CHECK_EQ_INT(st.catchups, 1);
+    CHECK_EQ_INT(peers_remove(&f.ps, "Alford"), 0);
+    CHECK(c->closing);
+    CHECK(!peers_pump_ready(&f.ps));
+    peers_pump(&f.ps, 0);
+    fake_close(&f);
+}
+
 /* Removed during its handshake (our HELLO sent, its proof awaited): the
  * connection closes; removed while cut: the cut goes with it. */
 static void test_remove_in_handshake_and_cut(void)
@@ -605,6 +639,7 @@ static const struct test tests[] = {
     {"link_takes_back_copies", test_link_takes_back_copies},
     {"link_write_between", test_link_write_between},
     {"remove_up_link", test_remove_up_link},
+    {"remove_during_catch_up", test_remove_during_catch_up},
     {"remove_in_handshake_and_cut", test_remove_in_handshake_and_cut},
     {"add_grows", test_add_grows},
     {"move", test_move},
