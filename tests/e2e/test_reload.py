@@ -1,0 +1,454 @@
+"""herd reload: a changed herd.conf applied to a running herd.
+
+On the default herd, rewriting its herd.conf between reloads:
+
+  add       a sixth server, Zed, linked to Hamilton and Powell: it is
+            started and, within 2 s of the reload, answers WHATSAT for
+            every client the herd knew before; the five others keep their
+            pids, and a client connection opened before the reload still
+            answers
+  remove    a link (Alford - Parker): gone from herd status, the two ends
+            keep their pids; then Zed: stopped, gone from herd status, its
+            data directory left; then Hamilton's last link: the herd in
+            pieces is accepted, with a warning
+  dry run   herd reload --dry-run prints the plan and changes nothing
+            (pids, states, links, the servers' logs)
+  broken    a line herd_load refuses, and one only the checks refuse (an
+            unknown places provider): exit 78 naming FILE:LINE, nothing
+            changed, the refusal in herd.log; the same through SIGHUP
+  SIGHUP    to the supervisor: reloads (a server added that way)
+  workload  client updates run through a reload that adds and removes
+            servers: no acknowledged update lost, every server holds the
+            newest record of every client within 2 s of the end
+
+    test_reload.py --server BIN --herd BIN [--seed N]
+"""
+
+import os
+import random
+import re
+import signal
+import threading
+import time
+
+import herdsup
+import herdtest
+from herdsup import check, eq, show, wait_until
+
+NAMES = herdsup.DEFAULT_NAMES
+
+
+def conf_text(h, names, links, extra=""):
+    """herd.conf as herdsup.Herd writes it, for these servers and links."""
+    lines = ["# rewritten by the test"]
+    for n in names:
+        lines.append("server %s 127.0.0.1:%d peer 127.0.0.1:%d"
+                     % (n, h.port[n], h.peer_port[n]))
+    for a, b in links:
+        lines.append("link %s %s" % (a, b))
+    lines += ["server_bin %s" % h.t.binary, "places offline",
+              "restart_first_ms 100", "stop_grace_ms 3000", "log_max_mb 0", extra]
+    return "\n".join(lines) + "\n"
+
+
+def rewrite(h, names, links, extra=""):
+    """Replaces herd.conf whole (a rename: a reload never reads half of
+    it); h follows it."""
+    for n in names:
+        if n not in h.port:
+            h.port[n], h.peer_port[n] = herdtest.free_ports(2)
+    tmp = h.conf + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(conf_text(h, names, links, extra))
+    os.replace(tmp, h.conf)
+    h.names = list(names)
+    h.links = list(links)
+
+
+def herd_log(h):
+    return herdtest.read_log(os.path.join(h.log_dir, "herd.log"))
+
+
+def snapshot(h, name, clients, timeout=10.0):
+    """client -> AT line at server name, by pipelined WHATSATs (bound 0)."""
+    out = {}
+    with h.client(name, timeout=timeout) as c:
+        c.send(b"".join(b"WHATSAT %s 1 0\n" % cl for cl in clients))
+        for cl in clients:
+            first, _ = c.read_whatsat(timeout)
+            if first != b"?":
+                out[cl] = first
+    return out
+
+
+def state_of(h):
+    """What a reload that changes nothing must leave as it is: each
+    server's name, pid and state, and its neighbours and their links'
+    states as it says (herd status's list of links is herd.conf's, read
+    by the command itself)."""
+    st = h.status()
+    servers = sorted((s["name"], s["pid"], s["state"]) for s in st["servers"])
+    nbs = sorted((s["name"], tuple(sorted((n["name"], n["state"]) for n in
+                                          (s["stats"] or {}).get("neighbours", []))))
+                 for s in st["servers"])
+    return servers, nbs
+
+
+def pids(h):
+    return {s["name"]: s["pid"] for s in h.status()["servers"]}
+
+
+def link_states(h):
+    return {(l["a"], l["b"]): l["state"] for l in h.status()["links"]}
+
+
+def wait_link(h, a, b, state="up", timeout=10.0):
+    wait_until(lambda: link_states(h).get((a, b)) == state, timeout,
+               "link %s - %s to be %s" % (a, b, state), 0.1)
+
+
+def reload_ok(h, *args):
+    rc, out, err = h.cmd("reload", *args)
+    eq(rc, 0, "herd reload %s exit code (stdout %r, stderr %r)" % (" ".join(args), out, err))
+    return out
+
+
+def ns_of(t):
+    whole, frac = t.split(b".")
+    return int(whole) * 10**9 + int((frac + b"000000000")[:9])
+
+
+class Workload(herdtest.ClientThreads):
+    """The chaos test's workload: IAMATs with strictly increasing times
+    for each client, at random servers of names, over connections kept
+    open; what was sent and what each server acknowledged."""
+
+    def __init__(self, h, rng, names, nclients=100, threads=4):
+        super().__init__(rng, b"load", nclients, threads)
+        self.h = h
+        self.names = list(names)
+        self.lock = threading.Lock()
+        self.sent = set()
+        self.acked = {}
+        self.n_sent = self.n_acked = 0
+
+    def run(self, seed, clients):
+        rng = random.Random(seed)
+        conns = {}
+        while not self.stop.is_set():
+            client = rng.choice(clients)
+            name = rng.choice(self.names)
+            self.next_t[client] += rng.randrange(1, 50) * 10**6
+            t = self.next_t[client]
+            tt = b"%d.%09d" % divmod(t, 10**9)
+            loc = b"%+.4f%+.4f" % (rng.uniform(-60, 60), rng.uniform(-170, 170))
+            line = b"IAMAT %s %s %s" % (client, loc, tt)
+            with self.lock:
+                self.sent.add((client, loc, tt))
+                self.n_sent += 1
+            got = None
+            try:
+                c = conns.get(name)
+                if c is None:
+                    c = herdtest.Client(self.h.port[name], timeout=1.0, label=name)
+                    conns[name] = c
+                c.send(line + b"\n")
+                got = c.read_line(timeout=1.0)
+            except (OSError, herdtest.TestFailure):
+                c = conns.pop(name, None)
+                if c is not None:
+                    c.close()
+            if got is not None:
+                f = got.split(b" ")
+                if len(f) == 6 and f[0] == b"AT" and f[3:] == [client, loc, tt]:
+                    with self.lock:
+                        self.n_acked += 1
+                        if t > self.acked.get(client, 0):
+                            self.acked[client] = t
+            self.stop.wait(0.004)
+        for c in conns.values():
+            c.close()
+
+
+def converge(t, h, wl, names, what):
+    """The chaos test's checks once the workload has stopped: no
+    acknowledged update lost, every server of names holding the newest
+    record of every client within 2 s, no record nobody sent."""
+    clients = wl.clients
+    t0 = time.monotonic()
+    converged = None
+    while True:
+        snaps = {n: snapshot(h, n, clients) for n in names}
+        newest = {}
+        for n in names:
+            for cl, line in snaps[n].items():
+                cur = newest.get(cl)
+                if cur is None or ns_of(line.split(b" ")[5]) > ns_of(cur.split(b" ")[5]):
+                    newest[cl] = line
+        stale = sum(1 for n in names for cl in clients if snaps[n].get(cl) != newest.get(cl))
+        if stale == 0:
+            converged = time.monotonic() - t0
+            break
+        if time.monotonic() - t0 > 2.0:
+            break
+        time.sleep(0.05)
+    lost = sum(1 for cl, tns in wl.acked.items() for n in names
+               if snaps[n].get(cl) is None or ns_of(snaps[n][cl].split(b" ")[5]) < tns)
+    unexpected = sum(1 for n in names for line in snaps[n].values()
+                     if tuple(line.split(b" ")[3:6]) not in wl.sent)
+    t.note("%s: %d IAMATs sent, %d acknowledged; lost %d, stale %d, unexpected %d; "
+           "converged %s" % (what, wl.n_sent, wl.n_acked, lost, stale, unexpected,
+                             "in %.3f s" % converged if converged is not None
+                             else "NOT within 2 s"))
+    check(wl.n_acked > 50, "%s: too few acknowledged updates: %d" % (what, wl.n_acked))
+    eq(lost, 0, "%s: acknowledged updates lost" % what)
+    eq(stale, 0, "%s: stale records 2 s after the end" % what)
+    eq(unexpected, 0, "%s: records nobody sent" % what)
+
+
+# ---- the cases --------------------------------------------------------------
+
+def case_add(t, h):
+    clients = [b"before.%02d" % i for i in range(30)]
+    lines = {}
+    now = time.time()
+    for i, cl in enumerate(clients):
+        lines[cl] = h.iamat(NAMES[i % len(NAMES)], cl, b"%.9f" % (now + i / 1000.0))
+    wait_until(lambda: all(snapshot(h, n, clients) == lines for n in NAMES), 10.0,
+               "every server to hold the %d clients" % len(clients), 0.1)
+    before = pids(h)
+    conns = {n: h.client(n) for n in NAMES}
+    try:
+        for n, c in conns.items():   # each connection is up and served
+            c.send(b"WHATSAT %s 1 0\n" % clients[0])
+            first, _ = c.read_whatsat()
+            eq(first, lines[clients[0]], "WHATSAT at %s before the reload" % n)
+        rewrite(h, NAMES + ["Zed"], herdsup.DEFAULT_LINKS + [("Zed", "Hamilton"),
+                                                              ("Zed", "Powell")])
+        out = reload_ok(h)
+        done = time.monotonic()
+        check(re.search(r"^added Zed \(127\.0\.0\.1:%d, neighbours Hamilton, Powell\): "
+                        r"up \(pid \d+\)$" % h.port["Zed"], out, re.M),
+              "the reply says Zed was added and is up: %r" % out)
+        for n in ("Hamilton", "Powell"):
+            check(re.search(r"^told %s to reload \(neighbours \+Zed\): linked to Zed$" % n,
+                            out, re.M), "the reply says %s was told: %r" % (n, out))
+        for n in ("Alford", "Bolden", "Parker"):
+            check(n not in out, "%s is not concerned, yet the reply names it: %r" % (n, out))
+        # Zed catches up from its neighbours.
+        wait_until(lambda: snapshot(h, "Zed", clients, 2.0) == lines,
+                   max(0.1, 2.0 - (time.monotonic() - done)),
+                   "Zed to answer WHATSAT for every client known before", 0.05)
+        took = time.monotonic() - done
+        after = pids(h)
+        for n in NAMES:
+            eq(after[n], before[n], "%s's pid across the reload" % n)
+        check(after.get("Zed"), "Zed has a pid: %r" % after)
+        for n, c in conns.items():   # connections opened before still answer
+            c.send(b"IAMAT kept.%s +10.0000+20.0000 %.9f\n" % (n.encode(), time.time()))
+            got = c.read_line()
+            check(got.startswith(b"AT %s " % n.encode()),
+                  "the connection to %s opened before the reload: %s" % (n, show(got)))
+    finally:
+        for c in conns.values():
+            c.close()
+    wait_link(h, "Zed", "Hamilton")
+    wait_link(h, "Zed", "Powell")
+    t.ok("add: Zed started, linked to Hamilton and Powell, answers for every client "
+         "known before %.2f s after the reload; the five others kept their pids and "
+         "their connections" % took)
+
+
+def case_remove(t, h):
+    before = pids(h)
+    links = [l for l in h.links if l != ("Alford", "Parker")]
+    rewrite(h, h.names, links)
+    out = reload_ok(h)
+    check("told Alford to reload (neighbours -Parker): unlinked from Parker" in out and
+          "told Parker to reload (neighbours -Alford): unlinked from Alford" in out and
+          "links removed: Alford - Parker" in out, "the reply: %r" % out)
+    st = h.status()
+    check(("Alford", "Parker") not in [(l["a"], l["b"]) for l in st["links"]],
+          "Alford - Parker still in herd status: %r" % st["links"])
+    wait_until(lambda: "Parker" not in [n["name"] for n in
+                                        h.server("Alford")["stats"]["neighbours"]],
+               5.0, "Alford to drop Parker from its neighbours")
+    eq(pids(h), before, "pids after removing a link")
+
+    # Zed goes: stopped, out of the table, its data left.
+    zed_pid = before["Zed"]
+    names = [n for n in h.names if n != "Zed"]
+    links = [l for l in links if "Zed" not in l]
+    rewrite(h, names, links)
+    out = reload_ok(h)
+    check(re.search(r"^removed Zed \(its data directory stays\): stopped \(exit 0\)$",
+                    out, re.M), "the reply says Zed was stopped: %r" % out)
+    check("told Hamilton to reload (neighbours -Zed)" in out and
+          "told Powell to reload (neighbours -Zed)" in out, "the reply: %r" % out)
+    check(not herdsup.pid_alive(zed_pid), "Zed (pid %d) still runs" % zed_pid)
+    st = h.status()
+    check("Zed" not in [s["name"] for s in st["servers"]], "Zed in herd status: %r" % st)
+    check(not [l for l in st["links"] if "Zed" in (l["a"], l["b"])],
+          "a link of Zed in herd status: %r" % st["links"])
+    check(os.path.isdir(os.path.join(h.dir, "data", "Zed")), "Zed's data directory is gone")
+    check("Zed " not in open(os.path.join(h.run_dir, "herd.pid")).read(),
+          "Zed still in the pid file")
+    after = pids(h)
+    for n in NAMES:
+        eq(after[n], before[n], "%s's pid after removing Zed" % n)
+
+    # Hamilton's last link: the herd in pieces, accepted with a warning.
+    links = [l for l in links if l != ("Hamilton", "Parker")]
+    rewrite(h, names, links)
+    since = len(herd_log(h))
+    rc, out, err = h.cmd("reload")
+    eq(rc, 0, "a reload that cuts the herd in two: exit code (%r %r)" % (out, err))
+    check("warning: the graph is not connected" in out + err,
+          "no warning for a herd in pieces: %r %r" % (out, err))
+    check(b"not connected" in herd_log(h)[since:], "no warning in herd.log")
+    wait_until(lambda: h.server("Hamilton")["stats"]["neighbours"] == [], 5.0,
+               "Hamilton to have no neighbour left")
+    eq(pids(h), {n: before[n] for n in NAMES}, "pids after cutting Hamilton off")
+    t.ok("remove: a link, then a server (stopped, gone from status, data kept), then "
+         "Hamilton's last link (accepted with a warning); no other pid changed")
+
+
+def case_dry_run(t, h):
+    before = state_of(h)
+    logs = {n: len(h.log(n)) for n in h.names}
+    links = h.links + [("Hamilton", "Parker"), ("Alford", "Parker")]
+    rewrite(h, h.names, links, "max_clients 5000")
+    out = reload_ok(h, "--dry-run")
+    for want in ("would tell Hamilton to reload (neighbours +Parker; settings)\n",
+                 "would tell Parker to reload (neighbours +Alford +Hamilton; settings)\n",
+                 "would tell Bolden to reload (settings)\n",
+                 "links to add: Hamilton - Parker, Alford - Parker\n",
+                 "would change max_clients 10000 -> 5000 (each running server "
+                 "re-reads herd.conf)\n"):
+        check(want in out, "the dry run's plan lacks %r: %r" % (want, out))
+    # Nothing changes, for a while.
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        eq(state_of(h), before, "the herd after a dry run")
+        time.sleep(0.2)
+    for n in h.names:
+        check(b"reload" not in h.log(n)[logs[n]:], "%s was told something by a dry run" % n)
+    # Applied for real, the herd is whole again.
+    out = reload_ok(h)
+    check("told Hamilton to reload (neighbours +Parker; settings): linked to Parker"
+          in out,
+          "the reload after the dry run: %r" % out)
+    check("in effect now: max_clients" in out, "max_clients not live: %r" % out)
+    wait_link(h, "Hamilton", "Parker")
+    wait_link(h, "Alford", "Parker")
+    t.ok("dry run: the plan printed, nothing changed (pids, states, links, logs); "
+         "applied afterwards")
+
+
+def case_broken(t, h):
+    good = open(h.conf).read()
+    before = state_of(h)
+    logs = {n: len(h.log(n)) for n in h.names}
+    since = len(herd_log(h))
+    # A line herd_load refuses: the command reads herd.conf first.
+    text = good + "link Alford Nobody\n"
+    line = text.count("\n")
+    with open(h.conf, "w") as f:
+        f.write(text)
+    rc, out, err = h.cmd("reload")
+    eq(rc, 78, "reload of a herd.conf with an unknown server: exit code (%r)" % err)
+    check("herd.conf:%d:" % line in err and "unknown server" in err,
+          "the error names herd.conf:%d: %r" % (line, err))
+    # A line only the checks refuse: the supervisor's own.
+    text = good + "places nowhere\n"
+    line = text.count("\n")
+    with open(h.conf, "w") as f:
+        f.write(text)
+    rc, out, err = h.cmd("reload")
+    eq(rc, 78, "reload of a herd.conf with an unknown places provider: exit code (%r)" % err)
+    check("%s:%d: unknown places provider 'nowhere'" % (h.conf, line) in err and
+          "refused: nothing changed" in err, "the error names the line: %r" % err)
+    log = herd_log(h)[since:]
+    check(b"unknown places provider 'nowhere'" in log and b"refused: nothing changed" in log,
+          "herd.log says nothing of the refusal: %s" % show(log[-600:]))
+    # And through SIGHUP.
+    since = len(herd_log(h))
+    os.kill(h.supervisor_pid, signal.SIGHUP)
+    wait_until(lambda: b"refused: nothing changed" in herd_log(h)[since:], 5.0,
+               "herd.log to say the SIGHUP's herd.conf was refused")
+    eq(state_of(h), before, "the herd after refused reloads")
+    for n in h.names:
+        check(b"reload" not in h.log(n)[logs[n]:], "%s was told to reload a broken file" % n)
+    with open(h.conf, "w") as f:
+        f.write(good)
+    t.ok("broken herd.conf: exit 78 naming FILE:LINE (herd_load's and the checks' "
+         "errors), nothing changed, the refusal logged; the same through SIGHUP")
+
+
+def case_sighup(t, h):
+    before = pids(h)
+    rewrite(h, h.names + ["Yan"], h.links + [("Yan", "Bolden"), ("Yan", "Alford")])
+    since = len(herd_log(h))
+    os.kill(h.supervisor_pid, signal.SIGHUP)
+    wait_until(lambda: re.search(rb"reload of \S+ done", herd_log(h)[since:]), 10.0,
+               "the SIGHUP's reload to end")
+    log = herd_log(h)[since:]
+    check(b"(SIGHUP)" in log and b"added Yan" in log and b"told Bolden to reload" in log,
+          "herd.log of the SIGHUP's reload: %s" % show(log[-1500:]))
+    s = h.wait_state("Yan", "up", 5.0)
+    check(s["pid"], "Yan has no pid")
+    wait_link(h, "Yan", "Bolden")
+    wait_link(h, "Yan", "Alford")
+    after = pids(h)
+    for n in before:
+        eq(after[n], before[n], "%s's pid across the SIGHUP" % n)
+    t.ok("SIGHUP to the supervisor reloads herd.conf (Yan added and linked)")
+
+
+def case_workload(t, h, rng):
+    wl = Workload(h, rng, NAMES).start()
+    try:
+        time.sleep(1.0)   # the workload runs a while before the change
+        names = [n for n in h.names if n != "Yan"] + ["Zed"]
+        links = [l for l in h.links if "Yan" not in l] + [("Zed", "Hamilton"),
+                                                          ("Zed", "Powell")]
+        rewrite(h, names, links)
+        before = pids(h)
+        out = reload_ok(h)
+        check("removed Yan" in out and "added Zed" in out, "the reply: %r" % out)
+        after = pids(h)
+        for n in NAMES:
+            eq(after[n], before[n], "%s's pid across the reload under load" % n)
+        time.sleep(1.0)   # and a while after
+    finally:
+        wl.finish()
+    converge(t, h, wl, h.names, "workload through a reload")
+    t.ok("workload through a reload (Yan removed, Zed added): nothing acknowledged "
+         "lost, every server in sync within 2 s")
+
+
+def main(t):
+    rng = random.Random(t.args.seed)
+    h = herdsup.Herd(t)
+    try:
+        h.start()
+        for n in NAMES:
+            h.wait_links_up(n)
+        case_add(t, h)
+        case_remove(t, h)
+        case_dry_run(t, h)
+        case_broken(t, h)
+        case_sighup(t, h)
+        case_workload(t, h, rng)
+        h.stop()
+    finally:
+        h.close()
+
+
+def add_args(ap):
+    ap.add_argument("--herd", required=True, help="path to the herd binary")
+    ap.add_argument("--seed", type=int, default=1)
+
+
+if __name__ == "__main__":
+    herdtest.run(main, watchdog=150, add_args=add_args)

@@ -1,0 +1,217 @@
+"""herd restart --rolling: every server restarted, one at a time, under load.
+
+On the default herd, with client updates running at every server:
+
+  roll      herd restart --rolling restarts all five in herd.conf's order
+            (exit 0, a line per step): every server gets a new pid; at
+            most one server is down at any moment, by the supervisor's own
+            log of state changes (a server is down from "up -> stopping"
+            to "starting -> up"), each restart beginning only after the
+            one before has settled, and by herd status sampled meanwhile;
+            no acknowledged update lost, every server holding the newest
+            record of every client within 2 s of the end
+  names     herd restart --rolling Parker Alford restarts those two, in
+            that order, and no other
+  failure   with a server_bin that refuses to run (exit 78), the roll
+            stops at the first server, says where and exits 1, and leaves
+            the others alone
+  usage     a server unknown, or named twice: refused before anything
+
+    test_rolling.py --server BIN --herd BIN [--seed N]
+"""
+
+import datetime
+import json
+import os
+import random
+import re
+import stat
+import threading
+import time
+
+import herdsup
+import herdtest
+from herdsup import check, eq
+from test_reload import Workload, converge, herd_log, pids
+
+NAMES = herdsup.DEFAULT_NAMES
+STATE_RE = re.compile(rb"^(\S+) (\w+) pid (\d+): (\w+) -> (\w+) \(", re.M)
+
+
+def when(stamp):
+    return datetime.datetime.strptime(stamp.decode(), "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
+
+
+def down_spans(log):
+    """(name, from, to) per time a server was down, from herd.log's state
+    changes: from its "up -> stopping" (or any leaving of up) to its next
+    "-> up"; to is None if it never came back."""
+    spans = []
+    since = {}
+    for m in STATE_RE.finditer(log):
+        t, name, old, new = when(m.group(1)), m.group(2).decode(), m.group(4), m.group(5)
+        if old == b"up" and new != b"up":
+            since[name] = t
+        elif new == b"up" and name in since:
+            spans.append((name, since.pop(name), t))
+    for name, t in since.items():
+        spans.append((name, t, None))
+    return sorted(spans, key=lambda s: s[1])
+
+
+class Sampler(threading.Thread):
+    """herd status --json now and then while the roll runs: the most
+    servers not up at once, and when."""
+
+    def __init__(self, h):
+        super().__init__(daemon=True)
+        self.h = h
+        self.stop = threading.Event()
+        self.samples = 0
+        self.worst = []
+
+    def run(self):
+        while not self.stop.is_set():
+            rc, out, _ = self.h.cmd("status", "--json", timeout=20)
+            if rc == 0:
+                st = json.loads(out)
+                down = [s["name"] for s in st["servers"] if s["state"] != "up"]
+                self.samples += 1
+                if len(down) > len(self.worst):
+                    self.worst = down
+            self.stop.wait(0.1)
+
+
+def case_roll(t, h, rng):
+    before = pids(h)
+    since = len(herd_log(h))
+    wl = Workload(h, rng, NAMES).start()
+    sampler = Sampler(h)
+    try:
+        time.sleep(1.0)   # the workload runs a while first
+        sampler.start()
+        t0 = time.monotonic()
+        rc, out, err = h.cmd("restart", "--rolling", timeout=150)
+        took = time.monotonic() - t0
+        eq(rc, 0, "herd restart --rolling: exit code (stdout %r, stderr %r)" % (out, err))
+        time.sleep(1.0)   # and a while after
+    finally:
+        sampler.stop.set()
+        wl.finish()
+        sampler.join(30)
+    # Its progress, in herd.conf's order.
+    steps = re.findall(r"^\[(\d)/5\] (\w+): (restarting|up|linked and in sync)", out, re.M)
+    want = [(str(i + 1), n, s) for i, n in enumerate(NAMES)
+            for s in ("restarting", "up", "linked and in sync")]
+    eq(steps, want, "the roll's steps")
+    check("rolling restart done: 5 servers" in out, "no end line: %r" % out)
+    after = pids(h)
+    for n in NAMES:
+        check(after[n] and after[n] != before[n],
+              "%s kept its pid %s through the roll" % (n, before[n]))
+    # At most one down at any moment, by the supervisor's log.
+    spans = down_spans(herd_log(h)[since:])
+    eq(sorted(s[0] for s in spans), sorted(NAMES), "the servers that went down")
+    for a, b in zip(spans, spans[1:]):
+        check(a[2] is not None and b[1] >= a[2],
+              "%s went down at %.3f while %s was down (%.3f to %s)"
+              % (b[0], b[1], a[0], a[1], a[2]))
+    gaps = [b[1] - a[2] for a, b in zip(spans, spans[1:])]
+    check(spans[-1][2] is not None, "%s never came back" % spans[-1][0])
+    check(sampler.samples > 0, "herd status was never sampled")
+    check(len(sampler.worst) <= 1, "herd status saw %s down at once" % sampler.worst)
+    t.note("roll: %.1f s; each down %.2f s at most; %.2f s at least between two "
+           "(settling); %d status samples, at most %d down"
+           % (took, max(s[2] - s[1] for s in spans), min(gaps), sampler.samples,
+              len(sampler.worst)))
+    converge(t, h, wl, NAMES, "workload through a rolling restart")
+    t.ok("rolling restart of all five under load: new pids, in herd.conf's order, at "
+         "most one down at any moment, nothing acknowledged lost, in sync within 2 s")
+
+
+def case_names(t, h):
+    before = pids(h)
+    since = len(herd_log(h))
+    rc, out, err = h.cmd("restart", "--rolling", "--timeout-ms", "30000", "Parker",
+                         "Alford", timeout=90)
+    eq(rc, 0, "herd restart --rolling Parker Alford: exit code (%r %r)" % (out, err))
+    steps = re.findall(r"^\[(\d)/2\] (\w+): restarting", out, re.M)
+    eq(steps, [("1", "Parker"), ("2", "Alford")], "the roll's order")
+    after = pids(h)
+    for n in NAMES:
+        changed = after[n] != before[n]
+        eq(changed, n in ("Parker", "Alford"), "whether %s was restarted" % n)
+    spans = down_spans(herd_log(h)[since:])
+    eq([s[0] for s in spans], ["Parker", "Alford"], "the servers that went down")
+    t.ok("herd restart --rolling Parker Alford: those two, in that order")
+
+
+def case_usage(t, h):
+    before = pids(h)
+    for args, code, words in ((["Nobody"], 1, "no server named 'Nobody'"),
+                              (["Parker", "Parker"], 64, "named twice"),
+                              (["--timeout-ms", "5"], 64, "--timeout-ms"),
+                              (["-x"], 64, "not a server name")):
+        rc, out, err = h.cmd("restart", "--rolling", *args)
+        eq(rc, code, "herd restart --rolling %s: exit code" % " ".join(args))
+        check(words in err, "herd restart --rolling %s: %r" % (" ".join(args), err))
+    eq(pids(h), before, "pids after refused rolls")
+    t.ok("a roll with a server unknown or named twice, or a bad timeout, is refused "
+         "before anything")
+
+
+def case_failure(t, h):
+    """A new server_bin that cannot run: the roll stops at the first."""
+    bad = os.path.join(h.dir, "broken-server")
+    with open(bad, "w") as f:
+        f.write("#!/bin/sh\necho 'this build refuses to run' >&2\nexit 78\n")
+    os.chmod(bad, stat.S_IRWXU)
+    good = open(h.conf).read()
+    with open(h.conf, "w") as f:
+        f.write(good.replace("server_bin %s" % t.binary, "server_bin %s" % bad))
+    rc, out, err = h.cmd("reload")
+    eq(rc, 0, "the reload to a new server_bin (%r %r)" % (out, err))
+    check("changed server_bin" in out, "the reply: %r" % out)
+    before = pids(h)
+    rc, out, err = h.cmd("restart", "--rolling", "--timeout-ms", "20000", timeout=90)
+    eq(rc, 1, "a roll onto a broken build: exit code (%r %r)" % (out, err))
+    check("herd: rolling restart stopped at Alford" in err and
+          "restarted: none; not restarted: Bolden, Hamilton, Parker, Powell" in err,
+          "where it stopped: %r" % err)
+    st = {s["name"]: s for s in h.status()["servers"]}
+    eq(st["Alford"]["state"], "failed", "Alford's state")
+    for n in NAMES[1:]:
+        eq((st[n]["state"], st[n]["pid"]), ("up", before[n]), "%s after the failed roll" % n)
+    # Back to the good build.
+    with open(h.conf, "w") as f:
+        f.write(good)
+    h.ok_cmd("reload")
+    h.ok_cmd("start", "Alford")
+    h.wait_links_up("Alford")
+    t.ok("a roll onto a build that cannot run stops at the first server, says where, "
+         "exits 1; the others are left as they were")
+
+
+def main(t):
+    rng = random.Random(t.args.seed)
+    h = herdsup.Herd(t)
+    try:
+        h.start()
+        for n in NAMES:
+            h.wait_links_up(n)
+        case_usage(t, h)
+        case_roll(t, h, rng)
+        case_names(t, h)
+        case_failure(t, h)
+        h.stop()
+    finally:
+        h.close()
+
+
+def add_args(ap):
+    ap.add_argument("--herd", required=True, help="path to the herd binary")
+    ap.add_argument("--seed", type=int, default=1)
+
+
+if __name__ == "__main__":
+    herdtest.run(main, watchdog=200, add_args=add_args)
