@@ -320,7 +320,8 @@ static void fake_init(struct fake *f)
         .max_client_id = 256,
     };
     CHECK_EQ_INT(peers_init(&f->ps, &cfg, &fake_ops, f), 0);
-    const struct config_addr a = {"127.0.0.1", 1}, b = {"127.0.0.1", 2};
+    const struct config_addr a = {"127.0.0.1", 1};
+    const struct config_addr b = {"127.0.0.1", 2};
     CHECK_EQ_INT(peers_add(&f->ps, "Alford", &a), 0);
     CHECK_EQ_INT(peers_add(&f->ps, "Parker", &b), 0);
     CHECK_EQ_INT(peers_count(&f->ps), 2);
