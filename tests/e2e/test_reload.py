@@ -20,16 +20,23 @@ On the default herd, rewriting its herd.conf between reloads:
   workload  client updates run through a reload that adds and removes
             servers: no acknowledged update lost, every server holds the
             newest record of every client within 2 s of the end
+  web       the herd serves its web page all along: /api/state follows
+            each reload (Zed in it with its own status once added, out of
+            it once removed)
+  --only    a supervisor that runs some servers only: a server added is
+            not started there, a server of its own is told
 
     test_reload.py --server BIN --herd BIN [--seed N]
 """
 
+import json
 import os
 import random
 import re
 import signal
 import threading
 import time
+import urllib.request
 
 import herdsup
 import herdtest
@@ -47,7 +54,8 @@ def conf_text(h, names, links, extra=""):
     for a, b in links:
         lines.append("link %s %s" % (a, b))
     lines += ["server_bin %s" % h.t.binary, "places offline",
-              "restart_first_ms 100", "stop_grace_ms 3000", "log_max_mb 0", extra]
+              "restart_first_ms 100", "stop_grace_ms 3000", "log_max_mb 0",
+              getattr(h, "http_line", ""), extra]
     return "\n".join(lines) + "\n"
 
 
@@ -92,6 +100,14 @@ def state_of(h):
                                           (s["stats"] or {}).get("neighbours", []))))
                  for s in st["servers"])
     return servers, nbs
+
+
+def api_state(h):
+    """GET /api/state of the supervisor's web page: {name: server}."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/api/state" % h.http_port,
+                                timeout=5) as r:
+        view = json.loads(r.read())
+    return {s["name"]: s for s in view["servers"]}
 
 
 def pids(h):
@@ -254,6 +270,9 @@ def case_add(t, h):
             c.close()
     wait_link(h, "Zed", "Hamilton")
     wait_link(h, "Zed", "Powell")
+    # The web page's watch asks Zed too.
+    wait_until(lambda: (api_state(h).get("Zed") or {}).get("stats"), 5.0,
+               "/api/state to show Zed's own status", 0.1)
     t.ok("add: Zed started, linked to Hamilton and Powell, answers for every client "
          "known before %.2f s after the reload; the five others kept their pids and "
          "their connections" % took)
@@ -293,6 +312,7 @@ def case_remove(t, h):
     check(os.path.isdir(os.path.join(h.dir, "data", "Zed")), "Zed's data directory is gone")
     check("Zed " not in open(os.path.join(h.run_dir, "herd.pid")).read(),
           "Zed still in the pid file")
+    check("Zed" not in api_state(h), "Zed still in /api/state")
     after = pids(h)
     for n in NAMES:
         eq(after[n], before[n], "%s's pid after removing Zed" % n)
@@ -427,9 +447,34 @@ def case_workload(t, h, rng):
          "lost, every server in sync within 2 s")
 
 
+def case_only(t):
+    """A supervisor run with --only: the server added is another's."""
+    h = herdsup.Herd(t, names=["A", "B", "C"], links=[("A", "B"), ("B", "C")],
+                     subdir="only")
+    try:
+        h.start("--only", "A,B")
+        h.wait_links_up("A")
+        rewrite(h, ["A", "B", "C", "D"], h.links + [("D", "A")])
+        out = reload_ok(h)
+        check(re.search(r"^added D \(127\.0\.0\.1:\d+, neighbours A\) \(run by another "
+                        r"supervisor\): not started here \(--only\)$", out, re.M),
+              "the reply for D: %r" % out)
+        check("told A to reload (neighbours +D)" in out, "A not told: %r" % out)
+        d = h.server("D")
+        check(not d["managed"] and d["pid"] is None and d["state"] == "unknown",
+              "D under a supervisor that runs A and B only: %r" % d)
+        h.stop()
+    finally:
+        h.close()
+    t.ok("--only: a server added is not started by a supervisor that runs others")
+
+
 def main(t):
     rng = random.Random(t.args.seed)
-    h = herdsup.Herd(t)
+    web = herdtest.free_port()
+    h = herdsup.Herd(t, extra_conf="http 127.0.0.1:%d" % web)
+    h.http_port = web
+    h.http_line = "http 127.0.0.1:%d" % web
     try:
         h.start()
         for n in NAMES:
@@ -443,6 +488,7 @@ def main(t):
         h.stop()
     finally:
         h.close()
+    case_only(t)
 
 
 def add_args(ap):
