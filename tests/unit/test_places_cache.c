@@ -12,7 +12,7 @@
 #include "places_cache.h"
 #include "test.h"
 
-#define TTL 1000
+#define TTL ((uint64_t)1000)
 
 static json_t *answer(const char *name)
 {

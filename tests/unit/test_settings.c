@@ -369,6 +369,25 @@ static void test_merge(void)
     config_free(&cfg);
 }
 
+/* Row st's entry in the usage text: there, with its default when it has
+ * one to show, and "live" when a reload changes it. */
+static void check_usage_entry(const char *text, const struct setting *st)
+{
+    char want[128];
+    snprintf(want, sizeof want, "\n  %s %s ", st->flag, st->meta);
+    /* The first line has no newline before it. */
+    CHECK(strstr(text, want) != NULL ||
+          strncmp(text, want + 1, strlen(want + 1)) == 0);
+    const char *at = strstr(text, want + 1);
+    const char *next = strstr(at + 1, "\n  --");
+    if (st->type == SETTINGS_NUMBER || st->def_text != NULL) {
+        const char *dflt = strstr(at, "(default");
+        CHECK(dflt != NULL && (next == NULL || dflt < next));
+    }
+    const char *live = strstr(at, "live)");
+    CHECK((live != NULL && (next == NULL || live < next)) == st->live);
+}
+
 /* The usage text has a line for every option, within 80 columns. */
 static void test_usage_lists_every_flag(void)
 {
@@ -379,38 +398,9 @@ static void test_usage_lists_every_flag(void)
     settings_usage(out);
     CHECK_EQ_INT(fclose(out), 0);
     CHECK(len > 0 && text[len - 1] == '\n');
-    for (size_t i = 0; i < SETTINGS_COUNT; i++) {
-        const struct setting *st = &settings_table[i];
-        char want[128];
-        snprintf(want, sizeof want, "\n  %s %s ", st->flag, st->meta);
-        if (st->flag == NULL)
-            continue;
-        /* The first line has no newline before it. */
-        CHECK(strstr(text, want) != NULL ||
-              strncmp(text, want + 1, strlen(want + 1)) == 0);
-        /* With its default, when it has one to show. */
-        const char *at = strstr(text, want + 1);
-        const char *next = strstr(at + 1, "\n  --");
-        if (st->type == SETTINGS_NUMBER || st->def_text != NULL) {
-            const char *dflt = strstr(at, "(default");
-            CHECK(dflt != NULL && (next == NULL || dflt < next));
-        }
-        /* "live" for a row a reload changes, and for no other. */
-        const char *live = strstr(at, "live)");
-        CHECK((live != NULL && (next == NULL || live < next)) == st->live);
-    }
-    /* The table says which: limits and timeouts live, files fixed. */
-    CHECK(settings_table[SETTING_max_line].live);
-    CHECK(settings_table[SETTING_fsync].live);
-    CHECK(settings_table[SETTING_places_cache_size].live);
-    CHECK(!settings_table[SETTING_data_dir].live);
-    CHECK(!settings_table[SETTING_secret_file].live);
-    CHECK(!settings_table[SETTING_places].live);
-    for (size_t i = 0; i < SETTINGS_COUNT; i++) {
-        const struct setting *st = &settings_table[i];
-        /* Only the server's own rows (on its command line) are live. */
-        CHECK(!st->live || st->where == SETTINGS_BOTH);
-    }
+    for (size_t i = 0; i < SETTINGS_COUNT; i++)
+        if (settings_table[i].flag != NULL)
+            check_usage_entry(text, &settings_table[i]);
     for (const char *p = text; *p != '\0';) {
         size_t n = strcspn(p, "\n");
         CHECK(n <= 80);
@@ -418,6 +408,25 @@ static void test_usage_lists_every_flag(void)
         p += n + (p[n] == '\n');
     }
     free(text);
+}
+
+/* Which rows a reload changes in a running server: limits, timeouts and
+ * the fsync mode; not its files, secret or places provider; and only rows
+ * the server reads (on its command line too). */
+static void test_live_rows(void)
+{
+    CHECK(settings_table[SETTING_max_line].live);
+    CHECK(settings_table[SETTING_fsync].live);
+    CHECK(settings_table[SETTING_places_cache_size].live);
+    CHECK(settings_table[SETTING_link_timeout_ms].live);
+    CHECK(!settings_table[SETTING_data_dir].live);
+    CHECK(!settings_table[SETTING_secret_file].live);
+    CHECK(!settings_table[SETTING_tls_cert].live);
+    CHECK(!settings_table[SETTING_places].live);
+    for (size_t i = 0; i < SETTINGS_COUNT; i++) {
+        const struct setting *st = &settings_table[i];
+        CHECK(!st->live || st->where == SETTINGS_BOTH);
+    }
 }
 
 static const struct test tests[] = {
@@ -428,6 +437,7 @@ static const struct test tests[] = {
     {"every_flag_parses", test_every_flag_parses},
     {"merge", test_merge},
     {"usage_lists_every_flag", test_usage_lists_every_flag},
+    {"live_rows", test_live_rows},
 };
 
 TEST_MAIN(tests)
