@@ -889,6 +889,14 @@ void server_apply_settings(struct server *srv, const struct settings *next)
     if (CHANGED(idle_timeout_ms) || CHANGED(line_timeout_ms))
         start_sweep(srv);
     store_bounds(srv);
+    if ((CHANGED(max_records) || CHANGED(max_store_mb)) &&
+        store_over_bounds(&srv->store))
+        log_msg("store over its new bound: %zu clients (max_records %llu), "
+                "%llu bytes (max_store_mb %llu); every record is kept, "
+                "records of new clients are refused until it is under again",
+                srv->store.count, (unsigned long long)opt->max_records,
+                (unsigned long long)srv->store.mem,
+                (unsigned long long)opt->max_store_mb);
     log_bound(opt);
     struct places_options po = places_options_of(opt);
     places_set_limits(&srv->places, &po);

@@ -26,6 +26,7 @@ Alford - Bolden - Chester (short link timeouts), then:
   * SIGHUP: the same reload, one log line saying what changed;
   * a neighbour restarted at a new address: Chester's reload redials it;
   * a cut neighbour removed: its cut goes, and DATA_DIR/cuts with it;
+  * max_clients_per_addr set live: the connections open then count;
   * a server started without --config answers reload with an error and
     survives SIGHUP.
 Then every server stops cleanly (exit 0; under ASan, no leak).
@@ -444,6 +445,29 @@ def main(t):
     check(not os.path.exists(cuts), "Chester's cuts file still names the removed Dunn")
     t.ok("a cut neighbour removed: the cut and the cuts file go")
     cc.close()
+
+    # -- a per-address bound set live counts the connections already open --
+    ca1 = a.connect()
+    iamat(ca1, b"per-addr", 500)
+    conf.extra = ["max_line 200", "max_clients_per_addr 1"]
+    conf.write()
+    expect(reload(a), "Alford's reload with max_clients_per_addr 1",
+           changed=["fsync", "max_line", "max_clients_per_addr"])
+    with a.connect() as extra:
+        eq(extra.read_to_eof(5), b"", "a second connection from 127.0.0.1 after the bound")
+    iamat(ca1, b"per-addr", 501)  # the one open before stays
+    ca1.close()
+
+    def one_more():
+        with a.connect() as c1:
+            c1.send(b"IAMAT per-addr %s %d.5\n" % (LOC, T0 + 502))
+            try:
+                return c1.read_line(2).startswith(b"AT ")
+            except herdtest.TestFailure:
+                return False
+    wait_until(one_more, 5, "a connection once the one before closed", interval=0.1)
+    t.ok("max_clients_per_addr set live: connections open before count, new ones past "
+         "the bound are refused, and once one closes another may come")
 
 
 herdtest.run(main, watchdog=200)
