@@ -17,6 +17,9 @@ On the default herd, rewriting its herd.conf between reloads:
             unknown places provider): exit 78 naming FILE:LINE, nothing
             changed, the refusal in herd.log; the same through SIGHUP
   SIGHUP    to the supervisor: reloads (a server added that way)
+  address   a server's own client port changed: the reload says it needs
+            herd restart NAME (so does the server), and it keeps serving
+            on the old one until herd restart moves it
   workload  client updates run through a reload that adds and removes
             servers: no acknowledged update lost, every server holds the
             newest record of every client within 2 s of the end
@@ -425,6 +428,30 @@ def case_sighup(t, h):
     t.ok("SIGHUP to the supervisor reloads herd.conf (Yan added and linked)")
 
 
+def case_address(t, h):
+    before = pids(h)
+    old = h.port["Bolden"]
+    new = herdtest.free_port()
+    h.port["Bolden"] = new
+    rewrite(h, h.names, h.links)
+    out = reload_ok(h)
+    check("restart needed: Bolden (address 127.0.0.1:%d -> 127.0.0.1:%d): herd restart "
+          "Bolden\n" % (old, new) in out, "the reply says nothing of Bolden's restart: %r"
+          % out)
+    check(re.search(r"^told Bolden to reload \(its own address\): .*needs herd restart "
+                    r"Bolden for", out, re.M), "Bolden's own answer: %r" % out)
+    eq(pids(h), before, "pids after a reload that moves Bolden")
+    h.port["Bolden"] = old   # still there until restarted
+    h.iamat("Bolden", b"moving", b"%.9f" % time.time())
+    h.port["Bolden"] = new
+    since = len(h.log("Bolden"))
+    h.ok_cmd("restart", "Bolden")
+    h.iamat("Bolden", b"moved", b"%.9f" % time.time())
+    h.wait_links_up("Bolden", since=since)
+    t.ok("a server's own address: the reload says herd restart Bolden is needed, "
+         "Bolden serves the old port until then and the new one after")
+
+
 def case_workload(t, h, rng):
     wl = Workload(h, rng, NAMES).start()
     try:
@@ -484,6 +511,7 @@ def main(t):
         case_dry_run(t, h)
         case_broken(t, h)
         case_sighup(t, h)
+        case_address(t, h)
         case_workload(t, h, rng)
         h.stop()
     finally:
