@@ -2,7 +2,8 @@
  *
  * It holds the pid file's lock for its life, starts every managed server
  * (supervise.h), answers the control socket (control.h), restarts servers
- * by the policy, and exits once every server has stopped after a shutdown
+ * by the policy, applies a changed herd.conf on herd reload or SIGHUP
+ * (reloader.h), and exits once every server has stopped after a shutdown
  * (herd stop, SIGTERM, SIGINT).
  *
  * It tells `herd start` how the start went on report_fd: a line "0" (every

@@ -196,14 +196,20 @@ static char *call_line(struct watch_call *c, int k)
 /* ---- the rounds ----------------------------------------------------- */
 
 /* The view now: the supervisor's status and the latest answers. */
+static struct watch_server *find_server(struct watch *w, const char *name);
+
 static json_t *build_view(struct watch *w)
 {
     size_t n = w->cfg->nservers;
     json_t **st = calloc(n ? n : 1, sizeof(json_t *));
     if (st == NULL)
         return NULL;
-    for (size_t i = 0; i < n; i++)
-        st[i] = w->servers[i].status;
+    /* By name: the table is herd.conf's, unless a reload could not make
+     * it follow (out of memory). */
+    for (size_t i = 0; i < n; i++) {
+        const struct watch_server *s = find_server(w, w->cfg->servers[i].name);
+        st[i] = s != NULL ? s->status : NULL;
+    }
     json_t *sup = w->supervisor ? w->supervisor(w->supervisor_arg) : NULL;
     json_t *view = view_build(w->cfg, sup, st);
     json_decref(sup);

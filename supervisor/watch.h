@@ -81,9 +81,9 @@ struct watch {
 int watch_init(struct watch *w, uv_loop_t *loop, const struct config *cfg,
                const char *run_dir, int polling,
                json_t *(*supervisor)(void *arg), void *arg);
-/* cfg has changed (a reload): the servers follow its list, each one
- * kept keeping its latest answer. Returns 0, or UV_ENOMEM with nothing
- * changed. */
+/* cfg has changed in place (a reload): the servers follow its list;
+ * those that stay keep their latest answer. Returns 0, or UV_ENOMEM with
+ * nothing changed. */
 int watch_reconfigure(struct watch *w);
 /* Asks every server now instead of at the next tick (after a change). */
 void watch_poll_now(struct watch *w);
