@@ -599,11 +599,8 @@ static void reload_checked(struct reloader *r, unsigned long id, int dry_run,
         control_answer(r->ctl, id, CONTROL_ENOMEM, "out of memory", NULL);
         return;
     }
+    /* The checks' warnings (a graph in pieces...) are in the report. */
     log_msg("reload: applying the new %s", r->h->conf);
-    if (!p.connected)
-        log_msg("warning: the graph of %s is not connected: some servers "
-                "never hear of some updates",
-                r->h->conf);
     if (r->on_table != NULL)
         r->on_table(r->arg);
     supervise_stop_retired(r->sv);
