@@ -318,7 +318,7 @@ static json_t *status_neighbour(const struct peers_status *st)
 {
     return json_pack(
         "{s:s, s:s, s:b, s:I, s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-        "s:I, s:I}",
+        "s:I, s:I, s:b}",
         "name", st->name, "state", st->state, "cut", st->cut, "since_ms",
         (json_int_t)st->since_ms, "why", st->why, "last_heard_ms",
         st->heard ? json_integer((json_int_t)st->last_heard_ms) : json_null(),
@@ -328,7 +328,7 @@ static json_t *status_neighbour(const struct peers_status *st)
         (json_int_t)st->bytes_received, "queued", (json_int_t)st->queued,
         "catchups", (json_int_t)st->catchups, "catchup_records",
         (json_int_t)st->catchup_records, "catchup_bytes",
-        (json_int_t)st->catchup_bytes);
+        (json_int_t)st->catchup_bytes, "synced", st->synced);
 }
 
 static json_t *status_neighbours(const struct server *srv)

@@ -46,7 +46,10 @@
  *                   measured yet), "sent", "received" (records),
  *                   "bytes_sent", "bytes_received", "queued" (bytes now),
  *                   "catchups", "catchup_records", "catchup_bytes" (sent
- *                   by this side)}],
+ *                   by this side), "synced" (up, and in sync as far as
+ *                   this side knows: the link came up with equal digests,
+ *                   or its catch-up has ended since; false while it runs
+ *                   and while the link is down)}],
  *                where a HISTOGRAM is {"bounds_us": [...] (hist.h),
  *                "counts": [one per bucket, not cumulative, the last above
  *                the last bound], "sum_us", "count"}

@@ -1546,6 +1546,10 @@ void peers_status(const struct peers *ps, size_t i, struct peers_status *st)
         st->catchup_records += p->sync.st.records_sent;
         st->catchup_bytes += p->sync.st.record_bytes + p->sync.st.line_bytes;
     }
+    /* sync_on: from link_up to the link's end; sync_active: from link_up
+     * (unless the digests agreed) or the other side's opening, to the
+     * end of the catch-up. */
+    st->synced = p->link != NULL && p->sync_on && !p->sync_active;
 }
 
 const char *peers_name(const struct peer *p)

@@ -183,6 +183,12 @@ struct peers_status {
     uint64_t catchup_records; /* records this side sent in them */
     uint64_t catchup_bytes;   /* bytes of their lines (records and
                                  messages) this side sent */
+    /* The link is up, and its two ends hold the same records as far as
+     * this side knows: the link came up with equal digests, or the
+     * catch-up since it came up is done (this side has nothing left to
+     * send or to wait for). 0 while it runs, and when the link is down.
+     * The other side's own view says whether it waits for anything. */
+    int synced;
 };
 /* Neighbour i (i < peers_count) now; the strings are borrowed from ps,
  * valid until the loop runs again. */

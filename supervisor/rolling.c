@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -19,21 +18,12 @@
 #include "settle.h"
 #include "strparse.h"
 
-#define ROLLING_LOG_MAX ((size_t)64 * 1024 * 1024)
-
 struct roll {
     struct herd *h;
     uint64_t timeout_ms;
     char (*names)[CONFIG_NAME_MAX + 1]; /* to restart, in order */
     size_t n;
     size_t done; /* restarted and settled */
-};
-
-/* A server's log since its restart, for settle_log_caught_up. */
-struct roll_log {
-    char path[PATH_MAX + 16];
-    long long offset; /* its size before the restart */
-    struct dynbuf text;
 };
 
 static uint64_t now_ms(void)
@@ -233,61 +223,13 @@ static int wait_others(const struct roll *r, const char *name,
     }
 }
 
-static long long file_size(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 ? (long long)st.st_size : 0;
-}
-
-/* Appends path's bytes from offset to out (as many as fit). */
-static void read_from(const char *path, long long offset, struct dynbuf *out)
-{
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL)
-        return;
-    if (offset > 0 && fseek(fp, (long)offset, SEEK_SET) != 0) {
-        fclose(fp);
-        return;
-    }
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, fp)) > 0)
-        if (dynbuf_add(out, buf, n) != 0)
-            break;
-    fclose(fp);
-}
-
-/* The log since the restart; across a rotation (NAME.log.1) too. */
-static void read_log(struct roll_log *lg)
-{
-    dynbuf_free(&lg->text);
-    if (file_size(lg->path) >= lg->offset) {
-        read_from(lg->path, lg->offset, &lg->text);
-        return;
-    }
-    char old[sizeof lg->path + 2];
-    snprintf(old, sizeof old, "%s.1", lg->path);
-    read_from(old, lg->offset, &lg->text);
-    read_from(lg->path, 0, &lg->text);
-}
-
-static int caught_up(void *arg, const char *neighbour)
-{
-    struct roll_log *lg = arg;
-    return lg->text.data != NULL &&
-           settle_log_caught_up(lg->text.data, lg->text.len, neighbour);
-}
-
 /* Waits until name has settled (settle.h). Returns 0, or -1 with why. */
 static int wait_settled(const struct roll *r, const char *name,
-                        struct roll_log *lg, uint64_t deadline, char *why,
-                        size_t cap)
+                        uint64_t deadline, char *why, size_t cap)
 {
     for (;;) {
         json_t *view = client_view(r->h);
-        read_log(lg);
-        int ok =
-            view != NULL && settle_check(view, name, caught_up, lg, why, cap);
+        int ok = view != NULL && settle_check(view, name, why, cap);
         if (view == NULL)
             snprintf(why, cap, "out of memory");
         json_decref(view);
@@ -318,10 +260,6 @@ static int roll_one(const struct roll *r, size_t k, char *why, size_t cap,
     uint64_t deadline = t0 + r->timeout_ms;
     if (wait_others(r, name, deadline, why, cap, noted) != 0)
         return -1;
-    struct roll_log lg;
-    snprintf(lg.path, sizeof lg.path, "%s/%s.log", r->h->log_dir, name);
-    lg.offset = file_size(lg.path);
-    dynbuf_init(&lg.text, ROLLING_LOG_MAX);
     int old = pid_of(r->h, name);
     printf("[%zu/%zu] %s: restarting (pid %d)\n", k + 1, r->n, name, old);
     fflush(stdout);
@@ -341,13 +279,12 @@ static int roll_one(const struct roll *r, size_t k, char *why, size_t cap,
         printf("[%zu/%zu] %s: up (pid %d) after %.1f s\n", k + 1, r->n, name,
                pid_of(r->h, name), seconds(up - t0));
         fflush(stdout);
-        rc = wait_settled(r, name, &lg, deadline, why, cap);
+        rc = wait_settled(r, name, deadline, why, cap);
         if (rc == 0)
             printf("[%zu/%zu] %s: linked and in sync after %.1f s\n", k + 1,
                    r->n, name, seconds(now_ms() - up));
         fflush(stdout);
     }
-    dynbuf_free(&lg.text);
     return rc;
 }
 

@@ -26,16 +26,22 @@ static int answering(json_t *s)
            json_is_object(json_object_get(s, "stats"));
 }
 
-/* One neighbour of a server that answers: 1 when settled with it (or
- * not to be waited for), else 0 with why. */
-static int settled_with(json_t *me, json_t *other, const char *oname,
-                        int (*caught_up)(void *arg, const char *neighbour),
-                        void *arg, char *why, size_t cap)
+/* The neighbour entry named oname in server entry s's status, or NULL. */
+static json_t *neighbour_of(json_t *s, const char *oname)
+{
+    return find_server(
+        json_object_get(json_object_get(s, "stats"), "neighbours"), oname);
+}
+
+/* One neighbour `other` (named oname) of `me` (named name), a server that
+ * answers: 1 when settled with it (or not to be waited for), else 0 with
+ * why. */
+static int settled_with(json_t *me, const char *name, json_t *other,
+                        const char *oname, char *why, size_t cap)
 {
     if (!answering(other))
         return 1; /* down: nothing to link to */
-    json_t *nb = find_server(
-        json_object_get(json_object_get(me, "stats"), "neighbours"), oname);
+    json_t *nb = neighbour_of(me, oname);
     if (json_is_true(json_object_get(nb, "cut")))
         return 1;
     const char *state = json_string_value(json_object_get(nb, "state"));
@@ -50,15 +56,29 @@ static int settled_with(json_t *me, json_t *other, const char *oname,
     const char *theirs = json_string_value(json_object_get(other, "digest"));
     if (mine != NULL && theirs != NULL && strcmp(mine, theirs) == 0)
         return 1;
-    if (caught_up != NULL && caught_up(arg, oname))
-        return 1;
-    snprintf(why, cap, "not in sync with %s yet (its catch-up goes on)", oname);
-    return 0;
+    json_t *synced = json_object_get(nb, "synced");
+    if (!json_is_true(synced)) {
+        snprintf(why, cap, "not in sync with %s yet (%s)", oname,
+                 json_is_boolean(synced)
+                     ? "the catch-up goes on"
+                     : "the digests differ, and the server's status says "
+                       "nothing of its catch-ups: an older build?");
+        return 0;
+    }
+    /* The other end may still wait for its own side of the catch-up (or
+     * not have the link up yet): its word counts too, when it gives it. */
+    json_t *back = neighbour_of(other, name);
+    if (json_is_false(json_object_get(back, "synced"))) {
+        snprintf(why, cap,
+                 "not in sync with %s yet (its side of the "
+                 "catch-up goes on)",
+                 oname);
+        return 0;
+    }
+    return 1;
 }
 
-int settle_check(json_t *view, const char *name,
-                 int (*caught_up)(void *arg, const char *neighbour), void *arg,
-                 char *why, size_t cap)
+int settle_check(json_t *view, const char *name, char *why, size_t cap)
 {
     json_t *servers = json_object_get(view, "servers");
     json_t *me = find_server(servers, name);
@@ -84,56 +104,9 @@ int settle_check(json_t *view, const char *name,
             (strcmp(a, name) != 0 && strcmp(b, name) != 0))
             continue;
         const char *oname = strcmp(a, name) == 0 ? b : a;
-        if (!settled_with(me, find_server(servers, oname), oname, caught_up,
-                          arg, why, cap))
+        if (!settled_with(me, name, find_server(servers, oname), oname, why,
+                          cap))
             return 0;
     }
     return 1;
-}
-
-/* The start of the last line of log[0, end) that begins with prefix, or
- * NULL. */
-static const char *last_line_with(const char *log, size_t end,
-                                  const char *prefix, size_t plen)
-{
-    const char *found = NULL;
-    const char *p = log;
-    const char *stop = log + end;
-    while (p < stop) {
-        const char *nl = memchr(p, '\n', (size_t)(stop - p));
-        const char *eol = nl != NULL ? nl : stop;
-        /* A log line: a time stamp, then the message: find it in the
-         * line, not only at its start. */
-        for (const char *q = p; (size_t)(eol - q) >= plen; q++)
-            if (memcmp(q, prefix, plen) == 0) {
-                found = p;
-                break;
-            }
-        p = eol + 1;
-    }
-    return found;
-}
-
-int settle_log_caught_up(const char *log, size_t len, const char *neighbour)
-{
-    char up[128];
-    char done[128];
-    int nu = snprintf(up, sizeof up, "link %s up (", neighbour);
-    int nd = snprintf(done, sizeof done, "link %s: catch-up done", neighbour);
-    if (nu <= 0 || (size_t)nu >= sizeof up || nd <= 0 ||
-        (size_t)nd >= sizeof done)
-        return 0;
-    const char *line = last_line_with(log, len, up, (size_t)nu);
-    if (line == NULL)
-        return 0;
-    const char *eol = memchr(line, '\n', len - (size_t)(line - log));
-    size_t llen =
-        eol != NULL ? (size_t)(eol - line) : len - (size_t)(line - log);
-    static const char in_sync[] = "in sync)";
-    if (llen >= sizeof in_sync - 1 && memcmp(line + llen - (sizeof in_sync - 1),
-                                             in_sync, sizeof in_sync - 1) == 0)
-        return 1;
-    size_t after = (size_t)(line - log) + llen;
-    return after < len &&
-           last_line_with(log + after, len - after, done, (size_t)nd) != NULL;
 }

@@ -138,7 +138,7 @@ PLACES_KEYS = ["provider", "requests", "cache_hits", "cache_misses", "in_flight"
 WAL_KEYS = ["bytes", "records", "fsyncs", "compactions"]
 NB_KEYS = ["name", "state", "cut", "since_ms", "why", "last_heard_ms", "rtt_us",
            "sent", "received", "bytes_sent", "bytes_received", "queued", "catchups",
-           "catchup_records", "catchup_bytes"]
+           "catchup_records", "catchup_bytes", "synced"]
 
 
 def check_shape(s, st):
@@ -321,10 +321,11 @@ def main(t):
     dunn = nb_of(c, "Dunn")
     check(dunn["state"] in ("down", "dialling") and dunn["last_heard_ms"] is None,
           "Chester's Dunn: %s" % dunn)
+    eq((abe["synced"], dunn["synced"]), (False, False), "links down are not synced")
     for s, other in ((a, "Bolden"), (b, "Alford"), (b, "Chester"), (c, "Bolden")):
         n = nb_of(s, other)
-        eq((n["state"], n["why"], n["cut"]), ("up", "", False),
-           "%s's link to %s" % (s.name, other))
+        eq((n["state"], n["why"], n["cut"], n["synced"]), ("up", "", False, True),
+           "%s's link to %s (up in sync: empty stores)" % (s.name, other))
         check(isinstance(n["last_heard_ms"], int) and n["last_heard_ms"] < 1500,
               "%s's link to %s: heard %s ms ago" % (s.name, other, n["last_heard_ms"]))
     # The dialers' heartbeats measure a round trip.
@@ -340,6 +341,7 @@ def main(t):
     check(aaron.handshake(bst["records"], bst["digest"].encode()), "Aaron's handshake")
     aaron.start()
     wait_until(lambda: nb_of(b, "Aaron")["state"] == "up", 5, "Bolden's Aaron up")
+    eq(nb_of(b, "Aaron")["synced"], True, "Aaron came with Bolden's digest: synced")
 
     # -- clients on Alford ------------------------------------------------
     n_iamat = 20
@@ -526,6 +528,8 @@ def main(t):
     # -- a catch-up ---------------------------------------------------------
     eq(ctl(b, b"cut Chester"), b"ok cut Chester", "cut Chester on Bolden")
     wait_until(lambda: nb_of(c, "Bolden")["state"] != "up", 5, "Chester to see the cut")
+    eq((nb_of(b, "Chester")["synced"], nb_of(c, "Bolden")["synced"]), (False, False),
+       "a cut link is not synced")
     more = 5
     with a.connect() as cl:
         for i in range(more):
@@ -548,6 +552,8 @@ def main(t):
             return x, y
         return None
     x, y = wait_until(settled, 10, "every catch-up record to be received")
+    wait_until(lambda: nb_of(b, "Chester")["synced"] and nb_of(c, "Bolden")["synced"], 5,
+               "both ends of the healed link to say synced")
     b1, c1 = status(b), status(c)
     bx0, cy0 = nb(b0, "Chester"), nb(c0, "Bolden")
     sent_b = x["catchup_records"] - bx0["catchup_records"]
@@ -596,9 +602,35 @@ def main(t):
     n = nb_of(b, "Aaron")
     eq((n["state"], n["why"]), ("down", "handshake: wrong proof (a different herd secret?)"),
        "Aaron's refused handshake")
+    t.ok("Aaron gone: 'closed'; back with a wrong proof: 'handshake: wrong proof ...'")
+
+    # -- Aaron back empty: a catch-up that waits on it --------------------
+    # Bolden holds records Aaron lacks: it opens a catch-up (SUMS -) and
+    # the link is not synced while Aaron says nothing; Aaron asks for
+    # everything (PULL -) and ends Bolden's question (DONE -): synced once
+    # Bolden has sent it all.
+    back = FakePeer(b)
+    try:
+        check(back.handshake(0, b"0" * 16), "Aaron's handshake, empty")
+        back.start()
+        wait_until(lambda: nb_of(b, "Aaron")["state"] == "up", 5, "Aaron up again")
+        n = nb_of(b, "Aaron")
+        eq((n["synced"], n["catchups"] >= 1), (False, True),
+           "Bolden's Aaron while its catch-up waits: %s" % n)
+        time.sleep(0.3)  # a state that must not change by itself
+        eq(nb_of(b, "Aaron")["synced"], False, "still waiting on Aaron 0.3 s later")
+        back.send(b"PULL -\nDONE -\n")
+        wait_until(lambda: nb_of(b, "Aaron")["synced"], 5,
+                   "Bolden's Aaron synced once the catch-up is done")
+        wait_until(lambda: back.counts()[2] >= status(b)["records"], 5,
+                   "Aaron to get every record Bolden holds")
+    finally:
+        back.close()
+    wait_until(lambda: not nb_of(b, "Aaron")["synced"], 5, "Aaron gone: not synced")
     for s in (b, c):
         check_shape(s, status(s))
-    t.ok("Aaron gone: 'closed'; back with a wrong proof: 'handshake: wrong proof ...'")
+    t.ok("synced: false while a catch-up waits on the neighbour, true once it ends, "
+         "false once the link is down")
 
 
 if __name__ == "__main__":

@@ -629,6 +629,62 @@ static void test_move(void)
     fake_close(&f);
 }
 
+/* Neighbour i's status says synced. */
+static int synced(const struct fake *f, size_t i)
+{
+    struct peers_status st;
+    peers_status(&f->ps, i, &st);
+    return st.synced;
+}
+
+/* "synced": a link that came up with equal digests is; one whose
+ * catch-up runs is not until this side has sent all it was asked for and
+ * heard the end of all it asked; a link down is not. */
+static void test_synced(void)
+{
+    struct fake f;
+    fake_init(&f);
+    CHECK(!synced(&f, 0) && !synced(&f, 1)); /* not yet connected */
+    struct conn *c = accept_alford(&f);      /* both empty */
+    CHECK(synced(&f, 0));
+    CHECK(!synced(&f, 1));
+    /* Alford opens all the same (a record came to it in between): its
+     * root differs in child 0. Bolden asks for that child and waits. */
+    char sums[16 + 16 * 16 + 2] = "SUMS - 0000000000000001";
+    size_t n = strlen(sums);
+    const size_t rest = (size_t)15 * 16; /* children 1 to 15: 0 */
+    memset(sums + n, '0', rest);
+    sums[n + rest] = '\n';
+    sums[n + rest + 1] = '\0';
+    feed(c, sums);
+    CHECK(out_has(c, "\nPULL 0\nDONE -\n"));
+    CHECK(!synced(&f, 0));
+    peers_pump(&f.ps, 0); /* nothing of Bolden's under 0 */
+    CHECK(!synced(&f, 0));
+    feed(c, "DONE 0\n");
+    CHECK(synced(&f, 0));
+    conn_close(c, "test");
+    CHECK(!synced(&f, 0));
+
+    /* Bolden holds a record Alford lacks: catching up from the start,
+     * synced once Alford's answer (a PULL of the whole tree) is sent. */
+    client_record(&f, L1);
+    c = hello_from(&f, "Alford");
+    feed(c, "PROOF -\n");
+    CHECK(!peers_in_handshake(c));
+    CHECK(!synced(&f, 0));
+    feed(c, "PULL -\nDONE -\n");
+    CHECK(!synced(&f, 0)); /* L1 is still to be sent */
+    /* A walk of the whole tree takes more than one slice. */
+    for (int i = 0; i < 8 && peers_pump_ready(&f.ps); i++) {
+        CHECK(!synced(&f, 0));
+        peers_pump(&f.ps, 0);
+    }
+    CHECK(out_has(c, L1 "\nDONE -\n"));
+    CHECK(synced(&f, 0));
+    fake_close(&f);
+}
+
 static const struct test tests[] = {
     {"copy_taken_back", test_copy_taken_back},
     {"several_taken_back_in_order", test_several_taken_back_in_order},
@@ -644,6 +700,7 @@ static const struct test tests[] = {
     {"remove_in_handshake_and_cut", test_remove_in_handshake_and_cut},
     {"add_grows", test_add_grows},
     {"move", test_move},
+    {"synced", test_synced},
 };
 
 TEST_MAIN(tests)
