@@ -6,6 +6,7 @@ systemd would."""
 import atexit
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -87,15 +88,30 @@ def resolve_specifiers(text, spec):
     return "".join(out)
 
 
-def exec_argv(unit, spec):
-    """The unit's one ExecStart= line as argv, specifiers resolved: what
+def resolve_variables(word, variables, what):
+    """word with systemd's $NAME and ${NAME} replaced from variables (a word
+    that is one $NAME stays one word, as systemd keeps it). An unknown
+    variable fails the test."""
+    def value(m):
+        name = m.group(1) or m.group(2)
+        check(name in variables, "%s uses $%s: the test does not set it" % (what, name))
+        return variables[name]
+    return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)", value, word)
+
+
+def exec_argv(unit, spec, key="ExecStart", variables=None):
+    """The unit's one KEY= line (ExecStart=, ExecReload=) as argv,
+    specifiers resolved and the variables given ($MAINPID) put in: what
     systemd runs (no shell; the herd's units quote nothing)."""
-    lines = unit_values(unit, "ExecStart")
-    eq(len(lines), 1, "ExecStart= lines of %s" % unit)
+    lines = unit_values(unit, key)
+    eq(len(lines), 1, "%s= lines of %s" % (key, unit))
     line = lines[0]
-    check(line[:1] not in "-@:+!", "ExecStart= of %s has a prefix: %r" % (unit, line))
-    check("$" not in line, "ExecStart= of %s uses environment variables: %r" % (unit, line))
-    return [resolve_specifiers(a, spec) for a in shlex.split(line)]
+    what = "%s= of %s" % (key, unit)
+    check(line[:1] not in "-@:+!", "%s has a prefix: %r" % (what, line))
+    if variables is None:
+        check("$" not in line, "%s uses environment variables: %r" % (what, line))
+    argv = [resolve_specifiers(a, spec) for a in shlex.split(line)]
+    return [resolve_variables(a, variables or {}, what) for a in argv]
 
 
 def unit_directories(unit, spec):

@@ -17,12 +17,27 @@ datagram socket this test listens on:
     control socket is there; before it, nothing;
   - a server whose peer port is taken exits 78 and sends no READY=1;
   - the two link over TLS keyed by the credential's secret;
+  - its ExecReload= line, with $MAINPID the server's pid, makes the server
+    read herd.conf again (its log says so);
   - SIGTERM: STOPPING=1 from the server's pid, exit 0, control socket gone;
     the write-ahead log and the log are where the unit's directories are.
+
+systemctl --root on a root holding the installed units: enabling
+herd-server@Alford makes multi-user.target want it (it starts at boot,
+whether or not herd.target is enabled) and herd.target too; disabling undoes
+both; enabling herd.service makes multi-user.target want it.
+
+herd.service's ExecStart= as written (the installed herd and herd.conf,
+whose run_dir, log_dir and data_dir are the unit's RuntimeDirectory=,
+LogsDirectory= and StateDirectory=, made with the unit's modes; the
+servers and http on probed ports): the supervisor brings both servers up;
+ExecReload= exits 0, and 78 naming the line once herd.conf is broken;
+SIGTERM stops the servers and the supervisor (exit 0).
 
 Skipped (77) where systemd-analyze is missing.
 """
 
+import json
 import os
 import shutil
 import signal
@@ -255,6 +270,19 @@ def check_notify(t, prefix):
               "Alford's links are not keyed by the credential's secret")
         t.ok("the two link over TLS keyed by the secret credential (%d)" % len(secret))
 
+        # systemctl reload: ExecReload= with $MAINPID, as systemd runs it.
+        since = len(herdtest.read_log(log))
+        argv = herdinstall.exec_argv(a.unit, a.spec, "ExecReload", {"MAINPID": str(a.proc.pid)})
+        rc, _, err = herdinstall.run(t, argv, timeout=10)
+        eq(rc, 0, "ExecReload= of Alford (stderr %r)" % err)
+        deadline = time.monotonic() + 10
+        while b"reload (SIGHUP) of " not in herdtest.read_log(log)[since:]:
+            if time.monotonic() > deadline or a.proc.poll() is not None:
+                fail("Alford did not reload within 10 s of ExecReload= (exit %s):\n%s"
+                     % (a.proc.poll(), herdtest.read_log(log)[-1500:].decode(errors="replace")))
+            time.sleep(0.05)
+        t.ok("ExecReload= with $MAINPID: the server reads herd.conf again")
+
         for u in (a, p):
             u.proc.send_signal(signal.SIGTERM)
             wait_message(ns, u, "STOPPING", 10)
@@ -277,11 +305,142 @@ def check_notify(t, prefix):
         ns.close()
 
 
+# --- enabling ---------------------------------------------------------------
+
+def check_enable(t, prefix):
+    """systemctl --root=ROOT enable/disable on a copy of the installed units:
+    the links each makes."""
+    root = os.path.join(t.tmpdir, "root")
+    shutil.copytree(os.path.join(prefix, "lib/systemd/system"),
+                    os.path.join(root, "usr/lib/systemd/system"))
+    etc = os.path.join(root, "etc/systemd/system")
+    os.makedirs(etc)
+
+    def links():
+        return sorted(os.path.relpath(os.path.join(d, f), etc)
+                      for d, _, files in os.walk(etc) for f in files)
+
+    def systemctl(*args):
+        rc, _, err = herdinstall.run(t, ["systemctl", "--root=" + root] + list(args))
+        eq(rc, 0, "systemctl %s (stderr %r)" % (" ".join(args), err))
+
+    systemctl("enable", "herd-server@Alford.service")
+    eq(links(), ["herd.target.wants/herd-server@Alford.service",
+                 "multi-user.target.wants/herd-server@Alford.service"],
+       "the links of systemctl enable herd-server@Alford (boot, and herd.target)")
+    systemctl("disable", "herd-server@Alford.service")
+    eq(links(), [], "the links left by systemctl disable herd-server@Alford")
+    systemctl("enable", "herd.service")
+    eq(links(), ["multi-user.target.wants/herd.service"], "the links of enable herd.service")
+
+
+# --- the supervisor's unit -------------------------------------------------------
+
+def conf_dir(conf, key):
+    with open(conf) as f:
+        for line in f:
+            words = line.split()
+            if len(words) == 2 and words[0] == key:
+                return words[1]
+    fail("%s names no %s" % (conf, key))
+
+
+def check_supervisor(t, prefix):
+    unit = os.path.join(prefix, "lib/systemd/system/herd.service")
+    conf = os.path.join(prefix, "etc/herd/herd.conf")
+    # The unit's directories where the installed herd.conf has them: %t, %S
+    # and %L are the prefix's run, var/lib and var/log (/run, /var/lib and
+    # /var/log for the prefix /usr).
+    spec = {"t": os.path.join(prefix, "run"), "S": os.path.join(prefix, "var/lib"),
+            "L": os.path.join(prefix, "var/log")}
+    dirs = herdinstall.unit_directories(unit, spec)
+    for key, kind in (("run_dir", "Runtime"), ("data_dir", "State"), ("log_dir", "Logs")):
+        eq(conf_dir(conf, key), dirs[kind], "herd.conf's %s and the unit's %sDirectory="
+           % (key, kind))
+    with open(conf) as f:
+        kept = [ln for ln in f if ln.split()[:1] not in (["server"], ["link"], ["http"])]
+    p = herdtest.free_ports(5)
+    text = ("".join(kept) + "server Alford 127.0.0.1:%d peer 127.0.0.1:%d\n"
+            "server Parker 127.0.0.1:%d peer 127.0.0.1:%d\nlink Alford Parker\n"
+            "http 127.0.0.1:%d\nlog_max_mb 0\n" % tuple(p))
+    with open(conf, "w") as f:
+        f.write(text)
+    argv = herdinstall.exec_argv(unit, spec)
+    eq(argv[-2:], ["start", "--foreground"], "herd.service's command")
+    herd = argv[0]
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+    env.update({k: v for k, v in herdtest.server_env().items() if k.endswith("SAN_OPTIONS")})
+    out_path = os.path.join(t.tmpdir, "herd.service.out")
+    with open(out_path, "wb") as out:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, env=env, cwd="/")
+    t.log("started herd.service's command (pid %d): %s" % (proc.pid, " ".join(argv)))
+    pids = []
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            rc, out, _ = herdinstall.run(t, [herd, "-c", conf, "status", "--json"], env=env)
+            if rc == 0 and [s["state"] for s in json.loads(out)["servers"]] == ["up", "up"]:
+                pids = [s["pid"] for s in json.loads(out)["servers"]]
+                break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                with open(out_path, "rb") as f:
+                    fail("herd.service's herd did not bring both servers up within 20 s "
+                         "(exit %s):\n%s" % (proc.poll(), f.read()[-1500:].decode(errors="replace")))
+            time.sleep(0.1)
+        for rel in ("herd.sock", "secret"):
+            check(os.path.exists(os.path.join(dirs["Runtime"], rel)),
+                  "no %s in the unit's RuntimeDirectory=" % rel)
+        t.ok("herd.service's ExecStart=: both servers up, the supervisor's files in its "
+             "RuntimeDirectory=")
+
+        reload_argv = herdinstall.exec_argv(unit, spec, "ExecReload", {"MAINPID": str(proc.pid)})
+        rc, _, err = herdinstall.run(t, reload_argv, env=env)
+        eq(rc, 0, "herd.service's ExecReload= (stderr %r)" % err)
+        with open(conf, "a") as f:
+            f.write("frobnicate 1\n")
+        broken = len(text.splitlines()) + 1
+        rc, _, err = herdinstall.run(t, reload_argv, env=env)
+        eq(rc, 78, "ExecReload= with a broken herd.conf (stderr %r)" % err)
+        check(":%d:" % broken in err, "ExecReload= names line %d: %r" % (broken, err))
+        with open(conf, "w") as f:
+            f.write(text)
+        t.ok("herd.service's ExecReload=: 0, and 78 naming the line of a broken herd.conf")
+
+        proc.send_signal(signal.SIGTERM)
+        try:
+            rc = proc.wait(30)
+        except subprocess.TimeoutExpired:
+            fail("herd.service's herd still runs 30 s after SIGTERM (TimeoutStopSec=)")
+        eq(rc, 0, "the supervisor's exit after SIGTERM")
+        for pid in pids:
+            check(not os.path.exists("/proc/%d" % pid) or
+                  open("/proc/%d/stat" % pid).read().split()[2] == "Z",
+                  "server pid %d still runs after the supervisor's SIGTERM" % pid)
+        t.ok("SIGTERM to herd.service's herd: servers stopped, exit 0")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
 def main(t):
     prefix = herdinstall.install(t, t.args.build,
                                  os.path.join(herdinstall.scratch_dir("systemd"), "prefix"))
     check_verify(t, prefix)
     t.ok("systemd-analyze verify: exit 0, nothing on stderr; a broken copy is caught")
+    if shutil.which("systemctl") is None:
+        t.note("systemctl is not installed: enabling is not checked")
+    else:
+        check_enable(t, prefix)
+        t.ok("systemctl enable herd-server@Alford: wanted at boot and by herd.target; "
+             "disable undoes it; herd.service wanted at boot")
+    check_supervisor(t, prefix)
     check_notify(t, prefix)
 
 
