@@ -145,11 +145,11 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # What the binaries are linked with (the test compares with their NEEDED
-# entries), and adduser for postinst.
+# entries), and adduser for postinst (3.130 and later know --comment).
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
     "libc6 (>= 2.34), libuv1 (>= 1.44), libcurl4 (>= 7.80), \
 libjansson4 (>= 2.13), libssl3, libmicrohttpd12 (>= 0.9.75), libsystemd0, \
-zlib1g, adduser")
+zlib1g, adduser (>= 3.130)")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     "${PROJECT_SOURCE_DIR}/deploy/debian/conffiles;\
 ${PROJECT_SOURCE_DIR}/deploy/debian/postinst;\

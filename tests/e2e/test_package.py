@@ -10,11 +10,13 @@ directories /var/lib/herd (0700) and /var/log/herd (0750), owned by root
 in the archive (postinst gives them to herd).
 
 postinst, run with $DPKG_ROOT at a temporary root and stand-ins for
-getent, adduser and chown that record their calls: makes the user herd
-(a system user with its group) only when it is missing, gives it the data
-and log directories with their modes, and makes the secret (root's, 0600,
-64 hex digits) only once. postrm purge removes the data, the logs and the
-secret.
+getent, addgroup, adduser and chown that record their calls: makes the
+system group herd and the user herd in it only when missing (each on its
+own), gives the user the data and log directories with their modes, and
+makes the secret (root's, 0600, 64 hex digits) only once, an upgrade's
+configure included. postrm remove keeps the data and the units an operator
+enabled; postrm purge removes the data, the logs, the secret and the links
+systemctl enable made, and no other package's.
 
 The package extracted (dpkg-deb -x) into a temporary root: the herd from
 there checks its herd.conf and runs a herd of three.
@@ -140,20 +142,25 @@ def check_contents(t, deb):
               "unexpected path in the package: %s" % path)
 
 
-def make_stubs(d, log, user_exists):
-    """getent, adduser, chown that record their arguments in log."""
+def make_stubs(d, log, group_exists, user_exists):
+    """getent (which knows the group herd and the user herd as told),
+    addgroup, adduser, chown and systemctl that record their arguments in
+    log."""
     os.makedirs(d, exist_ok=True)
-    for name, rc in (("getent", 0 if user_exists else 2), ("adduser", 0), ("chown", 0),
-                     ("systemctl", 0)):
+    getent = ('case "$1" in group) exit %d ;; passwd) exit %d ;; esac\nexit 2\n'
+              % (0 if group_exists else 2, 0 if user_exists else 2))
+    for name, tail in (("getent", getent), ("addgroup", "exit 0\n"), ("adduser", "exit 0\n"),
+                       ("chown", "exit 0\n"), ("systemctl", "exit 0\n")):
         path = os.path.join(d, name)
         with open(path, "w") as f:
-            f.write('#!/bin/sh\necho "%s $*" >>"%s"\nexit %d\n' % (name, log, rc))
+            f.write('#!/bin/sh\necho "%s $*" >>"%s"\n%s' % (name, log, tail))
         os.chmod(path, 0o755)
 
 
-def run_script(t, ctl, script, arg, root, stubs):
+def run_script(t, ctl, script, arg, root, stubs, *more):
     env = {"PATH": stubs + ":/usr/bin:/bin", "DPKG_ROOT": root, "LANG": "C"}
-    rc, out, err = run(t, ["/bin/sh", os.path.join(ctl, script), arg], timeout=20, env=env)
+    rc, out, err = run(t, ["/bin/sh", os.path.join(ctl, script), arg] + list(more), timeout=20,
+                       env=env)
     eq(rc, 0, "%s %s exit code (stderr %r)" % (script, arg, err))
 
 
@@ -168,15 +175,19 @@ def calls(log):
 def check_scripts(t, ctl, root):
     stubs = os.path.join(t.tmpdir, "stubs")
     log = os.path.join(t.tmpdir, "calls.log")
-    make_stubs(stubs, log, user_exists=False)
+    make_stubs(stubs, log, group_exists=False, user_exists=False)
     # Modes as unpacked; postinst sets them again.
     os.chmod(os.path.join(root, "var/log/herd"), 0o755)
     run_script(t, ctl, "postinst", "configure", root, stubs)
     got = calls(log)
+    eq([c for c in got if c.startswith("addgroup ")], ["addgroup --system --quiet herd"],
+       "addgroup calls")
     adds = [c for c in got if c.startswith("adduser ")]
     eq(len(adds), 1, "adduser calls: %s" % got)
-    for word in ("--system", "--group", "--home /var/lib/herd", "herd"):
+    for word in ("--system", "--ingroup herd", "--home /var/lib/herd", "--no-create-home"):
         check(word in adds[0], "adduser without %s: %s" % (word, adds[0]))
+    check(adds[0].endswith(" herd"), "adduser makes no user herd: %s" % adds[0])
+    check("--gecos" not in adds[0], "adduser with --gecos (deprecated): %s" % adds[0])
     eq([c for c in got if c.startswith("chown ")],
        ["chown herd:herd %s/var/lib/herd %s/var/log/herd" % (root, root)], "chown calls")
     for rel, mode in (("var/lib/herd", 0o700), ("var/log/herd", 0o750)):
@@ -190,24 +201,56 @@ def check_scripts(t, ctl, root):
     check(re.fullmatch(rb"[0-9a-f]{64}\n", first), "the secret: %r" % first)
     check(not os.path.exists(secret + ".new"), "postinst left secret.new")
 
-    # Again, the user there: no adduser, the same secret.
+    # Again (an upgrade from 0.0.9), the user there: no addgroup nor
+    # adduser, the same secret.
     os.remove(log)
-    make_stubs(stubs, log, user_exists=True)
-    run_script(t, ctl, "postinst", "configure", root, stubs)
-    check(not [c for c in calls(log) if c.startswith("adduser ")],
-          "adduser called although the user exists: %s" % calls(log))
+    make_stubs(stubs, log, group_exists=True, user_exists=True)
+    run_script(t, ctl, "postinst", "configure", root, stubs, "0.0.9")
+    check(not [c for c in calls(log) if c.startswith(("addgroup ", "adduser "))],
+          "addgroup or adduser called although both exist: %s" % calls(log))
     with open(secret, "rb") as f:
         eq(f.read(), first, "the secret after a second configure")
-    t.ok("postinst: the user herd once, directories with owner and mode, one secret (0600)")
+
+    # The group left without its user: only the user is made, in it.
+    os.remove(log)
+    make_stubs(stubs, log, group_exists=True, user_exists=False)
+    run_script(t, ctl, "postinst", "configure", root, stubs)
+    got = calls(log)
+    check(not [c for c in got if c.startswith("addgroup ")], "addgroup called: %s" % got)
+    adds = [c for c in got if c.startswith("adduser ")]
+    check(len(adds) == 1 and "--ingroup herd" in adds[0], "adduser calls: %s" % got)
+    t.ok("postinst: the group and the user herd once (either may be there already), "
+         "directories with owner and mode, one secret (0600)")
     return stubs
 
 
 def check_purge(t, ctl, root, stubs):
+    # What systemctl enable made (herd-server@Alford, herd.service), and a
+    # link of another package's.
+    etc = os.path.join(root, "etc/systemd/system")
+    ours = ["multi-user.target.wants/herd-server@Alford.service",
+            "herd.target.wants/herd-server@Alford.service",
+            "multi-user.target.wants/herd.service"]
+    other = os.path.join(etc, "multi-user.target.wants/other.service")
+    for rel in ours + [os.path.relpath(other, etc)]:
+        os.makedirs(os.path.dirname(os.path.join(etc, rel)), exist_ok=True)
+        os.symlink("/usr/lib/systemd/system/" + os.path.basename(rel), os.path.join(etc, rel))
+
+    run_script(t, ctl, "postrm", "remove", root, stubs)
+    for rel in ours:
+        check(os.path.islink(os.path.join(etc, rel)), "postrm remove took %s" % rel)
+    check(os.path.isdir(os.path.join(root, "var/lib/herd")), "postrm remove took the data")
+
     run_script(t, ctl, "postrm", "purge", root, stubs)
-    for rel in ("var/lib/herd", "var/log/herd", "etc/herd/secret"):
-        check(not os.path.exists(os.path.join(root, rel)), "postrm purge left %s" % rel)
+    for rel in ("var/lib/herd", "var/log/herd", "etc/herd/secret",
+                "etc/systemd/system/herd.target.wants"):
+        check(not os.path.lexists(os.path.join(root, rel)), "postrm purge left %s" % rel)
+    for rel in ours:
+        check(not os.path.lexists(os.path.join(etc, rel)), "postrm purge left %s" % rel)
+    check(os.path.islink(other), "postrm purge removed another package's link")
     check(os.path.exists(os.path.join(root, "usr/bin/herd")), "postrm removed a binary")
-    t.ok("postrm purge: data, logs and secret gone")
+    t.ok("postrm: remove keeps the data and the enabled units; purge takes the data, the logs, "
+         "the secret and the units' links, nothing else")
 
 
 def main(t):
