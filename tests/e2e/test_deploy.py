@@ -24,9 +24,14 @@ with the manifests' placeholder secret the server refuses to start (78);
 with a real one it starts as the pod's server, keys its links with the
 secret, keeps its write-ahead log in the volume and its control socket in
 /run/herd, answers IAMAT as herd-1, logs to standard error, and stops
-cleanly (0) on SIGTERM.
+cleanly (0) on SIGTERM. The probe (herd-entrypoint --probe, with the pod's
+environment) passes on the live server without a client connection counted
+or logged, fails within 3 s while the server is stopped (SIGSTOP: its port
+still accepts TCP connections), passes again once it runs, and fails once it
+has exited.
 """
 
+import json
 import os
 import re
 import shutil
@@ -52,6 +57,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 K8S = os.path.join(REPO, "deploy", "kubernetes")
 CONTAINER = os.path.join(REPO, "deploy", "container")
 POD = "herd-1"
+ENTRYPOINT = "/usr/bin/herd-entrypoint"   # where the Containerfile puts it
 
 
 # --- the manifests ------------------------------------------------------------
@@ -114,10 +120,20 @@ def check_manifests(files, objs):
             check(p["targetPort"] in ports, "Service %s targets port %s, which the pods lack"
                   % (name, p["targetPort"]))
             eq(p["port"], ports[p["targetPort"]], "Service %s's port %s" % (name, p["name"]))
-    for probe in ("readinessProbe", "livenessProbe"):
+    # The probes: the entry point's --probe (its nc waits 2 s at most, within
+    # the probe's timeout), run below against the server.
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         check(probe in c, "no %s" % probe)
-        port = c[probe]["tcpSocket"]["port"]
-        check(port in ports or port in ports.values(), "%s on an unknown port %s" % (probe, port))
+        eq(c[probe].get("exec", {}).get("command"), [ENTRYPOINT, "--probe"],
+           "%s's command" % probe)
+        check(c[probe].get("timeoutSeconds", 1) >= 3,
+              "%s's timeoutSeconds %s: the probe may take 2 s" % (probe, c[probe].get("timeoutSeconds")))
+
+    # At most one server evicted at a time, of these pods.
+    pdb = one(objs, "PodDisruptionBudget")
+    eq(pdb["spec"].get("maxUnavailable"), 1, "the PodDisruptionBudget's maxUnavailable")
+    eq(pdb["spec"]["selector"]["matchLabels"], spec["selector"]["matchLabels"],
+       "the PodDisruptionBudget's selector")
 
     sec = pod["securityContext"]
     eq(sec.get("runAsNonRoot"), True, "runAsNonRoot")
@@ -211,6 +227,8 @@ def check_containerfile(t, sts):
                     % re.escape(entry.group(1)), runtime, re.M),
           "the ENTRYPOINT %s is not the copied deploy/container/herd-entrypoint"
           % entry.group(1))
+    eq(entry.group(1), ENTRYPOINT, "the image's entry point (the probes run it)")
+    check("netcat-openbsd" in words, "the run stage lacks netcat-openbsd (the probe's nc -U)")
     expose = sorted(int(p) for p in re.findall(r"^EXPOSE\s+(.*)$", runtime, re.M)[0].split())
     ports = sorted(p["containerPort"] for p in sts["spec"]["template"]["spec"]["containers"][0]["ports"])
     eq(expose, ports, "EXPOSE and the pods' ports")
@@ -351,6 +369,41 @@ def check_placeholder_refused(t, sts, maps, secrets):
     check("secret file" in err and "16 to" in err, "why it refuses: %r" % err)
 
 
+def probe(t, env):
+    """herd-entrypoint --probe with the pod's environment, as the kubelet
+    runs it: (exit code, seconds taken)."""
+    start = time.monotonic()
+    rc, _, _ = herdinstall.run(t, [os.path.join(CONTAINER, "herd-entrypoint"), "--probe"],
+                               timeout=10, env=env)
+    return rc, time.monotonic() - start
+
+
+def check_probe(t, p, chunks, env, client):
+    """The probe passes on the live server without counting a connection or
+    logging one, fails on a server whose loop is stopped (while a TCP probe
+    of its port would pass), and passes again once it runs."""
+    sock = os.path.join(env["HERD_RUN_DIR"], POD + ".sock")
+    before = json.loads(control(sock, b"status"))["counters"]["connections"]
+    logged = b"".join(chunks).count(b" open from ")
+    for _ in range(3):
+        rc, took = probe(t, env)
+        eq(rc, 0, "the probe on the live %s" % POD)
+    after = json.loads(control(sock, b"status"))["counters"]["connections"]
+    eq(after, before, "client connections counted by 3 probes")
+    eq(b"".join(chunks).count(b" open from "), logged, "connections logged by 3 probes")
+    os.kill(p.pid, signal.SIGSTOP)
+    try:
+        rc, took = probe(t, env)
+        check(rc != 0, "the probe passed on a stopped server")
+        check(took < 3, "the probe took %.1f s, past the manifests' timeoutSeconds" % took)
+        s = socket.create_connection(("127.0.0.1", client), timeout=2)
+        s.close()   # what a TCP probe sees: the kernel still accepts
+    finally:
+        os.kill(p.pid, signal.SIGCONT)
+    rc, _ = probe(t, env)
+    eq(rc, 0, "the probe once the server runs again")
+
+
 def check_entrypoint(t, sts, maps, secrets):
     secret = "%064x\n" % int.from_bytes(os.urandom(32), "big")
     pod = Pod(t, sts, maps, secrets, secret, "real")
@@ -377,6 +430,9 @@ def check_entrypoint(t, sts, maps, secrets):
         check(got.startswith(b"AT %s " % POD.encode()), "IAMAT answered %r" % got)
         t.ok("the entry point with the StatefulSet's arguments: %s listens, TLS keyed by the "
              "Secret, volume and /run/herd used, IAMAT answered, log on stderr" % POD)
+        check_probe(t, p, chunks, env, client)
+        t.ok("herd-entrypoint --probe: passes silently on the live server, fails within 3 s "
+             "on a stopped one that still accepts TCP connections")
         p.send_signal(signal.SIGTERM)
         try:
             rc = p.wait(10)
@@ -387,6 +443,7 @@ def check_entrypoint(t, sts, maps, secrets):
         check(b"stopped" in b"".join(chunks), "no 'stopped' in the log")
         check(not os.path.exists(os.path.join(run_dir, POD + ".sock")),
               "control socket left after SIGTERM")
+        eq(probe(t, env)[0], 1, "the probe after the server stopped")
     finally:
         if p.poll() is None:
             p.kill()
@@ -394,6 +451,8 @@ def check_entrypoint(t, sts, maps, secrets):
 
 
 def main(t):
+    if shutil.which("nc") is None:
+        fail("nc is not installed (apt-get install netcat-openbsd): the probe needs it")
     files, objs = load_manifests()
     sts, services, maps, secrets, ns = check_manifests(files, objs)
     t.ok("%d manifests parse and hang together (StatefulSet of 5, headless Service, "
