@@ -4,11 +4,9 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/types.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -50,29 +48,10 @@ report(struct check *c, enum severity sev, int line, const char *fmt, ...)
         c->warnings++;
 }
 
-/* The line of herd.conf that sets key: the last one, since a later line
- * wins. 0 when none does (the value is the default). */
+/* The line of herd.conf that sets key, 0 when none does. */
 static int setting_line(const struct herd *h, const char *key)
 {
-    FILE *fp = fopen(h->conf, "r");
-    if (fp == NULL)
-        return 0;
-    char *buf = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    int line = 0;
-    int found = 0;
-    size_t klen = strlen(key);
-    while ((n = getline(&buf, &cap, fp)) >= 0) {
-        line++;
-        struct strparse_slice first;
-        if (strparse_split(buf, (size_t)n, &first, 1) > 0 &&
-            first.len == klen && memcmp(first.p, key, klen) == 0)
-            found = line;
-    }
-    free(buf);
-    fclose(fp);
-    return found;
+    return herd_setting_line(h->conf, key);
 }
 
 /* The places provider the servers would look up (server/places). */

@@ -101,6 +101,40 @@ static int ensure_secret(struct herd *h)
     return 0;
 }
 
+int herd_setting_line(const char *conf, const char *key)
+{
+    FILE *fp = fopen(conf, "r");
+    if (fp == NULL)
+        return 0;
+    char *buf = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int line = 0;
+    int found = 0;
+    size_t klen = strlen(key);
+    while ((n = getline(&buf, &cap, fp)) >= 0) {
+        line++;
+        struct strparse_slice first;
+        if (strparse_split(buf, (size_t)n, &first, 1) > 0 &&
+            first.len == klen && memcmp(first.p, key, klen) == 0)
+            found = line;
+    }
+    free(buf);
+    fclose(fp);
+    return found;
+}
+
+/* "herd: FILE:LINE: " where herd.conf sets key, "herd: FILE: " when it does
+ * not (a default), on out: the head of an error about that setting. */
+static void setting_error_head(FILE *out, const char *conf, const char *key)
+{
+    int line = herd_setting_line(conf, key);
+    if (line > 0)
+        fprintf(out, "herd: %s:%d: ", conf, line);
+    else
+        fprintf(out, "herd: %s: ", conf);
+}
+
 /* herd.conf's http: off (no line, or "off"), or HOST:PORT. */
 static int load_http(struct herd *h, FILE *err)
 {
@@ -110,10 +144,11 @@ static int load_http(struct herd *h, FILE *err)
         return 0;
     if (strparse_hostport(v, strlen(v), h->http_host, sizeof h->http_host,
                           &h->http_port) != 0) {
+        setting_error_head(err, h->conf, "http");
         fprintf(err,
-                "herd: %s: http '%s' is neither HOST:PORT nor off (for "
-                "example: http 127.0.0.1:12080)\n",
-                h->conf, v);
+                "http '%s' is neither HOST:PORT nor off (for example: http "
+                "127.0.0.1:12080)\n",
+                v);
         return HERD_EXIT_CONFIG;
     }
     h->http_on = 1;
@@ -163,9 +198,10 @@ int herd_load_to(struct herd *h, const char *path, FILE *out)
         join(h->http_token, sizeof h->http_token, h->run_dir, "http-token") !=
             0 ||
         strlen(h->sock) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        setting_error_head(out, h->conf, "run_dir");
         fprintf(out,
-                "herd: control socket path %s is too long for a Unix socket: "
-                "use a shorter run_dir\n",
+                "control socket path %s is too long for a Unix socket: use "
+                "a shorter run_dir\n",
                 h->sock);
         return HERD_EXIT_CONFIG;
     }

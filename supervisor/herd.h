@@ -45,6 +45,10 @@ int herd_load(struct herd *h, const char *path);
 /* herd_load, its errors written to out instead of stderr (a reload in
  * the supervisor: they go into the reply and the log). */
 int herd_load_to(struct herd *h, const char *path, FILE *out);
+/* The line of the file conf that sets key (the last such line: a later
+ * one wins), or 0 when none does (the value is the default) or the file
+ * cannot be read: what an error about a setting names. */
+int herd_setting_line(const char *conf, const char *key);
 /* Before a herd starts (h loaded): finds the herd-server binary (herd.conf's
  * server_bin, $HERD_SERVER_BIN, or the one next to this executable; argv0
  * when its path is unknown), makes the run, log and data directories 0700

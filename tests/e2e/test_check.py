@@ -7,8 +7,9 @@ wrong: syntax errors (from the parser) and what the servers or the
 supervisor would refuse only at start (an unknown places provider, half a
 set of TLS files, a link timeout no longer than the heartbeat, an http
 address that is a server's, a run_dir too long for a control socket). An
-http that is no address is refused as herd start refuses it (that message
-has no line). Files named but missing on this machine and a graph in pieces
+http that is no address, and a run_dir too long for the supervisor's own
+socket, are refused as herd start refuses them, naming their lines too.
+Files named but missing on this machine and a graph in pieces
 are warnings (exit 0). Each refusal the server makes too is checked against
 the real herd-server. Nothing is created: no run, log or data directory, no
 process.
@@ -145,11 +146,18 @@ def main(t):
     t.ok("%d start-time refusals: exit 78 naming the line; the server refuses them too"
          % len(cases))
 
-    # An http that is no address: refused as herd start refuses it.
-    path = write(d, "http_malformed.conf", head + "http localhost\n")
-    rc, out, err = run_check(t, ["check", "-c", path])
-    eq(rc, 78, "http malformed: exit code (stderr %r)" % err)
-    check(path in err and "http 'localhost'" in err, "http malformed: %r" % err)
+    # What herd start refuses before the checks run: an http that is no
+    # address, a run_dir where even the supervisor's herd.sock does not fit.
+    for what, text, line, word in (
+            ("http malformed", head + "http localhost\n", 5, "http 'localhost' is neither"),
+            ("supervisor socket", head + "\nrun_dir /%s\n" % ("r" * 110), 6,
+             "herd.sock is too long for a Unix socket")):
+        path = write(d, what.replace(" ", "_") + ".conf", text)
+        rc, out, err = run_check(t, ["check", "-c", path])
+        eq(rc, 78, "%s: exit code (stderr %r)" % (what, err))
+        check(("%s:%d: " % (path, line)) in err and word in err,
+              "%s: want line %d and %r in %r" % (what, line, word, err))
+    t.ok("refused by herd start's own checks: exit 78 naming the line")
 
     # Several problems: each reported, counted.
     path = write(d, "many.conf", head + "places nowhere\nlink_ping_ms 9000\n"
