@@ -84,15 +84,60 @@ def check_units(prefix):
         eq(m.group(1), os.path.join(prefix, want), "installed herd.conf's %s" % key)
 
 
+def render(t, page):
+    """The man page as text (plain ASCII, no overstriking), its whitespace
+    runs made one space, and its sections: {"OPTIONS": text, ...}."""
+    env = dict(os.environ, LC_ALL="C")
+    rc, out, err = run(t, ["groff", "-man", "-Tascii", "-P-cbou", page], env=env)
+    eq(rc, 0, "groff -Tascii on %s (stderr %r)" % (page, err))
+    sections = {}
+    for part in re.split(r"^(?=[A-Z][A-Z ]+$)", out, flags=re.M):
+        head, _, body = part.partition("\n")
+        sections[head.strip()] = re.sub(r"\s+", " ", body)
+    return re.sub(r"\s+", " ", out), sections
+
+
+def help_commands(t, herd):
+    """The commands of herd --help, each as its fixed words ("start",
+    "restart --rolling", "cut")."""
+    rc, out, err = run(t, [herd, "--help"])
+    eq(rc, 0, "herd --help")
+    body = out.split("commands:\n", 1)[1].split("\n\n", 1)[0]
+    found = []
+    for line in body.splitlines():
+        m = re.match(r"^  ([a-z][a-z-]*(?: --[a-z-]+)?)", line)
+        if m:
+            found.append(m.group(1))
+    check(len(found) >= 10, "commands of herd --help: %s" % found)
+    return found
+
+
 def check_man(t, prefix):
     if shutil.which("groff") is None:
         t.note("groff is not installed: the man pages are not rendered")
         return
-    for rel in ("share/man/man1/herd.1", "share/man/man8/herd-server.8"):
+    pages = {"herd": os.path.join(prefix, "share/man/man1/herd.1"),
+             "herd-server": os.path.join(prefix, "share/man/man8/herd-server.8")}
+    for page in pages.values():
         env = dict(os.environ, LC_ALL="C.UTF-8")
-        rc, out, err = run(t, ["groff", "-man", "-ww", "-z", os.path.join(prefix, rel)],
-                           env=env)
-        eq((rc, err), (0, ""), "groff -man -ww on %s" % rel)
+        rc, out, err = run(t, ["groff", "-man", "-ww", "-z", page], env=env)
+        eq((rc, err), (0, ""), "groff -man -ww on %s" % page)
+
+    # herd(1) describes every command herd --help lists.
+    _, sections = render(t, pages["herd"])
+    for cmd in help_commands(t, os.path.join(prefix, "bin/herd")):
+        check(re.search(r"(^| )%s( |$)" % re.escape(cmd), sections.get("COMMANDS", "")),
+              "herd(1) does not describe '%s' of herd --help" % cmd)
+    # herd-server(8): every option it names exists, every signal the
+    # server's --help speaks of is there.
+    rc, usage, _ = run(t, [os.path.join(prefix, "bin/herd-server"), "--help"])
+    eq(rc, 0, "herd-server --help")
+    text, sections = render(t, pages["herd-server"])
+    check("OPTIONS" in sections, "herd-server(8) has no OPTIONS")
+    for opt in sorted(set(re.findall(r"(?<![\w-])--[a-z][a-z-]+", sections["OPTIONS"]))):
+        check(opt in usage, "herd-server(8) names %s, which herd-server --help does not" % opt)
+    for sig in sorted(set(re.findall(r"SIG[A-Z]+", usage))):
+        check(sig in text, "herd-server --help speaks of %s, herd-server(8) does not" % sig)
 
 
 def index_is_the_installed_one(t, prefix):
@@ -120,7 +165,8 @@ def main(t):
     install(t, first)
     check_units(first)
     check_man(t, first)
-    t.ok("cmake --install: binaries, index, herd.conf, man pages, units, directories and modes")
+    t.ok("cmake --install: binaries, index, herd.conf, man pages (each command of herd --help "
+         "in herd(1), herd-server(8) true to --help), units, directories and modes")
 
     moved = os.path.join(scratch, "moved")
     os.rename(first, moved)
