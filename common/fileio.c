@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -193,6 +194,20 @@ const char *fileio_strerror(int e)
     return strerror(e);
 }
 
+/* Whether path names a file directly in $CREDENTIALS_DIRECTORY: a
+ * credential systemd gave this service (LoadCredential=). */
+static int is_credential(const char *path)
+{
+    const char *dir = getenv("CREDENTIALS_DIRECTORY");
+    if (dir == NULL || dir[0] != '/')
+        return 0;
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    return strncmp(path, dir, n) == 0 && path[n] == '/' &&
+           path[n + 1] != '\0' && strchr(path + n + 1, '/') == NULL;
+}
+
 int fileio_open_secret(const char *path, char *err, size_t cap)
 {
     int fd = fileio_open(path, O_RDONLY, 0);
@@ -205,13 +220,19 @@ int fileio_open_secret(const char *path, char *err, size_t cap)
         snprintf(err, cap, "%s", strerror(errno));
         return close_fail(fd, errno);
     }
+    /* systemd makes a credential read-only, in a directory only this
+     * service reaches; where the file system has ACLs (tmpfs: systemd 255
+     * and later on Linux 6.4 and later) the file stays root's, readable by
+     * this user through an ACL entry, whose mask shows as the group's
+     * bits. */
+    int cred = is_credential(path);
     uid_t me = geteuid();
-    if (st.st_uid != me) {
+    if (st.st_uid != me && !(cred && st.st_uid == 0)) {
         snprintf(err, cap, "owned by uid %lu, not by this user (uid %lu)",
                  (unsigned long)st.st_uid, (unsigned long)me);
         return close_fail(fd, EPERM);
     }
-    if ((st.st_mode & 077) != 0) {
+    if ((st.st_mode & (cred ? 027 : 077)) != 0) {
         snprintf(err, cap, "open to group or others (mode %04o; chmod 600 it)",
                  (unsigned)(st.st_mode & 07777));
         return close_fail(fd, EPERM);

@@ -57,8 +57,11 @@ const char *fileio_strerror(int e);
 
 /* Opens a secret for reading: not through a symbolic link, a regular file,
  * owned by the effective uid, no permission for group or others
- * (mode & 077 == 0). Returns the fd (close-on-exec), or -1 with the reason
- * in err. */
+ * (mode & 077 == 0). A systemd credential (a file directly in
+ * $CREDENTIALS_DIRECTORY) may also be root's and readable by the group bits
+ * (an ACL's mask: systemd gives this user alone read access), never
+ * writable by them nor open to others (mode & 027 == 0). Returns the fd
+ * (close-on-exec), or -1 with the reason in err. */
 int fileio_open_secret(const char *path, char *err, size_t cap);
 
 #endif

@@ -1,12 +1,14 @@
 /* fileio: private directories (made 0700, refused when another user owns
  * them or group or others may write them), files never opened through a
- * symbolic link, secrets that must be the user's alone. */
+ * symbolic link, secrets that must be the user's alone (or a systemd
+ * credential's). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -289,6 +291,73 @@ static void test_secret(void)
     }
 }
 
+/* fileio_open_secret(path) in a child run as uid and gid 65534, with
+ * $CREDENTIALS_DIRECTORY set to cred_dir (NULL: unset): 0 opened, 1
+ * refused, 2 the child could not become that user. */
+static int open_secret_as_nobody(const char *path, const char *cred_dir)
+{
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        if (cred_dir != NULL)
+            setenv("CREDENTIALS_DIRECTORY", cred_dir, 1);
+        else
+            unsetenv("CREDENTIALS_DIRECTORY");
+        if (setgid(65534) != 0 || setuid(65534) != 0)
+            _exit(2);
+        char err[FILEIO_ERR_MAX];
+        int fd = fileio_open_secret(path, err, sizeof err);
+        _exit(fd >= 0 ? 0 : 1);
+    }
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+/* path made with text, mode, and owner uid:gid. */
+static void owned_file(const char *path, mode_t mode, uid_t uid, gid_t gid)
+{
+    write_file(path, "0123456789abcdef\n", mode);
+    CHECK(chown(path, uid, gid) == 0);
+}
+
+/* A credential of systemd 255 and later on tmpfs: root's, mode 0440 (the
+ * mask of the ACL entry that lets the service's user read it; here the
+ * group lets it). Accepted in $CREDENTIALS_DIRECTORY only, and only so. */
+static void test_systemd_credential(void)
+{
+    if (geteuid() != 0)
+        return; /* another user is needed */
+    fresh();
+    CHECK(chmod(base, 0711) == 0);
+    CHECK(mkdir(at("creds"), 0711) == 0);
+    owned_file(at("creds/secret"), 0440, 0, 65534);
+    CHECK_EQ_INT(open_secret_as_nobody(at("creds/secret"), NULL), 1);
+    CHECK_EQ_INT(open_secret_as_nobody(at("creds/secret"), at("creds")), 0);
+    char slash[300];
+    snprintf(slash, sizeof slash, "%s/", at("creds"));
+    CHECK_EQ_INT(open_secret_as_nobody(at("creds/secret"), slash), 0);
+    /* Its own, 0400, as systemd 252 leaves it on ramfs: as any secret. */
+    owned_file(at("creds/own"), 0400, 65534, 65534);
+    CHECK_EQ_INT(open_secret_as_nobody(at("creds/own"), at("creds")), 0);
+    CHECK_EQ_INT(open_secret_as_nobody(at("creds/own"), NULL), 0);
+
+    /* Open to others, writable by the group, another user's, or not
+     * directly in the directory: refused all the same. */
+    CHECK(chmod(at("creds/secret"), 0444) == 0);
+    CHECK_EQ_INT(open_secret_as_nobody(at("creds/secret"), at("creds")), 1);
+    CHECK(chmod(at("creds/secret"), 0460) == 0);
+    CHECK_EQ_INT(open_secret_as_nobody(at("creds/secret"), at("creds")), 1);
+    owned_file(at("creds/other"), 0440, 1234, 65534);
+    CHECK_EQ_INT(open_secret_as_nobody(at("creds/other"), at("creds")), 1);
+    CHECK(mkdir(at("creds/sub"), 0711) == 0);
+    owned_file(at("creds/sub/secret"), 0440, 0, 65534);
+    CHECK_EQ_INT(open_secret_as_nobody(at("creds/sub/secret"), at("creds")), 1);
+    owned_file(at("secret"), 0440, 0, 65534);
+    CHECK_EQ_INT(open_secret_as_nobody(at("secret"), at("creds")), 1);
+}
+
 static const struct test tests[] = {
     {"make_creates_0700", test_make_creates_0700},
     {"existing_0755_accepted", test_existing_0755_accepted},
@@ -301,6 +370,7 @@ static const struct test tests[] = {
     {"open_refuses_symlinks", test_open_refuses_symlinks},
     {"open_refuses_what_is_not_regular", test_open_refuses_what_is_not_regular},
     {"secret", test_secret},
+    {"systemd_credential", test_systemd_credential},
 };
 
 TEST_MAIN(tests)
