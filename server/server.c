@@ -526,6 +526,23 @@ static void set_store_bounds(struct server *srv)
                 (unsigned long long)opt->max_store_mb);
 }
 
+/* Closes the SIGHUP handle, and SIGHUP is ignored from then on: once no
+ * handle watches a signal, libuv gives it its default action back, and
+ * for SIGHUP that ends the process, cutting short the shutdown (the
+ * write-ahead log's last group, the "stopped" line, exit 0). SIGHUP is
+ * blocked in between, so that none lands on the default. */
+static void close_sighup(uv_signal_t *h)
+{
+    sigset_t hup;
+    sigset_t was;
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &hup, &was);
+    uv_close((uv_handle_t *)h, NULL);
+    signal(SIGHUP, SIG_IGN);
+    pthread_sigmask(SIG_SETMASK, &was, NULL);
+}
+
 static void stop(struct server *srv, const char *why)
 {
     if (srv->stopping)
@@ -555,7 +572,7 @@ static void stop(struct server *srv, const char *why)
     uv_close((uv_handle_t *)&srv->spin, NULL);
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
     uv_close((uv_handle_t *)&srv->sigint, NULL);
-    uv_close((uv_handle_t *)&srv->sighup, NULL);
+    close_sighup(&srv->sighup);
     uv_close((uv_handle_t *)&srv->sweep, NULL);
     if (srv->has_lifeline)
         uv_close((uv_handle_t *)&srv->lifeline, NULL);
@@ -961,7 +978,7 @@ static void close_unstarted(struct server *srv, int places_ok)
     uv_close((uv_handle_t *)&srv->spin, NULL);
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
     uv_close((uv_handle_t *)&srv->sigint, NULL);
-    uv_close((uv_handle_t *)&srv->sighup, NULL);
+    close_sighup(&srv->sighup);
     uv_close((uv_handle_t *)&srv->sweep, NULL);
     if (srv->has_lifeline)
         uv_close((uv_handle_t *)&srv->lifeline, NULL);
