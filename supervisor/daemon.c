@@ -104,6 +104,23 @@ static void on_report_timer(uv_timer_t *t)
     report(t->data);
 }
 
+/* Closes the SIGHUP handle, and SIGHUP is ignored from then on: once no
+ * handle watches a signal, libuv gives it its default action back, and
+ * for SIGHUP that ends the process before it has removed its pid file
+ * and said how it ended. SIGHUP is blocked in between, so that none
+ * lands on the default. */
+static void close_sighup(uv_signal_t *h)
+{
+    sigset_t hup;
+    sigset_t was;
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &hup, &was);
+    uv_close((uv_handle_t *)h, NULL);
+    signal(SIGHUP, SIG_IGN);
+    pthread_sigmask(SIG_SETMASK, &was, NULL);
+}
+
 static void close_everything(struct daemon *d)
 {
     if (d->closed)
@@ -119,7 +136,7 @@ static void close_everything(struct daemon *d)
     supervise_close(&d->sv);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
-    uv_close((uv_handle_t *)&d->sighup, NULL);
+    close_sighup(&d->sighup);
     uv_close((uv_handle_t *)&d->report_timer, NULL);
     log_msg("supervisor exiting: every server has stopped");
 }
@@ -261,6 +278,9 @@ int daemon_run(struct herd *h, const char *only, int report_fd, int foreground)
     if (log_open(foreground ? NULL : logpath) != 0)
         return fail_report(report_fd, "cannot open %s", logpath);
     signal(SIGPIPE, SIG_IGN);
+    /* Until the loop watches it, a SIGHUP (a reload asked too early) is
+     * no reason to die: herd.conf is being read now anyway. */
+    signal(SIGHUP, SIG_IGN);
     uv_loop_init(&d.loop);
     char err[1024] = "";
     int rc = supervise_init(&d.sv, &d.loop, &h->cfg, h->conf, h->server_bin,
