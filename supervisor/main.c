@@ -76,14 +76,14 @@ static const char restart_help[] =
     "\n"
     "--rolling restarts them one at a time (every server the supervisor\n"
     "runs, in herd.conf order, when no names are given; a new server_bin,\n"
-    "say): each is restarted, then waited for until it is linked to\n"
-    "every neighbour that is up and holds what they hold (its digest\n"
-    "equals theirs, or its log says its catch-up with them is done),\n"
-    "before the next goes down. A server starting or about to restart is\n"
-    "waited for first, so that at most one server is down at any moment;\n"
-    "one stopped or failed stays down. Each server has --timeout-ms\n"
-    "(default 60000) for all of it. One line per step; the first failure\n"
-    "stops the roll, says where, and exits 1.\n";
+    "say): each is restarted, then waited for until it is linked to every\n"
+    "neighbour that is up and holds what they hold (its digest equals\n"
+    "theirs, or both ends of the link report their catch-up done:\n"
+    "\"synced\" in herd status --json), before the next goes down. A server\n"
+    "starting or about to restart is waited for first, so that at most\n"
+    "one server is down at any moment; one stopped or failed stays down.\n"
+    "Each server has --timeout-ms (default 60000) for all of it. One line\n"
+    "per step; the first failure stops the roll, says where, and exits 1.\n";
 
 static const char reload_help[] =
     "usage: herd reload [--dry-run]\n"
