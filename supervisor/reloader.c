@@ -36,6 +36,11 @@ struct reload_job {
     int again;
     int done;
     uv_timer_t deadline;
+    /* Questions out (watch_ask): each answers once, even after the job
+     * ended (its deadline), so the job is freed once the last has
+     * answered and its timer has closed. */
+    unsigned asked;
+    int closed; /* the deadline timer */
 };
 
 /* ---- the reply ------------------------------------------------------ */
@@ -52,13 +57,22 @@ static void log_lines(const char *prefix, const char *text)
 
 static void on_kick(uv_timer_t *t);
 
-static void on_deadline_closed(uv_handle_t *h)
+/* Frees the job once nothing can call it any more. */
+static void job_release(struct reload_job *job)
 {
-    struct reload_job *job = h->data;
+    if (!job->closed || job->asked > 0)
+        return;
     plan_free(&job->plan);
     free(job->steps);
     free(job->warnings);
     free(job);
+}
+
+static void on_deadline_closed(uv_handle_t *h)
+{
+    struct reload_job *job = h->data;
+    job->closed = 1;
+    job_release(job);
 }
 
 static void job_free(struct reload_job *job)
@@ -175,8 +189,13 @@ static void on_answer(void *arg, const char *name, const char *reply,
                       const char *why)
 {
     struct reload_job *job = arg;
+    job->asked--;
+    if (job->done) { /* ended meanwhile: its deadline, or a shutdown */
+        job_release(job);
+        return;
+    }
     struct plan_server *s = plan_find(&job->plan, name);
-    if (s == NULL || job->done)
+    if (s == NULL)
         return;
     struct dynbuf b;
     dynbuf_init(&b, REPLY_MAX);
@@ -200,6 +219,7 @@ static void ask(struct reload_job *job, struct plan_server *s)
     int rc = watch_ask(&job->r->ask, s->name, "reload", RELOAD_ASK_MS,
                        on_answer, job);
     if (rc == 0) {
+        job->asked++;
         job->steps[i] = STEP_ASKED;
         return;
     }

@@ -669,14 +669,12 @@ static void on_retired_closed(uv_handle_t *h)
 
 /* A retired child without a process leaves the retired list and is
  * freed once its timer has closed. */
+static void retired_unlink(struct child *c);
+
 static void retired_finish(struct child *c)
 {
     assert(c->retired && c->run == NULL);
-    struct child **pp = &c->sv->retired;
-    while (*pp != NULL && *pp != c)
-        pp = &(*pp)->next_retired;
-    if (*pp == c)
-        *pp = c->next_retired;
+    retired_unlink(c);
     timer_disarm(c);
     backoff_free(&c->backoff);
     uv_close((uv_handle_t *)&c->timer, on_retired_closed);
@@ -688,6 +686,31 @@ static void check_retired(struct child *c)
         retired_finish(c);
 }
 
+/* Takes c out of the retired list. */
+static void retired_unlink(struct child *c)
+{
+    struct child **pp = &c->sv->retired;
+    while (*pp != NULL && *pp != c)
+        pp = &(*pp)->next_retired;
+    if (*pp == c)
+        *pp = c->next_retired;
+    c->next_retired = NULL;
+}
+
+/* The child for entry, a name the table does not have: a retired child
+ * of that name whose process has not exited yet comes back (stopped, as
+ * it is: a start waits for the exit, so that two processes never share
+ * the name's ports and data directory); otherwise a new one (*fresh),
+ * or NULL when out of memory. A supervisor run with --only runs no
+ * server added by a reload: there the new child is never started. */
+static struct child *child_for(struct supervise *sv,
+                               const struct config_server *entry, int *fresh)
+{
+    struct child *c = sv->only ? NULL : supervise_find_retired(sv, entry->name);
+    *fresh = c == NULL;
+    return c != NULL ? c : child_new(sv, entry, !sv->only);
+}
+
 int supervise_rebuild(struct supervise *sv, const struct config *cfg)
 {
     size_t n = cfg->nservers;
@@ -697,8 +720,9 @@ int supervise_rebuild(struct supervise *sv, const struct config *cfg)
     for (size_t i = 0; i < n && !bad; i++) {
         next[i] = supervise_find(sv, cfg->servers[i].name);
         if (next[i] == NULL) {
-            next[i] = child_new(sv, &cfg->servers[i], !sv->only);
-            fresh[i] = 1;
+            int made;
+            next[i] = child_for(sv, &cfg->servers[i], &made);
+            fresh[i] = (unsigned char)made;
             bad = next[i] == NULL;
         }
     }
@@ -712,7 +736,8 @@ int supervise_rebuild(struct supervise *sv, const struct config *cfg)
         free(fresh);
         return -ENOMEM;
     }
-    /* Those left out of next retire; the others take their new entry. */
+    /* Those left out of next retire; the others take their new entry.
+     * Retired ones back in herd.conf leave the retired list. */
     for (size_t i = 0; i < sv->n; i++) {
         struct child *c = sv->children[i];
         if (config_find(cfg, c->cfg->name, strlen(c->cfg->name)) >= 0)
@@ -722,6 +747,10 @@ int supervise_rebuild(struct supervise *sv, const struct config *cfg)
         sv->retired = c;
     }
     for (size_t i = 0; i < n; i++) {
+        if (next[i]->retired) {
+            retired_unlink(next[i]);
+            next[i]->retired = 0;
+        }
         next[i]->conf = cfg->servers[i];
         if (fresh[i])
             child_arm(next[i]);

@@ -130,7 +130,11 @@ struct child *supervise_find_retired(struct supervise *sv, const char *name);
  * keeps its process, its state and its address, with its entry updated;
  * a new name gets a new child, down (managed unless the supervisor runs
  * --only), which the caller starts; a child whose name is gone moves to
- * the retired list. No state changes and nothing is called back here.
+ * the retired list. A name back in herd.conf while the child a reload
+ * before retired is still stopping gets that child back, as it is
+ * (stopping, not wanted up): the caller's start then waits for its
+ * process to exit, so that two processes never share the server's
+ * ports and data directory. No state changes and nothing is called back here.
  * Returns 0, or -ENOMEM with nothing changed. supervise_stop_retired
  * then stops the retired children (each is freed once its process has
  * exited: at once when it has none). */
