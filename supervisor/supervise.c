@@ -667,25 +667,6 @@ static void on_retired_closed(uv_handle_t *h)
     free(h->data);
 }
 
-/* A retired child without a process leaves the retired list and is
- * freed once its timer has closed. */
-static void retired_unlink(struct child *c);
-
-static void retired_finish(struct child *c)
-{
-    assert(c->retired && c->run == NULL);
-    retired_unlink(c);
-    timer_disarm(c);
-    backoff_free(&c->backoff);
-    uv_close((uv_handle_t *)&c->timer, on_retired_closed);
-}
-
-static void check_retired(struct child *c)
-{
-    if (c->retired && c->run == NULL)
-        retired_finish(c);
-}
-
 /* Takes c out of the retired list. */
 static void retired_unlink(struct child *c)
 {
@@ -695,6 +676,24 @@ static void retired_unlink(struct child *c)
     if (*pp == c)
         *pp = c->next_retired;
     c->next_retired = NULL;
+}
+
+/* A retired child without a process leaves the retired list and is
+ * freed once its timer has closed. */
+static void retired_finish(struct child *c)
+{
+    assert(c->retired && c->run == NULL);
+    retired_unlink(c);
+    c->retired = 0; /* finished: freed once its timer has closed */
+    timer_disarm(c);
+    backoff_free(&c->backoff);
+    uv_close((uv_handle_t *)&c->timer, on_retired_closed);
+}
+
+static void check_retired(struct child *c)
+{
+    if (c->retired && c->run == NULL)
+        retired_finish(c);
 }
 
 /* The child for entry, a name the table does not have: a retired child
@@ -824,7 +823,14 @@ int supervise_set_settings(struct supervise *sv, const struct config *cfg)
 
 void supervise_close(struct supervise *sv)
 {
-    assert(sv->retired == NULL); /* each left once its process exited */
+    /* A retired child leaves once its process has exited, right after
+     * the exit's state change; the last exit of a herd stopping (the
+     * exit of a server a reload removed, say) closes the supervisor from
+     * inside that change: the child leaves here instead. */
+    while (sv->retired != NULL) {
+        assert(sv->retired->run == NULL);
+        retired_finish(sv->retired);
+    }
     for (size_t i = 0; i < sv->n; i++) {
         struct child *c = sv->children[i];
         assert(c->run == NULL);

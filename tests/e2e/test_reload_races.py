@@ -17,8 +17,11 @@ stop_grace_ms and ready_timeout_ms 120 s, then:
             process of Y starts (the two would share its ports and data
             directory); the old one is killed, and only then the new one
             starts, and the reload says Y is up
+  stop      herd stop while Y, removed again, still stops: X and Z stop,
+            the supervisor waits for Y, and once Y is killed it exits
+            cleanly (exit 0 from herd stop, the pid file removed)
 
-About 65 s.
+About 70 s.
 
     test_reload_races.py --server BIN --herd BIN
 """
@@ -122,7 +125,7 @@ def main(t):
             eq(state(h, n), "up", "%s at the start" % n)
         case_deadline(t, h, box)
         case_back(t, h, box)
-        h.stop()
+        case_stop(t, h, box)
     finally:
         h.close()
         for n in all3:   # a stand-in that ignores SIGTERM outlives h.close()
@@ -189,6 +192,39 @@ def case_back(t, h, box):
     eq(state(h, "Y"), "up", "Y after the reload")
     t.ok("Y added back while its old process stopped: no second process until the "
          "old one exited, then up")
+
+
+def case_stop(t, h, box):
+    box.set("Y", "deaf")
+    y = box.pids("Y")[-1]
+    others = [box.pids(n)[-1] for n in ("X", "Z")]
+    write_conf(h, ["X", "Z"], [])
+    log = os.path.join(h.log_dir, "herd.log")
+    since = os.path.getsize(log)
+    os.kill(h.supervisor_pid, signal.SIGHUP)   # the reload waits for Y
+    wait_until(lambda: state(h, "Y") is None, 10, "Y to leave herd status")
+    out = {}
+    th = threading.Thread(target=lambda: out.update(r=h.cmd("stop", timeout=60)),
+                          daemon=True)
+    th.start()
+    wait_until(lambda: not [p for p in others if herdsup.pid_alive(p)], 10,
+               "X and Z to stop")
+    check(herdsup.pid_alive(y) and herdsup.pid_alive(h.supervisor_pid),
+          "Y (deaf) and the supervisor still run")
+    os.kill(y, signal.SIGKILL)
+    th.join(60)
+    check("r" in out, "herd stop did not return")
+    rc, o, e = out["r"]
+    h.started = False
+    eq(rc, 0, "herd stop's exit code (%r %r)" % (o, e))
+    wait_until(lambda: not herdsup.pid_alive(h.supervisor_pid), 10, "the supervisor to exit")
+    check(not os.path.exists(os.path.join(h.run_dir, "herd.pid")), "the pid file is left")
+    with open(log, "rb") as f:
+        f.seek(since)
+        tail = f.read()
+    check(b"supervisor exiting" in tail, "herd.log: %s" % herdtest.show(tail[-800:]))
+    t.ok("herd stop while a removed server still stops: the supervisor waits for it "
+         "and exits cleanly once it is gone")
 
 
 if __name__ == "__main__":
