@@ -807,6 +807,15 @@ static int renew_backoffs(struct supervise *sv,
     return 0;
 }
 
+/* b's next delay, within policy's first_ms and max_ms. */
+static void bound_delay(struct backoff *b, const struct backoff_policy *policy)
+{
+    if (b->next_ms < policy->first_ms)
+        b->next_ms = policy->first_ms;
+    if (b->next_ms > policy->max_ms)
+        b->next_ms = policy->max_ms;
+}
+
 int supervise_set_settings(struct supervise *sv, const struct config *cfg)
 {
     struct backoff_policy policy;
@@ -818,6 +827,12 @@ int supervise_set_settings(struct supervise *sv, const struct config *cfg)
     sv->policy = policy;
     sv->grace_ms = grace_ms;
     sv->ready_timeout_ms = ready_ms;
+    /* A child's next delay was doubled from the old bounds: the next
+     * crash waits within the new ones (a delay under way keeps its own). */
+    for (size_t i = 0; i < sv->n; i++)
+        bound_delay(&sv->children[i]->backoff, &policy);
+    for (struct child *c = sv->retired; c != NULL; c = c->next_retired)
+        bound_delay(&c->backoff, &policy);
     return 0;
 }
 

@@ -141,9 +141,10 @@ struct child *supervise_find_retired(struct supervise *sv, const char *name);
 int supervise_rebuild(struct supervise *sv, const struct config *cfg);
 void supervise_stop_retired(struct supervise *sv);
 /* The restart policy (restart_*, crash_*), stop grace and ready timeout
- * of cfg, from now on (a running timer keeps its delay). A new crash_limit
- * starts every crash history afresh. Returns 0, or -ENOMEM with nothing
- * changed. */
+ * of cfg, from now on: a running timer keeps its delay, but each server's
+ * next delay comes within the new restart_first_ms and restart_max_ms. A
+ * new crash_limit starts every crash history afresh. Returns 0, or
+ * -ENOMEM with nothing changed. */
 int supervise_set_settings(struct supervise *sv, const struct config *cfg);
 /* Operator requests; each returns 0 or a negative errno-style code:
  * -EPERM for a server not managed here, and for kill -ESRCH when it has no

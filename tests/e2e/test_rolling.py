@@ -12,6 +12,9 @@ On the default herd, with client updates running at every server:
             record of every client within 2 s of the end
   names     herd restart --rolling Parker Alford restarts those two, in
             that order, and no other
+  crash     a server already restarted crashes while the roll goes on
+            (restarted after 1.5 s): no restart of the roll begins while
+            it is down, and the roll ends well
   failure   with a server_bin that refuses to run (exit 78), the roll
             stops at the first server, says where and exits 1, and leaves
             the others alone
@@ -25,7 +28,9 @@ import json
 import os
 import random
 import re
+import signal
 import stat
+import subprocess
 import threading
 import time
 
@@ -146,6 +151,59 @@ def case_names(t, h):
     t.ok("herd restart --rolling Parker Alford: those two, in that order")
 
 
+ROLL_RESTART_RE = re.compile(rb"^(\S+) (\w+) pid \d+: up -> stopping \(SIGTERM\)", re.M)
+
+
+def case_crash(t, h):
+    """Alford, restarted first, is killed once Bolden, second, is back up;
+    the supervisor restarts it only after 1.5 s. The roll must not take
+    another server down meanwhile."""
+    good = open(h.conf).read()
+    with open(h.conf, "w") as f:
+        f.write(good.replace("restart_first_ms 100", "restart_first_ms 1500"))
+    h.ok_cmd("reload")
+    since = len(herd_log(h))
+    argv = [h.herd_bin, "-c", h.conf, "restart", "--rolling", "--timeout-ms", "30000"]
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=herdtest.server_env(), cwd=h.dir)
+    out = b""
+    killed = False
+    try:
+        for line in p.stdout:
+            out += line
+            if not killed and re.match(rb"^\[2/5\] Bolden: up ", line):
+                h.ok_cmd("kill", "Alford", "KILL")
+                killed = True
+        rc = p.wait(120)
+    finally:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            p.wait(10)
+    err = p.stderr.read()
+    eq(rc, 0, "the roll with a crash in it: exit code (%r %r)" % (out, err))
+    check(killed, "the roll never said Bolden was up: %r" % out)
+    check(b"rolling restart done: 5 servers" in out, "no end line: %r" % out)
+    log = herd_log(h)[since:]
+    spans = down_spans(log)
+    crash = [s for s in spans if s[0] == "Alford"][-1]
+    check(crash[2] is not None and crash[2] - crash[1] >= 1.4,
+          "Alford's crash: down from %.3f to %s" % crash[1:])
+    starts = [(m.group(2).decode(), when(m.group(1))) for m in ROLL_RESTART_RE.finditer(log)]
+    eq([n for n, _ in starts], NAMES, "the roll's restarts")
+    for name, at in starts:
+        for other, a, b in spans:
+            check(other == name or not (a <= at and (b is None or at < b)),
+                  "%s's restart began at %.3f while %s was down (%.3f to %s)"
+                  % (name, at, other, a, b))
+    waited = [at for _, at in starts if at >= crash[2]]
+    check(waited, "no restart of the roll came after Alford was back")
+    with open(h.conf, "w") as f:
+        f.write(good)
+    h.ok_cmd("reload")
+    t.ok("a server crashing mid-roll (down %.1f s): no restart of the roll began while "
+         "it was down, the roll went on once it was back" % (crash[2] - crash[1]))
+
+
 def case_usage(t, h):
     before = pids(h)
     for args, code, words in ((["Nobody"], 1, "no server named 'Nobody'"),
@@ -202,6 +260,7 @@ def main(t):
         case_usage(t, h)
         case_roll(t, h, rng)
         case_names(t, h)
+        case_crash(t, h)
         case_failure(t, h)
         h.stop()
     finally:
