@@ -81,9 +81,11 @@ static const char restart_help[] =
     "theirs, or both ends of the link report their catch-up done:\n"
     "\"synced\" in herd status --json), before the next goes down. A server\n"
     "starting or about to restart is waited for first, so that at most\n"
-    "one server is down at any moment; one stopped or failed stays down.\n"
-    "Each server has --timeout-ms (default 60000) for all of it. One line\n"
-    "per step; the first failure stops the roll, says where, and exits 1.\n";
+    "one server is down at any moment; one stopped or failed before the\n"
+    "roll stays down, one that fails or is stopped during it stops the\n"
+    "roll. Each server has --timeout-ms (default 60000) for all of it. One\n"
+    "line per step; the first failure stops the roll, says where, and\n"
+    "exits 1.\n";
 
 static const char reload_help[] =
     "usage: herd reload [--dry-run]\n"

@@ -22,6 +22,8 @@ struct roll {
     struct herd *h;
     uint64_t timeout_ms;
     char (*names)[CONFIG_NAME_MAX + 1]; /* to restart, in order */
+    /* The servers up when the roll began, " A, B," (see listed). */
+    struct dynbuf up;
     size_t n;
     size_t done; /* restarted and settled */
 };
@@ -164,11 +166,33 @@ static int parse_args(struct roll *r, int argc, char **argv, char ***names,
 
 /* ---- the steps ------------------------------------------------------ */
 
-/* Why a server of the supervisor's other than name must be waited for
- * before name goes down: it is starting, stopping or about to be
- * restarted. NULL: none is. *noted lists (once) those that stay down. */
-static const char *busy_other(json_t *sup, const char *name, char *why,
-                              size_t cap, struct dynbuf *noted)
+/* Whether list (" A, B,") names n. */
+static int listed(const struct dynbuf *list, const char *n)
+{
+    char key[CONFIG_NAME_MAX + 3];
+    snprintf(key, sizeof key, " %s,", n);
+    return list->data != NULL && strstr(list->data, key) != NULL;
+}
+
+/* Adds n to list (" A, B,", kept a string); out of memory: left out. */
+static void list_add(struct dynbuf *list, const char *n)
+{
+    if (dynbuf_printf(list, " %s,", n) == 0 && dynbuf_addc(list, '\0') == 0)
+        list->len--;
+}
+
+enum others { OTHERS_CALM, OTHERS_BUSY, OTHERS_DOWN };
+
+/* The other servers of the supervisor's (other than name), before name
+ * goes down: OTHERS_BUSY (why says which) while one is starting,
+ * stopping or about to be restarted; OTHERS_DOWN (why says which) when
+ * one that was up when the roll began is down for good now (failed, or
+ * stopped by the operator): taking name down too would make two.
+ * OTHERS_CALM otherwise; those down since before the roll are noted
+ * (once) and not waited for. */
+static enum others others_of(const struct roll *r, json_t *sup,
+                             const char *name, char *why, size_t cap,
+                             struct dynbuf *noted)
 {
     size_t i;
     json_t *s;
@@ -183,26 +207,29 @@ static const char *busy_other(json_t *sup, const char *name, char *why,
             strncmp(note, "restart in", 10) == 0) {
             snprintf(why, cap, "%s is %s%s%s", n, state, note[0] ? ": " : "",
                      note);
-            return why;
+            return OTHERS_BUSY;
         }
         /* Stopped by the operator, or failed: it stays down. */
-        char key[CONFIG_NAME_MAX + 3];
-        snprintf(key, sizeof key, " %s,", n);
-        if (noted->data == NULL || strstr(noted->data, key) == NULL) {
+        if (listed(&r->up, n)) {
+            snprintf(why, cap,
+                     "%s %s during the roll%s%s%s and stays down: another "
+                     "server down would make two",
+                     n, strcmp(state, "failed") == 0 ? "failed" : "was stopped",
+                     note[0] ? " (" : "", note, note[0] ? ")" : "");
+            return OTHERS_DOWN;
+        }
+        if (!listed(noted, n)) {
             printf("note: %s is %s%s%s: not waited for\n", n, state,
                    note[0] ? ": " : "", note);
             fflush(stdout);
-            if (dynbuf_printf(noted, "%s", key) != 0 ||
-                dynbuf_addc(noted, '\0') != 0)
-                continue;
-            noted->len--;
+            list_add(noted, n);
         }
     }
-    return NULL;
+    return OTHERS_CALM;
 }
 
 /* Waits until no other server is on its way up or down. Returns 0, or
- * -1 with why. */
+ * -1 with why (at once when one went down for good). */
 static int wait_others(const struct roll *r, const char *name,
                        uint64_t deadline, char *why, size_t cap,
                        struct dynbuf *noted)
@@ -213,11 +240,11 @@ static int wait_others(const struct roll *r, const char *name,
             snprintf(why, cap, "the supervisor does not answer");
             return -1;
         }
-        const char *busy = busy_other(sup, name, why, cap, noted);
+        enum others o = others_of(r, sup, name, why, cap, noted);
         json_decref(sup);
-        if (busy == NULL)
+        if (o == OTHERS_CALM)
             return 0;
-        if (now_ms() >= deadline)
+        if (o == OTHERS_DOWN || now_ms() >= deadline)
             return -1;
         pause_ms(ROLLING_POLL_MS);
     }
@@ -315,9 +342,18 @@ int rolling_restart(struct herd *h, int argc, char **argv)
         rc = HERD_EXIT_FAILURE;
     if (rc == 0)
         rc = pick_names(&r, sup, names, nnames);
+    dynbuf_init(&r.up, (size_t)1 << 20);
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(sup, "servers"), i, s)
+    {
+        if (strcmp(str_of(s, "state"), "up") == 0)
+            list_add(&r.up, str_of(s, "name"));
+    }
     json_decref(sup);
     free(names);
     if (rc != 0) {
+        dynbuf_free(&r.up);
         free(r.names);
         return rc;
     }
@@ -335,6 +371,7 @@ int rolling_restart(struct herd *h, int argc, char **argv)
         printf("rolling restart done: %zu server%s in %.1f s\n", r.n,
                r.n == 1 ? "" : "s", seconds(now_ms() - t0));
     dynbuf_free(&noted);
+    dynbuf_free(&r.up);
     free(r.names);
     return rc;
 }

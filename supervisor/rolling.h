@@ -10,8 +10,10 @@
  * ROLLING_TIMEOUT_MS) for both. Before each restart, a server of the
  * supervisor's that is starting, stopping or about to be restarted is
  * waited for (within that time too), so that at most one server is down
- * at any moment; one stopped by the operator, or failed, is not (it stays
- * down, and is said so).
+ * at any moment; one stopped by the operator, or failed, before the roll
+ * began is not (it stays down, and is said so). One that was up then and
+ * is down for good now (failed, or stopped) stops the roll: going on
+ * would take a second server down.
  *
  * One line of progress per step on stdout. The first failure stops the
  * roll: "herd: rolling restart stopped at NAME: WHY", with the servers

@@ -15,6 +15,9 @@ On the default herd, with client updates running at every server:
   crash     a server already restarted crashes while the roll goes on
             (restarted after 1.5 s): no restart of the roll begins while
             it is down, and the roll ends well
+  failed    a server fails during the roll (crash_limit 1, killed twice):
+            the roll stops before the next restart, says which and why,
+            exits 1; no restart of the roll begins once it has failed
   failure   with a server_bin that refuses to run (exit 78), the roll
             stops at the first server, says where and exits 1, and leaves
             the others alone
@@ -36,7 +39,7 @@ import time
 
 import herdsup
 import herdtest
-from herdsup import check, eq
+from herdsup import check, eq, wait_until
 from test_reload import Workload, converge, herd_log, pids
 
 NAMES = herdsup.DEFAULT_NAMES
@@ -204,6 +207,58 @@ def case_crash(t, h):
          "it was down, the roll went on once it was back" % (crash[2] - crash[1]))
 
 
+def state_of(h, name):
+    return {s["name"]: s for s in h.status()["servers"]}[name]["state"]
+
+
+def case_failed(t, h):
+    """Powell, not restarted yet, fails while the roll goes on: going on
+    would take a second server down."""
+    good = open(h.conf).read()
+    with open(h.conf, "w") as f:
+        f.write(good + "crash_limit 1\n")
+    h.ok_cmd("reload")
+    since = len(herd_log(h))
+    argv = [h.herd_bin, "-c", h.conf, "restart", "--rolling", "--timeout-ms", "30000"]
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=herdtest.server_env(), cwd=h.dir)
+    out = b""
+    failed = False
+    try:
+        for line in p.stdout:
+            out += line
+            if not failed and re.match(rb"^\[1/5\] Alford: up ", line):
+                h.ok_cmd("kill", "Powell", "KILL")       # restarted: the one allowed
+                wait_until(lambda: state_of(h, "Powell") == "up", 10, "Powell back up")
+                h.ok_cmd("kill", "Powell", "KILL")       # failed
+                failed = True
+        rc = p.wait(120)
+    finally:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            p.wait(10)
+    err = p.stderr.read().decode()
+    eq(state_of(h, "Powell"), "failed", "Powell after two crashes with crash_limit 1")
+    eq(rc, 1, "the roll with a server failed in it: exit code (%r %r)" % (out, err))
+    check(re.search(r"rolling restart stopped at \w+: Powell failed during the roll "
+                    r"\(.*restarts within .*\) and stays down: another server down "
+                    r"would make two", err), "why the roll stopped: %r" % err)
+    t.note(err.splitlines()[0])
+    log = herd_log(h)[since:]
+    fail_at = [when(m.group(1)) for m in re.finditer(
+        rb"^(\S+) Powell pid \d+: up -> failed", log, re.M)]
+    eq(len(fail_at), 1, "Powell's failure in herd.log")
+    late = [(m.group(2).decode(), when(m.group(1))) for m in ROLL_RESTART_RE.finditer(log)
+            if when(m.group(1)) > fail_at[0]]
+    eq(late, [], "restarts of the roll begun after Powell failed")
+    with open(h.conf, "w") as f:
+        f.write(good)
+    h.ok_cmd("reload")
+    h.ok_cmd("start", "Powell")
+    h.wait_links_up("Powell")
+    t.ok("a server failed during the roll stops it before the next restart, saying so")
+
+
 def case_usage(t, h):
     before = pids(h)
     for args, code, words in ((["Nobody"], 1, "no server named 'Nobody'"),
@@ -261,6 +316,7 @@ def main(t):
         case_roll(t, h, rng)
         case_names(t, h)
         case_crash(t, h)
+        case_failed(t, h)
         case_failure(t, h)
         h.stop()
     finally:
