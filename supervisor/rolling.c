@@ -183,6 +183,40 @@ static void list_add(struct dynbuf *list, const char *n)
 
 enum others { OTHERS_CALM, OTHERS_BUSY, OTHERS_DOWN };
 
+/* One server s of the supervisor's status, not name, as others_of says. */
+static enum others other_of(const struct roll *r, json_t *s, char *why,
+                            size_t cap, struct dynbuf *noted)
+{
+    const char *n = str_of(s, "name");
+    const char *state = str_of(s, "state");
+    const char *note = str_of(s, "note");
+    const char *open = note[0] ? " (" : "";
+    const char *close = note[0] ? ")" : "";
+    if (strcmp(state, "up") == 0)
+        return OTHERS_CALM;
+    if (strcmp(state, "starting") == 0 || strcmp(state, "stopping") == 0 ||
+        strncmp(note, "restart in", 10) == 0) {
+        snprintf(why, cap, "%s is %s%s%s%s", n, state, open, note, close);
+        return OTHERS_BUSY;
+    }
+    /* Stopped by the operator, or failed: it stays down. */
+    if (listed(&r->up, n)) {
+        snprintf(why, cap,
+                 "%s %s during the roll%s%s%s and stays down: another "
+                 "server down would make two",
+                 n, strcmp(state, "failed") == 0 ? "failed" : "was stopped",
+                 open, note, close);
+        return OTHERS_DOWN;
+    }
+    if (!listed(noted, n)) {
+        printf("note: %s is %s%s%s%s: not waited for\n", n, state, open, note,
+               close);
+        fflush(stdout);
+        list_add(noted, n);
+    }
+    return OTHERS_CALM;
+}
+
 /* The other servers of the supervisor's (other than name), before name
  * goes down: OTHERS_BUSY (why says which) while one is starting,
  * stopping or about to be restarted; OTHERS_DOWN (why says which) when
@@ -198,32 +232,11 @@ static enum others others_of(const struct roll *r, json_t *sup,
     json_t *s;
     json_array_foreach(json_object_get(sup, "servers"), i, s)
     {
-        const char *n = str_of(s, "name");
-        const char *state = str_of(s, "state");
-        const char *note = str_of(s, "note");
-        if (strcmp(n, name) == 0 || strcmp(state, "up") == 0)
+        if (strcmp(str_of(s, "name"), name) == 0)
             continue;
-        if (strcmp(state, "starting") == 0 || strcmp(state, "stopping") == 0 ||
-            strncmp(note, "restart in", 10) == 0) {
-            snprintf(why, cap, "%s is %s%s%s", n, state, note[0] ? ": " : "",
-                     note);
-            return OTHERS_BUSY;
-        }
-        /* Stopped by the operator, or failed: it stays down. */
-        if (listed(&r->up, n)) {
-            snprintf(why, cap,
-                     "%s %s during the roll%s%s%s and stays down: another "
-                     "server down would make two",
-                     n, strcmp(state, "failed") == 0 ? "failed" : "was stopped",
-                     note[0] ? " (" : "", note, note[0] ? ")" : "");
-            return OTHERS_DOWN;
-        }
-        if (!listed(noted, n)) {
-            printf("note: %s is %s%s%s: not waited for\n", n, state,
-                   note[0] ? ": " : "", note);
-            fflush(stdout);
-            list_add(noted, n);
-        }
+        enum others o = other_of(r, s, why, cap, noted);
+        if (o != OTHERS_CALM)
+            return o;
     }
     return OTHERS_CALM;
 }
