@@ -516,17 +516,39 @@ static int refuse_plan(struct reloader *r, unsigned long id, struct plan *p)
     struct dynbuf b;
     dynbuf_init(&b, REPLY_MAX);
     int rc = 0;
-    for (size_t i = 0; i < p->nsettings && rc == 0; i++)
-        if (p->settings[i].effect == PLAN_REFUSED)
-            rc = dynbuf_printf(&b, "herd: %s: %s %s -> %s: %s\n", r->h->conf,
-                               settings_table[p->settings[i].id].name,
-                               p->settings[i].from, p->settings[i].to,
-                               plan_effect_text(PLAN_REFUSED));
+    for (size_t i = 0; i < p->nsettings && rc == 0; i++) {
+        const struct plan_setting *ps = &p->settings[i];
+        if (ps->effect != PLAN_REFUSED)
+            continue;
+        /* FILE:LINE where the file sets it; FILE alone when it went back
+         * to its default. */
+        const char *key = settings_table[ps->id].name;
+        char where[24] = "";
+        int line = herd_setting_line(r->h->conf, key);
+        if (line > 0)
+            snprintf(where, sizeof where, ":%d", line);
+        rc = dynbuf_printf(&b, "herd: %s%s: %s %s -> %s: %s\n", r->h->conf,
+                           where, key, ps->from, ps->to,
+                           plan_effect_text(PLAN_REFUSED));
+    }
     if (rc == 0)
         rc = dynbuf_addc(&b, '\0');
     refuse(r, id, rc == 0 ? b.data : "herd: out of memory\n");
     dynbuf_free(&b);
     return -1;
+}
+
+/* h's config as the plan compares it: the directories and server_bin
+ * as they are used (a default made explicit, or the reverse, changes
+ * nothing), borrowed from h. Not to be freed. */
+static struct config as_used(const struct herd *h)
+{
+    struct config c = h->cfg;
+    c.run_dir = h->run_dir;
+    c.log_dir = h->log_dir;
+    c.data_dir = h->data_dir;
+    c.server_bin = h->server_bin;
+    return c;
 }
 
 /* The plan from the running config to next's; -1 after an answer. */
@@ -538,9 +560,10 @@ static int make_plan(struct reloader *r, unsigned long id, struct herd *next,
     for (size_t i = 0; managed != NULL && i < sv->n; i++)
         managed[i] = (unsigned char)sv->children[i]->managed;
     /* The table follows h->cfg, in its order. */
-    int rc = managed != NULL
-                 ? plan_build(p, &r->h->cfg, &next->cfg, managed, sv->only)
-                 : -1;
+    const struct config was = as_used(r->h);
+    const struct config now = as_used(next);
+    int rc =
+        managed != NULL ? plan_build(p, &was, &now, managed, sv->only) : -1;
     free(managed);
     if (rc != 0) {
         control_answer(r->ctl, id, CONTROL_ENOMEM, "out of memory", NULL);

@@ -15,7 +15,9 @@ On the default herd, rewriting its herd.conf between reloads:
             (pids, states, links, the servers' logs)
   broken    a line herd_load refuses, and one only the checks refuse (an
             unknown places provider): exit 78 naming FILE:LINE, nothing
-            changed, the refusal in herd.log; the same through SIGHUP
+            changed, the refusal in herd.log; the same through SIGHUP, and
+            a run_dir that cannot change while the herd runs; the
+            directories written out as they are by default change nothing
   SIGHUP    to the supervisor: reloads (a server added that way)
   address   a server's own client port changed: the reload says it needs
             herd restart NAME (so does the server), and it keeps serving
@@ -402,10 +404,36 @@ def case_broken(t, h):
     eq(state_of(h), before, "the herd after refused reloads")
     for n in h.names:
         check(b"reload" not in h.log(n)[logs[n]:], "%s was told to reload a broken file" % n)
+    # A setting that cannot change while the herd runs: the plan's refusal
+    # (through SIGHUP: herd reload itself would look for the supervisor's
+    # socket in the new run_dir).
+    elsewhere = os.path.join(h.dir, "run-elsewhere")
+    text = good + "run_dir %s\n" % elsewhere
+    line = text.count("\n")
+    with open(h.conf, "w") as f:
+        f.write(text)
+    since = len(herd_log(h))
+    os.kill(h.supervisor_pid, signal.SIGHUP)
+    want = ("herd: %s:%d: run_dir %s -> %s: cannot change while the herd runs"
+            % (h.conf, line, h.run_dir, elsewhere)).encode()
+    wait_until(lambda: b"refused: nothing changed" in herd_log(h)[since:], 5.0,
+               "herd.log to say the new run_dir was refused")
+    check(want in herd_log(h)[since:], "herd.log names the line of run_dir: %s"
+          % show(herd_log(h)[since:][-600:]))
+    check(not os.path.exists(elsewhere), "the refused run_dir was made")
+    # The directories written out as they are by default change nothing.
+    with open(h.conf, "w") as f:
+        f.write(good + "run_dir %s\nlog_dir %s\ndata_dir %s\n"
+                % (h.run_dir, h.log_dir, os.path.join(h.dir, "data")))
+    out = reload_ok(h)
+    eq(out, "herd.conf has not changed: nothing to do\n",
+       "the reply to the defaults made explicit")
+    eq(state_of(h), before, "the herd after the run_dir refused and the defaults")
     with open(h.conf, "w") as f:
         f.write(good)
     t.ok("broken herd.conf: exit 78 naming FILE:LINE (herd_load's and the checks' "
-         "errors), nothing changed, the refusal logged; the same through SIGHUP")
+         "errors), nothing changed, the refusal logged; the same through SIGHUP; "
+         "a new run_dir refused naming its line; defaults made explicit change nothing")
 
 
 def case_sighup(t, h):
