@@ -379,10 +379,20 @@ int client_reload(struct herd *h, int argc, char **argv)
     int dry_run = argc == 1 && strcmp(argv[0], "--dry-run") == 0;
     if (argc > 0 && !dry_run)
         return herd_usage_error("reload takes only --dry-run");
+    /* The supervisor's socket is in herd.conf's run_dir: one that changed
+     * since the start leads nowhere (a running herd keeps its own). */
+    int sock_there = access(h->sock, F_OK) == 0;
     struct dynbuf body;
     dynbuf_init(&body, (size_t)16 * 1024 * 1024);
     int rc = request_body(h, dry_run ? "reload --dry-run\n" : "reload\n", &body,
                           0, CLIENT_TIMEOUT_MS);
+    if (rc != 0 && !sock_there &&
+        h->cfg.origin[SETTING_run_dir] == SETTINGS_FILE)
+        fprintf(stderr,
+                "herd: if the herd runs, it runs with another run_dir than "
+                "%s sets now: run_dir cannot change while it runs (put the "
+                "old one back, herd stop, then change it)\n",
+                h->conf);
     /* What was done goes to stdout, even when not all went well; the
      * problems of a refused herd.conf to stderr. */
     if (body.len > 0)

@@ -404,14 +404,18 @@ def case_broken(t, h):
     eq(state_of(h), before, "the herd after refused reloads")
     for n in h.names:
         check(b"reload" not in h.log(n)[logs[n]:], "%s was told to reload a broken file" % n)
-    # A setting that cannot change while the herd runs: the plan's refusal
-    # (through SIGHUP: herd reload itself would look for the supervisor's
-    # socket in the new run_dir).
+    # A setting that cannot change while the herd runs: herd reload looks
+    # for the supervisor's socket in the new run_dir, finds none and says
+    # why; SIGHUP gets the plan's refusal.
     elsewhere = os.path.join(h.dir, "run-elsewhere")
     text = good + "run_dir %s\n" % elsewhere
     line = text.count("\n")
     with open(h.conf, "w") as f:
         f.write(text)
+    rc, out, err = h.cmd("reload")
+    eq(rc, 1, "herd reload with a new run_dir: exit code (%r)" % err)
+    check("not running" in err and "run_dir cannot change while it runs" in err,
+          "herd reload with a new run_dir says why it finds no herd: %r" % err)
     since = len(herd_log(h))
     os.kill(h.supervisor_pid, signal.SIGHUP)
     want = ("herd: %s:%d: run_dir %s -> %s: cannot change while the herd runs"
