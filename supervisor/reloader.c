@@ -389,8 +389,8 @@ static void on_job_deadline(uv_timer_t *t)
 
 /* The new file, loaded and checked whole into next; the problems (and
  * warnings) as lines in *text. Returns 0 (usable) or -1. */
-static int load_next(struct reloader *r, struct herd *next, int dry_run,
-                     char **text, unsigned *nerrors)
+static int load_next(struct reloader *r, struct herd *next, char **text,
+                     unsigned *nerrors)
 {
     size_t len = 0;
     FILE *out = open_memstream(text, &len);
@@ -404,7 +404,9 @@ static int load_next(struct reloader *r, struct herd *next, int dry_run,
     *nerrors = rc != 0;
     if (rc == 0)
         *nerrors = check_config(next, out, &warnings);
-    if (*nerrors == 0 && herd_prepare_reload(next, r->h, dry_run, out) != 0)
+    /* Checks only: a new log_dir or data_dir is made once the reload is
+     * sure to go through (make_dirs). */
+    if (*nerrors == 0 && herd_prepare_reload(next, r->h, 1, out) != 0)
         *nerrors = 1;
     /* The web page is served where it was until the supervisor restarts:
      * no new address may take its port. */
@@ -614,6 +616,24 @@ static struct reload_job *new_job(struct reloader *r, unsigned long id,
     return job;
 }
 
+/* Makes next's new log_dir and data_dir; -1 after an answer (the file
+ * refused: nothing changed but a directory made). */
+static int make_dirs(struct reloader *r, unsigned long id, struct herd *next)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    int rc = out != NULL ? herd_prepare_reload(next, r->h, 0, out) : -1;
+    if (out != NULL && fclose(out) != 0)
+        rc = -1;
+    if (rc != 0 && text != NULL && len > 0)
+        refuse(r, id, text);
+    else if (rc != 0)
+        control_answer(r->ctl, id, CONTROL_ENOMEM, "out of memory", NULL);
+    free(text);
+    return rc != 0 ? -1 : 0;
+}
+
 /* Everything after the file passed its checks. */
 static void reload_checked(struct reloader *r, unsigned long id, int dry_run,
                            struct herd *next, char *warnings)
@@ -625,6 +645,11 @@ static void reload_checked(struct reloader *r, unsigned long id, int dry_run,
     }
     if (dry_run || !p.changed) {
         answer_plan(r, id, &p, dry_run, warnings);
+        plan_free(&p);
+        free(warnings);
+        return;
+    }
+    if (make_dirs(r, id, next) != 0) {
         plan_free(&p);
         free(warnings);
         return;
@@ -681,7 +706,7 @@ void reloader_start(struct reloader *r, unsigned long id, int dry_run,
     struct herd *next = calloc(1, sizeof *next);
     char *text = NULL;
     unsigned nerrors = 0;
-    int rc = next != NULL ? load_next(r, next, dry_run, &text, &nerrors) : -1;
+    int rc = next != NULL ? load_next(r, next, &text, &nerrors) : -1;
     if (rc != 0 && text != NULL && nerrors > 0) {
         refuse(r, id, text);
         free(text);

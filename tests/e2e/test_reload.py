@@ -408,8 +408,10 @@ def case_broken(t, h):
     # for the supervisor's socket in the new run_dir, finds none and says
     # why; SIGHUP gets the plan's refusal.
     elsewhere = os.path.join(h.dir, "run-elsewhere")
+    newlog = os.path.join(h.dir, "log-elsewhere")   # not made: the file is refused
     text = good + "run_dir %s\n" % elsewhere
     line = text.count("\n")
+    text += "log_dir %s\n" % newlog
     with open(h.conf, "w") as f:
         f.write(text)
     rc, out, err = h.cmd("reload")
@@ -424,7 +426,8 @@ def case_broken(t, h):
                "herd.log to say the new run_dir was refused")
     check(want in herd_log(h)[since:], "herd.log names the line of run_dir: %s"
           % show(herd_log(h)[since:][-600:]))
-    check(not os.path.exists(elsewhere), "the refused run_dir was made")
+    check(not os.path.exists(elsewhere) and not os.path.exists(newlog),
+          "a directory of the refused herd.conf was made")
     # The directories written out as they are by default change nothing.
     with open(h.conf, "w") as f:
         f.write(good + "run_dir %s\nlog_dir %s\ndata_dir %s\n"
