@@ -18,9 +18,11 @@ close() stops the herd and fails the test if any process is left behind.
 
 import json
 import os
+import random
 import re
 import signal
 import subprocess
+import threading
 import time
 
 import herdtest
@@ -51,6 +53,78 @@ def wait_until(cond, timeout, what, interval=0.02):
         if time.monotonic() > deadline:
             fail("timed out after %.1fs waiting for %s" % (timeout, what))
         time.sleep(interval)
+
+
+def ns_of(t):
+    """A client time (b"SECONDS.FRACTION") in ns."""
+    whole, frac = t.split(b".")
+    return int(whole) * 10**9 + int((frac + b"000000000")[:9])
+
+
+def snapshot(h, name, clients, timeout=10.0):
+    """client -> AT line at server name, by pipelined WHATSATs (bound 0)."""
+    out = {}
+    with h.client(name, timeout=timeout) as c:
+        c.send(b"".join(b"WHATSAT %s 1 0\n" % cl for cl in clients))
+        for cl in clients:
+            first, _ = c.read_whatsat(timeout)
+            if first != b"?":
+                out[cl] = first
+    return out
+
+
+class Workload(herdtest.ClientThreads):
+    """The chaos tests' workload: nclients ids PREFIXnnn sending IAMATs
+    with strictly increasing times, each to a random server of names, over
+    connections kept open (a broken one is opened again); what was sent
+    (sent, n_sent) and the newest time each client had acknowledged
+    (acked, n_acked)."""
+
+    def __init__(self, h, rng, nclients, threads, names, prefix):
+        super().__init__(rng, prefix, nclients, threads)
+        self.h = h
+        self.names = list(names)
+        self.lock = threading.Lock()
+        self.sent = set()        # (client, loc, time)
+        self.acked = {}          # client -> max acked ns
+        self.n_sent = self.n_acked = 0
+
+    def run(self, seed, clients):
+        rng = random.Random(seed)
+        conns = {}
+        while not self.stop.is_set():
+            client = rng.choice(clients)
+            name = rng.choice(self.names)
+            self.next_t[client] += rng.randrange(1, 50) * 10**6
+            t = self.next_t[client]
+            tt = b"%d.%09d" % divmod(t, 10**9)
+            loc = b"%+.4f%+.4f" % (rng.uniform(-60, 60), rng.uniform(-170, 170))
+            line = b"IAMAT %s %s %s" % (client, loc, tt)
+            with self.lock:
+                self.sent.add((client, loc, tt))
+                self.n_sent += 1
+            got = None
+            try:
+                c = conns.get(name)
+                if c is None:
+                    c = herdtest.Client(self.h.port[name], timeout=1.0, label=name)
+                    conns[name] = c
+                c.send(line + b"\n")
+                got = c.read_line(timeout=1.0)
+            except (OSError, herdtest.TestFailure):
+                c = conns.pop(name, None)
+                if c is not None:
+                    c.close()
+            if got is not None:
+                f = got.split(b" ")
+                if len(f) == 6 and f[0] == b"AT" and f[3:] == [client, loc, tt]:
+                    with self.lock:
+                        self.n_acked += 1
+                        if t > self.acked.get(client, 0):
+                            self.acked[client] = t
+            self.stop.wait(0.004)
+        for c in conns.values():
+            c.close()
 
 
 class Herd:

@@ -39,7 +39,6 @@ import random
 import re
 import socket
 import subprocess
-import threading
 import time
 
 import herdsup
@@ -47,70 +46,6 @@ import herdtest
 from herdsup import check, fail, show
 
 NAMES = herdsup.DEFAULT_NAMES
-
-
-def ns_of(t):
-    whole, frac = t.split(b".")
-    return int(whole) * 10**9 + int((frac + b"000000000")[:9])
-
-
-class Workload(herdtest.ClientThreads):
-    def __init__(self, h, rng, nclients, threads=5):
-        super().__init__(rng, b"chaos", nclients, threads)
-        self.h = h
-        self.lock = threading.Lock()
-        self.sent = set()        # (client, loc, time)
-        self.acked = {}          # client -> max acked ns
-        self.n_sent = self.n_acked = 0
-
-    def run(self, seed, clients):
-        rng = random.Random(seed)
-        conns = {}
-        while not self.stop.is_set():
-            client = rng.choice(clients)
-            name = rng.choice(NAMES)
-            self.next_t[client] += rng.randrange(1, 50) * 10**6
-            t = self.next_t[client]
-            tt = b"%d.%09d" % divmod(t, 10**9)
-            loc = b"%+.4f%+.4f" % (rng.uniform(-60, 60), rng.uniform(-170, 170))
-            line = b"IAMAT %s %s %s" % (client, loc, tt)
-            with self.lock:
-                self.sent.add((client, loc, tt))
-                self.n_sent += 1
-            got = None
-            try:
-                c = conns.get(name)
-                if c is None:
-                    c = herdtest.Client(self.h.port[name], timeout=1.0, label=name)
-                    conns[name] = c
-                c.send(line + b"\n")
-                got = c.read_line(timeout=1.0)
-            except (OSError, herdtest.TestFailure):
-                c = conns.pop(name, None)
-                if c is not None:
-                    c.close()
-            if got is not None:
-                f = got.split(b" ")
-                if len(f) == 6 and f[0] == b"AT" and f[3:] == [client, loc, tt]:
-                    with self.lock:
-                        self.n_acked += 1
-                        if t > self.acked.get(client, 0):
-                            self.acked[client] = t
-            self.stop.wait(0.004)
-        for c in conns.values():
-            c.close()
-
-
-def snapshot(h, name, clients):
-    """client -> AT line, read with pipelined WHATSATs (bound 0)."""
-    out = {}
-    with h.client(name, timeout=10.0) as c:
-        c.send(b"".join(b"WHATSAT %s 1 0\n" % cl for cl in clients))
-        for cl in clients:
-            first, _ = c.read_whatsat(10.0)
-            if first != b"?":
-                out[cl] = first
-    return out
 
 
 def log_size(h, name):
@@ -170,11 +105,11 @@ def preload(t, h, n):
     spread = time.monotonic() - t0 - loaded
     rng = random.Random(t.args.seed + 1)
     sample = [b"bench.client.%d" % i for i in rng.sample(range(n), min(n, PRELOAD_SAMPLE))]
-    ref = snapshot(h, "Alford", sample)
+    ref = herdsup.snapshot(h, "Alford", sample)
     check(len(ref) == len(sample), "Alford holds %d of %d sampled preloaded clients"
           % (len(ref), len(sample)))
     for name in NAMES[1:]:
-        snap = snapshot(h, name, sample)
+        snap = herdsup.snapshot(h, name, sample)
         differ = [cl for cl in sample if snap.get(cl) != ref[cl]]
         check(not differ, "%s: %d of %d sampled preloaded clients differ from Alford's "
               "(missing or other), e.g. %s" % (name, len(differ), len(sample), differ[:3]))
@@ -191,7 +126,7 @@ def check_preload_sample(t, h, ref, timeout=5.0):
     while True:
         bad = {}
         for name in NAMES:
-            snap = snapshot(h, name, list(ref))
+            snap = herdsup.snapshot(h, name, list(ref))
             n = sum(1 for cl, line in ref.items() if snap.get(cl) != line)
             if n:
                 bad[name] = n
@@ -284,7 +219,7 @@ def main(t):
             preloaded = preload(t, h, t.args.preload)
             # The counters below start after it.
             since = restart_in_sync(t, h, "after the preload")
-        wl = Workload(h, rng, t.args.clients)
+        wl = herdsup.Workload(h, rng, t.args.clients, 5, NAMES, b"chaos")
         clients = [c for p in wl.parts for c in p]
         wl.start()
         t0 = time.monotonic()
@@ -312,13 +247,14 @@ def main(t):
             snaps = {}
             for n in NAMES:
                 ts = time.monotonic()
-                snaps[n] = snapshot(h, n, clients)
+                snaps[n] = herdsup.snapshot(h, n, clients)
                 t.log("snapshot of %s: %.3f s" % (n, time.monotonic() - ts))
             newest = {}
             for n in NAMES:
                 for cl, line in snaps[n].items():
                     cur = newest.get(cl)
-                    if cur is None or ns_of(line.split(b" ")[5]) > ns_of(cur.split(b" ")[5]):
+                    if cur is None or (herdsup.ns_of(line.split(b" ")[5])
+                                       > herdsup.ns_of(cur.split(b" ")[5])):
                         newest[cl] = line
             stale = sum(1 for n in NAMES for cl in clients
                         if snaps[n].get(cl) != newest.get(cl))
@@ -334,7 +270,7 @@ def main(t):
         for cl, tns in wl.acked.items():
             for n in NAMES:
                 line = snaps[n].get(cl)
-                if line is None or ns_of(line.split(b" ")[5]) < tns:
+                if line is None or herdsup.ns_of(line.split(b" ")[5]) < tns:
                     lost += 1
         unexpected = 0
         for n in NAMES:

@@ -39,13 +39,12 @@ import os
 import random
 import re
 import signal
-import threading
 import time
 import urllib.request
 
 import herdsup
 import herdtest
-from herdsup import check, eq, show, wait_until
+from herdsup import check, eq, ns_of, show, snapshot, wait_until
 
 NAMES = herdsup.DEFAULT_NAMES
 
@@ -80,18 +79,6 @@ def rewrite(h, names, links, extra=""):
 
 def herd_log(h):
     return herdtest.read_log(os.path.join(h.log_dir, "herd.log"))
-
-
-def snapshot(h, name, clients, timeout=10.0):
-    """client -> AT line at server name, by pipelined WHATSATs (bound 0)."""
-    out = {}
-    with h.client(name, timeout=timeout) as c:
-        c.send(b"".join(b"WHATSAT %s 1 0\n" % cl for cl in clients))
-        for cl in clients:
-            first, _ = c.read_whatsat(timeout)
-            if first != b"?":
-                out[cl] = first
-    return out
 
 
 def state_of(h):
@@ -134,61 +121,9 @@ def reload_ok(h, *args):
     return out
 
 
-def ns_of(t):
-    whole, frac = t.split(b".")
-    return int(whole) * 10**9 + int((frac + b"000000000")[:9])
-
-
-class Workload(herdtest.ClientThreads):
-    """The chaos test's workload: IAMATs with strictly increasing times
-    for each client, at random servers of names, over connections kept
-    open; what was sent and what each server acknowledged."""
-
-    def __init__(self, h, rng, names, nclients=100, threads=4):
-        super().__init__(rng, b"load", nclients, threads)
-        self.h = h
-        self.names = list(names)
-        self.lock = threading.Lock()
-        self.sent = set()
-        self.acked = {}
-        self.n_sent = self.n_acked = 0
-
-    def run(self, seed, clients):
-        rng = random.Random(seed)
-        conns = {}
-        while not self.stop.is_set():
-            client = rng.choice(clients)
-            name = rng.choice(self.names)
-            self.next_t[client] += rng.randrange(1, 50) * 10**6
-            t = self.next_t[client]
-            tt = b"%d.%09d" % divmod(t, 10**9)
-            loc = b"%+.4f%+.4f" % (rng.uniform(-60, 60), rng.uniform(-170, 170))
-            line = b"IAMAT %s %s %s" % (client, loc, tt)
-            with self.lock:
-                self.sent.add((client, loc, tt))
-                self.n_sent += 1
-            got = None
-            try:
-                c = conns.get(name)
-                if c is None:
-                    c = herdtest.Client(self.h.port[name], timeout=1.0, label=name)
-                    conns[name] = c
-                c.send(line + b"\n")
-                got = c.read_line(timeout=1.0)
-            except (OSError, herdtest.TestFailure):
-                c = conns.pop(name, None)
-                if c is not None:
-                    c.close()
-            if got is not None:
-                f = got.split(b" ")
-                if len(f) == 6 and f[0] == b"AT" and f[3:] == [client, loc, tt]:
-                    with self.lock:
-                        self.n_acked += 1
-                        if t > self.acked.get(client, 0):
-                            self.acked[client] = t
-            self.stop.wait(0.004)
-        for c in conns.values():
-            c.close()
+def workload(h, rng):
+    """The chaos tests' workload, 100 clients on 4 threads, at the five."""
+    return herdsup.Workload(h, rng, 100, 4, NAMES, b"load")
 
 
 def converge(t, h, wl, names, what):
@@ -488,7 +423,7 @@ def case_address(t, h):
 
 
 def case_workload(t, h, rng):
-    wl = Workload(h, rng, NAMES).start()
+    wl = workload(h, rng).start()
     try:
         time.sleep(1.0)   # the workload runs a while before the change
         names = [n for n in h.names if n != "Yan"] + ["Zed"]

@@ -40,7 +40,7 @@ import time
 import herdsup
 import herdtest
 from herdsup import check, eq, wait_until
-from test_reload import Workload, converge, herd_log, pids
+from test_reload import converge, herd_log, pids, workload
 
 NAMES = herdsup.DEFAULT_NAMES
 STATE_RE = re.compile(rb"^(\S+) (\w+) pid (\d+): (\w+) -> (\w+) \(", re.M)
@@ -93,7 +93,7 @@ class Sampler(threading.Thread):
 def case_roll(t, h, rng):
     before = pids(h)
     since = len(herd_log(h))
-    wl = Workload(h, rng, NAMES).start()
+    wl = workload(h, rng).start()
     sampler = Sampler(h)
     try:
         time.sleep(1.0)   # the workload runs a while first
