@@ -26,7 +26,7 @@ import threading
 import time
 
 import herdtest
-from herdtest import check, eq, fail, show  # noqa: F401 (re-exported)
+from herdtest import check, eq, fail, show, wait_until  # noqa: F401 (re-exported)
 
 DEFAULT_NAMES = ["Alford", "Bolden", "Hamilton", "Parker", "Powell"]
 DEFAULT_LINKS = [("Alford", "Parker"), ("Alford", "Powell"),
@@ -42,17 +42,6 @@ def pid_alive(pid):
     except (OSError, IndexError):
         return False
     return state != "Z"
-
-
-def wait_until(cond, timeout, what, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            fail("timed out after %.1fs waiting for %s" % (timeout, what))
-        time.sleep(interval)
 
 
 def ns_of(t):

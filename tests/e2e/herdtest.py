@@ -69,6 +69,19 @@ def check(cond, msg):
         fail(msg)
 
 
+def wait_until(cond, timeout, what, interval=0.02):
+    """cond()'s first true value, polled every interval; fails after
+    timeout seconds, saying what it waited for."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            fail("timed out after %.1fs waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
 def show(b):
     """A readable, unambiguous rendering of bytes for messages."""
     if not isinstance(b, (bytes, bytearray)):

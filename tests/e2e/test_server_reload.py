@@ -46,22 +46,11 @@ import threading
 import time
 
 import herdtest
-from herdtest import check, eq, fail, show
+from herdtest import check, eq, fail, show, wait_until
 
 LOC = b"+34.068930-118.445127"
 T0 = 1621464827
 ERROR_NOT_CONFIG = "error this server was not started with --config: nothing to reload"
-
-
-def wait_until(cond, timeout, what, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            fail("timed out after %.1fs waiting for %s" % (timeout, what))
-        time.sleep(interval)
 
 
 class Conf:

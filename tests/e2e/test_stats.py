@@ -38,24 +38,13 @@ import threading
 import time
 
 import herdtest
-from herdtest import check, eq, fail, show
+from herdtest import check, eq, fail, show, wait_until
 
 BOUNDS = [100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
           250000, 500000, 1000000, 2500000, 5000000]
 LINK_ARGS = ["--link-ping", "250", "--link-timeout", "1500"]
 LOC = b"+34.068930-118.445127"
 T0 = 1621464827
-
-
-def wait_until(cond, timeout, what, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            fail("timed out after %.1fs waiting for %s" % (timeout, what))
-        time.sleep(interval)
 
 
 def ctl_path(s):
