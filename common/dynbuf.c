@@ -161,3 +161,21 @@ const char *dynbuf_strerror(int err)
         return "unknown error";
     }
 }
+
+char *dynbuf_line(struct dynbuf *b, int k)
+{
+    char *p = b->data;
+    char *end = b->data + b->len;
+    for (; p != NULL && p < end; k--) {
+        char *nl = p;
+        while (nl < end && *nl != '\n' && *nl != '\0') /* \0: split already */
+            nl++;
+        if (nl == end)
+            return NULL;
+        *nl = '\0';
+        if (k == 0)
+            return p;
+        p = nl + 1;
+    }
+    return NULL;
+}

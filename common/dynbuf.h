@@ -48,6 +48,10 @@ struct dynbuf_range {
 /* Takes the n ranges r (ascending, disjoint, within len) out of b, in
  * one pass: the bytes around them keep their order. */
 void dynbuf_cut(struct dynbuf *b, const struct dynbuf_range *r, size_t n);
+/* The k-th line of b (k from 0), without its newline, NUL-terminated in
+ * place (so a line asked for twice stays whole); NULL if b holds no k-th
+ * complete line. */
+char *dynbuf_line(struct dynbuf *b, int k);
 /* Hands the storage to the caller (who frees it) and empties the buffer. */
 char *dynbuf_take(struct dynbuf *b, size_t *len);
 const char *dynbuf_strerror(int err);

@@ -219,26 +219,6 @@ static void server_req_exchange(struct server_req *v, size_t n, int timeout_ms)
     free(idx);
 }
 
-/* The k-th reply line of r (k from 0), without its newline; NULL if there
- * is none. The reply lines are NUL-terminated in place. */
-static char *server_req_reply(struct server_req *r, int k)
-{
-    char *p = r->in.data;
-    char *end = r->in.data + r->in.len;
-    for (; p != NULL && p < end; k--) {
-        char *nl = p;
-        while (nl < end && *nl != '\n' && *nl != '\0') /* \0: split already */
-            nl++;
-        if (nl == end)
-            return NULL;
-        *nl = '\0';
-        if (k == 0)
-            return p;
-        p = nl + 1;
-    }
-    return NULL;
-}
-
 static int link_index(const struct config *cfg, size_t a, size_t b)
 {
     for (size_t i = 0; i < cfg->nlinks; i++)
@@ -374,7 +354,7 @@ static int probe(struct link_change *lc)
     for (size_t i = 0; i < lc->h->cfg.nservers; i++) {
         if (v[i].want == 0)
             continue;
-        char *line = server_req_reply(&v[i], 0);
+        char *line = dynbuf_line(&v[i].in, 0);
         if (line == NULL || line[0] != '{') {
             fprintf(stderr, "herd: %s: %s is %s\n", lc->verb, v[i].name,
                     v[i].why[0] ? v[i].why
@@ -392,7 +372,7 @@ static int check_replies(const char *verb, struct server_req *r, int n)
 {
     int code = 0;
     for (int k = 0; k < n; k++) {
-        char *line = server_req_reply(r, k);
+        char *line = dynbuf_line(&r->in, k);
         if (line == NULL) {
             fprintf(stderr, "herd: %s: %s is %s\n", verb, r->name,
                     r->why[0] ? r->why : "not answering");
@@ -541,7 +521,7 @@ json_t **links_query_servers(const struct herd *h)
     }
     server_req_exchange(v, cfg->nservers, SERVER_STATUS_TIMEOUT_MS);
     for (size_t i = 0; i < cfg->nservers; i++) {
-        char *line = server_req_reply(&v[i], 0);
+        char *line = dynbuf_line(&v[i].in, 0);
         if (line != NULL && line[0] == '{') {
             st[i] = json_loads(line, 0, NULL);
             if (st[i] != NULL && !json_is_object(st[i])) {

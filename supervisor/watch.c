@@ -173,26 +173,6 @@ call_start(struct watch *w, const char *name, const char *path, size_t i,
     return c;
 }
 
-/* The k-th reply line of c (from 0), NUL-terminated in place; NULL if
- * there is none. */
-static char *call_line(struct watch_call *c, int k)
-{
-    char *p = c->in.data;
-    char *end = p + c->in.len;
-    for (; p != NULL && p < end; k--) {
-        char *nl = p;
-        while (nl < end && *nl != '\n' && *nl != '\0')
-            nl++;
-        if (nl == end)
-            return NULL;
-        *nl = '\0';
-        if (k == 0)
-            return p;
-        p = nl + 1;
-    }
-    return NULL;
-}
-
 /* ---- the rounds ----------------------------------------------------- */
 
 /* The view now: the supervisor's status and the latest answers. */
@@ -252,7 +232,7 @@ static void on_status(struct watch_call *c)
     s->poll = NULL;
     json_decref(s->status);
     s->status = NULL;
-    char *line = c->err == 0 ? call_line(c, 0) : NULL;
+    char *line = c->err == 0 ? dynbuf_line(&c->in, 0) : NULL;
     if (line != NULL && line[0] == '{') {
         json_t *o = json_loads(line, 0, NULL);
         if (json_is_object(o))
@@ -446,7 +426,7 @@ static void on_probed(struct watch_call *c)
     struct watch_batch *b = c->arg;
     const char *name = c->name;
     char why[300];
-    char *line = c->err == 0 ? call_line(c, 0) : NULL;
+    char *line = c->err == 0 ? dynbuf_line(&c->in, 0) : NULL;
     if (c->err == UV_ECANCELED)
         batch_fail(b, WATCH_ECLOSED, "the supervisor is stopping");
     else if (line == NULL)
@@ -464,7 +444,7 @@ static void on_sent(struct watch_call *c)
     const char *name = c->name;
     char why[300];
     for (int k = 0; k < c->want; k++) {
-        char *line = call_line(c, k);
+        char *line = dynbuf_line(&c->in, k);
         if (line == NULL) {
             batch_fail(b,
                        c->err == UV_ECANCELED   ? WATCH_ECLOSED
@@ -600,7 +580,7 @@ static void on_answered(struct watch_call *c)
 {
     struct watch_question *q = c->arg;
     char why[300] = "";
-    char *line = c->err == 0 || c->got > 0 ? call_line(c, 0) : NULL;
+    char *line = c->err == 0 || c->got > 0 ? dynbuf_line(&c->in, 0) : NULL;
     if (line == NULL)
         call_why(c, why, sizeof why);
     q->done(q->arg, c->name, line, why);

@@ -303,8 +303,25 @@ static void test_strerror(void)
     CHECK(strcmp(dynbuf_strerror(0), dynbuf_strerror(-1)) != 0);
 }
 
+/* dynbuf_line: complete lines only, split in place, each asked for again
+ * still whole. */
+static void test_line(void)
+{
+    struct dynbuf b;
+    dynbuf_init(&b, 100);
+    CHECK(dynbuf_line(&b, 0) == NULL);
+    CHECK_EQ_INT(dynbuf_add(&b, "ok cut\n{\"a\":1}\npart", 19), 0);
+    CHECK_EQ_STR(dynbuf_line(&b, 1), "{\"a\":1}");
+    CHECK_EQ_STR(dynbuf_line(&b, 0), "ok cut");
+    CHECK_EQ_STR(dynbuf_line(&b, 1), "{\"a\":1}");
+    CHECK(dynbuf_line(&b, 2) == NULL); /* "part" has no newline yet */
+    CHECK(dynbuf_line(&b, 3) == NULL);
+    dynbuf_free(&b);
+}
+
 static const struct test tests[] = {
     {"init_empty", test_init_empty},
+    {"line", test_line},
     {"add_and_addc", test_add_and_addc},
     {"limit_enforced", test_limit_enforced},
     {"add_line", test_add_line},
