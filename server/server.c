@@ -20,6 +20,7 @@
 #include "notify.h"
 #include "random.h"
 #include "reload.h"
+#include "uvsignal.h"
 
 int server_offer(struct server *srv, struct record *rec, struct peer *from,
                  const struct record **cur)
@@ -526,23 +527,6 @@ static void set_store_bounds(struct server *srv)
                 (unsigned long long)opt->max_store_mb);
 }
 
-/* Closes the SIGHUP handle, and SIGHUP is ignored from then on: once no
- * handle watches a signal, libuv gives it its default action back, and
- * for SIGHUP that ends the process, cutting short the shutdown (the
- * write-ahead log's last group, the "stopped" line, exit 0). SIGHUP is
- * blocked in between, so that none lands on the default. */
-static void close_sighup(uv_signal_t *h)
-{
-    sigset_t hup;
-    sigset_t was;
-    sigemptyset(&hup);
-    sigaddset(&hup, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &hup, &was);
-    uv_close((uv_handle_t *)h, NULL);
-    signal(SIGHUP, SIG_IGN);
-    pthread_sigmask(SIG_SETMASK, &was, NULL);
-}
-
 static void stop(struct server *srv, const char *why)
 {
     if (srv->stopping)
@@ -572,7 +556,7 @@ static void stop(struct server *srv, const char *why)
     uv_close((uv_handle_t *)&srv->spin, NULL);
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
     uv_close((uv_handle_t *)&srv->sigint, NULL);
-    close_sighup(&srv->sighup);
+    uvsignal_close_ignoring(&srv->sighup, SIGHUP);
     uv_close((uv_handle_t *)&srv->sweep, NULL);
     if (srv->has_lifeline)
         uv_close((uv_handle_t *)&srv->lifeline, NULL);
@@ -978,7 +962,7 @@ static void close_unstarted(struct server *srv, int places_ok)
     uv_close((uv_handle_t *)&srv->spin, NULL);
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
     uv_close((uv_handle_t *)&srv->sigint, NULL);
-    close_sighup(&srv->sighup);
+    uvsignal_close_ignoring(&srv->sighup, SIGHUP);
     uv_close((uv_handle_t *)&srv->sweep, NULL);
     if (srv->has_lifeline)
         uv_close((uv_handle_t *)&srv->lifeline, NULL);

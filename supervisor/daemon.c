@@ -22,6 +22,7 @@
 #include "log.h"
 #include "reloader.h"
 #include "supervise.h"
+#include "uvsignal.h"
 
 #define REPORT_DEADLINE_MS 60000
 
@@ -104,23 +105,6 @@ static void on_report_timer(uv_timer_t *t)
     report(t->data);
 }
 
-/* Closes the SIGHUP handle, and SIGHUP is ignored from then on: once no
- * handle watches a signal, libuv gives it its default action back, and
- * for SIGHUP that ends the process before it has removed its pid file
- * and said how it ended. SIGHUP is blocked in between, so that none
- * lands on the default. */
-static void close_sighup(uv_signal_t *h)
-{
-    sigset_t hup;
-    sigset_t was;
-    sigemptyset(&hup);
-    sigaddset(&hup, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &hup, &was);
-    uv_close((uv_handle_t *)h, NULL);
-    signal(SIGHUP, SIG_IGN);
-    pthread_sigmask(SIG_SETMASK, &was, NULL);
-}
-
 static void close_everything(struct daemon *d)
 {
     if (d->closed)
@@ -136,7 +120,7 @@ static void close_everything(struct daemon *d)
     supervise_close(&d->sv);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
-    close_sighup(&d->sighup);
+    uvsignal_close_ignoring(&d->sighup, SIGHUP);
     uv_close((uv_handle_t *)&d->report_timer, NULL);
     log_msg("supervisor exiting: every server has stopped");
 }
